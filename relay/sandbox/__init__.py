@@ -1,0 +1,1 @@
+"""Local emulators of the Telegram Bot API and of Discord (REST and gateway)."""
