@@ -1,0 +1,112 @@
+"""The relay's one lifecycle: `async with Relay(config) as relay: await relay.run(stop)`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from typing import TextIO
+
+import redis.asyncio as aioredis
+
+from adapters.base import Adapter
+from relay.backend import Backend
+from relay.commands import Commands
+from relay.config import Config
+from relay.dispatcher import Dispatcher
+from relay.errors import ConfigError
+from relay.ingest import Ingest
+from relay.keys import Keys
+from relay.subscriptions import Subscriptions
+
+log = logging.getLogger(__name__)
+
+
+def default_consumer() -> str:
+    """A consumer name unique to this process on this host."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def build_adapters(config: Config, console_out: TextIO | None = None) -> list[Adapter]:
+    """The adapters the config enables."""
+    adapters: list[Adapter] = []
+    if config.console.enabled:
+        from adapters.console import ConsoleAdapter
+
+        adapters.append(ConsoleAdapter(console_out))
+    for platform in ("telegram", "discord"):
+        if getattr(config, platform).enabled:
+            # The platform adapters land with their own issues; refuse rather than pretend.
+            raise ConfigError(
+                config.path, f"{platform}.enabled",
+                f"false: this version has no {platform} adapter yet (use the console dry run)",
+            )  # fmt: skip
+    return adapters
+
+
+class Relay:
+    """Connects Redis, syncs the config's channels, starts adapters and the dispatcher."""
+
+    def __init__(
+        self,
+        config: Config,
+        adapters: Sequence[Adapter] | None = None,
+        consumer: str | None = None,
+        console_out: TextIO | None = None,
+    ) -> None:
+        self.config = config
+        self.keys = Keys(config.redis.key_prefix)
+        self.consumer = consumer or default_consumer()
+        self._adapters = list(adapters) if adapters is not None else None
+        self._console_out = console_out
+        self._backend = Backend(config.redis)
+        self._started: list[Adapter] = []
+        self.client: aioredis.Redis
+        self.ingest: Ingest
+        self.subscriptions: Subscriptions
+        self.commands: Commands
+        self.dispatcher: Dispatcher
+
+    async def __aenter__(self) -> Relay:
+        adapters = self._adapters
+        if adapters is None:
+            adapters = build_adapters(self.config, self._console_out)
+        self.client = await self._backend.__aenter__()
+        try:
+            self.ingest = Ingest(
+                self.client, self.keys, self.config.topic_slugs, self.config.redis.stream_maxlen
+            )
+            self.subscriptions = Subscriptions(self.client, self.keys)
+            added, removed = await self.subscriptions.sync_config(self.config.channels)
+            log.info("config channels synced added=%d removed=%d", added, removed)
+            self.commands = Commands(self.config, self.ingest, self.subscriptions)
+            for adapter in adapters:
+                await adapter.start(self.commands)
+                self._started.append(adapter)
+            by_platform = {a.platform: a for a in adapters}
+            self.dispatcher = Dispatcher(self.client, self.config, by_platform, self.consumer)
+            await self.dispatcher.stream.ensure_group()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dispatch (and serve the HTTP API, if enabled) until `stop` is set."""
+        from relay.api import serve
+
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.dispatcher.run(stop), name="dispatcher")
+            if self.config.api.enabled:
+                tasks.create_task(serve(self, stop), name="api")
+
+    async def __aexit__(self, *exc: object) -> None:
+        for adapter in reversed(self._started):
+            try:
+                await adapter.aclose()
+            except Exception:
+                log.exception("adapter %s failed to close", adapter.platform)
+        self._started.clear()
+        await self._backend.__aexit__(None, None, None)

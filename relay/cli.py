@@ -1,0 +1,202 @@
+"""The `relay` command: run the relay, post/edit/delete updates, manage subscriptions, check config.
+
+Exit status: 0 success, 2 bad configuration or bad input (the message says which key or field),
+1 anything else (Redis unreachable, …). Logging is configured here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from relay import __version__
+from relay import config as config_mod
+from relay.config import Config
+from relay.errors import ConfigError, InvalidUpdate, RelayError, UnknownUpdate
+from relay.model import Destination, Image, Update, new_update_id
+
+log = logging.getLogger("relay")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="relay", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"live-relay {__version__}")
+    p.add_argument("--config", help="config file (default: $RELAY_CONFIG)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the relay until SIGTERM/SIGINT")
+    run.add_argument("--consumer", help="consumer name in the Redis group (default host-pid)")
+    sub.add_parser("check", help="validate the config and exit 0 (valid) or 2")
+
+    post = sub.add_parser("post", help="publish an update; prints its id")
+    post.add_argument("--topic", required=True)
+    post.add_argument("--headline", required=True)
+    post.add_argument("--id", help="your own update id (default: generated)")
+    _content_args(post)
+
+    edit = sub.add_parser("edit", help="edit an update everywhere it was sent")
+    edit.add_argument("id")
+    edit.add_argument("--headline")
+    _content_args(edit)
+
+    delete = sub.add_parser("delete", help="delete an update everywhere it was sent")
+    delete.add_argument("id")
+
+    for name, text in (("subscribe", "subscribe a chat"), ("unsubscribe", "unsubscribe a chat")):
+        s = sub.add_parser(name, help=text + " (as an operator, no permission check)")
+        s.add_argument("platform", choices=config_mod.PLATFORMS)
+        s.add_argument("chat", help="chat or channel id")
+        s.add_argument("topics", nargs="+" if name == "subscribe" else "*", metavar="TOPIC")
+        s.add_argument("--thread", help="forum topic / thread id")
+    subs = sub.add_parser("subscriptions", help="list a chat's topics")
+    subs.add_argument("platform", choices=config_mod.PLATFORMS)
+    subs.add_argument("chat")
+    subs.add_argument("--thread")
+    return p
+
+
+def _content_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--body", help="body text (Markdown subset); '-' reads standard input")
+    p.add_argument("--link", help="Read more link (http/https)")
+    p.add_argument("--image", help="photo URL (http/https)")
+    p.add_argument("--caption", help="photo caption")
+    p.add_argument("--credit", help="photo credit line")
+    p.add_argument("--author", help="author shown with the update")
+    p.add_argument("--breaking", action=argparse.BooleanOptionalAction, default=None)
+
+
+def _body(args: argparse.Namespace) -> str | None:
+    body: str | None = args.body
+    return sys.stdin.read() if body == "-" else body
+
+
+def _image(args: argparse.Namespace) -> Image | None:
+    if args.image is None:
+        if args.caption or args.credit:
+            raise InvalidUpdate("image.url", "--caption and --credit need --image")
+        return None
+    return Image(args.image, args.caption or "", args.credit or "")
+
+
+async def _with_relay(config: Config, work: Callable[[Any], Awaitable[int]]) -> int:
+    from relay.app import Relay
+
+    # Short-lived commands use no adapters: they write to Redis and a running relay delivers.
+    async with Relay(config, adapters=[]) as relay:
+        return await work(relay)
+
+
+async def _post(relay: Any, args: argparse.Namespace) -> int:
+    update = Update(
+        id=args.id or new_update_id(), topic=args.topic, headline=args.headline,
+        body=_body(args) or "", link=args.link, image=_image(args),
+        breaking=bool(args.breaking), author=args.author or "",
+    )  # fmt: skip
+    accepted = await relay.ingest.publish(update)
+    print(accepted.update.id)
+    return 0
+
+
+async def _edit(relay: Any, args: argparse.Namespace) -> int:
+    changes: dict[str, Any] = {}
+    for key in ("headline", "link", "author", "breaking"):
+        if getattr(args, key) is not None:
+            changes[key] = getattr(args, key)
+    body = _body(args)
+    if body is not None:
+        changes["body"] = body
+    image = _image(args)
+    if image is not None:
+        changes["image"] = image
+    if not changes:
+        raise InvalidUpdate("edit", "nothing to change: give --headline, --body, --link, …")
+    accepted = await relay.ingest.edit(args.id, changes)
+    print(f"{accepted.update.id} revision {accepted.update.revision}")
+    return 0
+
+
+async def _delete(relay: Any, args: argparse.Namespace) -> int:
+    accepted = await relay.ingest.delete(args.id)
+    print(f"{accepted.update.id} deleted (revision {accepted.update.revision})")
+    return 0
+
+
+async def _subscription(relay: Any, args: argparse.Namespace) -> int:
+    dest = Destination(args.platform, args.chat, args.thread)
+    if args.cmd == "subscribe":
+        for topic in args.topics:
+            relay.ingest.check_topic(topic)
+        new = await relay.subscriptions.subscribe(dest, args.topics)
+        print(f"{dest}: subscribed to {', '.join(new) or 'nothing new'}")
+    elif args.cmd == "unsubscribe":
+        removed = await relay.subscriptions.unsubscribe(dest, args.topics or None)
+        print(f"{dest}: unsubscribed from {', '.join(removed) or 'nothing'}")
+    else:
+        print(f"{dest}: {', '.join(await relay.subscriptions.topics(dest)) or '(none)'}")
+    return 0
+
+
+async def _run(config: Config, args: argparse.Namespace) -> int:
+    from relay.app import Relay
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with Relay(config, consumer=args.consumer) as relay:
+        log.info(
+            "relay running consumer=%s topics=%s", relay.consumer, ",".join(config.topic_slugs)
+        )
+        task = asyncio.create_task(relay.run(stop))
+        await stop.wait()
+        log.info("stopping: draining in-flight work (grace %ss)", config.dispatcher.grace_seconds)
+        try:
+            await asyncio.wait_for(task, config.dispatcher.grace_seconds)
+        except TimeoutError:
+            log.warning("grace period over; unfinished entries stay pending for the next run")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
+    "post": _post, "edit": _edit, "delete": _delete, "subscribe": _subscription,
+    "unsubscribe": _subscription, "subscriptions": _subscription,
+}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = config_mod.load(args.config)
+        if args.cmd == "check":
+            print(
+                f"{config.path}: OK ({len(config.topics)} topics, {len(config.channels)} channels)"
+            )
+            return 0
+        if args.cmd == "run":
+            return asyncio.run(_run(config, args))
+        handler = COMMANDS[args.cmd]
+        return asyncio.run(_with_relay(config, lambda relay: handler(relay, args)))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except (InvalidUpdate, UnknownUpdate) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RelayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The relay's exceptions, one tree for every layer.
+
+    RelayError
+    ├── ConfigError            the YAML file or the environment is wrong (names file and key)
+    ├── InvalidUpdate          an update, command or request field is invalid (names the field)
+    ├── StreamError            Redis / Valkey unreachable or answering unexpectedly
+    └── DeliveryError          an adapter could not deliver; carries platform, destination, update
+        ├── RateLimited        the platform asked us to wait `retry_after` seconds
+        ├── Gone               the destination is gone for good (blocked, kicked, deleted)
+        ├── Moved              the destination lives under a new id (Telegram supergroup upgrade)
+        ├── Rejected           the platform refused the request as invalid; never retried as is
+        └── Transient          a network error or 5xx; retry with backoff
+
+Adapters translate platform exceptions into `DeliveryError` subclasses with `raise … from exc`.
+"""
+
+from __future__ import annotations
+
+
+class RelayError(Exception):
+    """Base class of every error the relay raises on purpose."""
+
+
+class ConfigError(RelayError):
+    """The configuration is invalid: `file`, `key` and what was `expected`."""
+
+    def __init__(self, file: str, key: str, expected: str) -> None:
+        self.file = file
+        self.key = key
+        self.expected = expected
+        super().__init__(f"{file}: {key}: {expected}")
+
+
+class InvalidUpdate(RelayError):
+    """An update (or a command building one) has an invalid `field`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class UnknownUpdate(RelayError):
+    """An edit or delete names an update id the relay never accepted."""
+
+    def __init__(self, update_id: str) -> None:
+        self.update_id = update_id
+        super().__init__(f"unknown update id {update_id!r}")
+
+
+class StreamError(RelayError):
+    """Redis or Valkey is unreachable or misbehaving."""
+
+
+class DeliveryError(RelayError):
+    """An adapter failed to deliver to a destination."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        platform: str = "",
+        destination: str = "",
+        update_id: str = "",
+    ) -> None:
+        self.platform = platform
+        self.destination = destination
+        self.update_id = update_id
+        super().__init__(message)
+
+    @property
+    def reason(self) -> str:
+        return str(self.args[0]) if self.args else type(self).__name__
+
+
+class RateLimited(DeliveryError):
+    """The platform asked to wait `retry_after` seconds before the next request."""
+
+    def __init__(self, retry_after: float, message: str = "", **context: str) -> None:
+        self.retry_after = retry_after
+        super().__init__(message or f"rate limited, retry after {retry_after:g}s", **context)
+
+
+class Gone(DeliveryError):
+    """The destination is gone (blocked, kicked, deleted): unsubscribe, never retry."""
+
+
+class Moved(DeliveryError):
+    """The destination moved to `new_chat_id` (a Telegram group upgraded to a supergroup)."""
+
+    def __init__(self, new_chat_id: str, message: str = "", **context: str) -> None:
+        self.new_chat_id = new_chat_id
+        super().__init__(message or f"moved to {new_chat_id}", **context)
+
+
+class Rejected(DeliveryError):
+    """The platform refused the request as invalid; retrying it unchanged cannot help."""
+
+
+class Transient(DeliveryError):
+    """A network error or a server error: retry with backoff."""

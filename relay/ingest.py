@@ -1,0 +1,148 @@
+"""Ingest: validate an editor's update, assign its revision and append it to the stream.
+
+Every entry path (chat commands, `relay post`, `POST /v1/updates`) goes through `Ingest`, so
+the same rules hold everywhere: the topic must be configured, an edit or delete must name an
+update the relay accepted, and the revision grows by one per change. The registry write and
+the `XADD` happen in one optimistic transaction, so concurrent edits cannot share a revision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import WatchError
+
+from relay import model
+from relay.errors import InvalidUpdate, UnknownUpdate
+from relay.keys import Keys, as_str
+from relay.model import Action, Image, Update
+
+log = logging.getLogger(__name__)
+EDITABLE = ("headline", "body", "link", "image", "breaking", "author")
+
+
+def _content(update: Update) -> dict[str, Any]:
+    data = model.to_dict(update)
+    for key in ("revision", "action", "published_at"):
+        data.pop(key)
+    return data
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What ingest accepted: the update at its new revision and its stream entry id."""
+
+    update: Update
+    entry_id: str
+    duplicate: bool = False
+
+
+class Ingest:
+    """Validates updates against the configured topics and appends them to the stream."""
+
+    def __init__(
+        self, client: aioredis.Redis, keys: Keys, topics: Iterable[str], maxlen: int
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.topics = frozenset(topics)
+        self.maxlen = maxlen
+
+    def check_topic(self, topic: str) -> None:
+        if topic not in self.topics:
+            known = ", ".join(sorted(self.topics))
+            raise InvalidUpdate("topic", f"unknown topic {topic!r} (configured: {known})")
+
+    async def latest(self, update_id: str) -> Update | None:
+        """The latest accepted revision of `update_id`, or None."""
+        raw = await self.client.hget(self.keys.update(update_id), "json")
+        return None if raw is None else model.decode(raw)
+
+    async def publish(self, update: Update) -> Accepted:
+        """Accept a new update. Re-posting identical content under the same id is a no-op."""
+        self.check_topic(update.topic)
+        update = model.validate(replace(update, action=Action.PUBLISH, revision=1))
+        return await self._commit(update.id, lambda prev: self._new(update, prev))
+
+    async def edit(self, update_id: str, changes: Mapping[str, Any]) -> Accepted:
+        """Accept a new revision of `update_id` with `changes` applied to the latest one."""
+        bad = sorted(set(changes) - set(EDITABLE))
+        if bad:
+            raise InvalidUpdate(bad[0], "cannot be changed by an edit")
+
+        def build(prev: Update | None) -> Update:
+            prev = self._existing(update_id, prev)
+            image = changes.get("image", prev.image)
+            if isinstance(image, Mapping):
+                image = Image(**image)
+            fields = {k: v for k, v in changes.items() if k != "image"}
+            return model.validate(
+                replace(prev, **fields, image=image, action=Action.EDIT,
+                        revision=prev.revision + 1, published_at=prev.published_at)
+            )  # fmt: skip
+
+        return await self._commit(update_id, build)
+
+    async def delete(self, update_id: str) -> Accepted:
+        """Accept the withdrawal of `update_id` from every copy."""
+
+        def build(prev: Update | None) -> Update:
+            prev = self._existing(update_id, prev)
+            return replace(prev, action=Action.DELETE, revision=prev.revision + 1)
+
+        return await self._commit(update_id, build)
+
+    def _existing(self, update_id: str, prev: Update | None) -> Update:
+        if prev is None:
+            raise UnknownUpdate(update_id)
+        if prev.action is Action.DELETE:
+            raise InvalidUpdate("id", f"update {update_id!r} was deleted")
+        return prev
+
+    def _new(self, update: Update, prev: Update | None) -> Update | None:
+        if prev is None:
+            return update
+        if prev.action is not Action.DELETE and _content(prev) == _content(
+            replace(update, published_at=prev.published_at)
+        ):
+            return None  # an identical retry (a CMS resending after a timeout)
+        raise InvalidUpdate("id", f"update {update.id!r} already exists; edit it instead")
+
+    async def _commit(self, update_id: str, build: Any) -> Accepted:
+        key = self.keys.update(update_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.hget(key, "json")
+                    prev = None if raw is None else model.decode(raw)
+                    update = build(prev)
+                    if update is None:
+                        await pipe.reset()  # type: ignore[no-untyped-call]
+                        entry = await self.client.hget(key, "entry")
+                        assert prev is not None
+                        return Accepted(prev, as_str(entry or b""), duplicate=True)
+                    payload = model.encode(update)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(key, mapping={"json": payload, "revision": update.revision})
+                    pipe.xadd(
+                        self.keys.updates,
+                        {"update": payload},
+                        maxlen=self.maxlen,
+                        approximate=True,
+                    )
+                    result = await pipe.execute()
+                    break
+                except WatchError:
+                    continue
+        entry_id = as_str(result[1])
+        await self.client.hset(key, "entry", entry_id)
+        log.info(
+            "accepted update=%s rev=%d action=%s entry=%s",
+            update.id, update.revision, update.action.value, entry_id,
+        )  # fmt: skip
+        return Accepted(update, entry_id)

@@ -1,0 +1,85 @@
+"""The delivery ledger: (update id, destination) → revision delivered and platform message ids.
+
+Edits and deletes find every copy here, after restarts too. A record expires with its update
+(`dispatcher.ledger_ttl_days`, default 7 days); after that an edit no longer reaches old copies.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from relay.keys import Keys, as_str
+from relay.model import Destination
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One destination's copy of an update: the revision it shows and its message ids."""
+
+    revision: int
+    message_ids: tuple[str, ...]
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far the latest fan-out of an update got."""
+
+    revision: int = 0
+    total: int = 0
+    delivered: int = 0
+    failed: int = 0
+    done: bool = False
+
+    def summary(self) -> str:
+        state = "done" if self.done else "in progress"
+        return f"delivered {self.delivered:,} / {self.total:,} · {self.failed:,} failed ({state})"
+
+
+async def read_progress(client: aioredis.Redis, keys: Keys, update_id: str) -> Progress | None:
+    raw = await client.hgetall(keys.progress(update_id))
+    if not raw:
+        return None
+    f = {as_str(k): int(v) for k, v in raw.items()}
+    return Progress(f.get("revision", 0), f.get("total", 0), f.get("delivered", 0),
+                    f.get("failed", 0), bool(f.get("done", 0)))  # fmt: skip
+
+
+class Ledger:
+    """Reads and writes copies; one Redis hash per update, expiring after `ttl_seconds`."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys, ttl_seconds: int) -> None:
+        self.client = client
+        self.keys = keys
+        self.ttl_seconds = ttl_seconds
+
+    async def get(self, update_id: str, dest: Destination) -> Copy | None:
+        raw = await self.client.hget(self.keys.ledger(update_id), str(dest))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return Copy(int(data["rev"]), tuple(data["ids"]), bool(data.get("deleted", False)))
+
+    async def record(self, update_id: str, dest: Destination, copy: Copy) -> None:
+        key = self.keys.ledger(update_id)
+        value = json.dumps({"rev": copy.revision, "ids": list(copy.message_ids),
+                            "deleted": copy.deleted})  # fmt: skip
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(key, str(dest), value)
+            pipe.expire(key, self.ttl_seconds)
+            await pipe.execute()
+
+    async def forget(self, update_id: str, dest: Destination) -> None:
+        await self.client.hdel(self.keys.ledger(update_id), str(dest))
+
+    async def copies(self, update_id: str) -> dict[Destination, Copy]:
+        raw = await self.client.hgetall(self.keys.ledger(update_id))
+        out = {}
+        for k, v in raw.items():
+            data = json.loads(v)
+            dest = Destination.parse(as_str(k))
+            out[dest] = Copy(int(data["rev"]), tuple(data["ids"]), bool(data.get("deleted")))
+        return out

@@ -1,0 +1,106 @@
+"""Subscriptions: topic → destinations and destination → topics, both kept in Redis sets."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+
+import redis.asyncio as aioredis
+
+from relay.config import ChannelConfig
+from relay.keys import Keys, as_str
+from relay.model import Destination
+
+log = logging.getLogger(__name__)
+
+
+class Subscriptions:
+    """Who receives which topic. Both directions are written in one transaction."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+
+    async def subscribe(self, dest: Destination, topics: Iterable[str]) -> list[str]:
+        """Subscribe `dest` to `topics`; return the topics that were new."""
+        topics = list(dict.fromkeys(topics))
+        key = str(dest)
+        async with self.client.pipeline(transaction=True) as pipe:
+            for topic in topics:
+                pipe.sadd(self.keys.topic_subscribers(topic), key)
+            pipe.sadd(self.keys.destination_topics(key), *topics)
+            pipe.sadd(self.keys.destinations, key)
+            added = (await pipe.execute())[: len(topics)]
+        new = [t for t, n in zip(topics, added, strict=True) if n]
+        if new:
+            log.info("subscribed dest=%s topics=%s", dest, ",".join(new))
+        return new
+
+    async def unsubscribe(
+        self, dest: Destination, topics: Iterable[str] | None = None
+    ) -> list[str]:
+        """Unsubscribe `dest` from `topics` (all when None); return the topics removed."""
+        key = str(dest)
+        current = await self.topics(dest)
+        wanted = current if topics is None else [t for t in dict.fromkeys(topics) if t in current]
+        if not wanted:
+            return []
+        async with self.client.pipeline(transaction=True) as pipe:
+            for topic in wanted:
+                pipe.srem(self.keys.topic_subscribers(topic), key)
+            pipe.srem(self.keys.destination_topics(key), *wanted)
+            await pipe.execute()
+        if len(wanted) == len(current):
+            await self.client.srem(self.keys.destinations, key)
+        log.info("unsubscribed dest=%s topics=%s", dest, ",".join(wanted))
+        return wanted
+
+    async def topics(self, dest: Destination) -> list[str]:
+        """The topics `dest` receives, sorted."""
+        members = await self.client.smembers(self.keys.destination_topics(str(dest)))
+        return sorted(as_str(m) for m in members)
+
+    async def destinations(self, topic: str, batch: int = 500) -> AsyncIterator[list[Destination]]:
+        """The destinations of `topic`, in batches read with SSCAN (never the whole set)."""
+        cursor: int = 0
+        while True:
+            cursor, members = await self.client.sscan(
+                self.keys.topic_subscribers(topic), cursor=cursor, count=batch
+            )
+            if members:
+                yield [Destination.parse(as_str(m)) for m in members]
+            if cursor == 0:
+                return
+
+    async def count(self, topic: str) -> int:
+        return int(await self.client.scard(self.keys.topic_subscribers(topic)))
+
+    async def move(self, old: Destination, new: Destination) -> list[str]:
+        """Re-key every subscription of `old` to `new` (a group upgraded to a supergroup)."""
+        topics = await self.topics(old)
+        if topics:
+            await self.subscribe(new, topics)
+            await self.unsubscribe(old)
+        log.info("moved dest=%s to=%s topics=%s", old, new, ",".join(topics))
+        return topics
+
+    async def sync_config(self, channels: Iterable[ChannelConfig]) -> tuple[int, int]:
+        """Make the config's channels subscribed; drop what an earlier config had and this lacks.
+
+        Returns (added, removed). Subscriptions made by chat commands are never touched.
+        """
+        wanted = {f"{c.destination}|{t}" for c in channels for t in c.topics}
+        before = {as_str(m) for m in await self.client.smembers(self.keys.config_channels)}
+        added = removed = 0
+        for pair in sorted(wanted - before):
+            dest, topic = pair.rsplit("|", 1)
+            added += len(await self.subscribe(Destination.parse(dest), [topic]))
+        for pair in sorted(before - wanted):
+            dest, topic = pair.rsplit("|", 1)
+            removed += len(await self.unsubscribe(Destination.parse(dest), [topic]))
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(self.keys.config_channels)
+            if wanted:
+                pipe.sadd(self.keys.config_channels, *wanted)
+            await pipe.execute()
+        return added, removed
