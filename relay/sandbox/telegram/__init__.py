@@ -1,0 +1,1 @@
+"""Telegram Bot API emulator: an aiohttp server that python-telegram-bot talks to."""

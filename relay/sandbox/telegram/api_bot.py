@@ -1,0 +1,140 @@
+"""Bot API methods about the bot itself, its updates, commands, chats and callback queries."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from relay.sandbox.telegram.core import Engine
+from relay.sandbox.telegram.errors import bad_request
+from relay.sandbox.telegram.records import Bot, Json, Member
+from relay.sandbox.telegram.render import member_to_api
+from relay.sandbox.telegram.request import ApiCall
+
+_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
+#: The longest long poll the sandbox holds (the real server caps timeouts too).
+MAX_POLL_SECONDS = 50
+
+
+def get_me(engine: Engine, bot: Bot, call: ApiCall) -> Json:
+    """getMe."""
+    return bot.to_api()
+
+
+def ok(engine: Engine, bot: Bot, call: ApiCall) -> bool:
+    """logOut and close: accepted, nothing to do locally."""
+    return True
+
+
+def delete_webhook(engine: Engine, bot: Bot, call: ApiCall) -> bool:
+    """deleteWebhook: no webhook is ever set; may drop pending updates."""
+    if call.params.get("drop_pending_updates"):
+        engine.queue(bot.id).drop_pending()
+    return True
+
+
+async def get_updates(engine: Engine, bot: Bot, call: ApiCall) -> list[Json]:
+    """getUpdates with long polling."""
+    p = call.params
+    return await engine.queue(bot.id).poll(
+        offset=p.get("offset"),
+        limit=p.get("limit", 100),
+        timeout=min(max(p.get("timeout", 0), 0), MAX_POLL_SECONDS),
+        allowed_updates=p.get("allowed_updates"),
+    )
+
+
+def _commands_key(bot: Bot, p: dict[str, Any]) -> tuple[int, str, str]:
+    scope = p.get("scope") or {"type": "default"}
+    return bot.id, json.dumps(scope, sort_keys=True), p.get("language_code") or ""
+
+
+def set_my_commands(engine: Engine, bot: Bot, call: ApiCall) -> bool:
+    """setMyCommands: at most 100; command 1-32 of [a-z0-9_]; description 1-256."""
+    commands = call.params["commands"]
+    if len(commands) > 100:
+        raise bad_request("BOT_COMMANDS_TOO_MUCH")
+    clean = []
+    for item in commands:
+        command = str(item.get("command", "")).removeprefix("/")
+        description = str(item.get("description", ""))
+        if not _COMMAND.fullmatch(command):
+            raise bad_request("BOT_COMMAND_INVALID")
+        if not 1 <= len(description) <= 256:
+            raise bad_request("command description must be non-empty")
+        clean.append({"command": command, "description": description})
+    engine.world.commands[_commands_key(bot, call.params)] = clean
+    return True
+
+
+def get_my_commands(engine: Engine, bot: Bot, call: ApiCall) -> list[dict[str, str]]:
+    """getMyCommands."""
+    return list(engine.world.commands.get(_commands_key(bot, call.params), []))
+
+
+def delete_my_commands(engine: Engine, bot: Bot, call: ApiCall) -> bool:
+    """deleteMyCommands."""
+    engine.world.commands.pop(_commands_key(bot, call.params), None)
+    return True
+
+
+def get_chat(engine: Engine, bot: Bot, call: ApiCall) -> Json:
+    """getChat: a ChatFullInfo with the fields the spec requires."""
+    chat = engine.world.resolve(call.params["chat_id"])
+    engine.world.check_access(bot, chat, write=False)
+    return {
+        **chat.to_api(),
+        "accent_color_id": 0,
+        "max_reaction_count": 11,
+        "accepted_gift_types": {
+            "unlimited_gifts": False,
+            "limited_gifts": False,
+            "unique_gifts": False,
+            "premium_subscription": False,
+            "gifts_from_channels": False,
+        },
+    }
+
+
+def get_chat_member(engine: Engine, bot: Bot, call: ApiCall) -> Json:
+    """getChatMember: status ``left`` for a known user who is not in the chat."""
+    world = engine.world
+    chat = world.resolve(call.params["chat_id"])
+    world.check_access(bot, chat, write=False)
+    user_id = call.params["user_id"]
+    if user_id not in world.users:
+        raise bad_request("user not found")
+    if chat.type == "private":
+        member = Member(user_id, "member" if user_id in (chat.id, bot.id) else "left")
+    else:
+        member = world.member(chat.id, user_id) or Member(user_id, "left")
+    return member_to_api(world, member, chat.type)
+
+
+def get_chat_administrators(engine: Engine, bot: Bot, call: ApiCall) -> list[Json]:
+    """getChatAdministrators: other bots only with return_bots."""
+    world = engine.world
+    chat = world.resolve(call.params["chat_id"])
+    world.check_access(bot, chat, write=False)
+    if chat.type == "private":
+        raise bad_request("there are no administrators in the private chat")
+    out = []
+    for member in world.members.get(chat.id, {}).values():
+        if member.status not in ("creator", "administrator"):
+            continue
+        is_other_bot = world.users[member.user_id].is_bot and member.user_id != bot.id
+        if is_other_bot and not call.params.get("return_bots"):
+            continue
+        out.append(member_to_api(world, member, chat.type))
+    return out
+
+
+def answer_callback_query(engine: Engine, bot: Bot, call: ApiCall) -> bool:
+    """answerCallbackQuery: each query once, by the bot that received it."""
+    query_id = call.params["callback_query_id"]
+    if engine.callback_queries.get(query_id) != bot.id:
+        raise bad_request("query is too old and response timeout expired or query ID is invalid")
+    del engine.callback_queries[query_id]
+    engine.callback_answers[query_id] = dict(call.params)
+    return True
