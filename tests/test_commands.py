@@ -1,0 +1,163 @@
+"""The platform-neutral commands: meaning, authorization, and clear answers to bad input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+import redis.asyncio as aioredis
+
+from relay.commands import ChatKind, Commands, Invocation, suggest
+from relay.config import Config
+from relay.ingest import Ingest
+from relay.keys import Keys
+from relay.model import Action, Destination, Image
+from relay.subscriptions import Subscriptions
+
+KEYS = Keys()
+PRIVATE = Destination("telegram", "42")
+GROUP = Destination("telegram", "-100900")
+
+
+@dataclass
+class Auth:
+    """What a platform adapter would answer for the user."""
+
+    editor: bool = False
+    manages: set[Destination] = field(default_factory=set)
+
+    async def is_editor(self) -> bool:
+        return self.editor
+
+    async def may_manage(self, dest: Destination) -> str | None:
+        return None if dest in self.manages else "Only this chat's administrators can do that."
+
+
+@pytest.fixture
+def commands(client: aioredis.Redis, config: Config) -> Commands:
+    ingest = Ingest(client, KEYS, config.topic_slugs, 1000)
+    return Commands(config, ingest, Subscriptions(client, KEYS))
+
+
+def inv(command: str, args: str = "", chat: Destination = PRIVATE, **kw: object) -> Invocation:
+    kind = ChatKind.PRIVATE if chat == PRIVATE else ChatKind.GROUP
+    return Invocation(command, args, chat, kind, "42", **kw)  # type: ignore[arg-type]
+
+
+async def test_subscribe_list_unsubscribe_in_a_private_chat(commands: Commands) -> None:
+    reply = await commands.handle(inv("subscribe", "ukraine Climate"), Auth())
+    assert (
+        reply.ok
+        and reply.text == "Subscribed to War in Ukraine (ukraine), Climate summit (climate)."
+    )
+    again = await commands.handle(inv("subscribe", "ukraine"), Auth())
+    assert again.text == "Already subscribed to War in Ukraine (ukraine)."
+    listed = await commands.handle(inv("subscriptions"), Auth())
+    assert listed.text == "This chat receives: Climate summit (climate), War in Ukraine (ukraine)."
+    gone = await commands.handle(inv("unsubscribe", "all"), Auth())
+    assert gone.ok and "Unsubscribed from" in gone.text
+    empty = await commands.handle(inv("subscriptions"), Auth())
+    assert "no topics yet" in empty.text
+
+
+async def test_unknown_topic_suggests_the_closest(commands: Commands) -> None:
+    reply = await commands.handle(inv("subscribe", "ukrane"), Auth())
+    assert not reply.ok
+    assert reply.text == "Unknown topic 'ukrane'. Did you mean ukraine? See /topics."
+    assert await commands.subscriptions.topics(PRIVATE) == []
+    assert suggest("electons", ["ukraine", "elections", "climate"]) == ["elections"]
+
+
+async def test_groups_need_an_admin(commands: Commands) -> None:
+    refused = await commands.handle(inv("subscribe", "ukraine", chat=GROUP), Auth())
+    assert not refused.ok and refused.text == "Only this chat's administrators can do that."
+    assert await commands.subscriptions.topics(GROUP) == []
+    ok = await commands.handle(inv("subscribe", "ukraine", chat=GROUP), Auth(manages={GROUP}))
+    assert ok.ok and await commands.subscriptions.topics(GROUP) == ["ukraine"]
+    refused = await commands.handle(inv("unsubscribe", "ukraine", chat=GROUP), Auth())
+    assert not refused.ok and await commands.subscriptions.topics(GROUP) == ["ukraine"]
+
+
+async def test_remote_target_is_checked_even_from_a_private_chat(commands: Commands) -> None:
+    channel = Destination("telegram", "-100777")
+    refused = await commands.handle(inv("subscribe", "ukraine", target=channel), Auth())
+    assert not refused.ok and await commands.subscriptions.topics(channel) == []
+    ok = await commands.handle(inv("subscribe", "ukraine", target=channel), Auth(manages={channel}))
+    assert ok.ok and await commands.subscriptions.topics(channel) == ["ukraine"]
+
+
+async def test_start_deep_link_subscribes(commands: Commands) -> None:
+    reply = await commands.handle(inv("start", "subscribe_climate"), Auth())
+    assert reply.ok and await commands.subscriptions.topics(PRIVATE) == ["climate"]
+    plain = await commands.handle(inv("start"), Auth())
+    assert "/subscribe" in plain.text and "/post" not in plain.text
+    editor_help = await commands.handle(inv("help"), Auth(editor=True))
+    assert "/post" in editor_help.text
+
+
+async def test_topics_lists_every_topic(commands: Commands) -> None:
+    reply = await commands.handle(inv("topics"), Auth())
+    assert reply.text.splitlines()[1:] == [
+        "• ukraine: War in Ukraine", "• climate: Climate summit", "• elections: Elections"
+    ]  # fmt: skip
+
+
+async def test_only_editors_post_edit_delete(commands: Commands, client: aioredis.Redis) -> None:
+    for command in ("post", "edit", "delete", "preview"):
+        reply = await commands.handle(inv(command, "ukraine Headline"), Auth())
+        assert not reply.ok and reply.text == f"Only the newsroom's editors can use /{command}."
+    assert await client.xlen(KEYS.updates) == 0
+
+
+async def test_editor_post_edit_delete_flow(commands: Commands, client: aioredis.Redis) -> None:
+    editor = Auth(editor=True)
+    args = (
+        "ukraine --breaking Ceasefire talks resume\nDelegations met.\n\nLink: https://example.org/a"
+    )
+    posted = await commands.handle(inv("post", args, image=Image("https://x.org/p.jpg")), editor)
+    assert posted.ok and posted.update is not None
+    update = posted.update
+    assert (update.headline, update.body, update.link, update.breaking) == (
+        "Ceasefire talks resume", "Delegations met.", "https://example.org/a", True
+    )  # fmt: skip
+    assert update.image == Image("https://x.org/p.jpg") and update.author == "42"
+    assert posted.text.startswith(f"Published update {update.id} to War in Ukraine")
+    edited = await commands.handle(inv("edit", f"{update.id} Talks resume in Geneva"), editor)
+    assert edited.ok and edited.update is not None and edited.update.revision == 2
+    assert edited.update.body == "Delegations met."  # a headline-only edit keeps the body
+    by_reply = await commands.handle(
+        inv("edit", "Talks resume\nNew body", reply_to_update=update.id), editor
+    )
+    assert by_reply.update is not None and by_reply.update.body == "New body"
+    deleted = await commands.handle(inv("delete", update.id), editor)
+    assert deleted.ok and deleted.update is not None and deleted.update.action is Action.DELETE
+    assert await client.xlen(KEYS.updates) == 4
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "expected"),
+    [
+        ("post", "", "Usage: /post <topic> <headline>"),
+        ("post", "ukraine", "needs a headline"),
+        ("post", "sport Goal", "Unknown topic 'sport'"),
+        ("post", "ukraine " + "h" * 300, "headline: must be at most 256 characters"),
+        ("post", "ukraine h\nbody\nLink: ftp://x", "link: must be an absolute http(s) URL"),
+        ("edit", "", "Usage: /edit <update-id>"),
+        ("edit", "missing-id New headline", "There is no update with id missing-id."),
+        ("delete", "missing-id", "There is no update with id missing-id."),
+        ("frobnicate", "", "Unknown command /frobnicate"),
+    ],
+)
+async def test_bad_editor_input_gets_a_clear_reply_and_changes_nothing(
+    commands: Commands, client: aioredis.Redis, command: str, args: str, expected: str
+) -> None:
+    reply = await commands.handle(inv(command, args), Auth(editor=True))
+    assert not reply.ok and expected in reply.text
+    assert await client.xlen(KEYS.updates) == 0
+
+
+async def test_preview_publishes_nothing(commands: Commands, client: aioredis.Redis) -> None:
+    reply = await commands.handle(inv("preview", "climate Draft\nbody"), Auth(editor=True))
+    assert reply.ok and reply.preview and reply.update is not None
+    assert reply.update.headline == "Draft"
+    assert await client.xlen(KEYS.updates) == 0

@@ -1,0 +1,139 @@
+"""The updates stream on a real Valkey: consume, acknowledge, take over, dead-letter."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from adapters.memory import MemoryAdapter
+from relay import model
+from relay.config import Config
+from relay.dispatcher import Dispatcher
+from relay.ingest import Ingest
+from relay.keys import Keys
+from relay.model import Destination, Update
+from relay.stream import Stream, list_dead_letters
+
+KEYS = Keys()
+
+
+def _ingest(client: aioredis.Redis) -> Ingest:
+    return Ingest(client, KEYS, ["ukraine", "climate", "elections"], maxlen=1000)
+
+
+async def test_publish_consume_ack(client: aioredis.Redis) -> None:
+    stream = Stream(client, KEYS, "worker-a")
+    await stream.ensure_group()
+    accepted = await _ingest(client).publish(Update("u1", "ukraine", headline="Talks resume"))
+    entries = await stream.read(count=10, block_ms=100)
+    assert [e.id for e in entries] == [accepted.entry_id]
+    assert model.decode(entries[0].fields["update"]).headline == "Talks resume"
+    assert (await client.xpending(KEYS.updates, KEYS.group))["pending"] == 1
+    await stream.ack(accepted.entry_id)
+    assert (await client.xpending(KEYS.updates, KEYS.group))["pending"] == 0
+    assert await stream.read(count=10, block_ms=50) == []
+
+
+async def test_entries_published_before_the_group_exists_are_delivered(
+    client: aioredis.Redis,
+) -> None:
+    await _ingest(client).publish(Update("early", "ukraine", headline="Before any worker"))
+    stream = Stream(client, KEYS, "late-worker")
+    await stream.ensure_group()
+    await stream.ensure_group()  # idempotent
+    assert [model.decode(e.fields["update"]).id for e in await stream.read(10, 50)] == ["early"]
+
+
+async def test_a_restarted_consumer_first_finishes_its_own_pending_entries(
+    client: aioredis.Redis,
+) -> None:
+    first = Stream(client, KEYS, "worker-a")
+    await first.ensure_group()
+    await _ingest(client).publish(Update("u1", "ukraine", headline="One"))
+    held = await first.read(10, 50)
+    again = Stream(client, KEYS, "worker-a")  # same name after a restart
+    assert [e.id for e in await again.read(10, 50)] == [e.id for e in held]
+
+
+async def test_block_read_wakes_when_an_entry_arrives(client: aioredis.Redis) -> None:
+    stream = Stream(client, KEYS, "worker-a")
+    await stream.ensure_group()
+    reader = asyncio.create_task(stream.read(10, 5000))
+    await asyncio.sleep(0.05)
+    await _ingest(client).publish(Update("u1", "ukraine", headline="Now"))
+    entries = await asyncio.wait_for(reader, 2.0)  # long before the 5 s block expires
+    assert len(entries) == 1
+
+
+async def test_entries_of_a_dead_consumer_are_claimed_and_finished(
+    client: aioredis.Redis, config: Config
+) -> None:
+    """A consumer that read entries and died: another dispatcher claims and delivers them."""
+    dest = Destination("memory", "chat-1")
+    await client.sadd(KEYS.topic_subscribers("ukraine"), str(dest))
+    dead = Stream(client, KEYS, "dead-worker")
+    await dead.ensure_group()
+    for i in range(3):
+        await _ingest(client).publish(Update(f"u{i}", "ukraine", headline=f"Entry {i}"))
+    assert len(await dead.read(10, 50)) == 3  # read, never acknowledged: the worker "crashed"
+
+    memory = MemoryAdapter()
+    survivor = Dispatcher(client, config, {"memory": memory}, "survivor")
+    stop = asyncio.Event()
+    task = asyncio.create_task(survivor.run(stop))
+    await memory.wait_for(3, "send", within=10)  # claim_idle_seconds=1 in the test config
+    stop.set()
+    await task
+    assert sorted(c.update_id for c in memory.calls) == ["u0", "u1", "u2"]
+    assert (await client.xpending(KEYS.updates, KEYS.group))["pending"] == 0
+
+
+async def test_malformed_entries_go_to_dead_letters_with_the_reason(
+    client: aioredis.Redis, config: Config
+) -> None:
+    await Stream(client, KEYS, "w").ensure_group()
+    await client.xadd(KEYS.updates, {"update": "{not json"})
+    await client.xadd(KEYS.updates, {"something": "else"})
+    await client.xadd(KEYS.updates, {"update": '{"id": "x", "topic": "sport", "headline": "h"}'})
+    dispatcher = Dispatcher(client, config, {}, "w")
+    for entry in await dispatcher.stream.read(10, 50):
+        await dispatcher.process(entry)
+    reasons = [d.reason for d in reversed(await list_dead_letters(client, KEYS))]
+    assert reasons[0].startswith("unparseable update: update: not valid JSON")
+    assert reasons[1] == "entry has no 'update' field"
+    assert reasons[2] == "topic 'sport' is not configured"
+    assert (await client.xpending(KEYS.updates, KEYS.group))["pending"] == 0
+
+
+async def test_an_entry_that_keeps_failing_becomes_a_dead_letter(
+    client: aioredis.Redis, config: Config
+) -> None:
+    """An entry whose processing raises is retried by claims, then dead-lettered (K = 3)."""
+
+    class Broken(MemoryAdapter):
+        async def send(self, *args: object, **kwargs: object) -> tuple[str, ...]:
+            raise RuntimeError("adapter bug")
+
+    await client.sadd(KEYS.topic_subscribers("ukraine"), "memory:c1")
+    await _ingest(client).publish(Update("u1", "ukraine", headline="Fails"))
+    dispatcher = Dispatcher(client, config, {"memory": Broken()}, "w")
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop))
+    async with asyncio.timeout(20):
+        while not await client.xlen(KEYS.dead_letters):
+            await asyncio.sleep(0.1)
+    stop.set()
+    await task
+    [dead] = await list_dead_letters(client, KEYS)
+    assert dead.reason == "failed 3 times: RuntimeError: adapter bug"
+    assert model.decode(dead.payload).id == "u1"
+    assert (await client.xpending(KEYS.updates, KEYS.group))["pending"] == 0
+
+
+async def test_stream_is_trimmed_approximately(client: aioredis.Redis) -> None:
+    ingest = Ingest(client, KEYS, ["ukraine"], maxlen=100)
+    for i in range(1000):
+        await ingest.publish(Update(f"u{i}", "ukraine", headline="h"))
+    length = await client.xlen(KEYS.updates)
+    assert 100 <= length < 1000
