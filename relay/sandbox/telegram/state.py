@@ -64,6 +64,7 @@ class World:
         bot = Bot(user, token or f"{bot_id}:{secret}", True, can_read_all_group_messages)
         self.bots[bot.token] = bot
         self.users[bot_id] = user
+        self.chats[bot_id] = Chat(bot_id, "private", None, username, user.first_name)
         return bot
 
     def add_user(
