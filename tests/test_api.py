@@ -21,9 +21,11 @@ KEYS = Keys()
 
 
 async def _client(config: Config) -> AsyncIterator[TestClient[Any, Any]]:
-    async with Relay(config, adapters=[]) as relay:
-        async with TestClient(TestServer(make_app(relay))) as http:
-            yield http
+    async with (
+        Relay(config, adapters=[]) as relay,
+        TestClient(TestServer(make_app(relay))) as http,
+    ):
+        yield http
 
 
 @pytest.fixture

@@ -110,8 +110,12 @@ def test_every_error_names_file_key_and_expectation(
 
 
 def test_tokens_come_from_the_environment_and_never_show() -> None:
-    env = {"TELEGRAM_TOKEN": "123:SECRET-TG", "DISCORD_TOKEN": "SECRET-DC",
-           "RELAY_API_TOKEN": "SECRET-API", "REDIS_URL": "redis://:SECRET-PW@db:6379/0"}  # fmt: skip
+    env = {
+        "TELEGRAM_TOKEN": "123:SECRET-TG",
+        "DISCORD_TOKEN": "SECRET-DC",
+        "RELAY_API_TOKEN": "SECRET-API",
+        "REDIS_URL": "redis://:SECRET-PW@db:6379/0",
+    }
     cfg = _parse(env, telegram={"enabled": True}, discord={"enabled": True})
     assert cfg.telegram.token == "123:SECRET-TG"
     assert cfg.discord.token == "SECRET-DC"

@@ -161,9 +161,11 @@ def application(world: World, app: Application) -> dict[str, Any]:
 
 def message(world: World, m: Message) -> dict[str, Any]:
     author = world.users.get(m.author_id)
-    author_data = user(author) if author else {"id": str(m.author_id), "username": "?"}
-    if m.webhook_id is not None and m.webhook_name is not None:
-        author_data = {**author_data, "username": m.webhook_name, "bot": True}
+    if author is None:  # a webhook: its author is a pseudo-user with the webhook's id
+        author = User(m.author_id, m.webhook_name or "webhook", bot=True)
+    author_data = user(author)
+    if m.webhook_name is not None:
+        author_data["username"] = m.webhook_name
     data: dict[str, Any] = {
         "id": str(m.id),
         "channel_id": str(m.channel_id),
