@@ -42,7 +42,7 @@ _SPACE_LIKE = frozenset(
 )
 # ...and what counts as nothing at all once trimmed
 _INVISIBLE = frozenset([0x20, 0x0A, *range(0x200B, 0x2010), 0x202E, 0xFEFF, 0x00A0])
-_TD_SPACE = " \t\r\n\0\v\f"  # td::is_space, used by td::trim
+_TD_SPACE = " \t\r\n\0\v"  # td::is_space, used by td::trim
 
 
 class TextError(ValueError):

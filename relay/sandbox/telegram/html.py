@@ -58,7 +58,7 @@ __all__ = [
 
 _TAG_LIST = b"a b strong i em s strike del u ins tg-spoiler tg-emoji tg-time span pre code"
 ALLOWED_TAGS = frozenset([*_TAG_LIST.split(), b"blockquote"])
-_SPACES = frozenset(b" \t\r\n\0\v\f")  # td::is_space (NUL included: the text is a C string)
+_SPACES = frozenset(b" \t\r\n\0\v")  # td::is_space (NUL too: TDLib reads a C string)
 _SIMPLE = {
     b"b": "bold",
     b"strong": "bold",

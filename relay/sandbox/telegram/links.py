@@ -96,7 +96,7 @@ def _parse_url(link: str) -> tuple[str, str, str, str, str, bool] | None:
         if c not in allowed and ord(c) < 128:
             return None
         i += 1
-    query = query.rstrip(" \t\r\n\v\f\0") or "/"
+    query = query.rstrip(" \t\r\n\v\0") or "/"  # td::is_space, which has no \\f
     query = ("" if query.startswith("/") else "/") + "".join(
         f"%{ord(c):02X}" if ord(c) <= 0x20 else c for c in query
     )

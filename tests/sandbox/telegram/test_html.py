@@ -183,6 +183,7 @@ ERRORS = [
     ("مرحبا <div>", 'Unsupported start tag "div" at byte offset 11'),  # Arabic: 2 bytes each
     ("😀 a<b", "Unclosed start tag at byte offset 6"),  # emoji: 4 bytes
     ("a<b", "Unclosed start tag at byte offset 1"),
+    ("<a href=https://e.com>x</a>", "Unexpected end of name token at byte offset 8"),
     ("a < b", 'Unsupported start tag "" at byte offset 2'),
     ("a <", "Unclosed start tag at byte offset 2"),
     ("</b>", "Unexpected end tag at byte offset 0"),
