@@ -50,6 +50,11 @@ class UpdateQueue:
         """Updates not yet confirmed."""
         return tuple(self._pending)
 
+    @property
+    def polling(self) -> bool:
+        """A long poll is waiting right now."""
+        return self._waiter is not None
+
     def push(self, kind: str, payload: Json) -> int | None:
         """Queue an update unless the bot's allowed_updates exclude it; its id or None."""
         if kind not in self.allowed:

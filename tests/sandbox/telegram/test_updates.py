@@ -1,0 +1,108 @@
+"""getUpdates: offsets, limits, long polling that wakes at once, 409 conflicts, allowed_updates."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from telegram import Bot as PtbBot
+from telegram.error import Conflict
+
+from relay.sandbox.telegram.records import Bot
+from relay.sandbox.telegram.server import TelegramSandbox, ptb_bot
+from relay.sandbox.telegram.updates import UpdateQueue
+
+WAIT = 10.0  # a guard against hanging only
+
+
+def say(tg: TelegramSandbox, account: Bot, *texts: str) -> int:
+    user = tg.control.create_user("Ann")
+    for text in texts:
+        tg.control.send_message(user.id, text, bot=account)
+    return user.id
+
+
+async def until_polling(tg: TelegramSandbox, account: Bot) -> None:
+    """Wait until the bot's long poll has reached the server."""
+    async with asyncio.timeout(WAIT):
+        while not tg.engine.queue(account.id).polling:  # noqa: ASYNC110 - a test-side probe
+            await asyncio.sleep(0.01)
+
+
+async def test_offset_confirms_and_limit_caps(
+    tg: TelegramSandbox, bot: PtbBot, account: Bot
+) -> None:
+    say(tg, account, "one", "two", "three")
+    first = await bot.get_updates(limit=2)
+    assert [u.message.text for u in first if u.message] == ["one", "two"]
+    again = await bot.get_updates()  # nothing confirmed yet
+    assert len(again) == 3
+    rest = await bot.get_updates(offset=first[-1].update_id + 1)
+    assert [u.message.text for u in rest if u.message] == ["three"]
+    assert len(tg.control.pending_updates(account)) == 1
+    assert await bot.get_updates(offset=rest[-1].update_id + 1) == ()
+
+
+async def test_negative_offset_keeps_the_last(
+    tg: TelegramSandbox, bot: PtbBot, account: Bot
+) -> None:
+    say(tg, account, "a", "b", "c")
+    last = await bot.get_updates(offset=-1)
+    assert [u.message.text for u in last if u.message] == ["c"]
+    assert len(await bot.get_updates()) == 1
+
+
+async def test_long_poll_wakes_when_an_update_arrives(
+    tg: TelegramSandbox, bot: PtbBot, account: Bot
+) -> None:
+    poll = asyncio.create_task(bot.get_updates(timeout=30, read_timeout=40))
+    await until_polling(tg, account)
+    say(tg, account, "wake up")
+    updates = await asyncio.wait_for(poll, WAIT)
+    assert [u.message.text for u in updates if u.message] == ["wake up"]
+
+
+async def test_second_poll_terminates_the_first(
+    tg: TelegramSandbox, bot: PtbBot, account: Bot
+) -> None:
+    first = asyncio.create_task(bot.get_updates(timeout=30, read_timeout=40))
+    await until_polling(tg, account)
+    async with ptb_bot(tg, account.token) as other:
+        second = asyncio.create_task(other.get_updates(timeout=0))
+        with pytest.raises(Conflict) as err:
+            await asyncio.wait_for(first, WAIT)
+        assert err.value.message == (
+            "Conflict: terminated by other getUpdates request; make sure that only one bot "
+            "instance is running"
+        )
+        assert await second == ()
+
+
+async def test_allowed_updates_persist(tg: TelegramSandbox, bot: PtbBot, account: Bot) -> None:
+    owner = tg.control.create_user("Olga")
+    group = tg.control.create_chat("supergroup", "G", creator=owner.id)
+    await bot.get_updates(allowed_updates=["message"])
+    tg.control.add_bot(group.id, account)  # would be a my_chat_member update
+    say(tg, account, "kept")
+    updates = await bot.get_updates()  # no allowed_updates: the earlier choice holds
+    assert [u.message.text for u in updates if u.message] == ["kept"]
+    assert all(u.my_chat_member is None for u in updates)
+    await bot.get_updates(offset=updates[-1].update_id + 1, allowed_updates=[])
+    tg.control.remove_bot(group.id, account)
+    (update,) = await bot.get_updates()
+    assert update.my_chat_member is not None
+    assert update.my_chat_member.new_chat_member.status == "left"
+
+
+async def test_delete_webhook_drops_pending(tg: TelegramSandbox, bot: PtbBot, account: Bot) -> None:
+    say(tg, account, "old")
+    assert await bot.delete_webhook(drop_pending_updates=True)
+    assert await bot.get_updates() == ()
+
+
+async def test_closing_releases_a_long_poll() -> None:
+    queue = UpdateQueue()
+    poll = asyncio.create_task(queue.poll(timeout=30))
+    await asyncio.sleep(0)
+    queue.close()
+    assert await asyncio.wait_for(poll, WAIT) == []
