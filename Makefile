@@ -1,0 +1,10 @@
+# Thin wrappers around ./dev, for those who type make.
+.PHONY: setup run test lint
+setup:
+	./dev setup
+run:
+	./dev run
+test:
+	./dev test
+lint:
+	./dev lint

@@ -1,0 +1,1 @@
+"""Benchmarks: programs that print tables (see docs/benchmarks.md); never timed assertions."""
