@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +15,7 @@ from relay.sandbox.telegram.request import ApiCall, UploadedFile
 from relay.sandbox.telegram.state import BoxKey
 
 _ALBUM_KINDS = {"photo", "video", "document", "audio"}
+_FILE_ID = re.compile(r"[A-Za-z0-9_-]{20,}")
 
 
 def _target(engine: Engine, bot: Bot, p: dict[str, Any]) -> tuple[Chat, BoxKey, Member | None]:
@@ -102,10 +104,13 @@ def _photo(engine: Engine, value: Any, files: dict[str, UploadedFile]) -> Photo:
         return Photo(file_id, unique, file_size=len(value.data))
     if isinstance(value, str) and value.startswith(("http://", "https://")):
         file_id, unique = world.new_file_id(b"")
-        return Photo(file_id, unique)
-    if isinstance(value, str) and value in world.files:
-        data = world.files[value]
-        return Photo(value, "AQAD" + value[-16:], file_size=len(data) or None)
+        world.file_urls[file_id] = value
+        return Photo(file_id, unique, url=value)
+    if isinstance(value, str) and (value in world.files or _FILE_ID.fullmatch(value)):
+        # A file_id the sandbox never issued is taken as is: it may come from real Telegram.
+        data = world.files.get(value, b"")
+        unique = "AQAD" + value[-16:]
+        return Photo(value, unique, file_size=len(data) or None, url=world.file_urls.get(value))
     raise bad_request("wrong file identifier/HTTP URL specified")
 
 

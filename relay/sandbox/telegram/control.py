@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Callable
 from dataclasses import replace
 
+from relay.sandbox.telegram import users
 from relay.sandbox.telegram.core import Engine, RequestRecord
 from relay.sandbox.telegram.events import EventStream, SandboxEvent
 from relay.sandbox.telegram.faults import Faults
@@ -21,7 +20,6 @@ from relay.sandbox.telegram.records import (
     Json,
     Member,
     Message,
-    Photo,
     Status,
     Topic,
     User,
@@ -30,32 +28,10 @@ from relay.sandbox.telegram.render import (
     DisplayedMessage,
     displayed,
     member_to_api,
-    message_to_api,
 )
 from relay.sandbox.telegram.state import World
 
 BotRef = Bot | int | str
-_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?")
-
-
-def _utf16(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def command_entities(text: str) -> tuple[Json, ...]:
-    """``bot_command`` entities for every ``/command`` (or ``/command@bot``) at a word start."""
-    out = []
-    for match in _COMMAND.finditer(text):
-        start = match.start()
-        if start and not text[start - 1].isspace():
-            continue
-        end = match.end()
-        if end < len(text) and not text[end].isspace():
-            continue
-        out.append(
-            {"type": "bot_command", "offset": _utf16(text[:start]), "length": _utf16(match[0])}
-        )
-    return tuple(out)
 
 
 def default_rights(chat_type: str) -> tuple[str, ...]:
@@ -69,7 +45,6 @@ class TelegramControl:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._query_ids = itertools.count(1)
 
     @property
     def world(self) -> World:
@@ -191,59 +166,33 @@ class TelegramControl:
         In a channel the post shows the channel as ``sender_chat`` and no ``from``. Commands
         get ``bot_command`` entities; bots that see the message receive it as an Update.
         """
-        world = self.engine.world
-        user = world.user(user_id)
-        if user.deactivated:
-            raise ValueError(f"user {user_id} is deactivated")
         if chat_id is None or chat_id == user_id:
             if bot is None:
                 raise ValueError("a private message needs bot=")
-            dialog_bot = self._bot(bot).id
-            chat = world.chat(user_id)
-            world.dialogs.add((dialog_bot, user_id))
-            world.blocked.discard((dialog_bot, user_id))  # writing to a bot unblocks it
+            chat_id, dialog = user_id, self._bot(bot).id
         else:
-            chat = world.chat(chat_id)
-            dialog_bot = None
-            member = world.member(chat.id, user_id)
-            if chat.deleted or chat.migrated_to is not None:
-                raise ValueError(f"chat {chat.id} can no longer be written to")
-            if member is None or member.status in ("left", "kicked"):
-                raise ValueError(f"user {user_id} is not a member of chat {chat.id}")
-            if chat.type == "channel" and member.status not in ("creator", "administrator"):
-                raise ValueError("only channel admins post in a channel")
-        in_topic = chat.is_forum and thread_id is not None
-        if in_topic and thread_id not in world.topics.get(chat.id, {}):
-            raise ValueError(f"no topic {thread_id} in chat {chat.id}")
-        channel = chat.type == "channel"
-        content: dict[str, object] = {}
-        if photo is not None:
-            file_id, unique = world.new_file_id(photo)
-            content["photo"] = Photo(file_id, unique, file_size=len(photo))
-            content["caption"] = caption
-            if caption:
-                content["caption_entities"] = entities or ()
-        else:
-            if not text:
-                raise ValueError("a message needs text or a photo")
-            content["text"] = text
-            content["entities"] = command_entities(text) if entities is None else entities
-        msg = Message(
-            chat_id=chat.id,
-            message_id=world.next_message_id(world.box_key(chat, dialog_bot)),
-            date=self.engine.date(),
-            sender_id=None if channel else user_id,
-            sender_chat_id=chat.id if channel else None,
-            thread_id=thread_id if in_topic else None,
-            is_topic_message=in_topic,
+            dialog = None
+        msg = users.send(
+            self.engine,
+            user_id,
+            chat_id,
+            text,
+            dialog_bot=dialog,
+            thread_id=thread_id,
             reply_to=reply_to,
-            dialog_bot=dialog_bot,
-            **content,  # type: ignore[arg-type]
+            photo=photo,
+            caption=caption,
+            entities=entities,
         )
-        world.store(msg)
-        self.engine.emit("message_sent", msg)
-        self.engine.deliver(msg)
-        return displayed(world, msg)
+        return displayed(self.engine.world, msg)
+
+    def edit_message(
+        self, user_id: int, chat_id: int, message_id: int, text: str, *, bot: BotRef | None = None
+    ) -> DisplayedMessage:
+        """A user edits their message; bots that saw it get edited_message/edited_channel_post."""
+        dialog = self._bot(bot).id if bot is not None else None
+        msg = users.edit(self.engine, user_id, chat_id, message_id, text, dialog_bot=dialog)
+        return displayed(self.engine.world, msg)
 
     def press_button(
         self,
@@ -255,25 +204,10 @@ class TelegramControl:
         bot: BotRef | None = None,
     ) -> str:
         """A user presses an inline button; the bot gets a callback_query. Returns its id."""
-        world = self.engine.world
-        chat = world.chat(chat_id)
         dialog = self._bot(bot).id if bot is not None else None
-        msg = world.find(world.box_key(chat, dialog), message_id)
-        if msg is None or msg.posted_by is None:
-            raise ValueError(f"no bot message {message_id} in chat {chat_id}")
-        query_id = f"{next(self._query_ids)}{msg.posted_by % 10**6:06d}"
-        self.engine.callback_queries[query_id] = msg.posted_by
-        self.engine.queue(msg.posted_by).push(
-            "callback_query",
-            {
-                "id": query_id,
-                "from": world.user(user_id).to_api(),
-                "message": message_to_api(world, msg),
-                "chat_instance": str(abs(chat_id)),
-                "data": data,
-            },
+        return users.press_button(
+            self.engine, user_id, chat_id, message_id, data, dialog_bot=dialog
         )
-        return query_id
 
     def callback_answer(self, query_id: str) -> Json | None:
         """What the bot answered to a callback query, if it did."""

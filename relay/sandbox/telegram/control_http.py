@@ -83,6 +83,13 @@ _POST: dict[str, Action] = {
         thread_id=b.get("thread_id"),
         reply_to=b.get("reply_to"),
     ),
+    "/chats/{chat_id}/messages/{message_id}/edit": lambda c, r, b: c.edit_message(
+        b["user_id"],
+        _chat_id(r),
+        int(r.match_info["message_id"]),
+        b["text"],
+        bot=b.get("bot"),
+    ),
     "/chats/{chat_id}/kick": lambda c, r, b: c.kick_bot(_chat_id(r), b["bot"]),
     "/chats/{chat_id}/remove": lambda c, r, b: c.remove_bot(_chat_id(r), b["bot"]),
     "/chats/{chat_id}/delete": lambda c, r, b: c.delete_chat(_chat_id(r)),
@@ -163,3 +170,12 @@ def add_control_routes(app: web.Application, control: TelegramControl) -> None:
         return response
 
     app.router.add_get(PREFIX + "/events", events)
+
+    async def file(request: web.Request) -> web.Response:
+        # Uploaded bytes, for a live view that shows the photos the bot sent.
+        data = control.world.files.get(request.match_info["file_id"])
+        if not data:
+            raise web.HTTPNotFound()
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    app.router.add_get(PREFIX + "/files/{file_id}", file)

@@ -134,6 +134,8 @@ class Photo:
     width: int = 1280
     height: int = 720
     file_size: int | None = None
+    #: Where a photo sent by URL came from (Telegram would have downloaded it).
+    url: str | None = None
 
     def to_api(self) -> list[Json]:
         """The ``photo`` array of PhotoSize a Message carries."""

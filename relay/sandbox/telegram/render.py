@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from relay.sandbox.telegram.formatting import as_html
 from relay.sandbox.telegram.records import Json, Member, Message, Version
 from relay.sandbox.telegram.state import World
 
@@ -29,7 +30,7 @@ def message_to_api(world: World, msg: Message, *, with_reply: bool = True) -> Js
     if msg.text is not None:
         out["text"] = msg.text
         if msg.entities:
-            out["entities"] = [dict(e) for e in msg.entities]
+            out["entities"] = _entities_to_api(world, msg.entities)
     if msg.photo is not None:
         out["photo"] = msg.photo.to_api()
         if msg.has_spoiler:
@@ -39,7 +40,7 @@ def message_to_api(world: World, msg: Message, *, with_reply: bool = True) -> Js
     if msg.caption is not None:
         out["caption"] = msg.caption
         if msg.caption_entities:
-            out["caption_entities"] = [dict(e) for e in msg.caption_entities]
+            out["caption_entities"] = _entities_to_api(world, msg.caption_entities)
     if msg.media_group_id is not None:
         out["media_group_id"] = msg.media_group_id
     if msg.link_preview_options is not None:
@@ -58,6 +59,18 @@ def message_to_api(world: World, msg: Message, *, with_reply: bool = True) -> Js
     for key in _SERVICE_KEYS:
         if key in msg.service:
             out[key] = msg.service[key]
+    return out
+
+
+def _entities_to_api(world: World, entities: tuple[Json, ...]) -> list[Json]:
+    out = []
+    for entity in entities:
+        entity = dict(entity)
+        user = entity.get("user")
+        # A text_mention carries the whole User, as Telegram knows it.
+        if isinstance(user, dict) and user.get("id") in world.users:
+            entity["user"] = world.users[user["id"]].to_api()
+        out.append(entity)
     return out
 
 
@@ -117,7 +130,10 @@ _RESTRICTED_RIGHTS = (
 
 @dataclass(frozen=True)
 class DisplayedMessage:
-    """One message of a transcript: what a reader sees, plus its history and marks."""
+    """One message of a transcript: what a reader sees, plus its history and marks.
+
+    ``html`` is the text (or caption) with its entities as Telegram HTML, for live views.
+    """
 
     chat_id: int
     message_id: int
@@ -127,6 +143,7 @@ class DisplayedMessage:
     text: str | None
     entities: tuple[Json, ...]
     photo: str | None
+    photo_url: str | None
     caption: str | None
     caption_entities: tuple[Json, ...]
     media_group_id: str | None
@@ -139,6 +156,7 @@ class DisplayedMessage:
     history: tuple[Version, ...]
     deleted: bool
     pinned: bool
+    html: str
 
     @property
     def content(self) -> str:
@@ -174,6 +192,7 @@ def displayed(world: World, msg: Message) -> DisplayedMessage:
         text=msg.text,
         entities=msg.entities,
         photo=msg.photo.file_id if msg.photo else None,
+        photo_url=msg.photo.url if msg.photo else None,
         caption=msg.caption,
         caption_entities=msg.caption_entities,
         media_group_id=msg.media_group_id,
@@ -186,4 +205,10 @@ def displayed(world: World, msg: Message) -> DisplayedMessage:
         history=msg.history,
         deleted=msg.deleted,
         pinned=msg.pinned,
+        html=(
+            as_html(msg.text, msg.entities)
+            if msg.text is not None
+            else as_html(msg.caption or "", msg.caption_entities)
+        )
+        or "",
     )

@@ -38,6 +38,7 @@ class World:
         self.blocked: set[tuple[int, int]] = set()  # (bot id, user id)
         self.boxes: dict[BoxKey, dict[int, Message]] = {}
         self.files: dict[str, bytes] = {}
+        self.file_urls: dict[str, str] = {}
         self.commands: dict[tuple[int, str, str], list[dict[str, str]]] = {}
         self._user_ids = itertools.count(100_000_001)
         self._bot_ids = itertools.count(7_000_000_001)

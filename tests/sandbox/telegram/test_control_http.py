@@ -114,3 +114,32 @@ async def test_events_in_process_and_as_server_sent_events(tg: TelegramSandbox) 
         data = json.loads(lines[1].removeprefix("data: "))
         assert (data["chat_id"], data["message"]["text"]) == (user.id, "Live")
     stream.close()
+
+
+async def test_http_photos_and_user_edits(tg: TelegramSandbox) -> None:
+    account = tg.control.create_bot("desk_bot")
+    user = tg.control.create_user("Ann")
+    async with aiohttp.ClientSession() as s:
+        said = await control(
+            s,
+            tg,
+            f"/chats/{user.id}/messages",
+            {"user_id": user.id, "text": "hi", "bot": "desk_bot"},
+        )
+        path = f"/chats/{user.id}/messages/{said['message_id']}/edit"
+        edited = await control(
+            s, tg, path, {"user_id": user.id, "text": "hello", "bot": "desk_bot"}
+        )
+        assert (edited["text"], edited["history"][0]["text"]) == ("hello", "hi")
+        async with ptb_bot(tg, account.token) as bot:
+            up = await bot.send_photo(user.id, b"JPEG!", caption="<b>Scene</b>", parse_mode="HTML")
+            await bot.send_photo(user.id, "https://example.org/p.jpg")
+        shown = await control(s, tg, f"/chats/{user.id}/transcript?bot=desk_bot")
+        assert [(m["photo_url"], m["html"]) for m in shown[1:]] == [
+            (None, "<b>Scene</b>"),
+            ("https://example.org/p.jpg", ""),
+        ]
+        async with s.get(f"{tg.url}/_sandbox/telegram/files/{up.photo[-1].file_id}") as resp:
+            assert (resp.status, await resp.read()) == (200, b"JPEG!")
+        async with s.get(f"{tg.url}/_sandbox/telegram/files/nope") as resp:
+            assert resp.status == 404

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 from telegram import Bot as PtbBot
-from telegram.error import Conflict
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Conflict
 
 from relay.sandbox.telegram.records import Bot
 from relay.sandbox.telegram.server import TelegramSandbox, ptb_bot
@@ -106,3 +107,61 @@ async def test_closing_releases_a_long_poll() -> None:
     await asyncio.sleep(0)
     queue.close()
     assert await asyncio.wait_for(poll, WAIT) == []
+
+
+async def test_callback_query_answered_once(tg: TelegramSandbox, bot: PtbBot, account: Bot) -> None:
+    user_id = say(tg, account, "/start")
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Follow", callback_data="sub:ukraine")]])
+    sent = await bot.send_message(user_id, "Topics", reply_markup=keyboard)
+    query_id = tg.control.press_button(
+        user_id, user_id, sent.message_id, "sub:ukraine", bot=account
+    )
+    updates = await bot.get_updates()
+    query = updates[-1].callback_query
+    assert query is not None and (query.id, query.data) == (query_id, "sub:ukraine")
+    assert query.message is not None and query.message.message_id == sent.message_id
+    assert await bot.answer_callback_query(query.id, text="Subscribed")
+    assert tg.control.callback_answer(query_id) == {
+        "callback_query_id": query_id,
+        "text": "Subscribed",
+    }
+    with pytest.raises(BadRequest, match=r"^Query is too old and response timeout expired"):
+        await bot.answer_callback_query(query.id)
+
+
+async def test_user_edits_arrive_as_edited_updates(
+    tg: TelegramSandbox, bot: PtbBot, account: Bot
+) -> None:
+    editor = tg.control.create_user("Eve")
+    channel = tg.control.create_chat("channel", "Live", creator=editor.id)
+    tg.control.add_bot(channel.id, account)
+    post = tg.control.send_message(editor.id, "Frist post", chat_id=channel.id)
+    tg.control.edit_message(editor.id, channel.id, post.message_id, "First post")
+    updates = [u for u in await bot.get_updates() if u.my_chat_member is None]
+    assert [u.effective_message.text for u in updates if u.effective_message] == [
+        "Frist post",
+        "First post",
+    ]
+    edited = updates[1].edited_channel_post
+    assert edited is not None and edited.edit_date is not None
+    shown = tg.control.transcript(channel.id)[-1]
+    assert (shown.text, [v.text for v in shown.history]) == ("First post", ["Frist post"])
+
+
+async def test_user_photo_with_caption_and_mentions(
+    tg: TelegramSandbox, bot: PtbBot, account: Bot
+) -> None:
+    owner = tg.control.create_user("Olga", username="olga")
+    group = tg.control.create_chat("group", "Desk", creator=owner.id)
+    tg.control.add_bot(group.id, account)
+    tg.control.send_message(owner.id, chat_id=group.id, photo=b"jpeg", caption="Scene")
+    (update,) = [u for u in await bot.get_updates() if u.message]
+    assert update.message is not None
+    assert update.message.caption == "Scene" and update.message.photo[-1].file_size == 4
+    sent = await bot.send_message(
+        group.id, f'Thanks, <a href="tg://user?id={owner.id}">Olga</a>', parse_mode="HTML"
+    )
+    assert sent.entities[0].type == "text_mention"
+    assert sent.entities[0].user is not None and sent.entities[0].user.username == "olga"
+    shown = tg.control.transcript(group.id)[-1]
+    assert shown.html == f'Thanks, <a href="tg://user?id={owner.id}">Olga</a>'
