@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from relay.sandbox.discord import payloads
 from relay.sandbox.discord import permissions as P
 from relay.sandbox.discord.faults import FaultRates, Faults, ScriptedFailure
-from relay.sandbox.discord.gateway import GUILD_MESSAGES, GUILDS, GatewayHub
+from relay.sandbox.discord.gateway import GatewayHub
 from relay.sandbox.discord.invoke import InteractionHandle, Invoker
 from relay.sandbox.discord.state import (
     GATEWAY_MESSAGE_CONTENT,
@@ -62,7 +63,7 @@ class Control:
         hub: GatewayHub,
         faults: Faults,
         bus: EventBus,
-        request_log: list[RequestRecord],
+        request_log: deque[RequestRecord],
     ) -> None:
         self.world = world
         self.hub = hub
@@ -352,6 +353,3 @@ class Control:
             return self.world.apps[app_id]
         except KeyError:
             raise NotFoundInState(f"unknown application {app_id}") from None
-
-
-__all__ = ["GUILDS", "GUILD_MESSAGES", "BotInfo", "Control"]

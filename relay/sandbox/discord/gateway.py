@@ -36,6 +36,7 @@ PRIVILEGED = {GUILD_MEMBERS: GATEWAY_GUILD_MEMBERS, GUILD_PRESENCES: GATEWAY_PRE
 PRIVILEGED[MESSAGE_CONTENT] = GATEWAY_MESSAGE_CONTENT
 # Flags one bit above each switch are the "limited" variants, which also grant the intent.
 REPLAY_BUFFER = 5000
+SEND_LIMIT, SEND_WINDOW = 120, 60.0  # client frames per connection (DDOCS gateway.mdx)
 
 
 @dataclass
@@ -162,10 +163,18 @@ class GatewayHub:
         writer = asyncio.create_task(self._writer(ws, outbox))
         outbox.put_nowait({"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
         session: Session | None = None
+        window_start, sent = self.world.clock(), 0
         try:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     continue  # clients never need to send binary frames
+                now = self.world.clock()
+                if now - window_start >= SEND_WINDOW:
+                    window_start, sent = now, 0
+                sent += 1
+                if sent > SEND_LIMIT:
+                    await ws.close(code=4008, message=b"Rate limited.")
+                    break
                 try:
                     frame = json.loads(msg.data)
                     op = frame["op"]

@@ -123,7 +123,7 @@ class Invoker:
             "guild_id": str(guild_id),
             "guild": {"id": str(guild_id), "locale": "en-US", "features": []},
             "channel_id": str(channel_id),
-            "channel": payloads.channel(channel),
+            "channel": {**payloads.channel(channel), "permissions": str(member_perms)},
             "member": payloads.member(w, guild.members[user_id], permissions=member_perms),
             "app_permissions": str(w.permissions_in(channel, app.bot_user_id)),
             "locale": "en-US",

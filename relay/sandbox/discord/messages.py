@@ -29,6 +29,7 @@ class MessageOps:
         self.world = world
         self.bus = bus
         self.notify = notify  # gateway: ("MESSAGE_CREATE"|..., message)
+        self._nonces: dict[tuple[int, int, str | int], Message] = {}
 
     def _emit(self, kind: EventKind, m: Message) -> None:
         self.bus.publish(TranscriptEvent(kind, m.channel_id, view(self.world, m)))
@@ -73,13 +74,10 @@ class MessageOps:
         )
 
     def find_by_nonce(self, channel_id: int, author_id: int, nonce: str | int) -> Message | None:
-        now = self.world.clock()
-        for m in reversed(self.world.channel_messages(channel_id).values()):
-            if now - m.created_at > NONCE_WINDOW:
-                break
-            if m.author_id == author_id and m.nonce == nonce and not m.deleted:
-                return m
-        return None
+        m = self._nonces.get((channel_id, author_id, nonce))
+        if m is None or m.deleted or self.world.clock() - m.created_at > NONCE_WINDOW:
+            return None
+        return m
 
     def create(
         self,
@@ -120,6 +118,8 @@ class MessageOps:
             can_mention_everyone=can_mention_everyone,
         )
         self.world.channel_messages(channel.id)[m.id] = m
+        if m.nonce is not None:
+            self._nonces[(channel.id, author_id, m.nonce)] = m
         self._emit("created", m)
         self.notify("MESSAGE_CREATE", m)
         return m

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,12 +110,13 @@ class Router:
         limiter: RateLimiter,
         faults: Faults,
         handlers: dict[str, Handler],
+        log_limit: int = 100_000,
     ) -> None:
         self.world = world
         self.limiter = limiter
         self.faults = faults
         self.handlers = handlers
-        self.log: list[RequestRecord] = []
+        self.log: deque[RequestRecord] = deque(maxlen=log_limit)  # the newest requests
 
     def add_routes(self, app: web.Application) -> None:
         for ep in ENDPOINTS:

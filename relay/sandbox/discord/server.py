@@ -36,6 +36,7 @@ class DiscordSandbox:
         clock: Callable[[], float] = time.time,
         heartbeat_interval_ms: int = 41250,
         dispatch_messages: bool = True,
+        request_log_limit: int = 100_000,
     ) -> None:
         self.world = World(clock)
         self.bus = EventBus()
@@ -48,7 +49,7 @@ class DiscordSandbox:
             **BotApi(self.world, self.ops, self.hub).handlers(),
             **WebhookApi(self.world, self.ops).handlers(),
         }
-        self.router = Router(self.world, self.limiter, self.faults, handlers)
+        self.router = Router(self.world, self.limiter, self.faults, handlers, request_log_limit)
         self.control = Control(self.world, self.hub, self.faults, self.bus, self.router.log)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
