@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from relay.config import TopicConfig
@@ -18,10 +19,29 @@ if TYPE_CHECKING:
     from relay.commands import Commands
 
 
+@dataclass(frozen=True)
+class Budget:
+    """A rate limit a delivery spends from: `rate` sends per `per` seconds, `burst` at once.
+
+    Budgets live in Redis and are shared by every worker using the same bot, so `key` names the
+    bot and the scope, e.g. `telegram:123456:chat:-100777` or `discord:app9:global`. Every key
+    of one bot must share the bot's prefix (`platform:bot`): it becomes the Redis hash tag.
+    """
+
+    key: str
+    rate: float
+    per: float = 1.0
+    burst: int = 1
+
+
 class Adapter(ABC):
     """A platform: rendering, delivery and command input."""
 
     platform: str = ""
+
+    def budgets(self, dest: Destination) -> tuple[Budget, ...]:
+        """The budgets one message to `dest` spends, broadest first (global, then per chat)."""
+        return ()
 
     @abstractmethod
     def render(self, update: Update, topic: TopicConfig) -> Sequence[Any]:

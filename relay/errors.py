@@ -74,10 +74,17 @@ class DeliveryError(RelayError):
 
 
 class RateLimited(DeliveryError):
-    """The platform asked to wait `retry_after` seconds before the next request."""
+    """The platform asked to wait `retry_after` seconds before the next request.
 
-    def __init__(self, retry_after: float, message: str = "", **context: str) -> None:
+    `budget_key` names the budget to pause (an `adapters.base.Budget.key`); None pauses the
+    destination's narrowest budget.
+    """
+
+    def __init__(
+        self, retry_after: float, message: str = "", budget_key: str | None = None, **context: str
+    ) -> None:
         self.retry_after = retry_after
+        self.budget_key = budget_key
         super().__init__(message or f"rate limited, retry after {retry_after:g}s", **context)
 
 
