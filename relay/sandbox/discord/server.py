@@ -47,7 +47,7 @@ class DiscordSandbox:
         self.ops = MessageOps(self.world, self.bus, self._notify)
         handlers = {
             **BotApi(self.world, self.ops, self.hub).handlers(),
-            **WebhookApi(self.world, self.ops).handlers(),
+            **WebhookApi(self.world, self.ops, self.hub).handlers(),
         }
         self.router = Router(self.world, self.limiter, self.faults, handlers, request_log_limit)
         self.control = Control(self.world, self.hub, self.faults, self.bus, self.router.log)

@@ -11,10 +11,21 @@ from relay.sandbox.discord.endpoints import (
     WEBHOOK_EXECUTE_FIELDS,
     Field,
 )
+from relay.sandbox.discord.gateway import GatewayHub
 from relay.sandbox.discord.messages import WEBHOOK_PARSE, MessageOps
 from relay.sandbox.discord.rest import attachments_of
 from relay.sandbox.discord.routing import Call, Handler
-from relay.sandbox.discord.state import EPHEMERAL, LOADING, Interaction, Message, Webhook, World
+from relay.sandbox.discord.state import (
+    EPHEMERAL,
+    FORUM,
+    LOADING,
+    PUBLIC_THREAD,
+    Channel,
+    Interaction,
+    Message,
+    Webhook,
+    World,
+)
 from relay.sandbox.discord.validate import is_empty_message, validate
 
 RESPONSE_WINDOW = 3.0  # seconds to send the initial response
@@ -31,9 +42,10 @@ _DATA_FIELDS: tuple[Field, ...] = tuple(
 class WebhookApi:
     """Handlers for routes authenticated by an interaction token or a webhook token."""
 
-    def __init__(self, world: World, ops: MessageOps) -> None:
+    def __init__(self, world: World, ops: MessageOps, hub: GatewayHub) -> None:
         self.world = world
         self.ops = ops
+        self.hub = hub
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -195,10 +207,7 @@ class WebhookApi:
             it.changed.set()
         else:
             assert hook is not None
-            channel = self.world.channels[hook.channel_id]
-            thread = call.query("thread_id")
-            if thread:
-                channel = self.world.channels.get(int(thread)) or channel
+            channel = self._webhook_target(hook, call, body)
             m = self.ops.create(
                 channel,
                 hook.id,
@@ -212,6 +221,31 @@ class WebhookApi:
         if not wait and it is None:
             return 204, None
         return 200, payloads.message(self.world, m)
+
+    def _webhook_target(self, hook: Webhook, call: Call, body: dict[str, Any]) -> Channel:
+        """The hook's channel, a thread of it, or (forums) a new post named `thread_name`."""
+        channel = self.world.channels[hook.channel_id]
+        thread = call.query("thread_id")
+        if thread:
+            found = self.world.channels.get(int(thread)) if thread.isdigit() else None
+            if found is None or found.parent_id != channel.id:
+                raise errors.unknown_channel()
+            return found
+        if channel.type != FORUM:
+            return channel
+        name = body.get("thread_name")
+        if not name:
+            raise errors.ApiError(
+                400,
+                220001,
+                "Webhooks posted to forum channels must have a thread_name or thread_id",
+            )
+        post = Channel(self.world.ids.next(), channel.guild_id, PUBLIC_THREAD, name)
+        post.parent_id, post.owner_id = channel.id, hook.id
+        self.world.channels[post.id] = post
+        self.world.guilds[channel.guild_id].channel_ids.append(post.id)
+        self.hub.dispatch_guild(channel.guild_id, "THREAD_CREATE", payloads.channel(post))
+        return post
 
     async def get_message(self, call: Call) -> tuple[int, Any]:
         _, _, m = self._target(call)

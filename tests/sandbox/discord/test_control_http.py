@@ -141,3 +141,29 @@ async def test_wire_format_of_errors_and_headers(sandbox: DiscordSandbox) -> Non
                 assert f"X-RateLimit-{header}" in r.headers
         async with http.get(f"{sandbox.api_base}/gateway") as r:
             assert await r.json() == {"url": sandbox.gateway_url}
+
+
+async def test_mounted_on_another_aiohttp_app() -> None:
+    from aiohttp import web
+
+    from relay.sandbox.discord.wiring import pointed_at
+
+    sandbox = DiscordSandbox()
+    app = web.Application()
+    sandbox.add_routes(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    sandbox.set_base_url(f"http://127.0.0.1:{port}")
+    try:
+        bot = sandbox.control.create_application()
+        guild = sandbox.control.create_guild()
+        channel = sandbox.control.create_channel(guild, "live")
+        sandbox.control.invite_bot(bot.application_id, guild)
+        with pointed_at(sandbox.api_base, sandbox.gateway_url):
+            async with running_client(make_client(), bot.token) as client:
+                assert client.get_channel(channel) is not None
+    finally:
+        await runner.cleanup()

@@ -1,4 +1,4 @@
-"""Injected faults (5xx, slow, dropped connections, gateway drops) and the transcript event stream."""
+"""Injected faults (5xx, slow, dropped connections, gateway drops) and the transcript events."""
 
 from __future__ import annotations
 
@@ -47,7 +47,9 @@ async def test_discord_py_retries_a_scripted_502(
     bot_client: discord.Client, newsroom: Newsroom, sandbox: DiscordSandbox
 ) -> None:
     sandbox.control.fail_next("create_message", status=502, message="502: Bad Gateway")
-    await bot_client.get_partial_messageable(newsroom.live_id).send("made it")  # sleeps 1 s, retries
+    await bot_client.get_partial_messageable(newsroom.live_id).send(
+        "made it"
+    )  # sleeps 1 s, retries
     assert [r.status for r in sandbox.control.requests("create_message")] == [502, 200]
 
 

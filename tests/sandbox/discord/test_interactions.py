@@ -257,3 +257,53 @@ async def test_incoming_webhook_and_followup_before_ack(
     with pytest.raises(discord.NotFound) as early:
         await followup.send("too early", wait=True)
     assert early.value.code == 10015
+
+
+async def test_subcommand_of_a_group(
+    tree_client: tuple[discord.Client, Tree], newsroom: Newsroom, sandbox: DiscordSandbox
+) -> None:
+    _, tree = tree_client
+    feed = app_commands.Group(name="feed", description="Manage this channel's feed")
+    calls: list[tuple[str, int]] = []
+
+    @feed.command(name="add", description="Add a topic")
+    async def add(interaction: discord.Interaction, topic: str, priority: int) -> None:
+        calls.append((topic, priority))
+        await interaction.response.send_message(f"added {topic}")
+
+    tree.add_command(feed)
+    await tree.sync()
+    handle = sandbox.control.invoke(
+        newsroom.bot.application_id,
+        newsroom.guild_id,
+        newsroom.live_id,
+        newsroom.reader_id,
+        "feed",
+        {"topic": "climate", "priority": 2},
+        subcommand="add",
+    )
+    result = await handle.response()
+    assert result.original is not None and result.original.content == "added climate"
+    assert calls == [("climate", 2)]
+
+
+async def test_webhook_into_a_forum_needs_a_thread(
+    bot_client: discord.Client, newsroom: Newsroom, sandbox: DiscordSandbox
+) -> None:
+    wid, token = sandbox.control.create_webhook(newsroom.forum_id, "Forum feed")
+    hook = discord.Webhook.partial(wid, token, client=bot_client)
+    with pytest.raises(discord.HTTPException) as no_thread:
+        await hook.send("x", wait=True)
+    assert no_thread.value.code == 220001
+    sent = await hook.send("first post", thread_name="Ukraine live", wait=True)
+    post = bot_client.get_channel(sent.channel.id)
+    for _ in range(100):
+        if post is not None:
+            break
+        await asyncio.sleep(0.01)
+        post = bot_client.get_channel(sent.channel.id)
+    assert isinstance(post, discord.Thread) and post.parent_id == newsroom.forum_id
+    assert post.name == "Ukraine live"
+    again = await hook.send("second post", thread=discord.Object(post.id), wait=True)
+    assert [v.content for v in sandbox.control.transcript(post.id)] == ["first post", "second post"]
+    assert again.channel.id == post.id

@@ -195,8 +195,12 @@ async def test_nonce_with_enforce_nonce_returns_the_original(
 async def test_bad_token_is_login_failure_and_gateway_4004(
     sandbox: DiscordSandbox, newsroom: Newsroom
 ) -> None:
-    with pytest.raises(discord.LoginFailure):
-        await make_client().login("not-a-token")
+    refused = make_client()
+    try:
+        with pytest.raises(discord.LoginFailure):
+            await refused.login("not-a-token")
+    finally:
+        await refused.close()
     client = make_client()
     try:
         await client.login(newsroom.bot.token)
