@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,7 @@ class Engine:
         clock: Clock = time.monotonic,
         seed: int | None = 0,
         strict: bool = True,
+        request_log_size: int = 100_000,
     ) -> None:
         self.world = World()
         self.hub = EventHub()
@@ -55,7 +57,7 @@ class Engine:
         self.faults = Faults(seed)
         self.clock = clock
         self.strict = strict
-        self.requests: list[RequestRecord] = []
+        self.requests: deque[RequestRecord] = deque(maxlen=request_log_size)
         self.callback_queries: dict[str, int] = {}  # query id -> bot id
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self._queues: dict[int, UpdateQueue] = {}
@@ -85,6 +87,8 @@ class Engine:
 
     def emit(self, kind: EventKind, msg: Message) -> None:
         """Publish a transcript event."""
+        if not self.hub.listening:
+            return
         self.hub.publish(SandboxEvent(kind, msg.chat_id, displayed(self.world, msg), self.clock()))
 
     def deliver(self, msg: Message, *, edited: bool = False) -> list[int]:

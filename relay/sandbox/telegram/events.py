@@ -84,6 +84,11 @@ class EventHub:
         self._callbacks.append(callback)
         return lambda: self._callbacks.remove(callback)
 
+    @property
+    def listening(self) -> bool:
+        """Someone would receive an event (building one is skipped otherwise)."""
+        return bool(self._streams or self._callbacks)
+
     def publish(self, event: SandboxEvent) -> None:
         """Deliver one event everywhere."""
         for stream in list(self._streams):

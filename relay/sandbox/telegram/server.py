@@ -71,8 +71,15 @@ class TelegramSandbox:
         clock: Clock = time.monotonic,
         seed: int | None = 0,
         strict: bool = True,
+        request_log_size: int = 100_000,
     ) -> None:
-        self.engine = Engine(limits=limits, clock=clock, seed=seed, strict=strict)
+        self.engine = Engine(
+            limits=limits,
+            clock=clock,
+            seed=seed,
+            strict=strict,
+            request_log_size=request_log_size,
+        )
         self.control = TelegramControl(self.engine)
         self.app = web.Application()
         self.add_routes(self.app)
