@@ -110,6 +110,7 @@ WEBHOOK_EXECUTE_FIELDS = (
     _s("thread_name", 100, min_length=0),
 )
 WEBHOOK_EDIT_FIELDS = _message_fields()
+CALLBACK_DATA_FIELDS = _message_fields()  # `data` of a message response, validated on its own
 CALLBACK_FIELDS = (
     Field("type", ("integer",), required=True),
     Field("data", ("object",)),

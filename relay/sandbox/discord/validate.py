@@ -91,10 +91,12 @@ def _type_ok(value: Any, types: tuple[str, ...]) -> bool:
     return False
 
 
-def check_fields(body: Any, fields: tuple[Field, ...], errs: FormErrors) -> None:
+def check_fields(
+    body: Any, fields: tuple[Field, ...], errs: FormErrors, prefix: tuple[str, ...] = ()
+) -> None:
     """Check types, lengths and required flags of the table's fields."""
     for f in fields:
-        for path, value in _values(body, _split(f.path), ()):
+        for path, value in _values(body, _split(f.path), prefix):
             if value is _MISSING:
                 if f.required:
                     errs.add(path, "BASE_TYPE_REQUIRED", "This field is required")
@@ -183,7 +185,7 @@ def validate(
     if fields and not isinstance(body, dict | list):
         errs.add((), "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
         errs.raise_if_any()
-    check_fields(body, fields, errs)
+    check_fields(body, fields, errs, prefix)
     if message and isinstance(body, dict):
         check_message_rules(body, errs, prefix=prefix)
     errs.raise_if_any()

@@ -6,10 +6,10 @@ from typing import Any
 
 from relay.sandbox.discord import errors, payloads
 from relay.sandbox.discord.endpoints import (
+    CALLBACK_DATA_FIELDS,
     CALLBACK_FIELDS,
     WEBHOOK_EDIT_FIELDS,
     WEBHOOK_EXECUTE_FIELDS,
-    Field,
 )
 from relay.sandbox.discord.gateway import GatewayHub
 from relay.sandbox.discord.messages import WEBHOOK_PARSE, MessageOps
@@ -32,11 +32,6 @@ RESPONSE_WINDOW = 3.0  # seconds to send the initial response
 TOKEN_LIFETIME = 15 * 60.0
 PONG, MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE = 1, 4, 5, 6, 7
 AUTOCOMPLETE_RESULT, MODAL = 8, 9
-_DATA_FIELDS: tuple[Field, ...] = tuple(
-    Field(f.path.removeprefix("data."), f.types, f.max_length)
-    for f in CALLBACK_FIELDS
-    if f.path.startswith("data.")
-)
 
 
 class WebhookApi:
@@ -89,7 +84,7 @@ class WebhookApi:
             )
         message: Message | None = None
         if rtype == MESSAGE:
-            validate(data, _DATA_FIELDS, message=True, prefix=("data",))
+            validate(data, CALLBACK_DATA_FIELDS, message=True, prefix=("data",))
             if is_empty_message(data, has_files=bool(call.files)):
                 raise errors.empty_message()
             message = self._post(it, data, call, int(data.get("flags") or 0) & EPHEMERAL)
