@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import secrets
 import time
 from collections.abc import Callable
@@ -32,11 +31,13 @@ class Snowflakes:
     """Generates real-looking snowflakes (timestamp in the high bits) so clients can age them."""
 
     def __init__(self) -> None:
-        self._counter = itertools.count()
+        self._last = 0
 
     def next(self) -> int:
         ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
-        return (ms << 22) | (1 << 17) | (next(self._counter) & 0xFFF)
+        # strictly increasing even past 4096 ids in one millisecond (never a duplicate id)
+        self._last = max((ms << 22) | (1 << 17), self._last + 1)
+        return self._last
 
 
 @dataclass

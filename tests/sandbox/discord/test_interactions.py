@@ -307,3 +307,49 @@ async def test_webhook_into_a_forum_needs_a_thread(
     again = await hook.send("second post", thread=discord.Object(post.id), wait=True)
     assert [v.content for v in sandbox.control.transcript(post.id)] == ["first post", "second post"]
     assert again.channel.id == post.id
+
+
+async def test_modal_round_trip_through_discord_ui(
+    tree_client: tuple[discord.Client, Tree], newsroom: Newsroom, sandbox: DiscordSandbox
+) -> None:
+    _, tree = tree_client
+    submitted: list[str] = []
+
+    class PostForm(discord.ui.Modal, title="New update"):
+        headline: discord.ui.TextInput[PostForm] = discord.ui.TextInput(label="Headline")
+
+        async def on_submit(self, interaction: discord.Interaction) -> None:
+            submitted.append(self.headline.value)
+            await interaction.response.send_message("queued", ephemeral=True)
+
+    @tree.command(name="compose", description="Write an update")
+    async def compose(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(PostForm())
+
+    await tree.sync()
+    control = sandbox.control
+    ids = (newsroom.bot.application_id, newsroom.guild_id, newsroom.live_id, newsroom.reader_id)
+    opened = await control.invoke(*ids, "compose").response()
+    assert opened.response_type == 9
+    modal = opened.response_data or {}
+    assert modal["title"] == "New update"
+    text_input = _find_text_input(modal["components"])
+    submit = control.submit_modal(*ids, modal["custom_id"], {text_input: "Dam breached"})
+    answer = await submit.response()
+    assert answer.original is not None and answer.original.content == "queued"
+    assert submitted == ["Dam breached"]
+
+
+def _find_text_input(components: list[dict[str, object]]) -> str:
+    """The custom_id of the first text input (type 4), wherever discord.py nested it."""
+    for c in components:
+        if c.get("type") == 4:
+            return str(c["custom_id"])
+        for key in ("components", "component"):
+            inner = c.get(key)
+            found = _find_text_input(
+                inner if isinstance(inner, list) else [inner] if isinstance(inner, dict) else []
+            )
+            if found:
+                return found
+    return ""
