@@ -139,7 +139,7 @@ def send_photo(engine: Engine, bot: Bot, call: ApiCall) -> Json:
 
 
 def send_media_group(engine: Engine, bot: Bot, call: ApiCall) -> list[Json]:
-    """sendMediaGroup: 2-10 photos, one album (counted as one send by the flood limits)."""
+    """sendMediaGroup: 2-10 photos; the flood limits count every item."""
     p = call.params
     chat, key, _ = _target(engine, bot, p)
     media = p["media"]
@@ -158,7 +158,8 @@ def send_media_group(engine: Engine, bot: Bot, call: ApiCall) -> list[Json]:
             item.get("caption"), item.get("parse_mode"), item.get("caption_entities"), caption=True
         )
         items.append((_photo(engine, item.get("media"), call.files), caption, entities, item))
-    engine.limiter.check(bot.id, chat.id, chat.type, paid=bool(p.get("allow_paid_broadcast")))
+    paid = bool(p.get("allow_paid_broadcast"))
+    engine.limiter.check(bot.id, chat.id, chat.type, paid=paid, count=len(items))
     group = engine.media_group_id()
     out = []
     for photo, caption, entities, item in items:
@@ -195,10 +196,13 @@ def _editable(engine: Engine, bot: Bot, p: dict[str, Any]) -> tuple[Chat, Messag
     return chat, msg
 
 
-def _apply_edit(engine: Engine, old: Message, **changes: Any) -> Json:
+def _apply_edit(engine: Engine, bot: Bot, old: Message, **changes: Any) -> Json:
     new = replace(old, **changes)
     if new == old:
         raise ApiError(400, NOT_MODIFIED)
+    if engine.limiter.limits.count_edits:
+        chat = engine.world.chats[old.chat_id]
+        engine.limiter.check(bot.id, chat.id, chat.type)
     new = replace(new, history=(*old.history, old.version()), edit_date=engine.date())
     engine.world.store(new)
     engine.emit("message_edited", new)
@@ -217,6 +221,7 @@ def edit_message_text(engine: Engine, bot: Bot, call: ApiCall) -> Json:
     preview = p.get("link_preview_options", msg.link_preview_options)
     return _apply_edit(
         engine,
+        bot,
         msg,
         text=text,
         entities=entities,
@@ -237,6 +242,7 @@ def edit_message_caption(engine: Engine, bot: Bot, call: ApiCall) -> Json:
     above = p.get("show_caption_above_media", msg.show_caption_above_media)
     return _apply_edit(
         engine,
+        bot,
         msg,
         caption=caption or None,
         caption_entities=entities,

@@ -14,7 +14,12 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True)
 class TelegramLimits:
-    """The Bot FAQ's numbers (platforms.md §1.4); every send counts once, an album too."""
+    """The Bot FAQ's numbers (platforms.md §1.4).
+
+    Every message counts: an album counts as its items (admitted while one slot is free,
+    then the chat waits). Edits count too when ``count_edits`` (Telegram limits edits as
+    well, undocumented); deletes, pins and reads never do.
+    """
 
     enabled: bool = True
     global_per_second: int = 30
@@ -22,6 +27,7 @@ class TelegramLimits:
     per_chat_burst: int = 3
     group_per_minute: int = 20
     paid_per_second: int = 1000
+    count_edits: bool = True
 
     @classmethod
     def off(cls) -> TelegramLimits:
@@ -42,10 +48,11 @@ class _Window:
             self.times.popleft()
         if len(self.times) < self.limit:
             return 0.0
+        # An album may have overfilled the window: wait until it is below the limit again.
         return self.times[len(self.times) - self.limit] + self.period - now
 
-    def take(self, now: float) -> None:
-        self.times.append(now)
+    def take(self, now: float, n: int) -> None:
+        self.times.extend([now] * n)
 
 
 class _Bucket:
@@ -62,8 +69,8 @@ class _Bucket:
         self.last = now
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
-    def take(self, now: float) -> None:
-        self.tokens -= 1
+    def take(self, now: float, n: int) -> None:
+        self.tokens -= n
 
 
 class FloodLimiter:
@@ -85,15 +92,17 @@ class FloodLimiter:
         self._groups.clear()
         self._chats.clear()
 
-    def check(self, bot_id: int, chat_id: int, chat_type: str, *, paid: bool = False) -> None:
-        """Count one send, or raise 429 without counting it."""
+    def check(
+        self, bot_id: int, chat_id: int, chat_type: str, *, paid: bool = False, count: int = 1
+    ) -> None:
+        """Count ``count`` messages, or raise 429 without counting them."""
         lim = self.limits
         if not lim.enabled:
             return
         now = self.clock()
         if paid:
             window = self._paid.setdefault(bot_id, _Window(lim.paid_per_second, 1.0))
-            self._admit(now, [window])
+            self._admit(now, [window], count)
             return
         gates: list[_Window | _Bucket] = [
             self._global.setdefault(bot_id, _Window(lim.global_per_second, 1.0)),
@@ -104,12 +113,12 @@ class FloodLimiter:
         gates.append(self._chats[key])
         if chat_type != "private":
             gates.append(self._groups.setdefault(key, _Window(lim.group_per_minute, 60.0)))
-        self._admit(now, gates)
+        self._admit(now, gates, count)
 
     @staticmethod
-    def _admit(now: float, gates: list[_Window | _Bucket] | list[_Window]) -> None:
+    def _admit(now: float, gates: list[_Window | _Bucket] | list[_Window], count: int) -> None:
         wait = max(gate.wait(now) for gate in gates)
         if wait > 0:
             raise too_many_requests(wait)
         for gate in gates:
-            gate.take(now)
+            gate.take(now, count)

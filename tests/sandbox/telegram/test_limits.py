@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import pytest
+from telegram.error import RetryAfter
+
 from relay.sandbox.telegram.errors import ApiError
 from relay.sandbox.telegram.limits import FloodLimiter, TelegramLimits
+from relay.sandbox.telegram.server import TelegramSandbox, ptb_bot
 
 from .conftest import Clock
 
@@ -79,3 +85,27 @@ def test_limits_switch_off(clock: Clock) -> None:
     assert accepted(limiter, 1, "group", 5000) == 5000
     limiter.configure(TelegramLimits(group_per_minute=2, per_chat_burst=5))
     assert accepted(limiter, 1, "group", 5) == 2
+
+
+def test_an_album_counts_its_items(clock: Clock) -> None:
+    limiter = FloodLimiter(TelegramLimits(per_chat_burst=3), clock)
+    limiter.check(BOT, 1, "private", count=10)  # admitted: a slot was free
+    assert refusal(limiter, 1, "private").parameters == {"retry_after": 8}
+    clock.advance(8.0)
+    assert accepted(limiter, 1, "private", 2) == 1
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_edits_count_unless_switched_off(clock: Clock) -> None:
+    for count_edits, expected in ((True, [200, 429]), (False, [200, 200])):
+        limits = TelegramLimits(per_chat_burst=1, count_edits=count_edits)
+        async with TelegramSandbox(limits=limits, clock=clock) as tg:
+            account = tg.control.create_bot("b_bot")
+            user = tg.control.create_user("Ann")
+            tg.control.send_message(user.id, "/start", bot=account)
+            async with ptb_bot(tg, account.token) as bot:
+                sent = await bot.send_message(user.id, "v1")
+                with contextlib.suppress(RetryAfter):
+                    await bot.edit_message_text("v2", chat_id=user.id, message_id=sent.message_id)
+            sends = [r for r in tg.control.requests() if r.method.startswith(("send", "edit"))]
+            assert [r.status for r in sends] == expected
