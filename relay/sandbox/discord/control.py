@@ -222,8 +222,12 @@ class Control:
     def delete_channel(self, channel_id: int) -> None:
         """Delete a channel (and its threads and webhooks); CHANNEL_DELETE to the guild's bots."""
         ch = self._channel(channel_id)
-        data = payloads.channel(ch)
-        self.hub.dispatch_guild(ch.guild_id, "CHANNEL_DELETE", data)
+        if ch.type in THREAD_TYPES:
+            data = {"id": str(ch.id), "guild_id": str(ch.guild_id), "type": ch.type}
+            data["parent_id"] = str(ch.parent_id)
+            self.hub.dispatch_guild(ch.guild_id, "THREAD_DELETE", data)
+        else:
+            self.hub.dispatch_guild(ch.guild_id, "CHANNEL_DELETE", payloads.channel(ch))
         for c in [c for c in self.world.channels.values() if c.parent_id == channel_id] + [ch]:
             self.world.channels.pop(c.id, None)
             self.world.deleted_channels.add(c.id)

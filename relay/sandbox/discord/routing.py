@@ -153,7 +153,8 @@ class Router:
             )
             if decision.drop and request.transport is not None:
                 request.transport.abort()  # the client sees the connection die mid-request
-                raise errors.ApiError(503, 0, "dropped")
+                self._record(request, ep, 0, None, app, None)  # status 0: no answer was sent
+                return web.Response(status=503)
             if decision.slow_seconds:
                 await asyncio.sleep(decision.slow_seconds)
             if decision.server_error:

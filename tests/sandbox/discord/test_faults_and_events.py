@@ -32,6 +32,7 @@ async def test_rate_based_faults_over_raw_http(sandbox: DiscordSandbox, newsroom
             assert r.status == 200
         control.clear_faults()
     assert [v.content for v in control.transcript(newsroom.live_id)] == ["slow but fine"]
+    assert [r.status for r in control.requests("create_message")] == [500, 0, 200]  # 0: dropped
 
 
 async def test_fault_rates_are_seeded_and_repeatable(sandbox: DiscordSandbox) -> None:

@@ -97,6 +97,11 @@ async def test_channel_delete_and_update_events(
     await _until(lambda: bool(deleted))
     assert [c.id for (c,) in deleted] == [newsroom.news_id]  # type: ignore[attr-defined]
     assert bot_client.get_channel(newsroom.news_id) is None
+    assert guild.get_thread(newsroom.thread_id) is not None
+    sandbox.control.delete_channel(newsroom.thread_id)
+    await _until(lambda: guild.get_thread(newsroom.thread_id) is None)
+    assert guild.get_thread(newsroom.thread_id) is None
+    assert len(deleted) == 1  # a thread's deletion is THREAD_DELETE, not CHANNEL_DELETE
 
 
 async def test_message_create_reaches_bots_and_content_needs_the_intent(
