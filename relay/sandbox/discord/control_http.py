@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -177,6 +178,22 @@ def add_control_routes(app: web.Application, control: Control) -> None:
     async def requests(r: web.Request, b: dict[str, Any]) -> Any:
         return control.requests(r.query.get("endpoint"))
 
+    async def events(request: web.Request) -> web.StreamResponse:
+        """Transcript events as server-sent events, one JSON object per event."""
+        resp = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await resp.prepare(request)
+        await resp.write(b": connected\n\n")
+        async for event in control.events():
+            line = json.dumps(_jsonable(event))
+            try:
+                await resp.write(f"event: {event.kind}\ndata: {line}\n\n".encode())
+            except ConnectionError:
+                break
+        return resp
+
+    app.router.add_get(PREFIX + "/events", events)
     route("POST", "/applications", create_app)
     route("POST", "/users", create_user)
     route("POST", "/guilds", create_guild)

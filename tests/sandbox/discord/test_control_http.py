@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -167,3 +168,24 @@ async def test_mounted_on_another_aiohttp_app() -> None:
                 assert client.get_channel(channel) is not None
     finally:
         await runner.cleanup()
+
+
+async def test_events_as_server_sent_events(sandbox: DiscordSandbox) -> None:
+    control = sandbox.control
+    bot = control.create_application()
+    guild = control.create_guild()
+    channel = control.create_channel(guild, "live")
+    control.invite_bot(bot.application_id, guild)
+    events_url = sandbox.base_url + "/_sandbox/discord/events"
+    async with aiohttp.ClientSession() as http, http.get(events_url) as stream:
+        assert stream.headers["Content-Type"] == "text/event-stream"
+        assert await stream.content.readline() == b": connected\n"
+        await stream.content.readline()
+        url = f"{sandbox.api_base}/channels/{channel}/messages"
+        auth = {"Authorization": f"Bot {bot.token}"}
+        async with http.post(url, json={"content": "streamed"}, headers=auth) as r:
+            assert r.status == 200
+        assert await stream.content.readline() == b"event: created\n"
+        data = json.loads((await stream.content.readline()).removeprefix(b"data: "))
+        assert data["kind"] == "created" and data["message"]["content"] == "streamed"
+        assert data["channel_id"] == str(channel)
