@@ -119,7 +119,7 @@ class Control:
     def create_role(
         self, guild_id: int, name: str, permissions: int = 0, *, mentionable: bool = False
     ) -> int:
-        guild = self._guild(guild_id)
+        guild = self.world.guild(guild_id)
         rid = self.world.ids.next()
         guild.roles[rid] = Role(rid, guild_id, name, permissions, len(guild.roles), mentionable)
         self.hub.dispatch_guild(
@@ -130,7 +130,7 @@ class Control:
         return rid
 
     def set_role_permissions(self, guild_id: int, role_id: int, permissions: int) -> None:
-        role = self._guild(guild_id).roles[role_id]
+        role = self.world.guild(guild_id).roles[role_id]
         role.permissions = permissions
         self.hub.dispatch_guild(
             guild_id, "GUILD_ROLE_UPDATE", {"guild_id": str(guild_id), "role": payloads.role(role)}
@@ -145,7 +145,7 @@ class Control:
         name: str = "reader",
     ) -> int:
         """Add a person (created when `user_id` is None) to a guild; returns the user id."""
-        guild = self._guild(guild_id)
+        guild = self.world.guild(guild_id)
         uid = user_id if user_id is not None else self.create_user(name)
         guild.members[uid] = Member(uid, guild_id, list(roles))
         return uid
@@ -161,7 +161,7 @@ class Control:
         overwrites: Iterable[P.Overwrite] = (),
     ) -> int:
         """A text (0), announcement (5), forum (15) channel, or a thread (11/12) of `parent_id`."""
-        guild = self._guild(guild_id)
+        guild = self.world.guild(guild_id)
         if type in THREAD_TYPES and parent_id not in self.world.channels:
             raise NotFoundInState("a thread needs an existing parent channel")
         cid = self.world.ids.next()
@@ -184,13 +184,13 @@ class Control:
         deny: int = 0,
     ) -> None:
         """Set (replace) one overwrite and tell the bots (CHANNEL_UPDATE)."""
-        ch = self._channel(channel_id)
+        ch = self.world.channel(channel_id)
         ch.overwrites = [o for o in ch.overwrites if (o.type, o.id) != (type, target_id)]
         ch.overwrites.append(P.Overwrite(target_id, type, allow, deny))
         self.hub.dispatch_guild(ch.guild_id, "CHANNEL_UPDATE", payloads.channel(ch))
 
     def create_webhook(self, channel_id: int, name: str = "Captain Hook") -> tuple[int, str]:
-        ch = self._channel(channel_id)
+        ch = self.world.channel(channel_id)
         wid = self.world.ids.next()
         hook = Webhook(
             wid, self.world.new_token() + self.world.new_token()[:20], channel_id, ch.guild_id, name
@@ -202,7 +202,7 @@ class Control:
         self, app_id: int, guild_id: int, permissions: int = BOT_DEFAULT_PERMISSIONS
     ) -> int:
         """Add the app's bot with a managed role of `permissions`; GUILD_CREATE to its sessions."""
-        app, guild = self._app(app_id), self._guild(guild_id)
+        app, guild = self.world.app(app_id), self.world.guild(guild_id)
         role_id = self.create_role(guild_id, app.name, permissions)
         guild.members[app.bot_user_id] = Member(app.bot_user_id, guild_id, [role_id])
         data = payloads.guild_create(self.world, guild)
@@ -213,7 +213,7 @@ class Control:
 
     def remove_bot(self, app_id: int, guild_id: int) -> None:
         """Kick the bot: its sessions get GUILD_DELETE and its REST calls 50001 from now on."""
-        app, guild = self._app(app_id), self._guild(guild_id)
+        app, guild = self.world.app(app_id), self.world.guild(guild_id)
         guild.members.pop(app.bot_user_id, None)
         for s in list(self.hub.sessions.values()):
             if s.app_id == app_id and s.sees_guild(guild_id):
@@ -221,7 +221,7 @@ class Control:
 
     def delete_channel(self, channel_id: int) -> None:
         """Delete a channel (and its threads and webhooks); CHANNEL_DELETE to the guild's bots."""
-        ch = self._channel(channel_id)
+        ch = self.world.channel(channel_id)
         if ch.type in THREAD_TYPES:
             data = {"id": str(ch.id), "guild_id": str(ch.guild_id), "type": ch.type}
             data["parent_id"] = str(ch.parent_id)
@@ -337,23 +337,3 @@ class Control:
     def sessions(self, app_id: int) -> int:
         """How many gateway sessions the app has (connected or resumable)."""
         return sum(1 for s in self.hub.sessions.values() if s.app_id == app_id)
-
-    # -- helpers ------------------------------------------------------------------------------
-
-    def _guild(self, guild_id: int) -> Guild:
-        try:
-            return self.world.guilds[guild_id]
-        except KeyError:
-            raise NotFoundInState(f"unknown guild {guild_id}") from None
-
-    def _channel(self, channel_id: int) -> Channel:
-        try:
-            return self.world.channels[channel_id]
-        except KeyError:
-            raise NotFoundInState(f"unknown channel {channel_id}") from None
-
-    def _app(self, app_id: int) -> Application:
-        try:
-            return self.world.apps[app_id]
-        except KeyError:
-            raise NotFoundInState(f"unknown application {app_id}") from None

@@ -208,6 +208,24 @@ class World:
 
     # -- lookups ----------------------------------------------------------------------------
 
+    def guild(self, guild_id: int) -> Guild:
+        try:
+            return self.guilds[guild_id]
+        except KeyError:
+            raise NotFoundInState(f"unknown guild {guild_id}") from None
+
+    def channel(self, channel_id: int) -> Channel:
+        try:
+            return self.channels[channel_id]
+        except KeyError:
+            raise NotFoundInState(f"unknown channel {channel_id}") from None
+
+    def app(self, app_id: int) -> Application:
+        try:
+            return self.apps[app_id]
+        except KeyError:
+            raise NotFoundInState(f"unknown application {app_id}") from None
+
     def app_for_token(self, token: str) -> Application | None:
         return self.apps_by_token.get(token)
 

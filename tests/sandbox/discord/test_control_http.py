@@ -7,10 +7,11 @@ from typing import Any
 
 import aiohttp
 import discord
+from aiohttp import web
 from discord import app_commands
 
 from relay.sandbox.discord import DiscordSandbox
-from relay.sandbox.discord.wiring import running_client
+from relay.sandbox.discord.wiring import pointed_at, running_client
 from tests.sandbox.discord.conftest import make_client
 
 
@@ -145,10 +146,6 @@ async def test_wire_format_of_errors_and_headers(sandbox: DiscordSandbox) -> Non
 
 
 async def test_mounted_on_another_aiohttp_app() -> None:
-    from aiohttp import web
-
-    from relay.sandbox.discord.wiring import pointed_at
-
     sandbox = DiscordSandbox()
     app = web.Application()
     sandbox.add_routes(app)
