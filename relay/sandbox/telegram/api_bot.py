@@ -7,10 +7,12 @@ import re
 from typing import Any
 
 from relay.sandbox.telegram.core import Engine
-from relay.sandbox.telegram.errors import bad_request
+from relay.sandbox.telegram.errors import CONFLICT_WEBHOOK, ApiError, bad_request
 from relay.sandbox.telegram.records import Bot, Json, Member
 from relay.sandbox.telegram.render import member_to_api
 from relay.sandbox.telegram.request import ApiCall
+from relay.sandbox.telegram.updates import DEFAULT_ALLOWED, UPDATE_KINDS
+from relay.sandbox.telegram.webhooks import Webhook, WebhookSender, check_webhook
 
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 #: The longest long poll the sandbox holds (the real server caps timeouts too).
@@ -27,15 +29,51 @@ def ok(engine: Engine, bot: Bot, call: ApiCall) -> bool:
     return True
 
 
-def delete_webhook(engine: Engine, bot: Bot, call: ApiCall) -> bool:
-    """deleteWebhook: no webhook is ever set; may drop pending updates."""
+async def set_webhook(engine: Engine, bot: Bot, call: ApiCall) -> bool:
+    """setWebhook: deliver updates by POST from now on (an empty url removes the webhook)."""
+    p = call.params
+    if not p["url"]:
+        return await delete_webhook(engine, bot, call)
+    check_webhook(p["url"], p.get("secret_token"), p.get("max_connections"))
+    await _stop_webhook(engine, bot)
+    queue = engine.queue(bot.id)
+    if p.get("drop_pending_updates"):
+        queue.drop_pending()
+    if p.get("allowed_updates") is not None:
+        queue.allowed = frozenset(p["allowed_updates"]) & UPDATE_KINDS or DEFAULT_ALLOWED
+    hook = Webhook(p["url"], p.get("secret_token"), p.get("max_connections") or 40)
+    sender = engine.webhooks[bot.id] = WebhookSender(hook, queue)
+    sender.start()
+    return True
+
+
+async def delete_webhook(engine: Engine, bot: Bot, call: ApiCall) -> bool:
+    """deleteWebhook: back to getUpdates; may drop pending updates."""
+    await _stop_webhook(engine, bot)
     if call.params.get("drop_pending_updates"):
         engine.queue(bot.id).drop_pending()
     return True
 
 
+async def _stop_webhook(engine: Engine, bot: Bot) -> None:
+    sender = engine.webhooks.pop(bot.id, None)
+    if sender is not None:
+        await sender.stop()
+
+
+def get_webhook_info(engine: Engine, bot: Bot, call: ApiCall) -> Json:
+    """getWebhookInfo (an empty url while polling)."""
+    sender = engine.webhooks.get(bot.id)
+    if sender is not None:
+        return sender.info()
+    pending = len(engine.queue(bot.id).pending)
+    return {"url": "", "has_custom_certificate": False, "pending_update_count": pending}
+
+
 async def get_updates(engine: Engine, bot: Bot, call: ApiCall) -> list[Json]:
-    """getUpdates with long polling."""
+    """getUpdates with long polling; 409 while a webhook is set."""
+    if bot.id in engine.webhooks:
+        raise ApiError(409, CONFLICT_WEBHOOK)
     p = call.params
     return await engine.queue(bot.id).poll(
         offset=p.get("offset"),

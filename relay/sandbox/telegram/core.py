@@ -14,6 +14,7 @@ from relay.sandbox.telegram.records import Bot, Chat, Message
 from relay.sandbox.telegram.render import displayed, message_to_api
 from relay.sandbox.telegram.state import World
 from relay.sandbox.telegram.updates import UpdateQueue
+from relay.sandbox.telegram.webhooks import WebhookSender
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Engine:
         self.callback_queries: dict[str, int] = {}  # query id -> bot id
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self._queues: dict[int, UpdateQueue] = {}
+        self.webhooks: dict[int, WebhookSender] = {}
         self._media_groups = 0
 
     def queue(self, bot_id: int) -> UpdateQueue:
@@ -74,6 +76,13 @@ class Engine:
         for q in self._queues.values():
             q.close()
         self.hub.close()
+
+    async def aclose(self) -> None:
+        """``close``, then stop webhook delivery."""
+        self.close()
+        for sender in list(self.webhooks.values()):
+            await sender.stop()
+        self.webhooks.clear()
 
     @staticmethod
     def date() -> int:

@@ -58,7 +58,20 @@ _TABLE: tuple[Method, ...] = (
     Method("getMe", ()),
     Method("logOut", ()),
     Method("close", ()),
+    Method(
+        "setWebhook",
+        (
+            _p("url", "String", True),
+            _p("certificate", "InputFile"),
+            _p("ip_address", "String"),
+            _p("max_connections", "Integer"),
+            _p("allowed_updates", "Array of String"),
+            _p("drop_pending_updates", "Boolean"),
+            _p("secret_token", "String"),
+        ),
+    ),
     Method("deleteWebhook", (_p("drop_pending_updates", "Boolean"),)),
+    Method("getWebhookInfo", ()),
     Method(
         "getUpdates",
         (

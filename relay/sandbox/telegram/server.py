@@ -35,7 +35,9 @@ HANDLERS: dict[str, Handler] = {
     "getme": api_bot.get_me,
     "logout": api_bot.ok,
     "close": api_bot.ok,
+    "setwebhook": api_bot.set_webhook,
     "deletewebhook": api_bot.delete_webhook,
+    "getwebhookinfo": api_bot.get_webhook_info,
     "getupdates": api_bot.get_updates,
     "setmycommands": api_bot.set_my_commands,
     "getmycommands": api_bot.get_my_commands,
@@ -105,14 +107,14 @@ class TelegramSandbox:
         log.info("telegram sandbox listening on %s", self.url)
 
     async def aclose(self) -> None:
-        """Release long polls and stop serving."""
-        self.engine.close()
+        """Release long polls, stop webhook delivery and stop serving."""
+        await self.engine.aclose()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
     async def _on_shutdown(self, app: web.Application) -> None:
-        self.engine.close()
+        await self.engine.aclose()
 
     async def __aenter__(self) -> TelegramSandbox:
         await self.start()

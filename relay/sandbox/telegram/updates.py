@@ -51,6 +51,11 @@ class UpdateQueue:
         return tuple(self._pending)
 
     @property
+    def closed(self) -> bool:
+        """The server is stopping."""
+        return self._closed
+
+    @property
     def polling(self) -> bool:
         """A long poll is waiting right now."""
         return self._waiter is not None
@@ -88,7 +93,7 @@ class UpdateQueue:
         if allowed_updates is not None:
             # An empty list means "the default"; the choice persists between calls.
             self.allowed = frozenset(allowed_updates) & UPDATE_KINDS or DEFAULT_ALLOWED
-        self._confirm(offset)
+        self.confirm(offset)
         limit = min(max(limit, 1), 100)
         previous = self._waiter
         if previous is not None:
@@ -111,7 +116,8 @@ class UpdateQueue:
             raise ApiError(409, CONFLICT_POLL)
         return self._pending[:limit]
 
-    def _confirm(self, offset: int | None) -> None:
+    def confirm(self, offset: int | None) -> None:
+        """Forget updates below ``offset`` (negative: keep only the last ``-offset``)."""
         if offset is None or offset == 0:
             return
         if offset < 0:

@@ -30,7 +30,7 @@ def test_method_matches_spec(spec: dict[str, Any], name: str) -> None:
 
 def test_every_brief_method_is_served() -> None:
     wanted = {
-        "getMe", "logOut", "close", "deleteWebhook", "getUpdates",
+        "getMe", "logOut", "close", "setWebhook", "deleteWebhook", "getWebhookInfo", "getUpdates",
         "setMyCommands", "getMyCommands", "deleteMyCommands",
         "getChat", "getChatMember", "getChatAdministrators",
         "sendMessage", "sendPhoto", "sendMediaGroup", "editMessageText", "editMessageCaption",
