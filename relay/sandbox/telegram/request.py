@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.sandbox.telegram.errors import ApiError, bad_request
+from relay.sandbox.telegram.errors import bad_request
 from relay.sandbox.telegram.methods import Method, Param
 
 _SCALARS = frozenset({"Integer", "String", "Boolean", "Float", "InputFile"})
@@ -176,4 +176,4 @@ def _decode_json(value: Any) -> Any:
     return value
 
 
-__all__ = ["ApiCall", "ApiError", "UploadedFile", "coerce", "read_body", "validate"]
+__all__ = ["ApiCall", "UploadedFile", "coerce", "read_body", "validate"]

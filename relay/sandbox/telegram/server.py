@@ -151,6 +151,7 @@ class TelegramSandbox:
         bot: Bot | None = None
         params: dict[str, Any] = {}
         fault: Fault | None = None
+        took_effect = ""  # noted in the log when a fault hides a call that succeeded
         try:
             token = request.match_info["token"]
             if not _TOKEN.fullmatch(token):
@@ -171,15 +172,16 @@ class TelegramSandbox:
             outcome = HANDLERS[method.name.lower()](self.engine, bot, call)
             result = await outcome if inspect.isawaitable(outcome) else outcome
             if fault is not None and fault.after:
-                self._log(method_name, bot, params, 200, "answer lost after success", started)
+                took_effect = " (after the call took effect)"
                 await self._apply(fault, request)
             self._log(method_name, bot, params, 200, None, started)
             return web.json_response({"ok": True, "result": result})
         except _Dropped:
-            self._log(method_name, bot, params, 0, "connection dropped", started)
+            dropped = "connection dropped" + took_effect
+            self._log(method_name, bot, params, 0, dropped, started)
             return _drop(request)
         except ApiError as exc:
-            self._log(method_name, bot, params, exc.code, exc.description, started)
+            self._log(method_name, bot, params, exc.code, exc.description + took_effect, started)
             return web.json_response(exc.body(), status=exc.code, headers=exc.headers())
 
     async def _apply(self, fault: Fault, request: web.Request) -> None:

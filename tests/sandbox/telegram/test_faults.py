@@ -35,6 +35,8 @@ async def test_answer_lost_after_the_send(tg: TelegramSandbox, bot: PtbBot, read
         await bot.send_message(reader.id, "ambiguous")
     # The message went out although the client never heard so.
     assert [m.text for m in tg.control.transcript(reader.id)] == ["/start", "ambiguous"]
+    log = tg.control.requests("sendMessage")[-1]
+    assert (log.status, log.description) == (0, "connection dropped (after the call took effect)")
 
 
 async def test_scripted_error_for_one_chat(tg: TelegramSandbox, bot: PtbBot, reader: User) -> None:
