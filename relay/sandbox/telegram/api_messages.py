@@ -289,7 +289,29 @@ def pin_chat_message(engine: Engine, bot: Bot, call: ApiCall) -> bool:
         raise bad_request("message to pin not found")
     if not msg.pinned:
         engine.emit("message_pinned", engine.world.mark(msg, pinned=True))
+        _pin_notice(engine, bot, chat, msg)
     return True
+
+
+def _pin_notice(engine: Engine, bot: Bot, chat: Chat, pinned: Message) -> None:
+    # Telegram shows "… pinned «…»" as a service message, which other bots receive.
+    channel = chat.type == "channel"
+    key = engine.world.box_key(chat, bot.id)
+    notice = Message(
+        chat_id=chat.id,
+        message_id=engine.world.next_message_id(key),
+        date=engine.date(),
+        sender_id=None if channel else bot.id,
+        sender_chat_id=chat.id if channel else None,
+        thread_id=pinned.thread_id,
+        is_topic_message=pinned.is_topic_message,
+        service={"pinned_message_id": pinned.message_id},
+        dialog_bot=bot.id if chat.type == "private" else None,
+        posted_by=bot.id,
+    )
+    engine.world.store(notice)
+    engine.emit("message_sent", notice)
+    engine.deliver(notice)
 
 
 def unpin_chat_message(engine: Engine, bot: Bot, call: ApiCall) -> bool:

@@ -93,9 +93,15 @@ class TelegramControl:
             self.engine.world.set_member(chat.id, user_id, "member")
         return chat
 
-    def create_topic(self, chat_id: int, name: str) -> Topic:
-        """A forum topic; its ``thread_id`` is the message_thread_id to send to."""
-        return self.engine.world.add_topic(chat_id, name)
+    def create_topic(self, chat_id: int, name: str, *, creator: int | None = None) -> Topic:
+        """A forum topic; its ``thread_id`` is the message_thread_id to send to.
+
+        As in Telegram, the topic starts with a ``forum_topic_created`` service message whose
+        id is the thread id (bots in the forum receive it).
+        """
+        topic = self.engine.world.add_topic(chat_id, name)
+        users.topic_created(self.engine, chat_id, topic, creator)
+        return topic
 
     def set_member(
         self,

@@ -124,7 +124,9 @@ class Engine:
         out = []
         for bot in world.bots.values():
             member = world.member(chat.id, bot.id)
-            if member is None or member.status in ("left", "kicked") or bot.id == msg.sender_id:
+            if member is None or member.status in ("left", "kicked"):
+                continue
+            if bot.id in (msg.sender_id, msg.posted_by):
                 continue
             if chat.type == "channel":
                 if member.status in ("creator", "administrator"):

@@ -9,7 +9,12 @@ from relay.sandbox.telegram.formatting import as_html
 from relay.sandbox.telegram.records import Json, Member, Message, Version
 from relay.sandbox.telegram.state import World
 
-_SERVICE_KEYS = ("migrate_to_chat_id", "migrate_from_chat_id", "group_chat_created")
+_SERVICE_KEYS = (
+    "migrate_to_chat_id",
+    "migrate_from_chat_id",
+    "group_chat_created",
+    "forum_topic_created",
+)
 
 
 def message_to_api(world: World, msg: Message, *, with_reply: bool = True) -> Json:
@@ -59,6 +64,12 @@ def message_to_api(world: World, msg: Message, *, with_reply: bool = True) -> Js
     for key in _SERVICE_KEYS:
         if key in msg.service:
             out[key] = msg.service[key]
+    pinned_id = msg.service.get("pinned_message_id")
+    if pinned_id is not None:
+        box = world.box_key(world.chats[msg.chat_id], msg.dialog_bot)
+        pinned = world.boxes.get(box, {}).get(pinned_id)
+        if pinned is not None:
+            out["pinned_message"] = message_to_api(world, pinned, with_reply=False)
     return out
 
 

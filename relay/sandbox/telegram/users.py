@@ -7,7 +7,7 @@ import re
 from dataclasses import replace
 
 from relay.sandbox.telegram.core import Engine
-from relay.sandbox.telegram.records import Json, Message, Photo
+from relay.sandbox.telegram.records import Json, Message, Photo, Topic
 from relay.sandbox.telegram.render import message_to_api
 
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?")
@@ -130,6 +130,27 @@ def edit(
     engine.emit("message_edited", new)
     engine.deliver(new, edited=True)
     return new
+
+
+def topic_created(engine: Engine, chat_id: int, topic: Topic, creator: int | None) -> Message:
+    """The service message that opens a forum topic."""
+    world = engine.world
+    if creator is None:
+        members = world.members.get(chat_id, {}).values()
+        creator = next((m.user_id for m in members if m.status == "creator"), None)
+    msg = Message(
+        chat_id=chat_id,
+        message_id=topic.thread_id,
+        date=engine.date(),
+        sender_id=creator,
+        thread_id=topic.thread_id,
+        is_topic_message=True,
+        service={"forum_topic_created": {"name": topic.name, "icon_color": 7322096}},
+    )
+    world.store(msg)
+    engine.emit("message_sent", msg)
+    engine.deliver(msg)
+    return msg
 
 
 def press_button(

@@ -101,10 +101,17 @@ async def test_events_in_process_and_as_server_sent_events(tg: TelegramSandbox) 
             ("message_sent", "Live", False),
             ("message_edited", "Live!", False),
             ("message_pinned", "Live!", False),
+            ("message_sent", None, False),  # the "pinned" service message
             ("message_deleted", "Live!", True),
         ]
         unsubscribe()
-        assert seen == ["message_sent", "message_edited", "message_pinned", "message_deleted"]
+        assert seen == [
+            "message_sent",
+            "message_edited",
+            "message_pinned",
+            "message_sent",
+            "message_deleted",
+        ]
         first = b""
         async with asyncio.timeout(WAIT):
             while not first.endswith(b"\n\n"):

@@ -98,8 +98,14 @@ async def test_pin_and_unpin(tg: TelegramSandbox, bot: PtbBot, reader: User) -> 
     assert await bot.pin_chat_message(reader.id, first.message_id)
     assert await bot.pin_chat_message(reader.id, second.message_id)
     assert await bot.unpin_chat_message(reader.id)  # the most recent pin
-    pinned = {m.message_id: m.pinned for m in tg.control.transcript(reader.id)}
+    shown = tg.control.transcript(reader.id)
+    pinned = {m.message_id: m.pinned for m in shown}
     assert pinned[first.message_id] is True and pinned[second.message_id] is False
+    notices = [m.service for m in shown if m.service]
+    assert notices == [
+        {"pinned_message_id": first.message_id},
+        {"pinned_message_id": second.message_id},
+    ]
     with pytest.raises(BadRequest, match=r"^Message to pin not found$"):
         await bot.pin_chat_message(reader.id, 999)
 

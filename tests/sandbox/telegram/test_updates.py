@@ -165,3 +165,25 @@ async def test_user_photo_with_caption_and_mentions(
     assert sent.entities[0].user is not None and sent.entities[0].user.username == "olga"
     shown = tg.control.transcript(group.id)[-1]
     assert shown.html == f'Thanks, <a href="tg://user?id={owner.id}">Olga</a>'
+
+
+async def test_service_messages_reach_other_bots(
+    tg: TelegramSandbox, bot: PtbBot, account: Bot
+) -> None:
+    owner = tg.control.create_user("Olga")
+    forum = tg.control.create_chat("supergroup", "Forum", creator=owner.id, is_forum=True)
+    watcher_account = tg.control.create_bot("watch_bot")
+    tg.control.add_bot(forum.id, account)
+    tg.control.add_bot(forum.id, watcher_account)
+    topic = tg.control.create_topic(forum.id, "Ukraine")
+    sent = await bot.send_message(forum.id, "Pin me", message_thread_id=topic.thread_id)
+    await bot.pin_chat_message(forum.id, sent.message_id)
+    async with ptb_bot(tg, watcher_account.token) as watcher:
+        messages = [u.message for u in await watcher.get_updates() if u.message]
+    created, notice = messages  # bots never receive each other's own messages
+    assert created.forum_topic_created is not None
+    assert (created.forum_topic_created.name, created.message_id) == ("Ukraine", topic.thread_id)
+    assert notice.pinned_message is not None
+    assert notice.pinned_message.message_id == sent.message_id
+    assert notice.message_thread_id == topic.thread_id
+    assert notice.from_user is not None and notice.from_user.id == account.id
