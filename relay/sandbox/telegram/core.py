@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ class Engine:
         self.requests: deque[RequestRecord] = deque(maxlen=request_log_size)
         self.callback_queries: dict[str, int] = {}  # query id -> bot id
         self.callback_answers: dict[str, dict[str, Any]] = {}
+        self.query_ids = itertools.count(1)
         self._queues: dict[int, UpdateQueue] = {}
         self.webhooks: dict[int, WebhookSender] = {}
         self._media_groups = 0

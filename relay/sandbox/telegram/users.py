@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import replace
 
@@ -11,7 +10,6 @@ from relay.sandbox.telegram.records import Json, Message, Photo, Topic
 from relay.sandbox.telegram.render import message_to_api
 
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?")
-_query_ids = itertools.count(1)
 
 
 def _utf16(text: str) -> int:
@@ -168,7 +166,7 @@ def press_button(
     msg = world.find(world.box_key(chat, dialog_bot), message_id)
     if msg is None or msg.posted_by is None:
         raise ValueError(f"no bot message {message_id} in chat {chat_id}")
-    query_id = f"{next(_query_ids)}{msg.posted_by % 10**6:06d}"
+    query_id = f"{next(engine.query_ids)}{msg.posted_by % 10**6:06d}"
     engine.callback_queries[query_id] = msg.posted_by
     engine.queue(msg.posted_by).push(
         "callback_query",
