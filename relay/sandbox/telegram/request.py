@@ -23,9 +23,6 @@ _MISSING = {
     "chat_id": "chat_id is empty",
     "message_id": "message identifier is not specified",
     "photo": "there is no photo in the request",
-    "media": "media must be non-empty",
-    "callback_query_id": "query_id is empty",
-    "commands": 'parameter "commands" is required',
 }
 
 
