@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from adapters.base import Adapter
+from adapters.base import Adapter, Budget
 from adapters.text import plain_text
 from relay.config import TopicConfig
 from relay.errors import DeliveryError, Rejected
@@ -29,14 +29,23 @@ class Call:
 class MemoryAdapter(Adapter):
     """Renders to plain text, stores messages per destination, and can be told to fail."""
 
-    def __init__(self, platform: str = "memory", max_part: int = 4000) -> None:
+    def __init__(
+        self,
+        platform: str = "memory",
+        max_part: int = 4000,
+        budgets: Callable[[Destination], tuple[Budget, ...]] | None = None,
+    ) -> None:
         self.platform = platform
         self.max_part = max_part
+        self._budgets = budgets
         self.calls: list[Call] = []
         self.messages: dict[Destination, dict[str, str]] = defaultdict(dict)
         self._ids = itertools.count(1)
         self._failures: dict[Destination, list[DeliveryError]] = defaultdict(list)
         self.delivered = asyncio.Condition()
+
+    def budgets(self, dest: Destination) -> tuple[Budget, ...]:
+        return self._budgets(dest) if self._budgets is not None else ()
 
     def fail_next(self, dest: Destination, *errors: DeliveryError) -> None:
         """Make the next calls for `dest` raise `errors`, in order."""

@@ -19,6 +19,7 @@ from relay.dispatcher import Dispatcher
 from relay.errors import ConfigError
 from relay.ingest import Ingest
 from relay.keys import Keys
+from relay.sender import Sender
 from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Relay:
         self.subscriptions: Subscriptions
         self.commands: Commands
         self.dispatcher: Dispatcher
+        self.sender: Sender
 
     async def __aenter__(self) -> Relay:
         adapters = self._adapters
@@ -86,7 +88,8 @@ class Relay:
                 await adapter.start(self.commands)
                 self._started.append(adapter)
             by_platform = {a.platform: a for a in adapters}
-            self.dispatcher = Dispatcher(self.client, self.config, by_platform, self.consumer)
+            self.dispatcher = Dispatcher(self.client, self.config, self.consumer)
+            self.sender = Sender(self.client, self.config, by_platform, self.consumer)
             await self.dispatcher.stream.ensure_group()
         except BaseException:
             await self.__aexit__(None, None, None)
@@ -94,11 +97,12 @@ class Relay:
         return self
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Dispatch (and serve the HTTP API, if enabled) until `stop` is set."""
+        """Fan out, send (and serve the HTTP API, if enabled) until `stop` is set."""
         from relay.api import serve
 
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.dispatcher.run(stop), name="dispatcher")
+            tasks.create_task(self.sender.run(stop), name="sender")
             if self.config.api.enabled:
                 tasks.create_task(serve(self, stop), name="api")
 

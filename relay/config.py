@@ -135,6 +135,9 @@ class DispatcherConfig:
     batch_size: int = 500
     ledger_ttl_days: float = 7.0
     grace_seconds: float = 10.0
+    concurrency: int = 64
+    lease_seconds: float = 5.0
+    digest_threshold: int = 10
 
 
 @dataclass(frozen=True)
@@ -435,6 +438,9 @@ def parse(data: Any, file: str, env: Mapping[str, str]) -> Config:
             batch_size=s.count("batch_size", 500),
             ledger_ttl_days=s.positive("ledger_ttl_days", 7.0),
             grace_seconds=s.positive("grace_seconds", 10.0),
+            concurrency=s.count("concurrency", 64),
+            lease_seconds=s.positive("lease_seconds", 5.0),
+            digest_threshold=s.count("digest_threshold", 10),
         )
 
     config = Config(

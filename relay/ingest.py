@@ -41,6 +41,12 @@ class Accepted:
     duplicate: bool = False
 
 
+async def latest(client: aioredis.Redis, keys: Keys, update_id: str) -> Update | None:
+    """The latest accepted revision of `update_id` from the registry, or None."""
+    raw = await client.hget(keys.update(update_id), "json")
+    return None if raw is None else model.decode(raw)
+
+
 class Ingest:
     """Validates updates against the configured topics and appends them to the stream."""
 
@@ -59,8 +65,7 @@ class Ingest:
 
     async def latest(self, update_id: str) -> Update | None:
         """The latest accepted revision of `update_id`, or None."""
-        raw = await self.client.hget(self.keys.update(update_id), "json")
-        return None if raw is None else model.decode(raw)
+        return await latest(self.client, self.keys, update_id)
 
     async def publish(self, update: Update) -> Accepted:
         """Accept a new update. Re-posting identical content under the same id is a no-op."""

@@ -65,6 +65,41 @@ class Keys:
         """Hash {revision, total, delivered, failed, done} of an update's latest fan-out."""
         return f"{self.prefix}:{{l:{update_id}}}:progress"
 
+    def targets(self, update_id: str) -> str:
+        """Set of destinations an update was queued for (edits and deletes go to these)."""
+        return f"{self.prefix}:{{l:{update_id}}}:targets"
+
+    @property
+    def fanout_cursors(self) -> str:
+        """Hash stream entry id → SSCAN cursor of its fan-out, so a crash resumes there."""
+        return f"{self.prefix}:{{u}}:fanout"
+
+    def queue(self, destination: str) -> str:
+        """List of update ids waiting for one destination, oldest first."""
+        return f"{self.prefix}:{{q:{destination}}}:queue"
+
+    def queue_versions(self, destination: str) -> str:
+        """Hash update id → version of the queued job (changes when an edit merges in)."""
+        return f"{self.prefix}:{{q:{destination}}}:versions"
+
+    def attempts(self, destination: str) -> str:
+        """Hash update id → failed attempts so far at one destination."""
+        return f"{self.prefix}:{{q:{destination}}}:attempts"
+
+    def lease(self, destination: str) -> str:
+        """The worker serving a destination right now (expires unless renewed)."""
+        return f"{self.prefix}:{{q:{destination}}}:lease"
+
+    @property
+    def ready(self) -> str:
+        """Sorted set destination → time (ms) it may next be served."""
+        return f"{self.prefix}:ready"
+
+    @property
+    def wake(self) -> str:
+        """Pub/sub channel: new work was queued."""
+        return f"{self.prefix}:wake"
+
     @property
     def group(self) -> str:
         """The consumer group of the dispatchers."""

@@ -22,17 +22,22 @@ class Copy:
     revision: int
     message_ids: tuple[str, ...]
     deleted: bool = False
+    digest: bool = False  # delivered as one line of a digest: edits and deletes skip it
 
 
 @dataclass(frozen=True)
 class Progress:
-    """How far the latest fan-out of an update got."""
+    """How far the latest revision of an update got: queued for `total`, and the outcomes."""
 
     revision: int = 0
     total: int = 0
     delivered: int = 0
     failed: int = 0
-    done: bool = False
+    fanned_out: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.fanned_out and self.delivered + self.failed >= self.total
 
     def summary(self) -> str:
         state = "done" if self.done else "in progress"
@@ -45,7 +50,45 @@ async def read_progress(client: aioredis.Redis, keys: Keys, update_id: str) -> P
         return None
     f = {as_str(k): int(v) for k, v in raw.items()}
     return Progress(f.get("revision", 0), f.get("total", 0), f.get("delivered", 0),
-                    f.get("failed", 0), bool(f.get("done", 0)))  # fmt: skip
+                    f.get("failed", 0), bool(f.get("fanned_out", 0)))  # fmt: skip
+
+
+# KEYS[1]: progress hash. ARGV: revision, field. Counts an outcome only for the current revision.
+_COUNT = """
+if redis.call('HGET', KEYS[1], 'revision') == ARGV[1] then
+  return redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+end
+return 0
+"""
+
+
+class ProgressBook:
+    """Writes fan-out progress: one hash per update, reset for each new revision."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys, ttl_seconds: int) -> None:
+        self.client = client
+        self.keys = keys
+        self.ttl_seconds = ttl_seconds
+        self._count = client.register_script(_COUNT)
+
+    async def start(self, update_id: str, revision: int) -> None:
+        key = self.keys.progress(update_id)
+        current = await self.client.hget(key, "revision")
+        if current is None or int(current) != revision:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                pipe.hset(key, mapping={"revision": revision, "total": 0, "delivered": 0,
+                                        "failed": 0, "fanned_out": 0})  # fmt: skip
+                pipe.expire(key, self.ttl_seconds)
+                await pipe.execute()
+
+    async def fanned_out(self, update_id: str, total: int) -> None:
+        await self.client.hset(self.keys.progress(update_id),
+                               mapping={"total": total, "fanned_out": 1})  # fmt: skip
+
+    async def count(self, update_id: str, revision: int, ok: bool) -> None:
+        field = "delivered" if ok else "failed"
+        await self._count(keys=[self.keys.progress(update_id)], args=[revision, field])
 
 
 class Ledger:
@@ -60,13 +103,12 @@ class Ledger:
         raw = await self.client.hget(self.keys.ledger(update_id), str(dest))
         if raw is None:
             return None
-        data = json.loads(raw)
-        return Copy(int(data["rev"]), tuple(data["ids"]), bool(data.get("deleted", False)))
+        return _copy(raw)
 
     async def record(self, update_id: str, dest: Destination, copy: Copy) -> None:
         key = self.keys.ledger(update_id)
         value = json.dumps({"rev": copy.revision, "ids": list(copy.message_ids),
-                            "deleted": copy.deleted})  # fmt: skip
+                            "deleted": copy.deleted, "digest": copy.digest})  # fmt: skip
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.hset(key, str(dest), value)
             pipe.expire(key, self.ttl_seconds)
@@ -79,7 +121,11 @@ class Ledger:
         raw = await self.client.hgetall(self.keys.ledger(update_id))
         out = {}
         for k, v in raw.items():
-            data = json.loads(v)
-            dest = Destination.parse(as_str(k))
-            out[dest] = Copy(int(data["rev"]), tuple(data["ids"]), bool(data.get("deleted")))
+            out[Destination.parse(as_str(k))] = _copy(v)
         return out
+
+
+def _copy(raw: bytes | str) -> Copy:
+    data = json.loads(raw)
+    return Copy(int(data["rev"]), tuple(data["ids"]), bool(data.get("deleted")),
+                bool(data.get("digest")))  # fmt: skip

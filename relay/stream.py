@@ -128,11 +128,13 @@ def _dead_fields(entry: Entry, reason: str, destination: str) -> dict[Any, Any]:
 
 
 async def record_dead_delivery(
-    client: aioredis.Redis, keys: Keys, entry: Entry, reason: str, destination: str
+    client: aioredis.Redis, keys: Keys, source_id: str, payload: str, reason: str, destination: str
 ) -> None:
-    """Record one failed delivery (the entry itself continues to other destinations)."""
-    await client.xadd(keys.dead_letters, _dead_fields(entry, reason, destination))
-    log.warning("dead letter entry=%s dest=%s reason=%s", entry.id, destination, reason)
+    """Record one failed delivery (an update id and its JSON) with the reason."""
+    fields = {"source_id": source_id, "reason": reason, "payload": payload,
+              "destination": destination, "failed_at": f"{time.time():.3f}"}  # fmt: skip
+    await client.xadd(keys.dead_letters, fields)  # type: ignore[arg-type]
+    log.warning("dead letter update=%s dest=%s reason=%s", source_id, destination, reason)
 
 
 async def list_dead_letters(

@@ -50,7 +50,7 @@ async def test_cli_post_is_delivered_through_the_memory_adapter(
     async with Relay(config, adapters=[memory]) as relay:
         await relay.subscriptions.subscribe(dest, ["ukraine"])
         stop = asyncio.Event()
-        task = asyncio.create_task(relay.dispatcher.run(stop))
+        task = asyncio.create_task(relay.run(stop))
         result = await asyncio.to_thread(
             relay_cmd, "--config", str(cfg_file), "post", "--topic", "ukraine",
             "--headline", "Talks resume", "--body", "-", "--link", "https://example.org/a",

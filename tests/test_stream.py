@@ -6,7 +6,6 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from adapters.memory import MemoryAdapter
 from relay import model
 from relay.config import Config
 from relay.dispatcher import Dispatcher
@@ -14,6 +13,8 @@ from relay.ingest import Ingest
 from relay.keys import Keys
 from relay.model import Destination, Update
 from relay.stream import Stream, list_dead_letters
+
+from .helpers import Pipeline
 
 KEYS = Keys()
 
@@ -69,7 +70,7 @@ async def test_block_read_wakes_when_an_entry_arrives(client: aioredis.Redis) ->
 async def test_entries_of_a_dead_consumer_are_claimed_and_finished(
     client: aioredis.Redis, config: Config
 ) -> None:
-    """A consumer that read entries and died: another dispatcher claims and delivers them."""
+    """A consumer that read entries and died: another worker claims and delivers them."""
     dest = Destination("memory", "chat-1")
     await client.sadd(KEYS.topic_subscribers("ukraine"), str(dest))
     dead = Stream(client, KEYS, "dead-worker")
@@ -78,14 +79,14 @@ async def test_entries_of_a_dead_consumer_are_claimed_and_finished(
         await _ingest(client).publish(Update(f"u{i}", "ukraine", headline=f"Entry {i}"))
     assert len(await dead.read(10, 50)) == 3  # read, never acknowledged: the worker "crashed"
 
-    memory = MemoryAdapter()
-    survivor = Dispatcher(client, config, {"memory": memory}, "survivor")
+    survivor = Pipeline(client, config, worker="survivor")
     stop = asyncio.Event()
-    task = asyncio.create_task(survivor.run(stop))
-    await memory.wait_for(3, "send", within=10)  # claim_idle_seconds=1 in the test config
+    tasks = [asyncio.create_task(survivor.dispatcher.run(stop)),
+             asyncio.create_task(survivor.sender.run(stop))]  # fmt: skip
+    await survivor.memory.wait_for(3, "send", within=10)  # claim_idle_seconds=1 in the test config
     stop.set()
-    await task
-    assert sorted(c.update_id for c in memory.calls) == ["u0", "u1", "u2"]
+    await asyncio.gather(*tasks)
+    assert sorted(c.update_id for c in survivor.memory.calls) == ["u0", "u1", "u2"]
     assert (await client.xpending(KEYS.updates, KEYS.group))["pending"] == 0
 
 
@@ -96,7 +97,7 @@ async def test_malformed_entries_go_to_dead_letters_with_the_reason(
     await client.xadd(KEYS.updates, {"update": "{not json"})
     await client.xadd(KEYS.updates, {"something": "else"})
     await client.xadd(KEYS.updates, {"update": '{"id": "x", "topic": "sport", "headline": "h"}'})
-    dispatcher = Dispatcher(client, config, {}, "w")
+    dispatcher = Dispatcher(client, config, "w")
     for entry in await dispatcher.stream.read(10, 50):
         await dispatcher.process(entry)
     reasons = [d.reason for d in reversed(await list_dead_letters(client, KEYS))]
@@ -109,15 +110,11 @@ async def test_malformed_entries_go_to_dead_letters_with_the_reason(
 async def test_an_entry_that_keeps_failing_becomes_a_dead_letter(
     client: aioredis.Redis, config: Config
 ) -> None:
-    """An entry whose processing raises is retried by claims, then dead-lettered (K = 3)."""
-
-    class Broken(MemoryAdapter):
-        async def send(self, *args: object, **kwargs: object) -> tuple[str, ...]:
-            raise RuntimeError("adapter bug")
-
+    """An entry whose fan-out fails is retried by claims, then dead-lettered (K = 3)."""
     await client.sadd(KEYS.topic_subscribers("ukraine"), "memory:c1")
+    await client.set(KEYS.targets("u1"), "not a set")  # Redis will answer WRONGTYPE
     await _ingest(client).publish(Update("u1", "ukraine", headline="Fails"))
-    dispatcher = Dispatcher(client, config, {"memory": Broken()}, "w")
+    dispatcher = Dispatcher(client, config, "w")
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run(stop))
     # Poll the server: the dead letter is written by the dispatcher, not signalled to us.
@@ -127,7 +124,8 @@ async def test_an_entry_that_keeps_failing_becomes_a_dead_letter(
     stop.set()
     await task
     [dead] = await list_dead_letters(client, KEYS)
-    assert dead.reason == "failed 3 times: RuntimeError: adapter bug"
+    assert dead.reason.startswith("failed 3 times: ResponseError: ")
+    assert "WRONGTYPE" in dead.reason
     assert model.decode(dead.payload).id == "u1"
     assert (await client.xpending(KEYS.updates, KEYS.group))["pending"] == 0
 

@@ -1,0 +1,187 @@
+"""Per-destination delivery queues, the ready set that schedules them, and leases.
+
+A destination's queue is an ordered list of update ids plus a hash id → version. A queued id
+means "bring this destination's copy of the update up to date"; what that takes (send, edit,
+delete or nothing) is decided when it is served, from the update's latest revision and the
+ledger. So an edit of an update still queued merges into it (only the latest revision is
+sent), a delete cancels it, and an edit can never overtake its original: they are one job.
+The version changes on every merge, so a merge that lands while the job is being served
+keeps the job at the head and it is served again.
+
+`ready` is a sorted set destination → the time (ms) it may next be served: now when work
+arrives, later when a budget is closed, or a lease's end while a worker serves it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from relay.keys import Keys, as_str
+from relay.model import Destination
+
+# KEYS: order list, versions hash. ARGV: update id, version. Returns 1 if newly queued.
+_ENQUEUE = """
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
+  redis.call('RPUSH', KEYS[1], ARGV[1])
+  return 1
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 0
+"""
+
+# KEYS: order list, versions hash. ARGV: update id, version served. Returns the queue length.
+_COMPLETE = """
+local head = redis.call('LINDEX', KEYS[1], 0)
+if head == ARGV[1] and redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
+  redis.call('LPOP', KEYS[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+return redis.call('LLEN', KEYS[1])
+"""
+
+# KEYS: lease. ARGV: owner, ttl ms. Take, or renew our own.
+_LEASE = """
+local owner = redis.call('GET', KEYS[1])
+if owner == false or owner == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Job:
+    """The head of a destination's queue: an update id and the version being served."""
+
+    update_id: str
+    version: str
+
+
+class Queues:
+    """Enqueue, serve and schedule destinations' deliveries."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+        self._enqueue = client.register_script(_ENQUEUE)
+        self._complete = client.register_script(_COMPLETE)
+        self._lease = client.register_script(_LEASE)
+        self._release = client.register_script(_RELEASE)
+
+    async def enqueue(self, dests: Iterable[Destination], update_id: str, version: str) -> int:
+        """Queue `update_id` for every destination (merging into a queued one); mark them due.
+
+        Idempotent: enqueuing the same update twice leaves one job. Returns how many
+        destinations got a new job.
+        """
+        dests = list(dests)
+        if not dests:
+            return 0
+        async with self.client.pipeline(transaction=False) as pipe:
+            for d in dests:
+                k = str(d)
+                await self._enqueue(
+                    keys=[self.keys.queue(k), self.keys.queue_versions(k)],
+                    args=[update_id, version],
+                    client=pipe,
+                )
+            pipe.zadd(self.keys.ready, {str(d): now_ms() for d in dests}, nx=True)
+            pipe.publish(self.keys.wake, "1")
+            results = await pipe.execute()
+        return sum(int(r) for r in results[: len(dests)])
+
+    async def head(self, dest: Destination) -> Job | None:
+        k = str(dest)
+        update_id = await self.client.lindex(self.keys.queue(k), 0)
+        if update_id is None:
+            return None
+        version = await self.client.hget(self.keys.queue_versions(k), update_id)
+        return Job(as_str(update_id), as_str(version) if version is not None else "")
+
+    async def complete(self, dest: Destination, job: Job) -> int:
+        """Pop `job` unless it was merged into meanwhile; return the remaining length."""
+        k = str(dest)
+        remaining = await self._complete(
+            keys=[self.keys.queue(k), self.keys.queue_versions(k)],
+            args=[job.update_id, job.version],
+        )
+        return int(remaining)
+
+    async def pending(self, dest: Destination) -> list[str]:
+        """Every queued update id, oldest first."""
+        return [as_str(x) for x in await self.client.lrange(self.keys.queue(str(dest)), 0, -1)]
+
+    async def length(self, dest: Destination) -> int:
+        return int(await self.client.llen(self.keys.queue(str(dest))))
+
+    async def drop(self, dest: Destination, update_ids: Iterable[str]) -> None:
+        """Remove these jobs from a destination's queue (sent in a digest)."""
+        k = str(dest)
+        async with self.client.pipeline(transaction=True) as pipe:
+            for update_id in update_ids:
+                pipe.lrem(self.keys.queue(k), 1, update_id)
+                pipe.hdel(self.keys.queue_versions(k), update_id)
+            await pipe.execute()
+
+    async def clear(self, dest: Destination) -> list[str]:
+        """Empty a destination's queue (it is gone); return what was queued."""
+        ids = await self.pending(dest)
+        k = str(dest)
+        await self.client.delete(self.keys.queue(k), self.keys.queue_versions(k))
+        await self.client.zrem(self.keys.ready, k)
+        return ids
+
+    # scheduling ----------------------------------------------------------------------------
+
+    async def due(self, limit: int) -> list[Destination]:
+        raw = await self.client.zrangebyscore(self.keys.ready, "-inf", now_ms(), start=0, num=limit)
+        return [Destination.parse(as_str(m)) for m in raw]
+
+    async def next_due_in(self) -> float | None:
+        """Seconds until the earliest scheduled destination is due (None: nothing scheduled)."""
+        first = await self.client.zrange(self.keys.ready, 0, 0, withscores=True)
+        if not first:
+            return None
+        return max(0.0, (float(first[0][1]) - now_ms()) / 1000)
+
+    async def schedule(self, dest: Destination, delay: float = 0.0) -> None:
+        await self.client.zadd(self.keys.ready, {str(dest): now_ms() + int(delay * 1000)})
+
+    async def unschedule_if_empty(self, dest: Destination) -> bool:
+        """Drop an empty queue from the ready set; re-add it if work raced in. True if idle."""
+        k = str(dest)
+        if await self.length(dest):
+            await self.schedule(dest)
+            return False
+        await self.client.zrem(self.keys.ready, k)
+        # An enqueue between the check and ZREM pushed first and then ZADD NX: look again.
+        if await self.length(dest):
+            await self.schedule(dest)
+            return False
+        return True
+
+    async def lease(self, dest: Destination, owner: str, ttl: float) -> bool:
+        """Take (or renew) the right to serve `dest` for `ttl` seconds."""
+        k = str(dest)
+        got = await self._lease(keys=[self.keys.lease(k)], args=[owner, int(ttl * 1000)])
+        if got:
+            # While leased, other workers see it due only when the lease would have expired.
+            await self.client.zadd(self.keys.ready, {k: now_ms() + int(ttl * 1000)}, xx=True)
+        return bool(got)
+
+    async def release(self, dest: Destination, owner: str) -> None:
+        await self._release(keys=[self.keys.lease(str(dest))], args=[owner])

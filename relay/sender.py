@@ -1,0 +1,129 @@
+"""The sender: serves destinations whose budget is open, one worker per destination at a time.
+
+Each worker loops: take due destinations from the ready set, lease each one, and bring its
+copies up to date job by job (`relay.sync`). A closed budget reschedules only that destination,
+so a group held to 20 messages a minute never delays the other chats. A dead worker's leases
+expire and its destinations come due again for the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+
+import redis.asyncio as aioredis
+
+from adapters.base import Adapter
+from relay.budgets import Budgets
+from relay.config import Config
+from relay.keys import Keys
+from relay.ledger import Ledger, ProgressBook
+from relay.model import Destination
+from relay.queues import Queues
+from relay.subscriptions import Subscriptions
+from relay.sync import Syncer
+
+log = logging.getLogger(__name__)
+JOBS_PER_LEASE = 20  # then yield the destination back, so a long queue cannot hog a slot
+IDLE_WAIT = 1.0
+
+
+class Sender:
+    """One worker's share of the delivery work."""
+
+    def __init__(
+        self, client: aioredis.Redis, config: Config, adapters: Mapping[str, Adapter], worker: str
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.settings = config.dispatcher
+        self.keys = Keys(config.redis.key_prefix)
+        self.worker = worker
+        self.queues = Queues(client, self.keys)
+        ttl = int(self.settings.ledger_ttl_days * 86400)
+        self.syncer = Syncer(
+            client=client,
+            config=config,
+            adapters=adapters,
+            queues=self.queues,
+            ledger=Ledger(client, self.keys, ttl),
+            progress=ProgressBook(client, self.keys, ttl),
+            budgets=Budgets(client, self.keys.prefix),
+            subscriptions=Subscriptions(client, self.keys),
+        )
+        self._kick = asyncio.Event()
+        self._active: dict[Destination, asyncio.Task[None]] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve destinations until `stop`; then let the ones in hand finish their job."""
+        listener = asyncio.create_task(self._listen(stop), name="sender-wake")
+        stopper = asyncio.create_task(self._wake_on(stop), name="sender-stop")
+        try:
+            while not stop.is_set():
+                await self._claim(stop)
+                timeout = await self.queues.next_due_in()
+                timeout = IDLE_WAIT if timeout is None else min(timeout, IDLE_WAIT)
+                if timeout > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._kick.wait(), timeout)
+                self._kick.clear()
+        finally:
+            listener.cancel()
+            stopper.cancel()
+            if self._active:
+                await asyncio.gather(*self._active.values(), return_exceptions=True)
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._kick.set()
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """Wake the loop as soon as any worker's fan-out queues work."""
+        pubsub = self.client.pubsub()
+        await pubsub.subscribe(self.keys.wake)
+        try:
+            while not stop.is_set():
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None:
+                    self._kick.set()
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _claim(self, stop: asyncio.Event) -> None:
+        free = self.settings.concurrency - len(self._active)
+        if free <= 0:
+            return
+        for dest in await self.queues.due(free + len(self._active)):
+            if stop.is_set() or len(self._active) >= self.settings.concurrency:
+                return
+            if dest in self._active:
+                continue
+            if await self.queues.lease(dest, self.worker, self.settings.lease_seconds):
+                task = asyncio.create_task(self._serve(dest, stop), name=f"serve {dest}")
+                self._active[dest] = task
+
+    async def _serve(self, dest: Destination, stop: asyncio.Event) -> None:
+        try:
+            for _ in range(JOBS_PER_LEASE):
+                if stop.is_set():
+                    await self.queues.schedule(dest)
+                    return
+                if not await self.queues.lease(dest, self.worker, self.settings.lease_seconds):
+                    return  # our lease expired and another worker took over
+                delay = await self.syncer.step(dest)
+                if delay is None:  # queue empty
+                    await self.queues.unschedule_if_empty(dest)
+                    return
+                if delay > 0:
+                    await self.queues.schedule(dest, delay)
+                    return
+            await self.queues.schedule(dest)  # more work: back of the line, others first
+        except Exception:
+            log.exception("serving failed dest=%s worker=%s", dest, self.worker)
+            await self.queues.schedule(dest, 1.0)
+        finally:
+            await self.queues.release(dest, self.worker)
+            self._active.pop(dest, None)
+            self._kick.set()

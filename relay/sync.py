@@ -1,0 +1,234 @@
+"""Bring one destination's copy of one update up to date: send, edit, delete, or nothing.
+
+What to do is decided when the job is served, from the update's latest revision and the ledger,
+so a job is idempotent: serving it twice (a crash before the queue pop) does nothing the second
+time. Only a send whose answer was lost in a crash can repeat; Discord's nonce absorbs that.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+import redis.asyncio as aioredis
+
+from adapters.base import Adapter
+from relay import model
+from relay.budgets import Budgets
+from relay.config import Config, TopicConfig
+from relay.errors import DeliveryError, Gone, Moved, RateLimited, Rejected
+from relay.ingest import latest
+from relay.keys import Keys
+from relay.ledger import Copy, Ledger, ProgressBook
+from relay.model import Action, Destination, Update
+from relay.queues import Job, Queues
+from relay.stream import record_dead_delivery
+from relay.subscriptions import Subscriptions
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 60.0
+DIGEST_LINES = 20
+
+
+class Op(Enum):
+    SEND = "send"
+    EDIT = "edit"
+    DELETE = "delete"
+
+
+def plan(update: Update, copy: Copy | None) -> Op | None:
+    """What the destination needs so that its copy shows `update`."""
+    if update.action is Action.DELETE:
+        live = copy is not None and not copy.deleted and not copy.digest
+        return Op.DELETE if live else None
+    if copy is None:
+        return Op.SEND  # the original never went out here: send the latest revision
+    if copy.digest or copy.deleted or copy.revision >= update.revision:
+        return None
+    return Op.EDIT
+
+
+@dataclass
+class Syncer:
+    """Serves the head job of a destination's queue."""
+
+    client: aioredis.Redis
+    config: Config
+    adapters: Mapping[str, Adapter]
+    queues: Queues
+    ledger: Ledger
+    progress: ProgressBook
+    budgets: Budgets
+    subscriptions: Subscriptions
+
+    @property
+    def keys(self) -> Keys:
+        return self.queues.keys
+
+    async def step(self, dest: Destination) -> float | None:
+        """Serve the head job. None: the queue is empty; 0: go on; > 0: come back in that long."""
+        if await self.queues.length(dest) > self.config.dispatcher.digest_threshold:
+            delay = await self._digest(dest)
+            if delay is not None:
+                return delay
+        job = await self.queues.head(dest)
+        if job is None:
+            return None
+        update = await latest(self.client, self.keys, job.update_id)
+        adapter = self.adapters.get(dest.platform)
+        topic = self.config.topic(update.topic) if update is not None else None
+        if update is None or topic is None or adapter is None:
+            why = ("unknown update" if update is None else
+                   f"no adapter for platform {dest.platform!r} (is it enabled?)" if adapter is None
+                   else f"topic {update.topic!r} is not configured")  # fmt: skip
+            await self._dead(dest, job, update, why)
+            return 0.0
+        copy = await self.ledger.get(update.id, dest)
+        op = plan(update, copy)
+        if op is None:
+            await self._done(dest, job, update, ok=True)
+            return 0.0
+        weight = len(adapter.render(update, topic)) if op is not Op.DELETE else 1
+        wait = await self.budgets.acquire(adapter.budgets(dest), weight)
+        if wait > 0:
+            return wait
+        return await self._call(adapter, dest, job, update, topic, op, copy)
+
+    async def _call(
+        self,
+        adapter: Adapter,
+        dest: Destination,
+        job: Job,
+        update: Update,
+        topic: TopicConfig,
+        op: Op,
+        copy: Copy | None,
+    ) -> float:
+        try:
+            if op is Op.SEND:
+                ids = await adapter.send(dest, update, topic)
+            elif op is Op.EDIT:
+                assert copy is not None
+                ids = await adapter.edit(dest, update, topic, copy.message_ids)
+            else:
+                assert copy is not None
+                await adapter.delete(dest, copy.message_ids)
+                ids = copy.message_ids
+        except Gone as exc:
+            dropped = await self.queues.clear(dest)
+            await self.subscriptions.unsubscribe(dest)
+            log.warning("gone dest=%s update=%s reason=%s dropped=%d",
+                        dest, update.id, exc.reason, len(dropped))  # fmt: skip
+            await self.progress.count(update.id, update.revision, ok=False)
+            return 0.0
+        except Moved as exc:
+            await self._move(dest, Destination(dest.platform, exc.new_chat_id, dest.thread_id))
+            return 0.0
+        except Rejected as exc:
+            await self._dead(dest, job, update, exc.reason)
+            return 0.0
+        except RateLimited as exc:
+            budgets = adapter.budgets(dest)
+            named = [b for b in budgets if b.key == exc.budget_key] or budgets[-1:]
+            for budget in named:
+                await self.budgets.pause(budget, exc.retry_after)
+            log.info("rate limited dest=%s retry_after=%.2f", dest, exc.retry_after)
+            return max(exc.retry_after, 0.001)
+        except DeliveryError as exc:
+            return await self._failed(dest, job, update, exc.reason)
+        deleted = op is Op.DELETE
+        await self.ledger.record(update.id, dest, Copy(update.revision, ids, deleted))
+        await self.client.hdel(self.keys.attempts(str(dest)), update.id)
+        await self._done(dest, job, update, ok=True)
+        log.debug("%s dest=%s update=%s rev=%d", op.value, dest, update.id, update.revision)
+        return 0.0
+
+    async def _done(self, dest: Destination, job: Job, update: Update | None, ok: bool) -> None:
+        await self.queues.complete(dest, job)
+        if update is not None:
+            await self.progress.count(update.id, update.revision, ok=ok)
+
+    async def _dead(self, dest: Destination, job: Job, update: Update | None, reason: str) -> None:
+        payload = model.encode(update) if update is not None else ""
+        await record_dead_delivery(
+            self.client, self.keys, job.update_id, payload, reason, str(dest)
+        )
+        await self._done(dest, job, update, ok=False)
+
+    async def _failed(self, dest: Destination, job: Job, update: Update, reason: str) -> float:
+        attempts = int(await self.client.hincrby(self.keys.attempts(str(dest)), update.id, 1))
+        if attempts >= self.config.dispatcher.max_attempts:
+            await self.client.hdel(self.keys.attempts(str(dest)), update.id)
+            await self._dead(dest, job, update, f"gave up after {attempts} attempts: {reason}")
+            return 0.0
+        backoff = min(MAX_BACKOFF, 0.2 * 2.0**attempts) * random.uniform(0.5, 1.0)
+        log.info("retry dest=%s update=%s attempt=%d in=%.2fs reason=%s",
+                 dest, update.id, attempts, backoff, reason)  # fmt: skip
+        return backoff
+
+    async def _move(self, old: Destination, new: Destination) -> None:
+        """A Telegram group became a supergroup: re-key subscriptions and queue, resend there."""
+        await self.subscriptions.move(old, new)
+        pending = await self.queues.clear(old)
+        for update_id in pending:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.srem(self.keys.targets(update_id), str(old))
+                pipe.sadd(self.keys.targets(update_id), str(new))
+                await pipe.execute()
+            await self.queues.enqueue([new], update_id, f"moved-{update_id}")
+        log.warning("moved dest=%s to=%s requeued=%d", old, new, len(pending))
+
+    async def _digest(self, dest: Destination) -> float | None:
+        """Coalesce the oldest unsent updates of a far-behind destination into one message."""
+        pending = await self.queues.pending(dest)
+        lines: list[Update] = []
+        for update_id in pending[:-1]:  # the newest still goes out in full
+            update = await latest(self.client, self.keys, update_id)
+            if update is None or update.action is Action.DELETE:
+                continue
+            if plan(update, await self.ledger.get(update_id, dest)) is Op.SEND:
+                lines.append(update)
+            if len(lines) >= DIGEST_LINES:
+                break
+        adapter = self.adapters.get(dest.platform)
+        topic = self.config.topic(lines[0].topic) if lines else None
+        if len(lines) < 2 or adapter is None or topic is None:
+            return None
+        digest = digest_update(lines, self.config)
+        wait = await self.budgets.acquire(adapter.budgets(dest), len(adapter.render(digest, topic)))
+        if wait > 0:
+            return wait
+        try:
+            ids = await adapter.send(dest, digest, topic)
+        except DeliveryError as exc:
+            log.info("digest not sent dest=%s reason=%s", dest, exc.reason)
+            return None  # serve jobs one by one; their own error handling applies
+        for update in lines:
+            await self.ledger.record(update.id, dest, Copy(update.revision, ids, digest=True))
+            await self.progress.count(update.id, update.revision, ok=True)
+        await self.queues.drop(dest, [u.id for u in lines])
+        log.info("digest dest=%s updates=%d", dest, len(lines))
+        return 0.0
+
+
+def digest_update(updates: list[Update], config: Config) -> Update:
+    """One message standing for several updates a slow destination fell behind on."""
+    body = []
+    for u in updates:
+        topic = config.topic(u.topic)
+        title = topic.title if topic else u.topic
+        line = f"• {title}: {u.headline}"
+        if u.link:
+            line += f" [Read]({u.link})"
+        body.append(line)
+    first = updates[0]
+    return Update(
+        id=f"digest-{first.id}"[:64],
+        topic=first.topic,
+        headline=f"{len(updates)} more updates",
+        body="\n".join(body),
+        published_at=updates[-1].published_at,
+    )

@@ -1,0 +1,61 @@
+"""A relay pipeline in one process on the test Valkey: ingest → fan-out → sender → adapters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+
+from adapters.base import Adapter
+from adapters.memory import MemoryAdapter
+from relay.config import Config
+from relay.dispatcher import Dispatcher
+from relay.ingest import Ingest
+from relay.keys import Keys
+from relay.queues import Queues
+from relay.sender import Sender
+from relay.subscriptions import Subscriptions
+
+KEYS = Keys()
+
+
+class Pipeline:
+    """The relay's parts wired as `relay.app.Relay` wires them, driven step by step by tests."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        config: Config,
+        adapters: Sequence[Adapter] | None = None,
+        worker: str = "w1",
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.memory = MemoryAdapter(max_part=40)
+        adapters = list(adapters) if adapters is not None else [self.memory]
+        self.ingest = Ingest(client, KEYS, config.topic_slugs, 10_000)
+        self.subs = Subscriptions(client, KEYS)
+        self.queues = Queues(client, KEYS)
+        self.dispatcher = Dispatcher(client, config, worker)
+        self.sender = Sender(client, config, {a.platform: a for a in adapters}, worker)
+
+    async def fan_out(self) -> None:
+        """Process every entry in the stream (no sending)."""
+        await self.dispatcher.stream.ensure_group()
+        while entries := await self.dispatcher.stream.read(50, 20):
+            for entry in entries:
+                await self.dispatcher.process(entry)
+
+    async def drain(self, within: float = 20.0) -> None:
+        """Fan out everything, then send until no destination has work left."""
+        await self.fan_out()
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.sender.run(stop))
+        try:
+            async with asyncio.timeout(within):
+                while await self.client.zcard(KEYS.ready):  # noqa: ASYNC110 - state is in Redis
+                    await asyncio.sleep(0.02)
+        finally:
+            stop.set()
+            await task
