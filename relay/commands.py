@@ -18,6 +18,7 @@ from typing import Protocol
 from relay.config import Config
 from relay.errors import InvalidUpdate, UnknownUpdate
 from relay.ingest import Ingest
+from relay.ledger import Progress, read_progress
 from relay.model import (
     ID_PATTERN,
     Destination,
@@ -108,6 +109,10 @@ class Commands:
             "subscriptions": self.list_subscriptions, "post": self.post, "edit": self.edit,
             "delete": self.delete, "preview": self.preview,
         }  # fmt: skip
+
+    async def progress(self, update_id: str) -> Progress | None:
+        """How far the latest revision of `update_id` got (for an editor's progress message)."""
+        return await read_progress(self.ingest.client, self.ingest.keys, update_id)
 
     async def handle(self, inv: Invocation, auth: Authority) -> Reply:
         """Answer one invocation; bad input gets a clear reply and changes nothing."""

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from relay.commands import ChatKind, Commands, Invocation, suggest
 from relay.config import Config
 from relay.ingest import Ingest
+from relay.ledger import ProgressBook
 from relay.keys import Keys
 from relay.model import Action, Destination, Image
 from relay.subscriptions import Subscriptions
@@ -161,3 +162,15 @@ async def test_preview_publishes_nothing(commands: Commands, client: aioredis.Re
     assert reply.ok and reply.preview and reply.update is not None
     assert reply.update.headline == "Draft"
     assert await client.xlen(KEYS.updates) == 0
+
+
+async def test_progress_of_a_posted_update(commands: Commands, client: aioredis.Redis) -> None:
+    posted = await commands.handle(inv("post", "ukraine Headline"), Auth(editor=True))
+    assert posted.update is not None
+    assert await commands.progress(posted.update.id) is None  # not fanned out yet
+    book = ProgressBook(client, KEYS, 60)
+    await book.start(posted.update.id, 1)
+    await book.count(posted.update.id, 1, ok=True)
+    await book.fanned_out(posted.update.id, 2)
+    progress = await commands.progress(posted.update.id)
+    assert progress is not None and progress.summary() == "delivered 1 / 2 · 0 failed (in progress)"
