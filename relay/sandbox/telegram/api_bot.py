@@ -9,7 +9,7 @@ from typing import Any
 from relay.sandbox.telegram.core import Engine
 from relay.sandbox.telegram.errors import CONFLICT_WEBHOOK, ApiError, bad_request
 from relay.sandbox.telegram.records import Bot, Json, Member
-from relay.sandbox.telegram.render import member_to_api
+from relay.sandbox.telegram.render import member_to_api, message_to_api
 from relay.sandbox.telegram.request import ApiCall
 from relay.sandbox.telegram.updates import DEFAULT_ALLOWED, UPDATE_KINDS
 from relay.sandbox.telegram.webhooks import Webhook, WebhookSender, check_webhook
@@ -121,8 +121,15 @@ def get_chat(engine: Engine, bot: Bot, call: ApiCall) -> Json:
     """getChat: a ChatFullInfo with the fields the spec requires."""
     chat = engine.world.resolve(call.params["chat_id"])
     engine.world.check_access(bot, chat, write=False)
+    # As in Telegram: the most recent pinned message (the bot's own view of a private chat).
+    box = engine.world.box_key(chat, bot.id)
+    pinned = [m for m in engine.world.messages(box) if m.pinned and not m.deleted]
+    extra: Json = {}
+    if pinned:
+        extra["pinned_message"] = message_to_api(engine.world, pinned[-1], with_reply=False)
     return {
         **chat.to_api(),
+        **extra,
         "accent_color_id": 0,
         "max_reaction_count": 11,
         "accepted_gift_types": {
