@@ -4,7 +4,10 @@ A send spends from several budgets at once (Telegram: the bot's global 30/s, the
 the group's 20/min). The script checks them all and spends from all or none, so a send that
 one budget refuses costs nothing from the others. Each budget stores one number, its
 theoretical arrival time (TAT) in microseconds; the burst tolerance lets `burst` sends through
-at once. All keys of one bot share a hash tag, so the script runs on Redis Cluster too.
+at once. A send of several parts (`weight`) goes when the budget is open and leaves it in debt
+for the sends after it: a weight above the burst could otherwise never be admitted, and the
+long-run rate holds either way. All keys of one bot share a hash tag, so the script runs on
+Redis Cluster too.
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ for i, key in ipairs(KEYS) do
   local tolerance = tonumber(ARGV[2 * i + 1])
   local tat = tonumber(redis.call('GET', key) or '0')
   if tat < now then tat = now end
-  local allow_at = tat + interval - tolerance - tonumber(ARGV[2 * i])
+  local allow_at = tat - tolerance
   if allow_at > now and allow_at - now > wait then wait = allow_at - now end
   tats[i] = tat + interval
 end
 if wait > 0 then return wait end
 for i, key in ipairs(KEYS) do
-  redis.call('SET', key, tostring(tats[i]), 'PX', math.ceil((tats[i] - now) / 1000) + 1000)
+  local ttl = math.ceil((tats[i] - now) / 1000) + 1000
+  redis.call('SET', key, string.format('%.0f', tats[i]), 'PX', ttl)
 end
 return 0
 """
@@ -49,7 +53,8 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local until_tat = now + tonumber(ARGV[1]) + tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if until_tat > tat then
-  redis.call('SET', KEYS[1], tostring(until_tat), 'PX', math.ceil((until_tat - now) / 1000) + 1000)
+  local ttl = math.ceil((until_tat - now) / 1000) + 1000
+  redis.call('SET', KEYS[1], string.format('%.0f', until_tat), 'PX', ttl)
 end
 return 0
 """

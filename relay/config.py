@@ -131,7 +131,7 @@ class DispatcherConfig:
     """How the dispatcher reads, retries and gives up."""
 
     max_attempts: int = 5
-    claim_idle_seconds: float = 30.0
+    claim_idle_seconds: float = 10.0
     batch_size: int = 500
     ledger_ttl_days: float = 7.0
     grace_seconds: float = 10.0
@@ -434,7 +434,7 @@ def parse(data: Any, file: str, env: Mapping[str, str]) -> Config:
     def dispatcher(s: _Section) -> DispatcherConfig:
         return DispatcherConfig(
             max_attempts=s.count("max_attempts", 5),
-            claim_idle_seconds=s.positive("claim_idle_seconds", 30.0),
+            claim_idle_seconds=s.positive("claim_idle_seconds", 10.0),
             batch_size=s.count("batch_size", 500),
             ledger_ttl_days=s.positive("ledger_ttl_days", 7.0),
             grace_seconds=s.positive("grace_seconds", 10.0),

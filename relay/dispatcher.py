@@ -94,6 +94,7 @@ class Dispatcher:
             pipe.xack(self.keys.updates, self.keys.group, entry.id)
             pipe.hdel(self.keys.fanout_cursors, entry.id)
             pipe.hdel(self.keys.entry_errors, entry.id)
+            pipe.publish(self.keys.wake, "1")  # jobs held behind this entry may go now
             await pipe.execute()
         log.info("fanned out update=%s rev=%d action=%s destinations=%d entry=%s",
                  update.id, update.revision, update.action.value, total, entry.id)  # fmt: skip

@@ -1,12 +1,15 @@
 """Per-destination delivery queues, the ready set that schedules them, and leases.
 
-A destination's queue is an ordered list of update ids plus a hash id → version. A queued id
-means "bring this destination's copy of the update up to date"; what that takes (send, edit,
-delete or nothing) is decided when it is served, from the update's latest revision and the
-ledger. So an edit of an update still queued merges into it (only the latest revision is
-sent), a delete cancels it, and an edit can never overtake its original: they are one job.
-The version changes on every merge, so a merge that lands while the job is being served
-keeps the job at the head and it is served again.
+A destination's queue is a sorted set of update ids, scored by the stream position of the entry
+that first queued them, plus a hash id → version. A queued id means "bring this destination's
+copy of the update up to date"; what that takes (send, edit, delete or nothing) is decided when
+it is served, from the update's latest revision and the ledger. So an edit of an update still
+queued merges into it (only the latest revision is sent), a delete cancels it, and an edit can
+never overtake its original: they are one job. The version changes on every merge, so a merge
+that lands while the job is being served keeps the job at the head and it is served again.
+
+Scores keep stream order even when several workers fan out neighbouring entries at once; the
+sender serves a job only when no older entry is still being fanned out (`Stream.low_water`).
 
 `ready` is a sorted set destination → the time (ms) it may next be served: now when work
 arrives, later when a budget is closed, or a lease's end while a worker serves it.
@@ -17,30 +20,29 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from relay.keys import Keys, as_str
 from relay.model import Destination
 
-# KEYS: order list, versions hash. ARGV: update id, version. Returns 1 if newly queued.
+# KEYS: order zset, versions hash. ARGV: update id, version, score. 1 if newly queued.
 _ENQUEUE = """
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
-  redis.call('RPUSH', KEYS[1], ARGV[1])
-  return 1
-end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return 0
+local new = redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
+if new == 0 then redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) end
+redis.call('ZADD', KEYS[1], 'NX', ARGV[3], ARGV[1])
+return new
 """
 
-# KEYS: order list, versions hash. ARGV: update id, version served. Returns the queue length.
+# KEYS: order zset, versions hash. ARGV: update id, version served. Returns the queue length.
 _COMPLETE = """
-local head = redis.call('LINDEX', KEYS[1], 0)
+local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 if head == ARGV[1] and redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
-  redis.call('LPOP', KEYS[1])
+  redis.call('ZREM', KEYS[1], ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
 end
-return redis.call('LLEN', KEYS[1])
+return redis.call('ZCARD', KEYS[1])
 """
 
 # KEYS: lease. ARGV: owner, ttl ms. Take, or renew our own.
@@ -63,12 +65,19 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def position(entry_id: str) -> int:
+    """A stream entry id `ms-seq` as a sortable integer score (exact in a double)."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms) * 4096 + min(int(seq or 0), 4095)
+
+
 @dataclass(frozen=True)
 class Job:
-    """The head of a destination's queue: an update id and the version being served."""
+    """The head of a destination's queue: an update id, the version served, its position."""
 
     update_id: str
     version: str
+    position: int = 0
 
 
 class Queues:
@@ -82,12 +91,16 @@ class Queues:
         self._lease = client.register_script(_LEASE)
         self._release = client.register_script(_RELEASE)
 
-    async def enqueue(self, dests: Iterable[Destination], update_id: str, version: str) -> int:
+    async def enqueue(
+        self, dests: Iterable[Destination], update_id: str, version: str, at: int | None = None
+    ) -> int:
         """Queue `update_id` for every destination (merging into a queued one); mark them due.
 
-        Idempotent: enqueuing the same update twice leaves one job. Returns how many
-        destinations got a new job.
+        `version` is the stream entry id that asks for it; the job's place in the queue is that
+        entry's position (or `at`). Idempotent: enqueuing the same update twice leaves one job.
+        Returns how many destinations got a new job.
         """
+        score = position(version) if at is None else at
         dests = list(dests)
         if not dests:
             return 0
@@ -96,7 +109,7 @@ class Queues:
                 k = str(d)
                 await self._enqueue(
                     keys=[self.keys.queue(k), self.keys.queue_versions(k)],
-                    args=[update_id, version],
+                    args=[update_id, version, score],
                     client=pipe,
                 )
             pipe.zadd(self.keys.ready, {str(d): now_ms() for d in dests}, nx=True)
@@ -106,11 +119,12 @@ class Queues:
 
     async def head(self, dest: Destination) -> Job | None:
         k = str(dest)
-        update_id = await self.client.lindex(self.keys.queue(k), 0)
-        if update_id is None:
+        first: Any = await self.client.zrange(self.keys.queue(k), 0, 0, withscores=True)
+        if not first:
             return None
+        update_id, score = first[0]
         version = await self.client.hget(self.keys.queue_versions(k), update_id)
-        return Job(as_str(update_id), as_str(version) if version is not None else "")
+        return Job(as_str(update_id), as_str(version or b""), int(score))
 
     async def complete(self, dest: Destination, job: Job) -> int:
         """Pop `job` unless it was merged into meanwhile; return the remaining length."""
@@ -123,17 +137,22 @@ class Queues:
 
     async def pending(self, dest: Destination) -> list[str]:
         """Every queued update id, oldest first."""
-        return [as_str(x) for x in await self.client.lrange(self.keys.queue(str(dest)), 0, -1)]
+        return [as_str(x) for x, _ in await self.positions(dest)]
+
+    async def positions(self, dest: Destination) -> list[tuple[str, int]]:
+        """Every queued update id with its position, oldest first."""
+        raw: Any = await self.client.zrange(self.keys.queue(str(dest)), 0, -1, withscores=True)
+        return [(as_str(x), int(score)) for x, score in raw]
 
     async def length(self, dest: Destination) -> int:
-        return int(await self.client.llen(self.keys.queue(str(dest))))
+        return int(await self.client.zcard(self.keys.queue(str(dest))))
 
     async def drop(self, dest: Destination, update_ids: Iterable[str]) -> None:
         """Remove these jobs from a destination's queue (sent in a digest)."""
         k = str(dest)
         async with self.client.pipeline(transaction=True) as pipe:
             for update_id in update_ids:
-                pipe.lrem(self.keys.queue(k), 1, update_id)
+                pipe.zrem(self.keys.queue(k), update_id)
                 pipe.hdel(self.keys.queue_versions(k), update_id)
             await pipe.execute()
 

@@ -22,6 +22,7 @@ from relay.keys import Keys
 from relay.ledger import Ledger, ProgressBook
 from relay.model import Destination
 from relay.queues import Queues
+from relay.stream import Stream
 from relay.subscriptions import Subscriptions
 from relay.sync import Syncer
 
@@ -52,6 +53,7 @@ class Sender:
             progress=ProgressBook(client, self.keys, ttl),
             budgets=Budgets(client, self.keys.prefix),
             subscriptions=Subscriptions(client, self.keys),
+            stream=Stream(client, self.keys, worker),
         )
         self._kick = asyncio.Event()
         self._active: dict[Destination, asyncio.Task[None]] = {}

@@ -107,6 +107,15 @@ class Stream:
         )
         return int(rows[0]["times_delivered"]) if rows else 0
 
+    async def low_water(self) -> str | None:
+        """The oldest entry still being fanned out by any worker (None: none is).
+
+        Every job queued from an older entry is final in its queue position.
+        """
+        summary = await self.client.xpending(self.keys.updates, self.keys.group)
+        low = summary.get("min") if summary else None
+        return as_str(low) if low else None
+
     async def dead_letter(self, entry: Entry, reason: str, destination: str = "") -> str:
         """Move `entry` to the dead-letter stream with `reason`, and acknowledge it."""
         async with self.client.pipeline(transaction=True) as pipe:

@@ -24,12 +24,13 @@ from relay.ingest import latest
 from relay.keys import Keys
 from relay.ledger import Copy, Ledger, ProgressBook
 from relay.model import Action, Destination, Update
-from relay.queues import Job, Queues
-from relay.stream import record_dead_delivery
+from relay.queues import Job, Queues, position
+from relay.stream import Stream, record_dead_delivery
 from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
+WATERMARK_WAIT = 0.02
 DIGEST_LINES = 20
 
 
@@ -63,6 +64,7 @@ class Syncer:
     progress: ProgressBook
     budgets: Budgets
     subscriptions: Subscriptions
+    stream: Stream
 
     @property
     def keys(self) -> Keys:
@@ -70,13 +72,19 @@ class Syncer:
 
     async def step(self, dest: Destination) -> float | None:
         """Serve the head job. None: the queue is empty; 0: go on; > 0: come back in that long."""
+        low_entry = await self.stream.low_water()
+        low = position(low_entry) if low_entry is not None else None
         if await self.queues.length(dest) > self.config.dispatcher.digest_threshold:
-            delay = await self._digest(dest)
+            delay = await self._digest(dest, low)
             if delay is not None:
                 return delay
         job = await self.queues.head(dest)
         if job is None:
             return None
+        if low is not None and job.position > low:
+            # An older entry is still being fanned out (maybe to this destination): serving
+            # this job now could put it before that one. Its fan-out finishes in moments.
+            return WATERMARK_WAIT
         update = await latest(self.client, self.keys, job.update_id)
         adapter = self.adapters.get(dest.platform)
         topic = self.config.topic(update.topic) if update is not None else None
@@ -172,18 +180,19 @@ class Syncer:
     async def _move(self, old: Destination, new: Destination) -> None:
         """A Telegram group became a supergroup: re-key subscriptions and queue, resend there."""
         await self.subscriptions.move(old, new)
-        pending = await self.queues.clear(old)
-        for update_id in pending:
+        pending = await self.queues.positions(old)
+        await self.queues.clear(old)
+        for update_id, at in pending:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.srem(self.keys.targets(update_id), str(old))
                 pipe.sadd(self.keys.targets(update_id), str(new))
                 await pipe.execute()
-            await self.queues.enqueue([new], update_id, f"moved-{update_id}")
+            await self.queues.enqueue([new], update_id, f"moved-{update_id}", at=at)
         log.warning("moved dest=%s to=%s requeued=%d", old, new, len(pending))
 
-    async def _digest(self, dest: Destination) -> float | None:
+    async def _digest(self, dest: Destination, low: int | None) -> float | None:
         """Coalesce the oldest unsent updates of a far-behind destination into one message."""
-        pending = await self.queues.pending(dest)
+        pending = [u for u, at in await self.queues.positions(dest) if low is None or at <= low]
         lines: list[Update] = []
         for update_id in pending[:-1]:  # the newest still goes out in full
             update = await latest(self.client, self.keys, update_id)

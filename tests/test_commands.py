@@ -10,8 +10,8 @@ import redis.asyncio as aioredis
 from relay.commands import ChatKind, Commands, Invocation, suggest
 from relay.config import Config
 from relay.ingest import Ingest
-from relay.ledger import ProgressBook
 from relay.keys import Keys
+from relay.ledger import ProgressBook
 from relay.model import Action, Destination, Image
 from relay.subscriptions import Subscriptions
 

@@ -311,6 +311,14 @@ class Control:
             ScriptedFailure(endpoint, status, code, message, retry_after, channel_id), count
         )
 
+    def lose_next_answer(
+        self, endpoint: str, *, count: int = 1, channel_id: int | None = None
+    ) -> None:
+        """Serve the next `count` requests to `endpoint`, then drop the connection unanswered."""
+        self.faults.fail_next(
+            ScriptedFailure(endpoint, 0, channel_id=channel_id, lose_answer=True), count
+        )
+
     def clear_faults(self) -> None:
         self.faults.clear()
 

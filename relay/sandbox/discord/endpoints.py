@@ -102,6 +102,14 @@ CREATE_MESSAGE_FIELDS = (
     Field("message_reference", ("object",)),
 )
 EDIT_MESSAGE_FIELDS = _message_fields(content_spec_max=4000)
+FORUM_THREAD_FIELDS = (
+    _s("name", 100, min_length=1, required=True),
+    Field("auto_archive_duration", ("integer",)),
+    Field("rate_limit_per_user", ("integer",)),
+    Field("applied_tags", ("array",), 5),
+    Field("message", ("object",), required=True),
+    *_message_fields("message.", content_spec_max=4000),
+)
 WEBHOOK_EXECUTE_FIELDS = (
     *_message_fields(),
     Field("tts", ("boolean",)),
@@ -142,6 +150,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("edit_message", "PATCH", _MSG, EDIT_MESSAGE_FIELDS, bucket="edit"),
     Endpoint("delete_message", "DELETE", _MSG, bucket="delete"),
     Endpoint("crosspost_message", "POST", _MSG + "/crosspost", bucket="crosspost"),
+    Endpoint("create_forum_post", "POST", _CH + "/threads", FORUM_THREAD_FIELDS),
     Endpoint(
         "put_global_commands", "PUT", "/applications/{application_id}/commands", COMMANDS_FIELDS
     ),

@@ -28,6 +28,7 @@ class ScriptedFailure:
     message: str = ""
     retry_after: float | None = None
     channel_id: int | None = None
+    lose_answer: bool = False  # serve the request (it takes effect), then drop the connection
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,16 @@ from relay.sandbox.discord.endpoints import (
     COMMANDS_FIELDS,
     CREATE_MESSAGE_FIELDS,
     EDIT_MESSAGE_FIELDS,
+    FORUM_THREAD_FIELDS,
 )
 from relay.sandbox.discord.gateway import GatewayHub
 from relay.sandbox.discord.messages import MessageOps
 from relay.sandbox.discord.routing import Call, Handler
 from relay.sandbox.discord.state import (
     ANNOUNCEMENT,
+    FORUM,
     MESSAGEABLE_TYPES,
+    PUBLIC_THREAD,
     THREAD_TYPES,
     Application,
     Channel,
@@ -71,6 +74,7 @@ class BotApi:
             "edit_message": self.edit_message,
             "delete_message": self.delete_message,
             "crosspost_message": self.crosspost_message,
+            "create_forum_post": self.create_forum_post,
             "put_global_commands": self.put_commands,
             "put_guild_commands": self.put_commands,
             "get_global_commands": self.get_commands,
@@ -216,6 +220,27 @@ class BotApi:
             raise errors.ApiError(400, 40033, "This message has already been crossposted.")
         self.ops.crosspost(m)
         return 200, self._msg(m)
+
+    async def create_forum_post(self, call: Call) -> tuple[int, Any]:
+        """A new post (a thread with its first message) in a forum channel."""
+        ch, perms = self.channel(call)
+        validate(call.body, FORUM_THREAD_FIELDS, message=False)
+        message = call.body["message"]
+        validate(message, CREATE_MESSAGE_FIELDS, message=True, prefix=("message",))
+        if ch.type != FORUM:  # threads of text channels are not emulated
+            raise errors.ApiError(400, 50024, "Cannot execute action on this channel type")
+        if is_empty_message(message, has_files=bool(call.files)):
+            raise errors.empty_message()
+        if not perms & P.SEND_MESSAGES or (message.get("embeds") and not perms & P.EMBED_LINKS):
+            raise errors.missing_permissions()
+        bot = _app(call).bot_user_id
+        post = Channel(self.world.ids.next(), ch.guild_id, PUBLIC_THREAD, call.body["name"])
+        post.parent_id, post.owner_id = ch.id, bot
+        self.world.channels[post.id] = post
+        self.world.guilds[ch.guild_id].channel_ids.append(post.id)
+        self.hub.dispatch_guild(ch.guild_id, "THREAD_CREATE", payloads.channel(post))
+        m = self.ops.create(post, bot, message, can_mention_everyone=bool(perms & P.MENTION_EVERYONE))
+        return 201, {**payloads.channel(post), "message": self._msg(m)}
 
     # -- application commands ---------------------------------------------------------------
 

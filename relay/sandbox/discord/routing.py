@@ -159,7 +159,8 @@ class Router:
                 await asyncio.sleep(decision.slow_seconds)
             if decision.server_error:
                 raise errors.ApiError(500, 0, "500: Internal Server Error")
-            if decision.scripted is not None:
+            lose_answer = decision.scripted is not None and decision.scripted.lose_answer
+            if decision.scripted is not None and not lose_answer:
                 return self._scripted(ep, request, decision.scripted, app)
             verdict = self.limiter.check(
                 bot=str(app.id) if app else "",
@@ -173,6 +174,10 @@ class Router:
                 return resp
             body, files = await _parse_body(request)
             status, data = await self.handlers[ep.name](Call(request, ep, params, app, body, files))
+            if lose_answer and request.transport is not None:
+                request.transport.abort()  # it took effect, but the client never hears so
+                self._record(request, ep, 0, None, app, body)
+                return web.Response(status=503)
         except errors.ApiError as exc:
             headers = verdict.headers() if verdict else {}
             self._record(request, ep, exc.status, exc.code, app, body)

@@ -1,0 +1,83 @@
+"""Budgets in Redis: GCRA spends from all of a send's budgets or none, on the server's clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from adapters.base import Budget
+from relay.budgets import Budgets, redis_key
+
+TEN = Budget("memory:bot:chat:1", rate=10, per=1.0)
+
+
+async def test_spacing_follows_the_rate(client: aioredis.Redis) -> None:
+    budgets = Budgets(client)
+    assert await budgets.acquire([TEN]) == 0
+    wait = await budgets.acquire([TEN])
+    assert 0.05 < wait <= 0.1  # the next send is due one emission interval (100 ms) later
+
+
+async def test_burst_lets_that_many_through_at_once(client: aioredis.Redis) -> None:
+    budgets = Budgets(client)
+    burst = Budget("memory:bot:chat:2", rate=1, per=1.0, burst=3)
+    assert [await budgets.acquire([burst]) for _ in range(3)] == [0, 0, 0]
+    assert await budgets.acquire([burst]) > 0.5
+
+
+async def test_all_or_nothing(client: aioredis.Redis) -> None:
+    """A send one budget refuses costs nothing from the others."""
+    budgets = Budgets(client)
+    closed = Budget("memory:bot:group:9", rate=1, per=60.0)
+    assert await budgets.acquire([closed]) == 0
+    open_one = Budget("memory:bot:global", rate=1, per=10.0)
+    assert await budgets.acquire([open_one, closed]) > 50  # the group waits ~60 s
+    assert await budgets.acquire([open_one]) == 0  # the global budget was not spent
+
+
+async def test_weight_spends_several_sends(client: aioredis.Redis) -> None:
+    """A three-part message goes at once when open, then the budget is three sends in debt."""
+    budgets = Budgets(client)
+    assert await budgets.acquire([TEN], weight=3) == 0
+    wait = await budgets.acquire([TEN])
+    assert 0.25 < wait <= 0.3
+    assert await budgets.acquire([TEN], weight=3) > 0.25  # and a big send waits its turn too
+
+
+async def test_pause_holds_the_budget_closed(client: aioredis.Redis) -> None:
+    budgets = Budgets(client)
+    await budgets.pause(TEN, 2.0)
+    assert 1.9 < await budgets.acquire([TEN]) <= 2.0
+    await budgets.pause(TEN, 0.5)  # a shorter pause never shortens a longer one
+    assert await budgets.acquire([TEN]) > 1.5
+
+
+async def test_keys_of_one_bot_share_a_hash_tag() -> None:
+    assert redis_key("relay", "telegram:123:chat:-5") == "relay:{b:telegram:123}:chat:-5"
+    assert redis_key("relay", "telegram:123:global") == "relay:{b:telegram:123}:global"
+    assert redis_key("relay", "discord:9") == "relay:{b:discord:9}:global"
+
+
+async def _worker(budgets: Budgets, budget: Budget, until: float, log: list[int]) -> None:
+    loop = asyncio.get_running_loop()
+    while loop.time() < until:
+        wait = await budgets.acquire([budget])
+        if wait == 0:
+            log.append(1)
+        else:
+            await asyncio.sleep(wait)
+
+
+async def test_workers_sharing_a_budget_never_exceed_it(client: aioredis.Redis) -> None:
+    """Three workers with their own connections on one budget: at most rate x time + burst."""
+    budget = Budget("memory:shared:global", rate=50, per=1.0, burst=5)
+    clients = [aioredis.Redis(connection_pool=client.connection_pool) for _ in range(3)]
+    log: list[int] = []
+    start = await client.time()
+    until = asyncio.get_running_loop().time() + 1.0
+    await asyncio.gather(*(_worker(Budgets(c), budget, until, log) for c in clients))
+    end = await client.time()
+    elapsed = (end[0] - start[0]) + (end[1] - start[1]) / 1e6
+    assert len(log) <= budget.rate * elapsed + budget.burst
+    assert len(log) > 0

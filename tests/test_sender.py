@@ -1,0 +1,155 @@
+"""The scheduler: no head-of-line blocking, shared work across workers, leases, retry_after."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+
+from adapters.base import Budget
+from adapters.memory import MemoryAdapter
+from relay.config import Config
+from relay.errors import RateLimited
+from relay.model import Destination, Update
+from relay.queues import now_ms
+
+from .helpers import KEYS, Pipeline
+
+
+def per_chat(slow: set[str]) -> Callable[[Destination], tuple[Budget, ...]]:
+    """1 message a minute for the chats in `slow`, 100/s for the others."""
+
+    def budgets(dest: Destination) -> tuple[Budget, ...]:
+        if dest.chat_id in slow:
+            return (Budget(f"memory:bot:chat:{dest.chat_id}", rate=1, per=60.0),)
+        return (Budget(f"memory:bot:chat:{dest.chat_id}", rate=100, per=1.0, burst=10),)
+
+    return budgets
+
+
+async def _run(pipelines: list[Pipeline]) -> tuple[asyncio.Event, list[asyncio.Task[None]]]:
+    stop = asyncio.Event()
+    tasks = []
+    for p in pipelines:
+        await p.dispatcher.stream.ensure_group()
+        tasks.append(asyncio.create_task(p.dispatcher.run(stop)))
+        tasks.append(asyncio.create_task(p.sender.run(stop)))
+    return stop, tasks
+
+
+async def test_a_slow_group_does_not_delay_the_other_chats(
+    client: aioredis.Redis, config: Config
+) -> None:
+    memory = MemoryAdapter(budgets=per_chat({"slow-group"}))
+    world = Pipeline(client, config, adapters=[memory])
+    others = [Destination("memory", f"chat{i}") for i in range(10)]
+    slow = Destination("memory", "slow-group")
+    for dest in [slow, *others]:
+        await world.subs.subscribe(dest, ["ukraine"])
+    stop, tasks = await _run([world])
+    for i in range(3):
+        await world.ingest.publish(Update(f"u{i}", "ukraine", headline=f"Update {i}"))
+    await memory.wait_for(1 + 3 * len(others), "send", within=20)
+    stop.set()
+    await asyncio.gather(*tasks)
+    for dest in others:
+        assert [c.update_id for c in memory.calls if c.dest == dest] == ["u0", "u1", "u2"]
+    assert [c.update_id for c in memory.calls if c.dest == slow] == ["u0"]
+    assert await world.queues.pending(slow) == ["u1", "u2"]  # waiting for its budget, in order
+    due_at = await client.zscore(KEYS.ready, str(slow))
+    assert due_at is not None and due_at > now_ms() + 50_000  # scheduled ~1 minute out
+
+
+async def test_several_workers_share_the_work_once_each_in_order(
+    client: aioredis.Redis, config: Config
+) -> None:
+    workers = [Pipeline(client, config, worker=f"w{i}") for i in range(3)]
+    dests = [Destination("memory", f"d{i}") for i in range(30)]
+    for dest in dests:
+        await workers[0].subs.subscribe(dest, ["ukraine"])
+    stop, tasks = await _run(workers)
+    for i in range(5):
+        await workers[i % 3].ingest.publish(Update(f"u{i}", "ukraine", headline=f"n{i}"))
+    async with asyncio.timeout(30):
+        while sum(len(w.memory.calls) for w in workers) < len(dests) * 5:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.gather(*tasks)
+    calls = sorted(
+        (c for w in workers for c in w.memory.calls), key=lambda c: int(c.message_ids[0])
+    )
+    for dest in dests:
+        got = [c.update_id for w in workers for c in w.memory.calls if c.dest == dest]
+        assert sorted(got) == [f"u{i}" for i in range(5)]  # each once
+    assert len(calls) == len(dests) * 5
+
+
+async def test_order_holds_per_destination_across_workers(
+    client: aioredis.Redis, config: Config
+) -> None:
+    """A destination is served by one worker at a time, so its copies arrive in stream order."""
+    shared = MemoryAdapter()
+    workers = [Pipeline(client, config, adapters=[shared], worker=f"w{i}") for i in range(3)]
+    dests = [Destination("memory", f"d{i}") for i in range(8)]
+    for dest in dests:
+        await workers[0].subs.subscribe(dest, ["ukraine"])
+    stop, tasks = await _run(workers)
+    for i in range(12):
+        await workers[0].ingest.publish(Update(f"u{i:02}", "ukraine", headline=f"n{i}"))
+    await shared.wait_for(len(dests) * 12, "send", within=30)
+    stop.set()
+    await asyncio.gather(*tasks)
+    for dest in dests:
+        assert [c.update_id for c in shared.calls if c.dest == dest] == [
+            f"u{i:02}" for i in range(12)
+        ]
+
+
+async def test_a_dead_workers_destination_is_taken_over_when_its_lease_ends(
+    client: aioredis.Redis, config: Config
+) -> None:
+    world = Pipeline(client, config)
+    held, free = Destination("memory", "held"), Destination("memory", "free")
+    for dest in (held, free):
+        await world.subs.subscribe(dest, ["ukraine"])
+    await world.ingest.publish(Update("u1", "ukraine", headline="h"))
+    await world.fan_out()
+    # A worker leased `held` and was killed: the lease and the bumped ready score remain.
+    assert await world.queues.lease(held, "killed-worker", ttl=3.0)
+    stop, tasks = await _run([world])
+    await world.memory.wait_for(1, "send", within=10)
+    assert [c.dest for c in world.memory.calls] == [free]
+    assert await client.exists(KEYS.lease(str(held)))  # still held by the dead worker
+    await world.memory.wait_for(2, "send", within=15)  # then taken over
+    stop.set()
+    await asyncio.gather(*tasks)
+    assert [c.dest for c in world.memory.calls] == [free, held]
+
+
+async def test_retry_after_pauses_exactly_the_budget_it_names(
+    client: aioredis.Redis, config: Config
+) -> None:
+    memory = MemoryAdapter(budgets=per_chat(set()))
+    world = Pipeline(client, config, adapters=[memory])
+    a, b = Destination("memory", "a"), Destination("memory", "b")
+    for dest in (a, b):
+        await world.subs.subscribe(dest, ["ukraine"])
+    memory.fail_next(a, RateLimited(2.0, budget_key="memory:bot:chat:a"))
+    stop, tasks = await _run([world])
+    await world.ingest.publish(Update("u1", "ukraine", headline="h"))
+    await memory.wait_for(1, "send", within=15)
+
+    async def paused_for(chat: str) -> float:
+        tat = await client.get(f"relay:{{b:memory:bot}}:chat:{chat}")
+        seconds, micros = await client.time()
+        return (float(tat or 0) - (seconds * 1e6 + micros)) / 1e6
+
+    async with asyncio.timeout(5):
+        while await paused_for("a") < 0.5:  # noqa: ASYNC110 - the pause is written by the sender
+            await asyncio.sleep(0.01)
+    assert await paused_for("b") < 0.5  # only the named budget was paused
+    await memory.wait_for(2, "send", within=15)
+    stop.set()
+    await asyncio.gather(*tasks)
+    assert [c.dest for c in memory.calls] == [b, a]  # b went at once; a after its pause
