@@ -54,6 +54,17 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("chat", help="chat or channel id")
         s.add_argument("topics", nargs="+" if name == "subscribe" else "*", metavar="TOPIC")
         s.add_argument("--thread", help="forum topic / thread id")
+    sub.add_parser("status", help="workers, queues, subscribers and recent dead letters")
+    dead = sub.add_parser("dead-letters", help="list or retry what could not be delivered")
+    dead_sub = dead.add_subparsers(dest="dead_cmd", required=True, metavar="ACTION")
+    dead_list = dead_sub.add_parser("list", help="the newest dead letters")
+    dead_list.add_argument("--count", type=int, default=20)
+    retry = dead_sub.add_parser("retry", help="send dead letters through again")
+    retry.add_argument("ids", nargs="*", metavar="ID", help="dead letter ids (default: all)")
+    sandbox = sub.add_parser("sandbox", help="run the local Telegram and Discord emulators")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--telegram-port", type=int, default=8081)
+    sandbox.add_argument("--discord-port", type=int, default=8082)
     subs = sub.add_parser("subscriptions", help="list a chat's topics")
     subs.add_argument("platform", choices=config_mod.PLATFORMS)
     subs.add_argument("chat")
@@ -142,6 +153,43 @@ async def _subscription(relay: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _status(relay: Any, args: argparse.Namespace) -> int:
+    from relay.admin import status
+
+    print((await status(relay.client, relay.config)).render())
+    return 0
+
+
+async def _dead_letters(relay: Any, args: argparse.Namespace) -> int:
+    from relay.admin import retry_dead_letters
+    from relay.stream import list_dead_letters
+
+    if args.dead_cmd == "list":
+        letters = await list_dead_letters(relay.client, relay.keys, args.count)
+        for d in letters:
+            print(f"{d.id}  {d.destination or '(stream entry)'}  update={d.source_id}  {d.reason}")
+        if not letters:
+            print("no dead letters")
+        return 0
+    results = await retry_dead_letters(relay.client, relay.config, args.ids or None)
+    for letter_id, outcome in results:
+        print(f"{letter_id}: {outcome}")
+    if not results:
+        print("no dead letters")
+    return 1 if any(o == "no such dead letter" for _, o in results) else 0
+
+
+async def _sandbox(args: argparse.Namespace) -> int:
+    from relay.sandbox.serve import serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(stop, sys.stdout, args.host, args.telegram_port, args.discord_port)
+    return 0
+
+
 async def _run(config: Config, args: argparse.Namespace) -> int:
     from relay.app import Relay
 
@@ -165,7 +213,8 @@ async def _run(config: Config, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
     "post": _post, "edit": _edit, "delete": _delete, "subscribe": _subscription,
-    "unsubscribe": _subscription, "subscriptions": _subscription,
+    "unsubscribe": _subscription, "subscriptions": _subscription, "status": _status,
+    "dead-letters": _dead_letters,
 }  # fmt: skip
 
 
@@ -176,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.cmd == "sandbox":  # needs no config: it stands in for the platforms
+        return asyncio.run(_sandbox(args))
     try:
         config = config_mod.load(args.config)
         if args.cmd == "check":

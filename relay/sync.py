@@ -127,9 +127,14 @@ class Syncer:
                 ids = copy.message_ids
         except Gone as exc:
             dropped = await self.queues.clear(dest)
-            await self.subscriptions.unsubscribe(dest)
+            topics = await self.subscriptions.unsubscribe(dest)
             log.warning("gone dest=%s update=%s reason=%s dropped=%d",
                         dest, update.id, exc.reason, len(dropped))  # fmt: skip
+            # Recorded so `relay status` shows why the destination stopped receiving.
+            reason = f"gone, unsubscribed from {','.join(topics) or 'nothing'}: {exc.reason}"
+            await record_dead_delivery(
+                self.client, self.keys, update.id, model.encode(update), reason, str(dest)
+            )
             await self.progress.count(update.id, update.revision, ok=False)
             return 0.0
         except Moved as exc:

@@ -151,6 +151,11 @@ async def test_gone_unsubscribes_drops_the_queue_and_others_still_receive(world:
     await world.drain()
     assert await world.subs.topics(A) == [] and await world.queues.pending(A) == []
     assert [d for d, _, _ in sends(world)] == ["b", "b"]
+    [dead] = await list_dead_letters(world.client, KEYS)
+    assert dead.destination == "memory:a"
+    assert dead.reason == (
+        "gone, unsubscribed from climate,ukraine: Forbidden: bot was blocked by the user"
+    )
     progress = await read_progress(world.client, KEYS, "u1")
     assert progress is not None and (progress.delivered, progress.failed) == (1, 1)
 
