@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from relay import model
 from relay.config import Config
@@ -23,7 +24,7 @@ from relay.keys import Keys, as_str
 from relay.ledger import ProgressBook
 from relay.model import Action, Destination, Update
 from relay.queues import Queues
-from relay.stream import Entry, Stream
+from relay.stream import Entry, Outage, Stream
 
 log = logging.getLogger(__name__)
 READ_COUNT = 16
@@ -42,21 +43,26 @@ class Dispatcher:
         self.settings = config.dispatcher
         self.ttl = int(self.settings.ledger_ttl_days * 86400)
         self.progress = ProgressBook(client, self.keys, self.ttl)
+        self.idle_ms = int(self.settings.claim_idle_seconds * 1000)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fan out entries until `stop` is set; the entry in hand is finished first."""
-        await self.stream.ensure_group()
-        idle_ms = int(self.settings.claim_idle_seconds * 1000)
+        outage = Outage("dispatcher")
         next_claim = 0.0
         while not stop.is_set():
-            if time.monotonic() >= next_claim:
-                next_claim = time.monotonic() + self.settings.claim_idle_seconds / 2
-                for entry in await self.stream.claim(idle_ms, READ_COUNT):
-                    await self._claimed(entry)
-            for entry in await self.stream.read(READ_COUNT, READ_BLOCK_MS):
-                await self.process(entry)
-                if stop.is_set():
-                    break
+            try:
+                await self.stream.ensure_group()
+                if time.monotonic() >= next_claim:
+                    next_claim = time.monotonic() + self.settings.claim_idle_seconds / 2
+                    for entry in await self.stream.claim(self.idle_ms, READ_COUNT):
+                        await self._claimed(entry)
+                for entry in await self.stream.read(READ_COUNT, READ_BLOCK_MS):
+                    await self.process(entry)
+                    if stop.is_set():
+                        break
+                outage.over()
+            except (RedisError, OSError) as exc:
+                await outage.wait(exc, stop)
 
     async def _claimed(self, entry: Entry) -> None:
         attempts = await self.stream.times_delivered(entry.id)
@@ -84,6 +90,8 @@ class Dispatcher:
             return
         try:
             total = await self.fan_out(entry, update)
+        except (RedisError, OSError):
+            raise  # Redis itself is away: the run loop waits for it; the entry stays pending
         except Exception as exc:
             # Left pending: claimed again later (by us or another worker), resuming at the
             # saved cursor; after max_attempts it becomes a dead letter with this reason.

@@ -57,6 +57,24 @@ class Ingest:
         self.keys = keys
         self.topics = frozenset(topics)
         self.maxlen = maxlen
+        self._aof: bool | None = None  # does the server keep an append-only file?
+
+    async def _durable(self) -> None:
+        """Return only once the accepted write is fsynced to the AOF (when AOF is on).
+
+        Acknowledging before the fsync would let a Redis crash in the next second lose an
+        update the editor was told was accepted.
+        """
+        if self._aof is None:
+            info = await self.client.info("persistence")
+            self._aof = bool(int(info.get("aof_enabled", 0)))
+            if not self._aof:
+                log.warning(
+                    "Redis runs without appendonly: a Redis crash can lose accepted updates"
+                )
+        if self._aof:
+            waitaof = self.client.execute_command
+            await waitaof("WAITAOF", 1, 0, 5000)  # type: ignore[no-untyped-call]
 
     def check_topic(self, topic: str) -> None:
         if topic not in self.topics:
@@ -146,6 +164,7 @@ class Ingest:
                     continue
         entry_id = as_str(result[1])
         await self.client.hset(key, "entry", entry_id)
+        await self._durable()
         log.info(
             "accepted update=%s rev=%d action=%s entry=%s",
             update.id, update.revision, update.action.value, entry_id,

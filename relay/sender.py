@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from adapters.base import Adapter
 from relay.budgets import Budgets
@@ -22,7 +23,7 @@ from relay.keys import Keys
 from relay.ledger import Ledger, ProgressBook
 from relay.model import Destination
 from relay.queues import Queues
-from relay.stream import Stream
+from relay.stream import Outage, Stream
 from relay.subscriptions import Subscriptions
 from relay.sync import Syncer
 
@@ -62,10 +63,16 @@ class Sender:
         """Serve destinations until `stop`; then let the ones in hand finish their job."""
         listener = asyncio.create_task(self._listen(stop), name="sender-wake")
         stopper = asyncio.create_task(self._wake_on(stop), name="sender-stop")
+        outage = Outage("sender")
         try:
             while not stop.is_set():
-                await self._claim(stop)
-                timeout = await self.queues.next_due_in()
+                try:
+                    await self._claim(stop)
+                    timeout = await self.queues.next_due_in()
+                    outage.over()
+                except (RedisError, OSError) as exc:
+                    await outage.wait(exc, stop)
+                    continue
                 timeout = IDLE_WAIT if timeout is None else min(timeout, IDLE_WAIT)
                 if timeout > 0:
                     with contextlib.suppress(TimeoutError):
@@ -83,15 +90,20 @@ class Sender:
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Wake the loop as soon as any worker's fan-out queues work."""
-        pubsub = self.client.pubsub()
-        await pubsub.subscribe(self.keys.wake)
-        try:
-            while not stop.is_set():
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is not None:
-                    self._kick.set()
-        finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+        outage = Outage("sender wake-ups")
+        while not stop.is_set():
+            pubsub = self.client.pubsub()
+            try:
+                await pubsub.subscribe(self.keys.wake)
+                outage.over()
+                while not stop.is_set():
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None:
+                        self._kick.set()
+            except (RedisError, OSError) as exc:
+                await outage.wait(exc, stop)
+            finally:
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _claim(self, stop: asyncio.Event) -> None:
         free = self.settings.concurrency - len(self._active)
@@ -122,10 +134,15 @@ class Sender:
                     await self.queues.schedule(dest, delay)
                     return
             await self.queues.schedule(dest)  # more work: back of the line, others first
+        except (RedisError, OSError) as exc:
+            # Redis is away: the lease runs out and the destination comes due again.
+            log.warning("serving interrupted dest=%s worker=%s: %s", dest, self.worker, exc)
         except Exception:
             log.exception("serving failed dest=%s worker=%s", dest, self.worker)
-            await self.queues.schedule(dest, 1.0)
+            with contextlib.suppress(RedisError, OSError):
+                await self.queues.schedule(dest, 1.0)
         finally:
-            await self.queues.release(dest, self.worker)
+            with contextlib.suppress(RedisError, OSError):
+                await self.queues.release(dest, self.worker)
             self._active.pop(dest, None)
             self._kick.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -13,6 +15,26 @@ from redis.exceptions import ResponseError
 from relay.keys import Keys, as_str
 
 log = logging.getLogger(__name__)
+
+
+class Outage:
+    """Waits out a Redis outage with capped exponential backoff, logging once per outage."""
+
+    def __init__(self, who: str) -> None:
+        self.who = who
+        self.delay = 0.0
+
+    async def wait(self, exc: BaseException, stop: asyncio.Event) -> None:
+        if self.delay == 0:
+            log.warning("%s: Redis unavailable, retrying: %s", self.who, exc)
+        self.delay = min(5.0, max(0.1, self.delay * 2))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), self.delay)
+
+    def over(self) -> None:
+        if self.delay:
+            log.warning("%s: Redis is back", self.who)
+        self.delay = 0.0
 
 
 @dataclass(frozen=True)
