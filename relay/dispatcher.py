@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from relay import model
 from relay.config import Config
@@ -24,7 +23,7 @@ from relay.keys import Keys, as_str
 from relay.ledger import ProgressBook
 from relay.model import Action, Destination, Update
 from relay.queues import Queues
-from relay.stream import Entry, Outage, Stream
+from relay.stream import UNREACHABLE, Entry, Outage, Stream
 
 log = logging.getLogger(__name__)
 READ_COUNT = 16
@@ -61,7 +60,7 @@ class Dispatcher:
                     if stop.is_set():
                         break
                 outage.over()
-            except (RedisError, OSError) as exc:
+            except UNREACHABLE as exc:
                 await outage.wait(exc, stop)
 
     async def _claimed(self, entry: Entry) -> None:
@@ -90,7 +89,7 @@ class Dispatcher:
             return
         try:
             total = await self.fan_out(entry, update)
-        except (RedisError, OSError):
+        except UNREACHABLE:
             raise  # Redis itself is away: the run loop waits for it; the entry stays pending
         except Exception as exc:
             # Left pending: claimed again later (by us or another worker), resuming at the

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Mapping
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from adapters.base import Adapter
 from relay.budgets import Budgets
@@ -23,7 +22,7 @@ from relay.keys import Keys
 from relay.ledger import Ledger, ProgressBook
 from relay.model import Destination
 from relay.queues import Queues
-from relay.stream import Outage, Stream
+from relay.stream import UNREACHABLE, Outage, Stream
 from relay.subscriptions import Subscriptions
 from relay.sync import Syncer
 
@@ -70,7 +69,7 @@ class Sender:
                     await self._claim(stop)
                     timeout = await self.queues.next_due_in()
                     outage.over()
-                except (RedisError, OSError) as exc:
+                except UNREACHABLE as exc:
                     await outage.wait(exc, stop)
                     continue
                 timeout = IDLE_WAIT if timeout is None else min(timeout, IDLE_WAIT)
@@ -100,7 +99,7 @@ class Sender:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         self._kick.set()
-            except (RedisError, OSError) as exc:
+            except UNREACHABLE as exc:
                 await outage.wait(exc, stop)
             finally:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -134,15 +133,15 @@ class Sender:
                     await self.queues.schedule(dest, delay)
                     return
             await self.queues.schedule(dest)  # more work: back of the line, others first
-        except (RedisError, OSError) as exc:
+        except UNREACHABLE as exc:
             # Redis is away: the lease runs out and the destination comes due again.
             log.warning("serving interrupted dest=%s worker=%s: %s", dest, self.worker, exc)
         except Exception:
             log.exception("serving failed dest=%s worker=%s", dest, self.worker)
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*UNREACHABLE):
                 await self.queues.schedule(dest, 1.0)
         finally:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*UNREACHABLE):
                 await self.queues.release(dest, self.worker)
             self._active.pop(dest, None)
             self._kick.set()

@@ -10,11 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+import redis.exceptions as redis_exceptions
 from redis.exceptions import ResponseError
 
 from relay.keys import Keys, as_str
 
 log = logging.getLogger(__name__)
+
+
+# Errors meaning Redis itself is unreachable (as opposed to refusing one command).
+UNREACHABLE = (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError, OSError)
 
 
 class Outage:
