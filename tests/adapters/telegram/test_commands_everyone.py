@@ -1,0 +1,203 @@
+"""Everyone's commands in every kind of chat, through the real PTB Application and the sandbox."""
+
+from __future__ import annotations
+
+from relay.sandbox.telegram.records import Bot, User
+from relay.sandbox.telegram.server import TelegramSandbox
+from tests.adapters.telegram.desk import Desk
+
+
+async def test_private_chat_commands(desk: Desk, reader: User) -> None:
+    assert (await desk.ask(reader, "/start")).startswith("This bot relays the newsroom's")
+    assert "Editors:" not in await desk.ask(reader, "/help")
+    topics = await desk.ask(reader, "/topics")
+    assert topics.splitlines()[:2] == ["Topics:", "• ukraine: War in Ukraine"]
+    assert await desk.ask(reader, "/subscribe ukraine climate") == (
+        "Subscribed to War in Ukraine (ukraine), Climate summit (climate)."
+    )
+    assert await desk.topics(reader.id) == ["climate", "ukraine"]
+    assert await desk.ask(reader, "/subscriptions") == (
+        "This chat receives: Climate summit (climate), War in Ukraine (ukraine)."
+    )
+    assert await desk.ask(reader, "/unsubscribe climate") == (
+        "Unsubscribed from Climate summit (climate)."
+    )
+    assert await desk.ask(reader, "/unsubscribe all") == (
+        "Unsubscribed from War in Ukraine (ukraine)."
+    )
+    assert await desk.topics(reader.id) == []
+    assert await desk.ask(reader, "/subscriptions") == (
+        "This chat receives no topics yet. Try /topics, then /subscribe."
+    )
+
+
+async def test_deep_link_and_bot_name_suffix(desk: Desk, reader: User) -> None:
+    assert await desk.ask(reader, "/start subscribe_climate") == (
+        "Subscribed to Climate summit (climate)."
+    )
+    assert await desk.ask(reader, "/subscribe@relay_bot elections") == (
+        "Subscribed to Elections (elections)."
+    )
+    assert await desk.topics(reader.id) == ["climate", "elections"]
+
+
+async def test_bad_input_gets_a_clear_reply_and_changes_nothing(desk: Desk, reader: User) -> None:
+    assert await desk.ask(reader, "/subscribe ukrane") == (
+        "Unknown topic 'ukrane'. Did you mean ukraine? See /topics."
+    )
+    assert await desk.ask(reader, "/subscribe") == (
+        "Which topic? Usage: /subscribe <topic>. See /topics."
+    )
+    assert await desk.ask(reader, "/unsubscribe ukraine") == "This chat was not subscribed to that."
+    assert await desk.ask(reader, "/frobnicate") == "Unknown command /frobnicate. Try /help."
+    assert await desk.topics(reader.id) == []
+
+
+async def test_commands_for_another_bot_are_ignored(
+    desk: Desk, tg: TelegramSandbox, reader: User
+) -> None:
+    tg.control.send_message(reader.id, "/subscribe@other_bot ukraine", bot=desk.account)
+    assert await desk.ask(reader, "/subscriptions") == (
+        "This chat receives no topics yet. Try /topics, then /subscribe."
+    )
+    answers = [m for m in tg.control.transcript(reader.id) if m.sender_id == desk.account.id]
+    assert len(answers) == 1
+
+
+async def test_group_admins_manage_subscriptions_others_are_refused(
+    desk: Desk, tg: TelegramSandbox, account: Bot
+) -> None:
+    for kind in ("group", "supergroup"):
+        owner = tg.control.create_user("Olga")
+        member = tg.control.create_user("Mo")
+        chat = tg.control.create_chat(kind, "Readers", creator=owner.id, members=(member.id,))
+        tg.control.add_bot(chat.id, account, admin=False)
+        refused = await desk.ask(member, "/subscribe ukraine", chat=chat.id)
+        assert refused == "Sorry, only this chat's administrators can change what it receives."
+        assert await desk.topics(chat.id) == []
+        assert await desk.ask(owner, "/subscribe@relay_bot ukraine", chat=chat.id) == (
+            "Subscribed to War in Ukraine (ukraine)."
+        )
+        admin = tg.control.create_user("Ada")
+        tg.control.set_member(chat.id, admin, "administrator", rights=("can_manage_chat",))
+        assert await desk.ask(admin, "/subscribe climate", chat=chat.id) == (
+            "Subscribed to Climate summit (climate)."
+        )
+        assert await desk.ask(member, "/unsubscribe all", chat=chat.id) == refused
+        # Everyone may read the list and the help.
+        assert await desk.ask(member, "/subscriptions", chat=chat.id) == (
+            "This chat receives: Climate summit (climate), War in Ukraine (ukraine)."
+        )
+        assert await desk.topics(chat.id) == ["climate", "ukraine"]
+        assert await desk.ask(owner, "/unsubscribe ukraine", chat=chat.id) == (
+            "Unsubscribed from War in Ukraine (ukraine)."
+        )
+        # The answer quotes the command it answers.
+        answer = (await desk.say(member, "/topics", chat=chat.id))[0]
+        assert answer.sender_id == account.id
+
+
+async def test_unknown_commands_in_groups_are_left_to_other_bots(
+    desk: Desk, tg: TelegramSandbox, account: Bot
+) -> None:
+    owner = tg.control.create_user("Olga")
+    chat = tg.control.create_chat("supergroup", "Readers", creator=owner.id)
+    tg.control.add_bot(chat.id, account)
+    tg.control.send_message(owner.id, "/weather", chat_id=chat.id)
+    await desk.ask(owner, "/subscriptions", chat=chat.id)
+    answers = [m for m in tg.control.transcript(chat.id) if m.sender_id == account.id]
+    assert len(answers) == 1
+
+
+async def test_a_forum_topic_subscribes_its_own_thread(
+    desk: Desk, tg: TelegramSandbox, account: Bot
+) -> None:
+    owner = tg.control.create_user("Olga")
+    forum = tg.control.create_chat("supergroup", "Forum", creator=owner.id, is_forum=True)
+    tg.control.add_bot(forum.id, account)
+    war = tg.control.create_topic(forum.id, "War")
+    climate = tg.control.create_topic(forum.id, "Climate")
+    answer = (await desk.say(owner, "/subscribe ukraine", chat=forum.id, thread=war.thread_id))[0]
+    assert answer.thread_id == war.thread_id
+    assert answer.content == "Subscribed to War in Ukraine (ukraine)."
+    await desk.say(owner, "/subscribe climate", chat=forum.id, thread=climate.thread_id)
+    assert await desk.topics(forum.id, war.thread_id) == ["ukraine"]
+    assert await desk.topics(forum.id, climate.thread_id) == ["climate"]
+    assert await desk.topics(forum.id) == []
+
+
+async def test_a_channel_admin_subscribes_by_posting_in_the_channel(
+    desk: Desk, tg: TelegramSandbox, account: Bot
+) -> None:
+    owner = tg.control.create_user("Olga")
+    channel = tg.control.create_chat("channel", "News", username="newsch", creator=owner.id)
+    tg.control.add_bot(channel.id, account)
+    answer = await desk.ask(owner, "/subscribe ukraine", chat=channel.id)
+    assert answer == "Subscribed to War in Ukraine (ukraine)."
+    assert await desk.topics(channel.id) == ["ukraine"]
+    # The command post was deleted once answered; the answer stays.
+    shown = tg.control.transcript(channel.id)
+    assert [m.content for m in shown] == [answer]
+    assert await desk.ask(owner, "/unsubscribe ukraine", chat=channel.id) == (
+        "Unsubscribed from War in Ukraine (ukraine)."
+    )
+    # Nobody can be told apart in a channel: editor commands are refused there.
+    assert await desk.ask(owner, "/post ukraine Headline", chat=channel.id) == (
+        "Only the newsroom's editors can use /post."
+    )
+
+
+async def test_remote_channel_subscription_needs_both_admins(
+    desk: Desk, tg: TelegramSandbox, account: Bot, reader: User
+) -> None:
+    owner = tg.control.create_user("Olga")
+    tg.control.send_message(owner.id, "hi", bot=account)
+    channel = tg.control.create_chat("channel", "News", username="newsch", creator=owner.id)
+    assert await desk.ask(owner, "/subscribe ukraine @newsch") == (
+        "I am not an administrator of @newsch: add me as an admin who can post messages "
+        "there, then try again."
+    )
+    tg.control.add_bot(channel.id, account, admin=False)
+    assert (await desk.ask(owner, f"/subscribe ukraine {channel.id}")).startswith(
+        "I am not an administrator of @newsch:"
+    )
+    tg.control.add_bot(channel.id, account)
+    assert await desk.ask(reader, "/subscribe ukraine @newsch") == (
+        "You are not an administrator of @newsch, so you can't subscribe it."
+    )
+    assert await desk.topics(channel.id) == []
+    assert await desk.ask(owner, "/subscribe ukraine climate @newsch") == (
+        "Subscribed to War in Ukraine (ukraine), Climate summit (climate)."
+    )
+    assert await desk.topics(channel.id) == ["climate", "ukraine"]
+    assert await desk.topics(owner.id) == []  # the private chat itself subscribed nothing
+    assert await desk.ask(owner, f"/subscriptions {channel.id}") == (
+        "This chat receives: Climate summit (climate), War in Ukraine (ukraine)."
+    )
+    assert await desk.ask(owner, "/unsubscribe climate @newsch") == (
+        "Unsubscribed from Climate summit (climate)."
+    )
+
+
+async def test_a_migrated_group_keeps_its_subscriptions(
+    desk: Desk, tg: TelegramSandbox, account: Bot
+) -> None:
+    owner = tg.control.create_user("Olga")
+    chat = tg.control.create_chat("group", "Readers", creator=owner.id)
+    tg.control.add_bot(chat.id, account)
+    await desk.ask(owner, "/subscribe ukraine", chat=chat.id)
+    new = tg.control.migrate(chat.id)
+    assert await desk.ask(owner, "/subscriptions", chat=new.id) == (
+        "This chat receives: War in Ukraine (ukraine)."
+    )
+    assert await desk.topics(chat.id) == []
+
+
+async def test_commands_are_registered_per_scope(desk: Desk, editor: User) -> None:
+    bot = desk.adapter.bot
+    from telegram import BotCommandScopeChat
+
+    everyone = [c.command for c in await bot.get_my_commands()]
+    assert everyone == ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions"]
+    mine = [c.command for c in await bot.get_my_commands(scope=BotCommandScopeChat(editor.id))]
+    assert mine == [*everyone, "post", "edit", "delete", "preview"]

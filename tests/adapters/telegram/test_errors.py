@@ -1,0 +1,202 @@
+"""Every Telegram failure becomes the relay's own error, as the dispatcher expects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from adapters.telegram import TelegramAdapter
+from relay.config import Config, TopicConfig
+from relay.errors import Gone, Moved, RateLimited, Rejected, Transient
+from relay.model import Destination, Update
+from relay.sandbox.telegram.limits import TelegramLimits
+from relay.sandbox.telegram.records import Bot, User
+from relay.sandbox.telegram.server import TelegramSandbox
+
+UKRAINE = TopicConfig("ukraine", "War in Ukraine", hashtag="#Ukraine")
+LONG_BODY = "\n\n".join("A sentence of the body. " * 60 for _ in range(8))
+
+
+def upd(**fields: object) -> Update:
+    return Update(id="u1", topic="ukraine", headline="Kyiv", **fields)  # type: ignore[arg-type]
+
+
+def dest(chat_id: int) -> Destination:
+    return Destination("telegram", str(chat_id))
+
+
+def group(tg: TelegramSandbox, account: Bot, kind: str = "supergroup") -> int:
+    owner = tg.control.create_user("Olga")
+    chat = tg.control.create_chat(kind, "Desk", creator=owner.id)  # type: ignore[arg-type]
+    tg.control.add_bot(chat.id, account)
+    return chat.id
+
+
+async def test_429_is_rate_limited_with_retry_after_on_the_chat_budget(
+    tg: TelegramSandbox, account: Bot, reader: User, adapter: TelegramAdapter
+) -> None:
+    tg.control.faults.fail_next("sendMessage", error=(429, "Too Many Requests: retry after 7"))
+    with pytest.raises(RateLimited) as caught:
+        await adapter.send(dest(reader.id), upd(), UKRAINE)
+    assert caught.value.retry_after == 7.0
+    assert caught.value.budget_key == f"telegram:{account.id}:chat:{reader.id}"
+    assert caught.value.budget_key in [b.key for b in adapter.budgets(dest(reader.id))]
+
+
+async def test_the_sandbox_flood_limit_answers_rate_limited(
+    tg: TelegramSandbox, account: Bot, reader: User, adapter: TelegramAdapter
+) -> None:
+    tg.control.set_limits(TelegramLimits(per_chat_per_second=1.0, per_chat_burst=3))
+    for _ in range(3):  # the burst
+        await adapter.send(dest(reader.id), upd(), UKRAINE)
+    with pytest.raises(RateLimited) as caught:
+        await adapter.send(dest(reader.id), upd(), UKRAINE)
+    assert caught.value.retry_after >= 1.0
+
+
+@pytest.mark.parametrize(
+    ("breakage", "reason"),
+    [
+        ("block", "Forbidden: bot was blocked by the user"),
+        ("deactivate", "Forbidden: user is deactivated"),
+    ],
+)
+async def test_a_reader_gone_is_gone(
+    tg: TelegramSandbox,
+    account: Bot,
+    reader: User,
+    adapter: TelegramAdapter,
+    breakage: str,
+    reason: str,
+) -> None:
+    if breakage == "block":
+        tg.control.block(reader.id, account)
+    else:
+        tg.control.deactivate(reader.id)
+    with pytest.raises(Gone) as caught:
+        await adapter.send(dest(reader.id), upd(), UKRAINE)
+    assert caught.value.reason == reason
+    assert caught.value.destination == str(dest(reader.id))
+    assert caught.value.update_id == "u1" and caught.value.platform == "telegram"
+
+
+async def test_never_started_the_bot_is_gone(tg: TelegramSandbox, adapter: TelegramAdapter) -> None:
+    stranger = tg.control.create_user("Stan")
+    with pytest.raises(Gone, match="can't initiate conversation"):
+        await adapter.send(dest(stranger.id), upd(), UKRAINE)
+
+
+@pytest.mark.parametrize(
+    ("kind", "breakage", "reason"),
+    [
+        ("supergroup", "kick", "Forbidden: bot was kicked from the supergroup chat"),
+        ("group", "kick", "Forbidden: bot was kicked from the group chat"),
+        ("channel", "kick", "Forbidden: bot was kicked from the channel chat"),
+        ("supergroup", "remove", "Forbidden: bot is not a member of the supergroup chat"),
+        ("channel", "remove", "Forbidden: bot is not a member of the channel chat"),
+        ("group", "delete", "Forbidden: the group chat was deleted"),
+        ("supergroup", "delete", "Chat not found"),
+        ("channel", "demote", "Need administrator rights in the channel chat"),
+    ],
+)
+async def test_a_chat_closed_to_the_bot_is_gone(
+    tg: TelegramSandbox,
+    account: Bot,
+    adapter: TelegramAdapter,
+    kind: str,
+    breakage: str,
+    reason: str,
+) -> None:
+    chat_id = group(tg, account, kind)
+    if breakage == "kick":
+        tg.control.kick_bot(chat_id, account)
+    elif breakage == "remove":
+        tg.control.remove_bot(chat_id, account)
+    elif breakage == "delete":
+        tg.control.delete_chat(chat_id)
+    else:
+        tg.control.set_member(chat_id, account, "member")
+    with pytest.raises(Gone) as caught:
+        await adapter.send(dest(chat_id), upd(), UKRAINE)
+    assert caught.value.reason == reason
+
+
+async def test_an_upgraded_group_is_moved_to_the_supergroup(
+    tg: TelegramSandbox, account: Bot, adapter: TelegramAdapter
+) -> None:
+    chat_id = group(tg, account, "group")
+    new = tg.control.migrate(chat_id)
+    with pytest.raises(Moved) as caught:
+        await adapter.send(dest(chat_id), upd(), UKRAINE)
+    assert caught.value.new_chat_id == str(new.id)
+    await adapter.send(dest(new.id), upd(), UKRAINE)  # and the new id works
+
+
+async def test_a_bad_request_is_rejected_with_telegrams_description(
+    tg: TelegramSandbox, account: Bot, reader: User, adapter: TelegramAdapter
+) -> None:
+    tg.control.faults.fail_next(
+        "sendMessage", error=(400, "Bad Request: can't parse entities: Unsupported start tag")
+    )
+    with pytest.raises(Rejected) as caught:
+        await adapter.send(dest(reader.id), upd(), UKRAINE)
+    # python-telegram-bot drops "Bad Request: " and capitalises the description.
+    assert caught.value.reason == "Can't parse entities: unsupported start tag"
+    with pytest.raises(Rejected, match="Message to edit not found"):
+        await adapter.edit(dest(reader.id), upd(), UKRAINE, ("999",))
+
+
+@pytest.mark.parametrize("fault", ["502", "drop"])
+async def test_network_errors_and_5xx_are_transient(
+    tg: TelegramSandbox, account: Bot, reader: User, adapter: TelegramAdapter, fault: str
+) -> None:
+    if fault == "502":
+        tg.control.faults.fail_next("sendMessage")
+    else:
+        tg.control.faults.fail_next("sendMessage", drop=True)
+    with pytest.raises(Transient):
+        await adapter.send(dest(reader.id), upd(), UKRAINE)
+    tg.control.faults.fail_next("editMessageText", error=(500, "Internal Server Error"))
+    ids = await adapter.send(dest(reader.id), upd(), UKRAINE)
+    with pytest.raises(Transient):
+        await adapter.edit(dest(reader.id), upd(body="new"), UKRAINE, ids)
+    tg.control.faults.fail_next("deleteMessage")
+    with pytest.raises(Transient):
+        await adapter.delete(dest(reader.id), ids)
+
+
+async def test_a_send_failing_half_way_removes_the_parts_already_sent(
+    tg: TelegramSandbox, account: Bot, reader: User, adapter: TelegramAdapter
+) -> None:
+    before = [m.message_id for m in tg.control.transcript(reader.id)]
+    sent = {"n": 0}
+
+    def fail_second(event: object) -> None:
+        sent["n"] += 1
+        if sent["n"] == 1:
+            tg.control.faults.fail_next("sendMessage")
+
+    unsubscribe = tg.control.subscribe(fail_second)
+    try:
+        with pytest.raises(Transient):
+            await adapter.send(dest(reader.id), upd(body=LONG_BODY), UKRAINE)
+    finally:
+        unsubscribe()
+    assert [m.message_id for m in tg.control.transcript(reader.id)] == before
+    gone = [m for m in tg.control.transcript(reader.id, include_deleted=True) if m.deleted]
+    assert len(gone) == 1 and gone[0].text is not None and "\n\n(1/" in gone[0].text
+
+
+async def test_a_bad_token_is_transient_not_gone(
+    tg: TelegramSandbox, reader: User, tg_config: Callable[..., Config]
+) -> None:
+    config = tg_config()
+    wrong = replace(config, telegram=replace(config.telegram, token="1:wrong"))
+    adapter = TelegramAdapter(wrong)
+    try:
+        with pytest.raises(Transient):
+            await adapter.send(dest(reader.id), upd(), UKRAINE)
+    finally:
+        await adapter.aclose()
