@@ -1,0 +1,74 @@
+"""Who may do what, answered from a Discord interaction (editors, Manage Channels, bot perms)."""
+
+from __future__ import annotations
+
+import discord
+
+from relay.config import Editors
+from relay.model import Destination
+
+# What the bot needs to deliver embeds. Attach Files is not needed: photos are embed images
+# given by URL, never uploaded.
+NEEDED = (("view_channel", "View Channel"), ("send_messages", "Send Messages"),
+          ("embed_links", "Embed Links"))  # fmt: skip
+NEEDED_IN_THREADS = (("view_channel", "View Channel"),
+                     ("send_messages_in_threads", "Send Messages in Threads"),
+                     ("embed_links", "Embed Links"))  # fmt: skip
+
+
+def role_ids(interaction: discord.Interaction) -> set[int]:
+    """The invoking member's role ids (none in DMs)."""
+    roles = getattr(interaction.user, "roles", None) or []
+    return {int(r.id) for r in roles}
+
+
+def is_editor(interaction: discord.Interaction, editors: Editors) -> bool:
+    """Configured editor user ids, or members holding a configured editor role."""
+    return interaction.user.id in editors.discord_users or bool(
+        role_ids(interaction) & editors.discord_roles
+    )
+
+
+def bot_lacks(interaction: discord.Interaction) -> list[str]:
+    """The permissions the bot is missing to deliver into the interaction's channel."""
+    perms = interaction.app_permissions
+    channel = interaction.channel
+    in_thread = isinstance(channel, discord.Thread)
+    needed = NEEDED_IN_THREADS if in_thread else NEEDED
+    return [label for attr, label in needed if not getattr(perms, attr)]
+
+
+class InteractionAuthority:
+    """`relay.commands.Authority` for one interaction.
+
+    Managing subscriptions needs Manage Channels in the channel where the command is run
+    (Discord computes `interaction.permissions` with the channel's overwrites). With
+    `check_bot`, subscribing also needs the bot's own permissions to post there.
+    """
+
+    def __init__(
+        self, interaction: discord.Interaction, editors: Editors, *, check_bot: bool = False
+    ) -> None:
+        self.interaction = interaction
+        self.editors = editors
+        self.check_bot = check_bot
+
+    async def is_editor(self) -> bool:
+        return is_editor(self.interaction, self.editors)
+
+    async def may_manage(self, dest: Destination) -> str | None:
+        if dest.chat_id != str(self.interaction.channel_id):
+            return "Run this command in the channel it is about."
+        if not self.interaction.permissions.manage_channels:
+            return "Only members with the Manage Channels permission in this channel can do that."
+        if self.check_bot:
+            lacking = bot_lacks(self.interaction)
+            if lacking:
+                return (
+                    "I cannot post here: I am missing the "
+                    + ", ".join(lacking)
+                    + " permission"
+                    + ("s" if len(lacking) > 1 else "")
+                    + " in this channel. Nothing was changed."
+                )
+        return None

@@ -1,0 +1,184 @@
+"""The body's Markdown subset as Discord Markdown, with every editor character escaped.
+
+The subset (`relay.model`): paragraphs separated by blank lines, `**bold**`, `_italic_`,
+`[text](https://url)` and lines starting with `> ` (quotes). Anything else an editor types is
+shown literally: Markdown characters are backslash-escaped, `<` is escaped so `<@id>`, `<@&id>`,
+`<#id>` and `<t:…>` never become mentions or timestamps, and `@everyone` / `@here` get a
+zero-width space so they read the same but can never ping. Bare URLs are left alone: Discord
+links them before it parses Markdown, and escaping would break them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ZWSP = "\u200b"
+_SPECIAL = re.compile(r"([\\*_~`|\[\]<])")
+_EVERYONE = re.compile(r"@(everyone|here)", re.IGNORECASE)
+_URL = re.compile(r"^https?://[^\s<>]+$")
+_LINE_START = re.compile(r"^(\s*)([-+>#])")
+_NUMBERED = re.compile(r"^(\s*\d+)\.(\s)")
+_INLINE = re.compile(
+    r"\[(?P<ltext>[^\]\n]+)\]\((?P<url>https?://[^\s()<>]{1,500})\)"
+    r"|\*\*(?P<bold>\S(?:.*?\S)?)\*\*"
+    r"|(?<![\w_])_(?P<italic>\S(?:.*?\S)?)_(?![\w_])"
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of editor text with its styles (the subset's only ones)."""
+
+    text: str
+    bold: bool = False
+    italic: bool = False
+    url: str | None = None
+
+
+def escape_word(word: str) -> str:
+    """Escape one whitespace-free token (a bare URL stays as typed)."""
+    if _URL.match(word):
+        return word
+    return _EVERYONE.sub(lambda m: "@" + ZWSP + m.group(1), _SPECIAL.sub(r"\\\1", word))
+
+
+def escape(text: str) -> str:
+    """Plain editor text as Discord Markdown that displays exactly that text."""
+    return "".join(escape_word(w) if w and not w.isspace() else w for w in re.split(r"(\s+)", text))
+
+
+def parse_inline(text: str, bold: bool = False, italic: bool = False) -> list[Span]:
+    """Split one line into styled spans; unmatched markers stay literal text."""
+    spans: list[Span] = []
+    pos = 0
+    for m in _INLINE.finditer(text):
+        if m.start() > pos:
+            spans.append(Span(text[pos : m.start()], bold, italic))
+        if m.group("url"):
+            spans.append(Span(m.group("ltext"), bold, italic, m.group("url")))
+        elif m.group("bold") is not None:
+            spans.extend(parse_inline(m.group("bold"), True, italic))
+        else:
+            spans.extend(parse_inline(m.group("italic"), bold, True))
+        pos = m.end()
+    if pos < len(text):
+        spans.append(Span(text[pos:], bold, italic))
+    return spans
+
+
+def render_span(span: Span) -> str:
+    """One span as Discord Markdown."""
+    core = span.text.strip()
+    if not core:
+        return span.text
+    lead = span.text[: len(span.text) - len(span.text.lstrip())]
+    trail = span.text[len(span.text.rstrip()) :]
+    out = escape(core)
+    if span.url is not None:
+        out = f"[{out}]({span.url})"
+    if span.italic:
+        out = f"_{out}_"
+    if span.bold:
+        out = f"**{out}**"
+    return lead + out + trail
+
+
+@dataclass(frozen=True)
+class Line:
+    """One source line: a quote or not, and its spans; blank lines separate paragraphs."""
+
+    spans: tuple[Span, ...]
+    quote: bool = False
+
+    @property
+    def blank(self) -> bool:
+        return not self.quote and not any(s.text.strip() for s in self.spans)
+
+
+def parse(body: str) -> list[Line]:
+    """The body as lines of spans."""
+    lines: list[Line] = []
+    for raw in body.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        quote = raw.startswith("> ") or raw == ">"
+        text = raw[2:] if raw.startswith("> ") else "" if raw == ">" else raw
+        lines.append(Line(tuple(parse_inline(text)), quote))
+    return lines
+
+
+def render_line(line: Line) -> str:
+    """One line as Discord Markdown (a quote keeps its `> `); line-start syntax escaped."""
+    text = "".join(render_span(s) for s in line.spans)
+    # "# ", "- ", "> ", "1. " and "-# " at a line start would become headers, lists, quotes
+    text = _NUMBERED.sub(r"\1\\.\2", _LINE_START.sub(r"\1\\\2", text))
+    return ("> " + text) if line.quote else text
+
+
+def split_line(line: Line, limit: int) -> list[Line]:
+    """Cut a line whose rendering exceeds `limit` into lines that each fit (at word breaks)."""
+    budget = limit - (2 if line.quote else 0) - 8  # room for markers and a line-start escape
+    pieces: list[list[Span]] = [[]]
+    used = 0
+    for span in line.spans:
+        for word in _words(span, budget):
+            size = len(render_span(word))
+            if used + size > budget and pieces[-1]:
+                pieces.append([])
+                used = 0
+            pieces[-1].append(word)
+            used += size
+    return [Line(tuple(p), line.quote) for p in pieces if p]
+
+
+def _words(span: Span, budget: int) -> list[Span]:
+    """A span cut into word-sized spans of the same style (hard cuts for giant words)."""
+    room = budget - (len(span.url) + 4 if span.url else 0)
+    room = max(room // 2, 1)  # an escaped character takes at most two
+    out: list[Span] = []
+    for word in re.findall(r"\S+\s*|\s+", span.text):
+        for i in range(0, len(word), room):
+            out.append(Span(word[i : i + room], span.bold, span.italic, span.url))
+    return out
+
+
+MIN_CAP = 600  # the smallest piece asked for: a link (URL <= 500) always fits
+
+
+class Chunker:
+    """Hands out the rendered body piece by piece, each within the size asked for."""
+
+    def __init__(self, body: str) -> None:
+        self._lines = parse(body)
+        while self._lines and self._lines[0].blank:
+            self._lines.pop(0)
+
+    @property
+    def empty(self) -> bool:
+        return all(line.blank for line in self._lines)
+
+    def take(self, cap: int) -> str:
+        """The next piece of at most `cap` (>= MIN_CAP) characters, whole lines when possible."""
+        out: list[str] = []
+        size = 0
+        while self._lines:
+            line = self._lines[0]
+            text = "" if line.blank else render_line(line)
+            extra = len(text) + (1 if out else 0)
+            if size + extra <= cap:
+                out.append(text)
+                size += extra
+                self._lines.pop(0)
+                continue
+            room = cap - size - (1 if out else 0)
+            if out and room < MIN_CAP:
+                break  # start the next piece with this line
+            parts = split_line(line, room)
+            if out and len(render_line(parts[0])) > room:
+                break
+            if len(render_line(parts[0])) > cap:
+                raise ValueError("a line cannot be cut to fit")  # unreachable for cap >= MIN_CAP
+            rest = tuple(span for part in parts[1:] for span in part.spans)
+            self._lines[0:1] = [parts[0], Line(rest, line.quote)] if rest else [parts[0]]
+        while self._lines and self._lines[0].blank:
+            self._lines.pop(0)
+        return "\n".join(out).strip()

@@ -1,0 +1,345 @@
+"""Slash commands through a real discord.Client: every command, permissions, forms, progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from adapters.discord import DiscordAdapter
+from relay.commands import Commands
+from relay.config import Config
+from relay.model import Destination
+from relay.sandbox.discord import DiscordSandbox, InteractionResult, MessageView
+from tests.helpers import Pipeline
+from tests.sandbox.discord.conftest import Newsroom
+
+
+class Member:
+    """Runs commands as one member of the newsroom guild, in one channel."""
+
+    def __init__(self, sandbox: DiscordSandbox, newsroom: Newsroom, user_id: int) -> None:
+        self.sandbox, self.newsroom, self.user_id = sandbox, newsroom, user_id
+
+    def _ids(self, channel: int | None) -> tuple[int, int, int, int]:
+        n = self.newsroom
+        return (n.bot.application_id, n.guild_id, channel or n.live_id, self.user_id)
+
+    async def run(
+        self, name: str, options: dict[str, Any] | None = None, channel: int | None = None
+    ) -> InteractionResult:
+        handle = self.sandbox.control.invoke(*self._ids(channel), name, options)
+        return await handle.wait(lambda r: r.original is not None and not _loading(r))
+
+    async def open(
+        self, name: str, options: dict[str, Any] | None = None, channel: int | None = None
+    ) -> InteractionResult:
+        return await self.sandbox.control.invoke(*self._ids(channel), name, options).response()
+
+    async def submit(
+        self, custom_id: str, values: dict[str, str], channel: int | None = None
+    ) -> InteractionResult:
+        handle = self.sandbox.control.submit_modal(*self._ids(channel), custom_id, values)
+        return await handle.wait(lambda r: r.original is not None and not _loading(r))
+
+    async def complete(self, name: str, options: dict[str, Any], focused: str) -> list[str]:
+        handle = self.sandbox.control.autocomplete(*self._ids(None), name, options, focused)
+        return [c["value"] for c in (await handle.response()).choices]
+
+
+def _loading(r: InteractionResult) -> bool:
+    return r.response_type == 5 and r.original is not None and r.original.edited_at is None
+
+
+def text(r: InteractionResult) -> str:
+    assert r.original is not None and r.original.ephemeral
+    return r.original.content
+
+
+def posts(sandbox: DiscordSandbox, channel_id: int) -> list[MessageView]:
+    """The channel's messages that are not interaction replies."""
+    return [v for v in sandbox.control.transcript(channel_id) if v.interaction_id is None]
+
+
+async def test_commands_are_synced_to_the_configured_guild(
+    bot: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom
+) -> None:
+    names = {c.name for c in sandbox.world.commands.values() if c.guild_id == newsroom.guild_id}
+    assert names == {"subscribe", "unsubscribe", "subscriptions", "topics", "help", "post",
+                     "preview", "edit", "delete"}  # fmt: skip
+    subscribe = next(c for c in sandbox.world.commands.values() if c.name == "subscribe")
+    assert int(subscribe.payload["default_member_permissions"]) == 1 << 4  # Manage Channels
+
+
+async def test_subscribe_needs_manage_channels_and_the_bots_permissions(
+    bot: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, commands: Commands
+) -> None:
+    owner = Member(sandbox, newsroom, newsroom.owner_id)
+    reader = Member(sandbox, newsroom, newsroom.reader_id)
+    live = Destination("discord", str(newsroom.live_id))
+
+    refused = await reader.run("subscribe", {"topic": "ukraine"})
+    assert text(refused) == (
+        "Only members with the Manage Channels permission in this channel can do that."
+    )
+    assert await commands.subscriptions.topics(live) == []
+
+    ok = await owner.run("subscribe", {"topic": "ukraine"})
+    assert text(ok) == "Subscribed to War in Ukraine (ukraine)."
+    assert await commands.subscriptions.topics(live) == ["ukraine"]
+
+    readonly = await owner.run("subscribe", {"topic": "ukraine"}, channel=newsroom.readonly_id)
+    assert text(readonly) == (
+        "I cannot post here: I am missing the Send Messages, Embed Links permissions in this "
+        "channel. Nothing was changed."
+    )
+    noembed = await owner.run("subscribe", {"topic": "ukraine"}, channel=newsroom.noembed_id)
+    assert "missing the Embed Links permission in this channel" in text(noembed)
+    for channel in (newsroom.readonly_id, newsroom.noembed_id):
+        assert await commands.subscriptions.topics(Destination("discord", str(channel))) == []
+
+    typo = await owner.run("subscribe", {"topic": "ukrane"})
+    assert text(typo) == "Unknown topic 'ukrane'. Did you mean ukraine? See /topics."
+
+
+async def test_a_thread_is_subscribed_on_its_own(
+    bot: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, commands: Commands
+) -> None:
+    owner = Member(sandbox, newsroom, newsroom.owner_id)
+    r = await owner.run("subscribe", {"topic": "climate"}, channel=newsroom.thread_id)
+    assert text(r) == "Subscribed to Climate summit (climate)."
+    thread = Destination("discord", str(newsroom.thread_id))
+    assert await commands.subscriptions.topics(thread) == ["climate"]
+    assert await commands.subscriptions.topics(Destination("discord", str(newsroom.live_id))) == []
+
+
+async def test_unsubscribe_subscriptions_topics_and_help(
+    bot: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, editor_id: int
+) -> None:
+    owner = Member(sandbox, newsroom, newsroom.owner_id)
+    reader = Member(sandbox, newsroom, newsroom.reader_id)
+    await owner.run("subscribe", {"topic": "ukraine"})
+    await owner.run("subscribe", {"topic": "climate"})
+    assert await owner.complete("subscribe", {"topic": "clim"}, "topic") == ["climate"]
+    assert await owner.complete("unsubscribe", {"topic": ""}, "topic") == [
+        "all", "climate", "ukraine"]  # fmt: skip
+
+    listed = await owner.run("subscriptions")
+    assert text(listed) == "This chat receives: Climate summit (climate), War in Ukraine (ukraine)."
+    assert "Manage Channels" in text(await reader.run("subscriptions"))
+    assert "Manage Channels" in text(await reader.run("unsubscribe", {"topic": "all"}))
+
+    assert text(await owner.run("unsubscribe", {"topic": "climate"})) == (
+        "Unsubscribed from Climate summit (climate)."
+    )
+    assert text(await owner.run("unsubscribe", {"topic": "all"})) == (
+        "Unsubscribed from War in Ukraine (ukraine)."
+    )
+    assert text(await owner.run("unsubscribe", {"topic": "all"})) == (
+        "This chat was not subscribed to that."
+    )
+
+    topics = text(await reader.run("topics"))
+    assert topics.splitlines() == [
+        "Topics:",
+        "• ukraine: War in Ukraine",
+        "• climate: Climate summit",
+        "• elections: Elections",
+    ]
+    assert "Editors:" not in text(await reader.run("help"))
+    assert "Editors:" in text(await Member(sandbox, newsroom, editor_id).run("help"))
+
+
+async def test_post_through_the_form_with_progress_until_delivered(
+    bot: DiscordAdapter,
+    sandbox: DiscordSandbox,
+    newsroom: Newsroom,
+    editor_id: int,
+    client: aioredis.Redis,
+    discord_config: Config,
+) -> None:
+    owner = Member(sandbox, newsroom, newsroom.owner_id)
+    editor = Member(sandbox, newsroom, editor_id)
+    await owner.run("subscribe", {"topic": "ukraine"})
+    await owner.run("subscribe", {"topic": "ukraine"}, channel=newsroom.news_id)
+
+    form = await editor.open("post", {"topic": "ukraine", "breaking": True})
+    assert form.response_type == 9
+    assert form.response_data is not None and form.response_data["custom_id"] == "relay:post"
+    posted = await editor.submit("relay:post", {
+        "topic": "ukraine", "headline": "Dam breached @everyone", "body": "Water **everywhere**.",
+        "link": "https://news.example/dam", "image": "https://img.example/dam.jpg",
+    })  # fmt: skip
+    reply = text(posted)
+    assert reply.startswith("Published update ") and reply.endswith(
+        "to War in Ukraine (ukraine): on its way to 2 subscribed chats."
+    )
+    update_id = reply.split()[2]
+
+    pipeline = Pipeline(client, discord_config, adapters=[bot])
+    await pipeline.drain()
+    await bot.delivery.settle()
+    [view] = posts(sandbox, newsroom.live_id)
+    assert [v.crossposted for v in posts(sandbox, newsroom.news_id)] == [True]
+    embed = view.embeds[0]
+    assert embed["title"] == "Dam breached @\u200beveryone" and not view.pings_everyone
+    assert embed["author"]["name"] == "🔴 BREAKING · War in Ukraine"
+    assert embed["image"] == {"url": "https://img.example/dam.jpg"}
+    assert embed["url"] == "https://news.example/dam"
+
+    handle_result = await _progress_done(sandbox, posted)
+    assert handle_result == "Delivery: delivered 2 / 2 · 0 failed (done)"
+    assert update_id
+
+
+async def _progress_done(sandbox: DiscordSandbox, result: InteractionResult) -> str:
+    assert result.original is not None
+    interaction = sandbox.world.interactions[result.original.interaction_id or 0]
+    from relay.sandbox.discord import InteractionHandle
+
+    handle = InteractionHandle(sandbox.world, interaction)
+    done = await handle.wait(
+        lambda r: bool(r.followups) and r.followups[0].content.endswith("(done)")
+    )
+    assert done.followups[0].ephemeral
+    return done.followups[0].content
+
+
+async def test_editor_commands_refuse_everyone_else(
+    bot: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, client: aioredis.Redis
+) -> None:
+    reader = Member(sandbox, newsroom, newsroom.reader_id)
+    for name, options in (("post", {}), ("preview", {}), ("edit", {"id": "x"}),
+                          ("delete", {"id": "x"})):  # fmt: skip
+        r = await reader.run(name, options)
+        assert r.response_type == 4
+        assert text(r) == f"Only the newsroom's editors can use /{name}."
+    assert await client.xlen("relay:updates") == 0
+
+
+async def test_bad_form_input_gets_a_clear_answer_and_publishes_nothing(
+    bot: DiscordAdapter,
+    sandbox: DiscordSandbox,
+    newsroom: Newsroom,
+    editor_id: int,
+    client: aioredis.Redis,
+) -> None:
+    editor = Member(sandbox, newsroom, editor_id)
+    cases = [
+        ({"topic": "ukraine", "headline": "H", "link": "not a link"},
+         "Nothing was changed: link: must be an absolute http(s) URL, got 'not a link'."),
+        ({"topic": "ukraine", "headline": "H", "image": "ftp://x/y.jpg"},
+         "Nothing was changed: image.url: must be an absolute http(s) URL, got 'ftp://x/y.jpg'."),
+        ({"topic": "ukrane", "headline": "H"},
+         "Unknown topic 'ukrane'. Did you mean ukraine? See /topics."),
+        ({"topic": "ukraine", "headline": "  "},
+         "The update needs a headline after the topic."),
+    ]  # fmt: skip
+    for values, expected in cases:
+        await editor.open("post")
+        full = {"topic": "", "headline": "", "body": "", "link": "", "image": "", **values}
+        assert text(await editor.submit("relay:post", full)) == expected
+    assert await client.exists("relay:updates") == 0
+
+
+async def test_preview_shows_the_rendered_embed_and_publishes_nothing(
+    bot: DiscordAdapter,
+    sandbox: DiscordSandbox,
+    newsroom: Newsroom,
+    editor_id: int,
+    client: aioredis.Redis,
+) -> None:
+    editor = Member(sandbox, newsroom, editor_id)
+    form = await editor.open("preview", {"topic": "climate"})
+    assert form.response_data is not None and form.response_data["custom_id"] == "relay:preview"
+    r = await editor.submit("relay:preview", {
+        "topic": "climate", "headline": "Deal reached", "body": "After _two_ weeks.",
+        "link": "", "image": "",
+    })  # fmt: skip
+    assert text(r) == "Preview (not published):"
+    assert r.original is not None
+    [embed] = r.original.embeds
+    assert (embed["title"], embed["description"]) == ("Deal reached", "After _two_ weeks.")
+    assert embed["author"] == {"name": "Climate summit"}
+    assert await client.exists("relay:updates") == 0
+    assert r.followups == ()
+
+
+async def test_edit_and_delete_by_id(
+    bot: DiscordAdapter,
+    sandbox: DiscordSandbox,
+    newsroom: Newsroom,
+    editor_id: int,
+    client: aioredis.Redis,
+    discord_config: Config,
+    commands: Commands,
+) -> None:
+    owner = Member(sandbox, newsroom, newsroom.owner_id)
+    editor = Member(sandbox, newsroom, editor_id)
+    await owner.run("subscribe", {"topic": "ukraine"})
+    await editor.open("post", {"topic": "ukraine"})
+    posted = await editor.submit(
+        "relay:post",
+        {
+            "topic": "ukraine",
+            "headline": "Dam breached",
+            "body": "First report.",
+            "link": "",
+            "image": "",
+        },
+    )
+    update_id = text(posted).split()[2]
+    pipeline = Pipeline(client, discord_config, adapters=[bot])
+    await pipeline.drain()
+
+    unknown = await editor.run("edit", {"id": "nope"})
+    assert text(unknown) == "There is no update with id nope."
+    form = await editor.open("edit", {"id": update_id})
+    assert form.response_type == 9 and form.response_data is not None
+    prefilled = _inputs(form.response_data["components"])
+    assert prefilled["headline"] == "Dam breached" and prefilled["body"] == "First report."
+    edited = await editor.submit(
+        "relay:edit",
+        {"headline": "Dam breached, 3 dead", "body": "Second report.", "link": "", "image": ""},
+    )
+    assert text(edited) == (
+        f"Edited update {update_id} (revision 2); every copy is being corrected."
+    )
+    await pipeline.drain()
+    [view] = posts(sandbox, newsroom.live_id)
+    assert view.embeds[0]["title"] == "Dam breached, 3 dead"
+    assert view.embeds[0]["description"] == "Second report." and view.edited_at is not None
+
+    deleted = await editor.run("delete", {"id": update_id})
+    assert text(deleted) == f"Deleted update {update_id}; every copy is being removed."
+    await pipeline.drain()
+    assert [v.deleted for v in posts(sandbox, newsroom.live_id)] == [True]
+    assert text(await editor.run("delete", {"id": update_id})).startswith("Nothing was changed")
+
+
+def _inputs(components: list[dict[str, Any]]) -> dict[str, str]:
+    """custom_id → default value of every text input, wherever discord.py nested it."""
+    found: dict[str, str] = {}
+    for c in components:
+        if c.get("type") == 4:
+            found[str(c["custom_id"])] = str(c.get("value") or "")
+        for key in ("components", "component"):
+            inner = c.get(key)
+            found.update(_inputs(inner if isinstance(inner, list) else
+                                 [inner] if isinstance(inner, dict) else []))  # fmt: skip
+    return found
+
+
+async def test_slow_work_is_deferred_then_answered(
+    discord_config: Config, commands: Commands, sandbox: DiscordSandbox, newsroom: Newsroom
+) -> None:
+    from tests.adapters.discord.conftest import make_adapter
+
+    adapter = make_adapter(discord_config, answer_within=0.0)
+    await adapter.start(commands)
+    try:
+        r = await Member(sandbox, newsroom, newsroom.reader_id).run("topics")
+    finally:
+        await adapter.aclose()
+    assert r.response_type == 5
+    assert text(r).startswith("Topics:")
