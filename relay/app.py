@@ -62,7 +62,8 @@ class Relay:
         self.consumer = consumer or default_consumer()
         self._adapters = list(adapters) if adapters is not None else None
         self._console_out = console_out
-        self._backend = Backend(config.redis)
+        # Every concurrent send holds at most one connection; leave room for the rest.
+        self._backend = Backend(config.redis, config.dispatcher.concurrency + 32)
         self._started: list[Adapter] = []
         self.client: aioredis.Redis
         self.ingest: Ingest

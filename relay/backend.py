@@ -134,9 +134,16 @@ class EmbeddedValkey:
         log.info("embedded valkey stopped socket=%s", self.socket_path)
 
 
-async def connect(url: str) -> aioredis.Redis:
-    """Open a client on `url` and check it answers; raise `StreamError` with a clear reason."""
-    client: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=False)
+async def connect(url: str, max_connections: int = 100) -> aioredis.Redis:
+    """Open a client on `url` and check it answers; raise `StreamError` with a clear reason.
+
+    The pool blocks (rather than fails) when every connection is busy, so a burst of
+    concurrent sends waits its turn instead of erroring.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=30
+    )
+    client: aioredis.Redis = aioredis.Redis(connection_pool=pool)
     try:
         await asyncio.wait_for(client.ping(), timeout=5.0)
         info = await client.info("server")
@@ -154,8 +161,9 @@ async def connect(url: str) -> aioredis.Redis:
 class Backend:
     """Owns the Redis client, and the embedded server when no URL is configured."""
 
-    def __init__(self, config: RedisConfig) -> None:
+    def __init__(self, config: RedisConfig, max_connections: int = 100) -> None:
         self.config = config
+        self.max_connections = max_connections
         self.embedded: EmbeddedValkey | None = None
         self._client: aioredis.Redis | None = None
 
@@ -172,7 +180,7 @@ class Backend:
             await asyncio.to_thread(self.embedded.start)
             url = self.embedded.url
         try:
-            self._client = await connect(url)
+            self._client = await connect(url, self.max_connections)
         except BaseException:
             await self._stop_embedded()
             raise
