@@ -239,7 +239,9 @@ class BotApi:
         self.world.channels[post.id] = post
         self.world.guilds[ch.guild_id].channel_ids.append(post.id)
         self.hub.dispatch_guild(ch.guild_id, "THREAD_CREATE", payloads.channel(post))
-        m = self.ops.create(post, bot, message, can_mention_everyone=bool(perms & P.MENTION_EVERYONE))
+        m = self.ops.create(
+            post, bot, message, can_mention_everyone=bool(perms & P.MENTION_EVERYONE)
+        )
         return 201, {**payloads.channel(post), "message": self._msg(m)}
 
     # -- application commands ---------------------------------------------------------------
