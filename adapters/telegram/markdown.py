@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 _PARAGRAPHS = re.compile(r"\n[ \t]*\n\s*")
 _INLINE = re.compile(
     r"\[(?P<label>[^\[\]\n]+)\]\((?P<url>https?://[^\s()<>\"]+)\)"
-    r"|\*\*(?P<bold>\S(?:.*?\S)?)\*\*"
-    r"|(?<![A-Za-z0-9_])_(?P<italic>\S(?:.*?\S)?)_(?![A-Za-z0-9_])",
+    r"|\*\*(?P<bold>\S(?:.*?\S)??)\*\*"
+    r"|(?<![A-Za-z0-9_])_(?P<italic>\S(?:.*?\S)??)_(?![A-Za-z0-9_])",
     re.DOTALL,
 )
 

@@ -157,7 +157,11 @@ def _bytes(block: Block, first: bool = False) -> int:
 
 
 def pack(blocks: list[Block], limit: int) -> list[list[Block]]:
-    """Blocks grouped into parts of at most `limit` characters, splitting blocks that cannot fit."""
+    """Blocks grouped into parts of at most `limit` characters, splitting blocks that cannot fit.
+
+    A block that fits a part of its own starts a new part rather than being split; a longer
+    one fills the rest of the current part and goes on in the next.
+    """
     room = limit - _MARKER_ROOM
     parts: list[list[Block]] = []
     current: list[Block] = []
@@ -173,27 +177,37 @@ def pack(blocks: list[Block], limit: int) -> list[list[Block]]:
             current.append(block)
             used, used_bytes = used + size, used_bytes + size_bytes
             continue
-        if current:  # start a fresh part: a paragraph is only split when it alone is too long
+        alone = _length(block, True) <= room and _bytes(block, True) <= MAX_HTML_BYTES
+        glue = 0 if first else len(block.glue)
+        free, free_bytes = room - used - glue, MAX_HTML_BYTES - used_bytes - glue
+        cut = None if alone or free < room // 4 else split_block(block, free, free_bytes)
+        if cut is None and current:  # go on in a fresh part
             parts.append(current)
             current, used, used_bytes = [], 0, 0
             queue.appendleft(block)
             continue
-        head, tail = split_block(block, room)
-        parts.append([head])
-        queue.appendleft(tail)
+        if cut is None:
+            cut = split_block(block, room, MAX_HTML_BYTES)
+            assert cut is not None, "one character always fits an empty part"
+        parts.append([*current, cut[0]])
+        current, used, used_bytes = [], 0, 0
+        queue.appendleft(cut[1])
     if current:
         parts.append(current)
     return parts or [[]]
 
 
-def split_block(block: Block, room: int) -> tuple[Block, Block]:
-    """The longest head of `block` fitting `room` (cut at a sentence, else a word); the rest."""
+def split_block(block: Block, room: int, room_bytes: int) -> tuple[Block, Block] | None:
+    """The longest head of `block` fitting the room (cut at a sentence, else a word) and the
+    rest; None if not even one character fits."""
     text = block.text
 
     def fits(end: int) -> bool:
         head = replace(block, runs=strip_runs(cut_runs(block.runs, end)[0]))
-        return len(head.text) <= room and _bytes(head, True) <= MAX_HTML_BYTES
+        return len(head.text) <= room and _bytes(head, True) <= room_bytes
 
+    if not fits(1):
+        return None
     low, high = 1, len(text)  # the largest end that fits, by bisection (costs grow with end)
     while low < high:
         mid = (low + high + 1) // 2

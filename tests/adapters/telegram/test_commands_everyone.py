@@ -201,3 +201,30 @@ async def test_commands_are_registered_per_scope(desk: Desk, editor: User) -> No
     assert everyone == ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions"]
     mine = [c.command for c in await bot.get_my_commands(scope=BotCommandScopeChat(editor.id))]
     assert mine == [*everyone, "post", "edit", "delete", "preview"]
+
+
+async def test_reading_commands_answer_in_every_kind_of_chat(
+    desk: Desk, tg: TelegramSandbox, account: Bot, reader: User
+) -> None:
+    owner = tg.control.create_user("Olga")
+    group = tg.control.create_chat("group", "G", creator=owner.id)
+    supergroup = tg.control.create_chat("supergroup", "S", creator=owner.id)
+    forum = tg.control.create_chat("supergroup", "F", creator=owner.id, is_forum=True)
+    channel = tg.control.create_chat("channel", "C", creator=owner.id)
+    for chat in (group, supergroup, forum, channel):
+        tg.control.add_bot(chat.id, account)
+    thread = tg.control.create_topic(forum.id, "T").thread_id
+    places: list[tuple[User, dict[str, int]]] = [
+        (reader, {}),
+        (owner, {"chat": group.id}),
+        (owner, {"chat": supergroup.id}),
+        (owner, {"chat": forum.id, "thread": thread}),
+        (owner, {"chat": channel.id}),
+    ]
+    for user, where in places:
+        assert (await desk.ask(user, "/start", **where)).startswith("This bot relays")
+        assert (await desk.ask(user, "/help", **where)).startswith("This bot relays")
+        assert (await desk.ask(user, "/topics", **where)).startswith("Topics:\n• ukraine")
+        assert (await desk.ask(user, "/subscriptions", **where)).startswith(
+            "This chat receives no topics yet."
+        )
