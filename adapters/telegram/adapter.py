@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -14,6 +15,7 @@ from telegram.ext import Application, ApplicationBuilder, MessageHandler, filter
 from adapters.base import Adapter, Budget
 from adapters.telegram.delivery import Delivery, translate
 from adapters.telegram.handlers import CommandListener, log_error
+from adapters.telegram.lease import PollLease
 from adapters.telegram.render import TelegramMessage, render
 from relay.commands import DESCRIPTIONS, EDITORS, EVERYONE, Commands
 from relay.config import Config, TopicConfig
@@ -45,12 +47,16 @@ class TelegramAdapter(Adapter):
         *,
         poll_timeout: float = 10.0,
         progress_interval: float = 3.0,
+        lease_seconds: float = 15.0,
     ) -> None:
         self.config = config
         tg = config.telegram
         self.bot_id = tg.token.partition(":")[0]
         self.poll_timeout = poll_timeout
         self.progress_interval = progress_interval
+        self.lease_seconds = lease_seconds
+        self.lease: PollLease | None = None
+        self._poller: asyncio.Task[None] | None = None
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(tg.token)
@@ -151,18 +157,44 @@ class TelegramAdapter(Adapter):
         self._bot_ready = True
         await self.register_commands()
         await self.app.start()
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(
-            timeout=timedelta(seconds=self.poll_timeout),
-            allowed_updates=["message", "channel_post"],
-        )
-        log.info("telegram bot @%s listening for commands", self.bot.username)
+        key = f"{commands.ingest.keys.prefix}:telegram:{self.bot_id}:poller"
+        self.lease = PollLease(commands.ingest.client, key, self.lease_seconds)
+        self._poller = asyncio.create_task(self._poll_while_leader(), name="telegram-poller")
+        log.info("telegram bot @%s ready for commands", self.bot.username)
+
+    @property
+    def polling(self) -> bool:
+        """Whether this process is the one long-polling for commands."""
+        return self.app.updater is not None and self.app.updater.running
+
+    async def _poll_while_leader(self) -> None:
+        assert self.lease is not None and self.app.updater is not None
+        while True:
+            try:
+                leader = await self.lease.hold()
+            except Exception:  # Redis unreachable: keep doing what we did, try again soon
+                log.exception("poll lease check failed")
+                leader = self.polling
+            if leader and not self.polling:
+                await self.app.updater.start_polling(
+                    timeout=timedelta(seconds=self.poll_timeout),
+                    allowed_updates=["message", "channel_post"],
+                )
+                log.info("polling for commands bot=%s", self.bot_id)
+            elif not leader and self.polling:
+                await self.app.updater.stop()
+                log.info("another worker polls for commands now bot=%s", self.bot_id)
+            await asyncio.sleep(self.lease_seconds / 3)
 
     async def register_commands(self) -> None:
         """setMyCommands: everyone's commands by default, editors' in each editor's chat."""
         everyone = [BotCommand(c, DESCRIPTIONS[c]) for c in EVERYONE]
         editors = everyone + [BotCommand(c, DESCRIPTIONS[c]) for c in EDITORS]
-        await self.bot.set_my_commands(everyone, scope=BotCommandScopeDefault())
+        try:
+            await self.bot.set_my_commands(everyone, scope=BotCommandScopeDefault())
+        except TelegramError as exc:  # the menu is a convenience; commands work without it
+            log.warning("commands not registered: %s", exc)
+            return
         for user_id in sorted(self.config.editors.telegram_users):
             try:
                 await self.bot.set_my_commands(editors, scope=BotCommandScopeChat(user_id))
@@ -170,12 +202,23 @@ class TelegramAdapter(Adapter):
                 log.warning("editor commands not set user=%s: %s", user_id, exc)
 
     async def aclose(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
         if self.listener is not None:
             await self.listener.aclose()
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
+        if self.lease is not None:
+            try:
+                await self.lease.release()
+            except Exception:
+                log.exception("poll lease not released (it expires on its own)")
         if self.app.running:
             await self.app.stop()
-        if self.listener is not None or self._bot_ready:
-            await self.app.shutdown()
+        if self.listener is not None:
+            await self.app.shutdown()  # the bot with it
+        elif self._bot_ready:
+            await self.bot.shutdown()
         self._bot_ready = False
