@@ -4,8 +4,9 @@ The subset (`relay.model`): paragraphs separated by blank lines, `**bold**`, `_i
 `[text](https://url)` and lines starting with `> ` (quotes). Anything else an editor types is
 shown literally: Markdown characters are backslash-escaped, `<` is escaped so `<@id>`, `<@&id>`,
 `<#id>` and `<t:…>` never become mentions or timestamps, and `@everyone` / `@here` get a
-zero-width space so they read the same but can never ping. Bare URLs are left alone: Discord
-links them before it parses Markdown, and escaping would break them.
+zero-width space so they read the same but can never ping. Bare URLs (starting a word or after
+punctuation) are not escaped: Discord links them before it parses Markdown, and a backslash
+would change the link.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 ZWSP = "\u200b"
 _SPECIAL = re.compile(r"([\\*_~`|\[\]<])")
 _EVERYONE = re.compile(r"@(everyone|here)", re.IGNORECASE)
-_URL = re.compile(r"^https?://[^\s<>]+$")
+# RFC 3986 characters without `*` and brackets: Markdown markers after a URL stay markers
+_URL = re.compile(r"(?<![0-9A-Za-z])https?://[A-Za-z0-9\-._~:/?#@!$&'()+,;=%]+")
 _LINE_START = re.compile(r"^(\s*)([-+>#])")
 _NUMBERED = re.compile(r"^(\s*\d+)\.(\s)")
 _INLINE = re.compile(
@@ -37,10 +39,17 @@ class Span:
 
 
 def escape_word(word: str) -> str:
-    """Escape one whitespace-free token (a bare URL stays as typed)."""
-    if _URL.match(word):
-        return word
-    return _EVERYONE.sub(lambda m: "@" + ZWSP + m.group(1), _SPECIAL.sub(r"\\\1", word))
+    """Escape one whitespace-free token (a bare URL in it stays as typed)."""
+    url = _URL.search(word)
+    if url is not None:
+        link = _no_ping(url.group())
+        return escape_word(word[: url.start()]) + link + escape_word(word[url.end() :])
+    return _no_ping(_SPECIAL.sub(r"\\\1", word))
+
+
+def _no_ping(text: str) -> str:
+    """`@everyone` / `@here` with a zero-width space after the `@` (even inside a URL)."""
+    return _EVERYONE.sub(lambda m: "@" + ZWSP + m.group(1), text)
 
 
 def escape(text: str) -> str:
@@ -106,11 +115,20 @@ def parse(body: str) -> list[Line]:
     return lines
 
 
+def escape_line_start(text: str) -> str:
+    """Escape what a line start would turn into a header, list or quote ("# ", "- ", "> ",
+    "1. ", "-# ")."""
+    return _NUMBERED.sub(r"\1\\.\2", _LINE_START.sub(r"\1\\\2", text))
+
+
+def escape_headline(text: str) -> str:
+    """A one-line text (an embed title) as Discord Markdown that displays exactly that text."""
+    return escape_line_start(escape(text))
+
+
 def render_line(line: Line) -> str:
     """One line as Discord Markdown (a quote keeps its `> `); line-start syntax escaped."""
-    text = "".join(render_span(s) for s in line.spans)
-    # "# ", "- ", "> ", "1. " and "-# " at a line start would become headers, lists, quotes
-    text = _NUMBERED.sub(r"\1\\.\2", _LINE_START.sub(r"\1\\\2", text))
+    text = escape_line_start("".join(render_span(s) for s in line.spans))
     return ("> " + text) if line.quote else text
 
 

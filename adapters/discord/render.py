@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.discord.markdown import MIN_CAP, Chunker, escape
+from adapters.discord.markdown import MIN_CAP, Chunker, escape_headline
 from relay.config import TopicConfig
 from relay.model import Update
 
@@ -54,12 +54,12 @@ def first_embed(update: Update, topic: TopicConfig) -> tuple[Payload, str]:
         "timestamp": update.published_at.isoformat(),
     }
     lead = ""
-    title = escape(update.headline)
+    title = escape_headline(update.headline)
     if len(title) > TITLE_MAX:  # heavy escaping: a shortened title; the body leads with it all
         lead, cut = f"**{title}**", update.headline
-        while len(escape(cut)) > TITLE_MAX - 1:
-            cut = cut[: -max(1, (len(escape(cut)) - TITLE_MAX) // 2)]
-        title = escape(cut.rstrip()) + "…"
+        while len(escape_headline(cut)) > TITLE_MAX - 1:
+            cut = cut[: -max(1, (len(escape_headline(cut)) - TITLE_MAX) // 2)]
+        title = escape_headline(cut.rstrip()) + "…"
     embed["title"] = title
     if update.link:
         embed["url"] = update.link
