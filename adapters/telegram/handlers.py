@@ -109,7 +109,11 @@ class CommandListener:
             image=self._image(msg), reply_to_update=self._replied_update(msg),
         )  # fmt: skip
         auth = TelegramAuthority(self.bot, self.config, user_id, chat, kind is ChatKind.CHANNEL)
-        reply = await self.commands.handle(inv, auth)
+        try:
+            reply = await self.commands.handle(inv, auth)
+        except Exception:  # Redis down, say: the user still gets an answer
+            log.exception("command /%s failed chat=%s user=%s", command, chat, user_id)
+            reply = Reply("Sorry, that did not work on our side. Please try again later.", ok=False)
         log.info("command /%s chat=%s user=%s ok=%s", command, chat, user_id, reply.ok)
         sent = await self._reply(chat, msg, reply, kind)
         if kind is ChatKind.CHANNEL:  # keep the channel clean: the command post goes

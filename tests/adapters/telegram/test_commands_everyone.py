@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from adapters.telegram import TelegramAdapter
+from relay.commands import Commands
 from relay.sandbox.telegram.records import Bot, User
 from relay.sandbox.telegram.server import TelegramSandbox
+from relay.subscriptions import Subscriptions
+from tests.adapters.telegram.conftest import wait_for
 from tests.adapters.telegram.desk import Desk
+from tests.helpers import KEYS, Pipeline
 
 
 async def test_private_chat_commands(desk: Desk, reader: User) -> None:
@@ -228,3 +237,21 @@ async def test_reading_commands_answer_in_every_kind_of_chat(
         assert (await desk.ask(user, "/subscriptions", **where)).startswith(
             "This chat receives no topics yet."
         )
+
+
+async def test_a_failing_backend_still_gets_an_answer(
+    client: Any, tg: TelegramSandbox, account: Bot, reader: User, tg_config: Any
+) -> None:
+    config = tg_config()
+    pipeline = Pipeline(client, config, adapters=[])
+    nowhere = aioredis.Redis(unix_socket_path="/tmp/lr-no-such-socket")
+    commands = Commands(config, pipeline.ingest, Subscriptions(nowhere, KEYS))
+    adapter = TelegramAdapter(config, poll_timeout=1.0)
+    await adapter.start(commands)
+    try:
+        tg.control.send_message(reader.id, "/subscribe ukraine", bot=account)
+        shown = await wait_for(tg, reader.id, lambda ms: ms[-1].sender_id == account.id)
+        assert shown[-1].content == "Sorry, that did not work on our side. Please try again later."
+    finally:
+        await adapter.aclose()
+        await nowhere.aclose()
