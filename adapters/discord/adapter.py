@@ -17,7 +17,7 @@ import yarl
 
 from adapters.base import Adapter, Budget
 from adapters.discord import render as R
-from adapters.discord.delivery import Delivery, ForumMode
+from adapters.discord.delivery import Delivery, ForumMode, target
 from relay.config import Config, DiscordConfig, TopicConfig
 from relay.errors import ConfigError
 from relay.model import Destination, Update
@@ -101,7 +101,7 @@ class DiscordAdapter(Adapter):
         return (
             Budget(f"discord:{self.bot_id}:global", b.global_per_second, 1.0,
                    max(1, int(b.global_per_second))),
-            Budget(self.delivery.channel_key(dest.chat_id), b.per_channel,
+            Budget(self.delivery.channel_key(target(dest)), b.per_channel,
                    b.per_channel_seconds, b.per_channel),
         )  # fmt: skip
 

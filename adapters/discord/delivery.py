@@ -50,10 +50,19 @@ def nonce(update: Update, dest: Destination, part: int) -> str:
     return base64.b32encode(digest).decode().lower()[:NONCE_LENGTH]
 
 
+def target(dest: Destination) -> int:
+    """The channel a destination's messages go to: its thread when it names one.
+
+    A thread subscribed by /subscribe is its own destination (`discord:<thread id>`), since a
+    thread is a channel on Discord; `discord:<parent>:<thread>` from the config works too.
+    """
+    return int(dest.thread_id or dest.chat_id)
+
+
 def split_id(dest: Destination, message_id: str) -> tuple[int, int]:
     """(channel id, message id) of a stored part id."""
     channel, _, message = message_id.rpartition(":")
-    return int(channel or dest.thread_id or dest.chat_id), int(message)
+    return int(channel) if channel else target(dest), int(message)
 
 
 def thread_name(topic: TopicConfig, update: Update, mode: ForumMode) -> str:
@@ -130,7 +139,7 @@ class Delivery:
         channel_id = route.channel_id or dest.chat_id
         return translate(
             exc,
-            channel_key=self.channel_key(dest.chat_id),
+            channel_key=self.channel_key(target(dest)),
             global_key=f"discord:{self.bot_id}:global",
             missing=self.missing(int(channel_id), need),
             destination=str(dest),
@@ -175,55 +184,62 @@ class Delivery:
     # -- the three operations ------------------------------------------------------------------
 
     async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
-        target = int(dest.thread_id or dest.chat_id)
-        kind = await self.kind(target, dest)
+        channel_id = target(dest)
+        kind = await self.kind(channel_id, dest)
         prefix = ""
         if kind == FORUM:
-            target = await self._forum_post(target, dest, update, topic)
-            kind, prefix = 11, f"{target}:"
+            channel_id = await self._forum_post(channel_id, dest, update, topic)
+            kind, prefix = 11, f"{channel_id}:"
         ids: list[str] = []
         for part, payload in enumerate(R.render(update, topic)):
             body = {**payload, "nonce": nonce(update, dest, part), "enforce_nonce": True}
-            mid = await self._create(target, body, dest, update, self._send_need(kind))
+            mid = await self._create(channel_id, body, dest, update, self._send_need(kind))
             ids.append(prefix + mid)
         if kind == ANNOUNCEMENT and self.crosspost:
-            await self._crosspost(target, ids, dest)
+            await self._crosspost(channel_id, ids, dest)
         return tuple(ids)
 
     async def edit(
         self, dest: Destination, update: Update, topic: TopicConfig, message_ids: tuple[str, ...]
     ) -> tuple[str, ...]:
         payloads = R.render(update, topic)
+        # added or re-sent parts go where the copy lives (a forum copy: its post)
+        home = split_id(dest, message_ids[0])[0] if message_ids else target(dest)
+        prefix = f"{home}:" if message_ids and ":" in message_ids[0] else ""
         ids: list[str] = []
         for part, payload in enumerate(payloads):
-            if part < len(message_ids):
-                channel_id, mid = split_id(dest, message_ids[part])
-                body = {"embeds": payload["embeds"], "content": payload.get("content", ""),
-                        "allowed_mentions": payload["allowed_mentions"]}  # fmt: skip
-                route = Route("PATCH", "/channels/{channel_id}/messages/{message_id}",
-                              channel_id=channel_id, message_id=mid)  # fmt: skip
-                try:
-                    await self.client.http.request(route, json=body)
-                    ids.append(message_ids[part])
-                    continue
-                except Exception as exc:
-                    if not is_unknown_message(exc):
-                        error = self._translate(exc, route, dest, update.id, "Embed Links")
-                        if error is None:
-                            raise
-                        raise error from exc
-                    log.info("part gone, sending it again dest=%s update=%s part=%d",
-                             dest, update.id, part)  # fmt: skip
-            else:
-                channel_id, _ = split_id(dest, message_ids[-1]) if message_ids else (0, 0)
-                channel_id = channel_id or int(dest.thread_id or dest.chat_id)
-            prefix = f"{channel_id}:" if ":" in (message_ids[0] if message_ids else "") else ""
+            if part < len(message_ids) and await self._edit_part(dest, update, message_ids[part],
+                                                                 payload):  # fmt: skip
+                ids.append(message_ids[part])
+                continue
             body = {**payload, "nonce": nonce(update, dest, part), "enforce_nonce": True}
-            kind = await self.kind(channel_id, dest)
-            ids.append(prefix + await self._create(channel_id, body, dest, update,
-                                                   self._send_need(kind)))  # fmt: skip
+            need = self._send_need(await self.kind(home, dest))
+            ids.append(prefix + await self._create(home, body, dest, update, need))
         await self.delete(dest, message_ids[len(payloads) :], update.id)
         return tuple(ids)
+
+    async def _edit_part(
+        self, dest: Destination, update: Update, message_id: str, payload: dict[str, Any]
+    ) -> bool:
+        """Edit one part in place; False when someone deleted it (it is then sent again)."""
+        channel_id, mid = split_id(dest, message_id)
+        # no flags: notifications only matter for new messages; content "" drops an old ping
+        body = {"embeds": payload["embeds"], "content": payload.get("content", ""),
+                "allowed_mentions": payload["allowed_mentions"]}  # fmt: skip
+        route = Route("PATCH", "/channels/{channel_id}/messages/{message_id}",
+                      channel_id=channel_id, message_id=mid)  # fmt: skip
+        try:
+            await self.client.http.request(route, json=body)
+            return True
+        except Exception as exc:
+            if is_unknown_message(exc):
+                log.info("part gone, sending it again dest=%s update=%s message=%s",
+                         dest, update.id, message_id)  # fmt: skip
+                return False
+            error = self._translate(exc, route, dest, update.id, "Embed Links")
+            if error is None:
+                raise
+            raise error from exc
 
     async def delete(
         self, dest: Destination, message_ids: tuple[str, ...], update_id: str = ""
