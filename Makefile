@@ -1,5 +1,5 @@
 # Thin wrappers around ./dev, for those who type make.
-.PHONY: setup run test lint
+.PHONY: setup run test lint bench
 setup:
 	./dev setup
 run:
@@ -8,3 +8,5 @@ test:
 	./dev test
 lint:
 	./dev lint
+bench:
+	./dev bench

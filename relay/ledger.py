@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -42,6 +43,10 @@ class Progress:
     def summary(self) -> str:
         state = "done" if self.done else "in progress"
         return f"delivered {self.delivered:,} / {self.total:,} · {self.failed:,} failed ({state})"
+
+
+def parse_copy(raw: bytes | str | None) -> Copy | None:
+    return None if raw is None else _copy(raw)
 
 
 async def read_progress(client: aioredis.Redis, keys: Keys, update_id: str) -> Progress | None:
@@ -86,9 +91,12 @@ class ProgressBook:
         await self.client.hset(self.keys.progress(update_id),
                                mapping={"total": total, "fanned_out": 1})  # fmt: skip
 
-    async def count(self, update_id: str, revision: int, ok: bool) -> None:
+    async def count(self, update_id: str, revision: int, ok: bool, client: Any = None) -> None:
+        """Count one destination's outcome (`client`: a pipeline to join)."""
         field = "delivered" if ok else "failed"
-        await self._count(keys=[self.keys.progress(update_id)], args=[revision, field])
+        await self._count(
+            keys=[self.keys.progress(update_id)], args=[revision, field], client=client
+        )
 
 
 class Ledger:
@@ -106,13 +114,17 @@ class Ledger:
         return _copy(raw)
 
     async def record(self, update_id: str, dest: Destination, copy: Copy) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            self.record_in(pipe, update_id, dest, copy)
+            await pipe.execute()
+
+    def record_in(self, pipe: Any, update_id: str, dest: Destination, copy: Copy) -> None:
+        """Queue the ledger write on `pipe` (to share a round trip with other writes)."""
         key = self.keys.ledger(update_id)
         value = json.dumps({"rev": copy.revision, "ids": list(copy.message_ids),
                             "deleted": copy.deleted, "digest": copy.digest})  # fmt: skip
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(key, str(dest), value)
-            pipe.expire(key, self.ttl_seconds)
-            await pipe.execute()
+        pipe.hset(key, str(dest), value)
+        pipe.expire(key, self.ttl_seconds)
 
     async def forget(self, update_id: str, dest: Destination) -> None:
         await self.client.hdel(self.keys.ledger(update_id), str(dest))

@@ -45,6 +45,14 @@ end
 return redis.call('ZCARD', KEYS[1])
 """
 
+# KEYS: order zset, versions hash. Returns {id, score, version, length} of the head job.
+_HEAD = """
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local length = redis.call('ZCARD', KEYS[1])
+if first[1] == nil then return {false, '0', false, length} end
+return {first[1], first[2], redis.call('HGET', KEYS[2], first[1]), length}
+"""
+
 # KEYS: lease. ARGV: owner, ttl ms. Take, or renew our own.
 _LEASE = """
 local owner = redis.call('GET', KEYS[1])
@@ -78,6 +86,7 @@ class Job:
     update_id: str
     version: str
     position: int = 0
+    backlog: int = 1  # jobs in the queue, this one included
 
 
 class Queues:
@@ -88,6 +97,7 @@ class Queues:
         self.keys = keys
         self._enqueue = client.register_script(_ENQUEUE)
         self._complete = client.register_script(_COMPLETE)
+        self._head = client.register_script(_HEAD)
         self._lease = client.register_script(_LEASE)
         self._release = client.register_script(_RELEASE)
 
@@ -118,22 +128,22 @@ class Queues:
         return sum(int(r) for r in results[: len(dests)])
 
     async def head(self, dest: Destination) -> Job | None:
+        """The oldest job and the queue's length, in one round trip."""
         k = str(dest)
-        first: Any = await self.client.zrange(self.keys.queue(k), 0, 0, withscores=True)
-        if not first:
+        raw = await self._head(keys=[self.keys.queue(k), self.keys.queue_versions(k)])
+        update_id, score, version, length = raw
+        if update_id is None:
             return None
-        update_id, score = first[0]
-        version = await self.client.hget(self.keys.queue_versions(k), update_id)
-        return Job(as_str(update_id), as_str(version or b""), int(score))
+        return Job(as_str(update_id), as_str(version or b""), int(float(score)), int(length))
 
-    async def complete(self, dest: Destination, job: Job) -> int:
-        """Pop `job` unless it was merged into meanwhile; return the remaining length."""
+    async def complete(self, dest: Destination, job: Job, client: Any = None) -> Any:
+        """Pop `job` unless it was merged into meanwhile (`client`: a pipeline to join)."""
         k = str(dest)
-        remaining = await self._complete(
+        return await self._complete(
             keys=[self.keys.queue(k), self.keys.queue_versions(k)],
             args=[job.update_id, job.version],
+            client=client,
         )
-        return int(remaining)
 
     async def pending(self, dest: Destination) -> list[str]:
         """Every queued update id, oldest first."""

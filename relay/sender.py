@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 
 import redis.asyncio as aioredis
@@ -118,13 +119,17 @@ class Sender:
                 self._active[dest] = task
 
     async def _serve(self, dest: Destination, stop: asyncio.Event) -> None:
+        ttl = self.settings.lease_seconds
+        leased_at = time.monotonic()  # _claim just took the lease
         try:
             for _ in range(JOBS_PER_LEASE):
                 if stop.is_set():
                     await self.queues.schedule(dest)
                     return
-                if not await self.queues.lease(dest, self.worker, self.settings.lease_seconds):
-                    return  # our lease expired and another worker took over
+                if time.monotonic() - leased_at > ttl / 3:
+                    if not await self.queues.lease(dest, self.worker, ttl):
+                        return  # our lease expired and another worker took over
+                    leased_at = time.monotonic()
                 delay = await self.syncer.step(dest)
                 if delay is None:  # queue empty
                     await self.queues.unschedule_if_empty(dest)

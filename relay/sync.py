@@ -7,6 +7,7 @@ time. Only a send whose answer was lost in a crash can repeat; Discord's nonce a
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ from relay.config import Config, TopicConfig
 from relay.errors import DeliveryError, Gone, Moved, RateLimited, Rejected
 from relay.ingest import latest
 from relay.keys import Keys
-from relay.ledger import Copy, Ledger, ProgressBook
+from relay.ledger import Copy, Ledger, ProgressBook, parse_copy
 from relay.model import Action, Destination, Update
 from relay.queues import Job, Queues, position
 from relay.stream import Stream, record_dead_delivery
@@ -32,6 +33,12 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
 WATERMARK_WAIT = 0.02
 DIGEST_LINES = 20
+
+
+@functools.lru_cache(maxsize=1024)
+def decode_cached(raw: bytes) -> Update:
+    """Decode a registry entry once per revision (every destination reads the same bytes)."""
+    return model.decode(raw)
 
 
 class Op(Enum):
@@ -74,18 +81,25 @@ class Syncer:
         """Serve the head job. None: the queue is empty; 0: go on; > 0: come back in that long."""
         low_entry = await self.stream.low_water()
         low = position(low_entry) if low_entry is not None else None
-        if await self.queues.length(dest) > self.config.dispatcher.digest_threshold:
-            delay = await self._digest(dest, low)
-            if delay is not None:
-                return delay
         job = await self.queues.head(dest)
         if job is None:
             return None
+        if job.backlog > self.config.dispatcher.digest_threshold:
+            delay = await self._digest(dest, low)
+            if delay is not None:
+                return delay
+            job = await self.queues.head(dest)
+            if job is None:
+                return None
         if low is not None and job.position > low:
             # An older entry is still being fanned out (maybe to this destination): serving
             # this job now could put it before that one. Its fan-out finishes in moments.
             return WATERMARK_WAIT
-        update = await latest(self.client, self.keys, job.update_id)
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.hget(self.keys.update(job.update_id), "json")
+            pipe.hget(self.keys.ledger(job.update_id), str(dest))
+            raw_update, raw_copy = await pipe.execute()
+        update = decode_cached(raw_update) if raw_update is not None else None
         adapter = self.adapters.get(dest.platform)
         topic = self.config.topic(update.topic) if update is not None else None
         if update is None or topic is None or adapter is None:
@@ -94,15 +108,18 @@ class Syncer:
                    else f"topic {update.topic!r} is not configured")  # fmt: skip
             await self._dead(dest, job, update, why)
             return 0.0
-        copy = await self.ledger.get(update.id, dest)
+        copy = parse_copy(raw_copy)
         op = plan(update, copy)
         if op is None:
             await self._done(dest, job, update, ok=True)
             return 0.0
         weight = len(adapter.render(update, topic)) if op is not Op.DELETE else 1
-        wait = await self.budgets.acquire(adapter.budgets(dest), weight)
+        budgets = adapter.budgets(dest)
+        wait = await self.budgets.acquire(budgets, weight)
         if wait > 0:
-            return wait
+            # Every destination refused by a shared budget learns the same opening; spread
+            # their next attempts over one interval so they do not stampede that instant.
+            return wait + random.uniform(0, min(b.per / b.rate for b in budgets))
         return await self._call(adapter, dest, job, update, topic, op, copy)
 
     async def _call(
@@ -153,9 +170,13 @@ class Syncer:
         except DeliveryError as exc:
             return await self._failed(dest, job, update, exc.reason)
         deleted = op is Op.DELETE
-        await self.ledger.record(update.id, dest, Copy(update.revision, ids, deleted))
-        await self.client.hdel(self.keys.attempts(str(dest)), update.id)
-        await self._done(dest, job, update, ok=True)
+        async with self.client.pipeline(transaction=False) as pipe:
+            # One round trip: the ledger first, so a crash here repeats nothing.
+            self.ledger.record_in(pipe, update.id, dest, Copy(update.revision, ids, deleted))
+            pipe.hdel(self.keys.attempts(str(dest)), update.id)
+            await self.queues.complete(dest, job, client=pipe)
+            await self.progress.count(update.id, update.revision, ok=True, client=pipe)
+            await pipe.execute()
         log.debug("%s dest=%s update=%s rev=%d", op.value, dest, update.id, update.revision)
         return 0.0
 

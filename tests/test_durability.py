@@ -81,11 +81,14 @@ async def test_deliveries_continue_across_a_valkey_restart(
     await asyncio.to_thread(own_valkey.stop)  # a restart: SIGTERM, AOF flushed
     await asyncio.sleep(0.5)  # the workers see Redis gone
     await asyncio.to_thread(own_valkey.start)
-    await world.memory.wait_for(len(dests) * 3, "send", within=60)
+    expected = {(d, f"u{i}") for d in dests for i in range(3)}
+    async with asyncio.timeout(60):
+        while {(c.dest, c.update_id) for c in world.memory.calls} != expected:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
     stop.set()
     await asyncio.gather(*tasks)
     sent = [(c.dest, c.update_id) for c in world.memory.calls if c.op == "send"]
-    assert set(sent) == {(d, f"u{i}") for d in dests for i in range(3)}
+    assert set(sent) == expected
     duplicates = len(sent) - len(set(sent))
     # Only a send in flight when Redis went away can repeat (its ledger write failed).
     assert duplicates <= config.dispatcher.concurrency
