@@ -106,7 +106,7 @@ class DiscordAdapter(Adapter):
         )  # fmt: skip
 
     def render(self, update: Update, topic: TopicConfig) -> Sequence[dict[str, Any]]:
-        return R.render(update, topic)
+        return list(R.render_cached(update, topic))
 
     # -- delivery -------------------------------------------------------------------------------
 

@@ -191,7 +191,7 @@ class Delivery:
             channel_id = await self._forum_post(channel_id, dest, update, topic)
             kind, prefix = 11, f"{channel_id}:"
         ids: list[str] = []
-        for part, payload in enumerate(R.render(update, topic)):
+        for part, payload in enumerate(R.render_cached(update, topic)):
             body = {**payload, "nonce": nonce(update, dest, part), "enforce_nonce": True}
             mid = await self._create(channel_id, body, dest, update, self._send_need(kind))
             ids.append(prefix + mid)
@@ -202,7 +202,7 @@ class Delivery:
     async def edit(
         self, dest: Destination, update: Update, topic: TopicConfig, message_ids: tuple[str, ...]
     ) -> tuple[str, ...]:
-        payloads = R.render(update, topic)
+        payloads = R.render_cached(update, topic)
         # added or re-sent parts go where the copy lives (a forum copy: its post)
         home = split_id(dest, message_ids[0])[0] if message_ids else target(dest)
         prefix = f"{home}:" if message_ids and ":" in message_ids[0] else ""

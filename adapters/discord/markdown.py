@@ -132,31 +132,36 @@ def render_line(line: Line) -> str:
     return ("> " + text) if line.quote else text
 
 
-def split_line(line: Line, limit: int) -> list[Line]:
-    """Cut a line whose rendering exceeds `limit` into lines that each fit (at word breaks)."""
-    budget = limit - (2 if line.quote else 0) - 8  # room for markers and a line-start escape
-    pieces: list[list[Span]] = [[]]
+_WORD = re.compile(r"\S+\s*|\s+")
+
+
+def split_first(line: Line, limit: int) -> tuple[Line, Line | None]:
+    """The longest head of `line` (cut at a word break) whose rendering fits `limit`, and the
+    rest. Sizes are summed word by word, which over-counts markers: the head always fits."""
+    budget = limit - (2 if line.quote else 0) - 2  # the quote prefix and a line-start escape
+    head: list[Span] = []
     used = 0
-    for span in line.spans:
-        for word in _words(span, budget):
-            size = len(render_span(word))
-            if used + size > budget and pieces[-1]:
-                pieces.append([])
-                used = 0
-            pieces[-1].append(word)
+    for i, span in enumerate(line.spans):
+        wrap = len(render_span(Span("x", span.bold, span.italic, span.url))) - 1
+        cut = None
+        size = wrap
+        for m in _WORD.finditer(span.text):
+            width = len(escape(m.group()))
+            if used + size + width > budget:
+                cut = m.start()
+                break
+            size += width
+        if cut is None:
+            head.append(span)
             used += size
-    return [Line(tuple(p), line.quote) for p in pieces if p]
-
-
-def _words(span: Span, budget: int) -> list[Span]:
-    """A span cut into word-sized spans of the same style (hard cuts for giant words)."""
-    room = budget - (len(span.url) + 4 if span.url else 0)
-    room = max(room // 2, 1)  # an escaped character takes at most two
-    out: list[Span] = []
-    for word in re.findall(r"\S+\s*|\s+", span.text):
-        for i in range(0, len(word), room):
-            out.append(Span(word[i : i + room], span.bold, span.italic, span.url))
-    return out
+            continue
+        if cut == 0 and not head:  # one giant word: a hard cut (an escaped character is <= 2)
+            cut = max(1, (budget - wrap) // 2)
+        if cut > 0:
+            head.append(Span(span.text[:cut], span.bold, span.italic, span.url))
+        rest = (Span(span.text[cut:], span.bold, span.italic, span.url), *line.spans[i + 1 :])
+        return Line(tuple(head), line.quote), Line(rest, line.quote)
+    return line, None
 
 
 MIN_CAP = 600  # the smallest piece asked for: a link (URL <= 500) always fits
@@ -180,23 +185,23 @@ class Chunker:
         size = 0
         while self._lines:
             line = self._lines[0]
-            text = "" if line.blank else render_line(line)
-            extra = len(text) + (1 if out else 0)
-            if size + extra <= cap:
+            room = cap - size - (1 if out else 0)
+            raw = sum(len(s.text) for s in line.spans) + (2 if line.quote else 0)
+            # rendering only adds characters: a line whose raw text is too long cannot fit
+            text = "" if line.blank else render_line(line) if raw <= room else None
+            if text is not None and len(text) <= room:
                 out.append(text)
-                size += extra
+                size += len(text) + (1 if len(out) > 1 else 0)
                 self._lines.pop(0)
                 continue
-            room = cap - size - (1 if out else 0)
             if out and room < MIN_CAP:
                 break  # start the next piece with this line
-            parts = split_line(line, room)
-            if out and len(render_line(parts[0])) > room:
-                break
-            if len(render_line(parts[0])) > cap:
-                raise ValueError("a line cannot be cut to fit")  # unreachable for cap >= MIN_CAP
-            rest = tuple(span for part in parts[1:] for span in part.spans)
-            self._lines[0:1] = [parts[0], Line(rest, line.quote)] if rest else [parts[0]]
+            head, rest = split_first(line, room)
+            if not head.spans:
+                if out:
+                    break
+                raise ValueError("a line cannot be cut to fit")  # unreachable: cap >= MIN_CAP
+            self._lines[0:1] = [head, rest] if rest is not None else [head]
         while self._lines and self._lines[0].blank:
             self._lines.pop(0)
         return "\n".join(out).strip()

@@ -9,6 +9,7 @@ is always explicit: `{"parse": []}`, or the topic's breaking-news role on a brea
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from adapters.discord.markdown import MIN_CAP, Chunker, escape_headline
@@ -109,3 +110,10 @@ def render(update: Update, topic: TopicConfig) -> list[Payload]:
         for p in payloads:
             p["flags"] = SUPPRESS_NOTIFICATIONS
     return payloads
+
+
+@lru_cache(maxsize=64)
+def render_cached(update: Update, topic: TopicConfig) -> tuple[Payload, ...]:
+    """`render`, remembered: the sender renders an update once per destination (for its
+    weight) and the adapter again to send it. The payloads are shared: copy, never mutate."""
+    return tuple(render(update, topic))
