@@ -9,8 +9,9 @@ import redis.asyncio as aioredis
 from adapters.discord import DiscordAdapter
 from relay.commands import Commands
 from relay.config import Config
-from relay.model import Destination
+from relay.model import Destination, Update
 from relay.sandbox.discord import DiscordSandbox, InteractionResult, MessageView
+from relay.sandbox.discord.state import PUBLIC_THREAD
 from tests.helpers import Pipeline
 from tests.sandbox.discord.conftest import Newsroom
 
@@ -343,3 +344,19 @@ async def test_slow_work_is_deferred_then_answered(
         await adapter.aclose()
     assert r.response_type == 5
     assert text(r).startswith("Topics:")
+
+
+async def test_a_forum_post_is_subscribed_on_its_own_and_receives_updates(
+    bot: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, discord_config: Config
+) -> None:
+    post = sandbox.control.create_channel(
+        newsroom.guild_id, "Election night", type=PUBLIC_THREAD, parent_id=newsroom.forum_id
+    )
+    owner = Member(sandbox, newsroom, newsroom.owner_id)
+    r = await owner.run("subscribe", {"topic": "elections"}, channel=post)
+    assert text(r) == "Subscribed to Elections (elections)."
+    topic = discord_config.topic("elections")
+    assert topic is not None
+    update = Update(id="e1", topic="elections", headline="Polls close")
+    [mid] = await bot.send(Destination("discord", str(post)), update, topic)
+    assert [str(v.id) for v in posts(sandbox, post)] == [mid]  # in the post, no new thread
