@@ -30,7 +30,7 @@ from discord.http import Route
 
 from adapters.discord import render as R
 from adapters.discord.errors import is_unknown_message, translate
-from adapters.discord.markdown import escape
+from adapters.discord.markdown import escape, escape_headline
 from relay.config import TopicConfig
 from relay.errors import DeliveryError
 from relay.model import Destination, Update
@@ -296,7 +296,7 @@ class Delivery:
             if found is not None:
                 self._threads[(forum_id, name)] = found
                 return found
-            header = {"title": escape(topic.title)[: R.TITLE_MAX], "color": topic.color}
+            header = {"title": escape_headline(topic.title)[: R.TITLE_MAX], "color": topic.color}
             if topic.description:
                 header["description"] = escape(topic.description)[: R.DESCRIPTION_MAX]
             body = {"name": name, "auto_archive_duration": 10080,

@@ -12,6 +12,7 @@ from relay.config import Config
 from relay.model import Destination, Update
 from relay.sandbox.discord import DiscordSandbox, InteractionResult, MessageView
 from relay.sandbox.discord.state import PUBLIC_THREAD
+from tests.adapters.discord.conftest import make_adapter
 from tests.helpers import Pipeline
 from tests.sandbox.discord.conftest import Newsroom
 
@@ -334,7 +335,6 @@ def _inputs(components: list[dict[str, Any]]) -> dict[str, str]:
 async def test_slow_work_is_deferred_then_answered(
     discord_config: Config, commands: Commands, sandbox: DiscordSandbox, newsroom: Newsroom
 ) -> None:
-    from tests.adapters.discord.conftest import make_adapter
 
     adapter = make_adapter(discord_config, answer_within=0.0)
     await adapter.start(commands)

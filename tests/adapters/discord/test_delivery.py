@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,6 +13,7 @@ from relay.config import Config
 from relay.errors import Transient
 from relay.model import Action, Destination, Image, Update
 from relay.sandbox.discord import DiscordLimits, DiscordSandbox
+from tests.adapters.discord.conftest import make_adapter
 from tests.sandbox.discord.conftest import Newsroom
 
 LONG = "\n\n".join(f"Paragraph {i}: " + "word " * 300 for i in range(8))  # ~12,000 characters
@@ -131,7 +133,6 @@ async def test_edit_resends_a_part_someone_deleted(
 async def test_announcement_copies_are_crossposted_within_the_hourly_limit(
     discord_config: Config, sandbox: DiscordSandbox, newsroom: Newsroom
 ) -> None:
-    from tests.adapters.discord.conftest import make_adapter
 
     topic = discord_config.topic("ukraine")
     assert topic is not None
@@ -187,13 +188,23 @@ async def test_forum_channels_get_one_post_per_topic(
     await adapter.delete(d, first)
     assert sandbox.control.transcript(thread.id)[1].deleted
 
+    # another worker (or a restart) finds the post in the gateway's cache: no second post
+
+    other = make_adapter(discord_config)
+    await other.start(None)
+    try:
+        later = await other.send(d, update(id="d"), ukraine)
+    finally:
+        await other.aclose()
+    assert later[0].startswith(f"{thread.id}:")
+    assert (
+        len([c for c in sandbox.world.channels.values() if c.parent_id == newsroom.forum_id]) == 2
+    )
+
 
 async def test_forum_posts_per_day(
     discord_config: Config, sandbox: DiscordSandbox, newsroom: Newsroom
 ) -> None:
-    from datetime import UTC, datetime
-
-    from tests.adapters.discord.conftest import make_adapter
 
     topic = discord_config.topic("ukraine")
     assert topic is not None
