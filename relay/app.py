@@ -37,13 +37,16 @@ def build_adapters(config: Config, console_out: TextIO | None = None) -> list[Ad
         from adapters.console import ConsoleAdapter
 
         adapters.append(ConsoleAdapter(console_out))
-    for platform in ("telegram", "discord"):
-        if getattr(config, platform).enabled:
-            # The platform adapters land with their own issues; refuse rather than pretend.
-            raise ConfigError(
-                config.path, f"{platform}.enabled",
-                f"false: this version has no {platform} adapter yet (use the console dry run)",
-            )  # fmt: skip
+    if config.telegram.enabled:
+        from adapters.telegram import TelegramAdapter
+
+        adapters.append(TelegramAdapter(config))
+    if config.discord.enabled:
+        # The Discord adapter lands with its own issue; refuse rather than pretend.
+        raise ConfigError(
+            config.path, "discord.enabled",
+            "false: this version has no discord adapter yet (use the console dry run)",
+        )  # fmt: skip
     return adapters
 
 
