@@ -27,8 +27,29 @@ if TYPE_CHECKING:
     from adapters.discord.adapter import DiscordAdapter
 
 log = logging.getLogger(__name__)
+CLAIM_SECONDS = 900  # an interaction token lives 15 minutes
 NO_MENTIONS = discord.AllowedMentions.none()
 FAILED = "The relay could not do that right now (an internal error). Nothing was changed."
+
+
+class RelayTree(app_commands.CommandTree[discord.Client]):
+    """A command tree that answers an interaction only on the worker that claims it first.
+
+    Every worker's gateway session receives every interaction; without a claim each would
+    answer and all but one would fail with 40060 "already acknowledged".
+    """
+
+    def __init__(self, client: discord.Client, commands: Commands) -> None:
+        super().__init__(client)
+        self.commands = commands
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        key = f"{self.commands.ingest.keys.prefix}:discord:interaction:{interaction.id}"
+        try:
+            return bool(await self.commands.ingest.client.set(key, 1, nx=True, ex=CLAIM_SECONDS))
+        except Exception:  # Redis unreachable: answering twice beats never answering
+            log.exception("could not claim interaction=%s", interaction.id)
+            return True
 
 
 class SlashCommands:
@@ -49,9 +70,7 @@ class SlashCommands:
         self.progress_interval = progress_interval
         self.progress_timeout = progress_timeout
         self.answer_within = answer_within
-        self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(
-            adapter.client
-        )
+        self.tree = RelayTree(adapter.client, commands)
         self._tasks: set[asyncio.Task[None]] = set()
         _register(self)
 

@@ -360,3 +360,28 @@ async def test_a_forum_post_is_subscribed_on_its_own_and_receives_updates(
     update = Update(id="e1", topic="elections", headline="Polls close")
     [mid] = await bot.send(Destination("discord", str(post)), update, topic)
     assert [str(v.id) for v in posts(sandbox, post)] == [mid]  # in the post, no new thread
+
+
+async def test_two_workers_answer_each_interaction_once(
+    bot: DiscordAdapter,
+    discord_config: Config,
+    commands: Commands,
+    sandbox: DiscordSandbox,
+    newsroom: Newsroom,
+    editor_id: int,
+) -> None:
+    second = make_adapter(discord_config)
+    await second.start(commands)
+    try:
+        reader = Member(sandbox, newsroom, newsroom.reader_id)
+        for _ in range(3):
+            assert text(await reader.run("topics")).startswith("Topics:")
+        editor = Member(sandbox, newsroom, editor_id)
+        await editor.open("post", {"topic": "climate"})
+        r = await editor.submit("relay:post", {"topic": "climate", "headline": "Deal",
+                                               "body": "", "link": "", "image": ""})  # fmt: skip
+        assert text(r).startswith("Published update ")
+    finally:
+        await second.aclose()
+    callbacks = sandbox.control.requests("interaction_callback")
+    assert len(callbacks) == 5 and {c.status for c in callbacks} == {200}  # no 40060
