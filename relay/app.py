@@ -16,7 +16,6 @@ from relay.backend import Backend
 from relay.commands import Commands
 from relay.config import Config
 from relay.dispatcher import Dispatcher
-from relay.errors import ConfigError
 from relay.ingest import Ingest
 from relay.keys import Keys
 from relay.sender import Sender
@@ -42,11 +41,9 @@ def build_adapters(config: Config, console_out: TextIO | None = None) -> list[Ad
 
         adapters.append(TelegramAdapter(config))
     if config.discord.enabled:
-        # The Discord adapter lands with its own issue; refuse rather than pretend.
-        raise ConfigError(
-            config.path, "discord.enabled",
-            "false: this version has no discord adapter yet (use the console dry run)",
-        )  # fmt: skip
+        from adapters.discord import DiscordAdapter
+
+        adapters.append(DiscordAdapter(config))
     return adapters
 
 

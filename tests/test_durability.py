@@ -93,4 +93,3 @@ async def test_deliveries_continue_across_a_valkey_restart(
     # Only a send in flight when Redis went away can repeat (its ledger write failed).
     assert duplicates <= config.dispatcher.concurrency
     await client.aclose()
-

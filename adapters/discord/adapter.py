@@ -99,10 +99,10 @@ class DiscordAdapter(Adapter):
     def budgets(self, dest: Destination) -> tuple[Budget, ...]:
         b = self.settings.budgets
         return (
-            Budget(f"discord:{self.bot_id}:global", b.global_per_second, 1.0,
-                   max(1, int(b.global_per_second))),
-            Budget(self.delivery.channel_key(target(dest)), b.per_channel,
-                   b.per_channel_seconds, b.per_channel),
+            # No bursts: Discord counts fixed windows that open with their first request, and
+            # a burst on top of the steady rate could put two windows' worth into one.
+            Budget(f"discord:{self.bot_id}:global", b.global_per_second, 1.0),
+            Budget(self.delivery.channel_key(target(dest)), b.per_channel, b.per_channel_seconds),
         )  # fmt: skip
 
     def render(self, update: Update, topic: TopicConfig) -> Sequence[dict[str, Any]]:

@@ -39,9 +39,10 @@ def test_budgets_share_the_bot_prefix(discord_config: Config, newsroom: Newsroom
     bot = adapter.bot_id
     assert bot == str(newsroom.bot.application_id)  # the sandbox's token starts with it
     glob, channel = adapter.budgets(Destination("discord", "42"))
-    assert (glob.key, glob.rate, glob.per) == (f"discord:{bot}:global", 50.0, 1.0)
+    assert (glob.key, glob.rate, glob.per, glob.burst) == (f"discord:{bot}:global", 50.0, 1.0, 1)
+    # 5 per 5 s, evenly: never more than 5 in any fixed 5-second window
     assert (channel.key, channel.rate, channel.per, channel.burst) == (
-        f"discord:{bot}:channel:42", 5, 5.0, 5)  # fmt: skip
+        f"discord:{bot}:channel:42", 5, 5.0, 1)  # fmt: skip
     threaded = adapter.budgets(Destination("discord", "42", "77"))[1]
     assert threaded.key == f"discord:{bot}:channel:77"  # Discord counts the thread's bucket
 
