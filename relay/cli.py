@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--telegram-port", type=int, default=8081)
     sandbox.add_argument("--discord-port", type=int, default=8082)
+    demo = sub.add_parser("demo", help="the whole relay offline, with a live preview page")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8090)
+    demo.add_argument("--pace", type=float, default=4.0, help="seconds between sample updates")
+    demo.add_argument("--no-browser", action="store_true", help="do not open the page")
+    demo.add_argument("--data-dir", help="keep Valkey's data here (default: a temp dir)")
     subs = sub.add_parser("subscriptions", help="list a chat's topics")
     subs.add_argument("platform", choices=config_mod.PLATFORMS)
     subs.add_argument("chat")
@@ -190,6 +196,30 @@ async def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from relay.demo.run import serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await serve(
+            stop, sys.stdout, host=args.host, port=args.port, pace=args.pace,
+            open_browser=not args.no_browser,
+            data_dir=Path(args.data_dir) if args.data_dir else None,
+        )  # fmt: skip
+    except OSError as exc:
+        print(f"error: cannot serve the demo on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    except RelayError as exc:  # e.g. the embedded Valkey server would not start
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 async def _run(config: Config, args: argparse.Namespace) -> int:
     from relay.app import Relay
 
@@ -227,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.cmd == "sandbox":  # needs no config: it stands in for the platforms
         return asyncio.run(_sandbox(args))
+    if args.cmd == "demo":  # needs no config and no tokens: it brings its own sandboxes
+        return asyncio.run(_demo(args))
     try:
         config = config_mod.load(args.config)
         if args.cmd == "check":

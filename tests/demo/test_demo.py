@@ -1,0 +1,231 @@
+"""The whole demo in-process: the sample blog in every chat, the page's endpoints, its event
+stream, and `relay demo` as a command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from relay.demo.run import Demo
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def demo() -> AsyncIterator[Demo]:
+    async with Demo(port=0, pace=0, fast=True) as running:
+        yield running
+
+
+async def settled(demo: Demo, count: int) -> None:
+    """Wait until `count` updates are known and every one's latest revision is delivered."""
+
+    def done() -> bool:
+        known = list(demo.feed.updates.values())
+        return len(known) == count and all(
+            u.get("progress", {}).get("revision") == u["revision"] and u["progress"]["done"]
+            for u in known
+        )
+
+    async with asyncio.timeout(20):
+        while not done():  # noqa: ASYNC110 - the state is in the feed, filled by other tasks
+            await asyncio.sleep(0.05)
+
+
+def telegram_texts(demo: Demo, chat_id: int, *, bot: int | None = None) -> list[str]:
+    shown = demo.telegram.control.transcript(chat_id, bot=bot)
+    return [m.content for m in shown if not m.service]
+
+
+def discord_titles(demo: Demo, channel_id: int) -> list[str]:
+    assert demo.discord is not None
+    views = demo.discord.control.transcript(channel_id, include_deleted=False)
+    return [v.embeds[0]["title"] for v in views if v.embeds]
+
+
+async def test_the_sample_blog_reaches_every_chat_as_subscribed(demo: Demo) -> None:
+    await demo.play()
+    await settled(demo, 7)
+    tg, dc = demo.world.telegram, demo.world.discord
+    assert dc is not None
+    storm = [
+        "Storm Halvard reaches the coast north of Kessel Bay",
+        "Waves break over the harbour wall and flood the fish market",  # edited
+        "Coastguard: keep off the piers tonight",
+        "🔴 BREAKING\nEvacuation ordered for the low streets of the east quarter",
+    ]
+    council = "Council puts off its budget vote until Thursday"
+    transit = "No ferries to the islands until tomorrow noon"
+
+    def heads(texts: list[str]) -> list[str]:
+        return [t.split("\n\n")[0] for t in texts]
+
+    channel = telegram_texts(demo, tg.channel_id)
+    assert heads(channel) == [storm[0], storm[1], council, storm[2], storm[3], transit]
+    assert "Waves break over the old harbour wall" not in "\n".join(channel)  # edit + delete
+    corrected = channel[3]
+    assert "four metres" in corrected and "six metres;" in corrected
+    assert "Correction: an earlier version" in corrected
+    pinned = [m for m in demo.telegram.control.transcript(tg.channel_id) if m.pinned]
+    assert [m.content.split("\n\n")[0] for m in pinned] == [storm[3]]
+    photo = next(m for m in demo.telegram.control.transcript(tg.channel_id) if m.photo_url)
+    assert photo.photo_url == f"{demo.url}/demo/images/harbour.png"
+    assert "<i>Photo: Demo Photo / Ada Lind</i>" in photo.html
+
+    group = telegram_texts(demo, tg.group_id)
+    assert group[:2] == [
+        "/subscribe storm transit",
+        "Subscribed to Storm Halvard (storm), Trains and ferries (transit).",
+    ]
+    assert heads(group[2:]) == [storm[0], storm[1], storm[2], storm[3], transit]
+    mira = telegram_texts(demo, tg.reader_id, bot=tg.bot_id)
+    assert mira[:2] == ["/subscribe storm", "Subscribed to Storm Halvard (storm)."]
+    assert heads(mira[2:]) == storm
+
+    titles = [t.replace("\\", "") for t in discord_titles(demo, dc.live_id)]
+    assert titles == [storm[0], storm[1], council, storm[2], storm[3].split("\n")[1], transit]
+    assert discord_titles(demo, dc.hall_id) == [council, transit]
+    assert demo.discord is not None
+    answers = [v.content for v in demo.discord.control.transcript(dc.hall_id) if v.ephemeral]
+    assert answers == ["Subscribed to City council (council).",
+                       "Subscribed to Trains and ferries (transit)."]  # fmt: skip
+    lines = [e["text"] for e in demo.feed.narration]
+    assert any(line.startswith("[10/10] edit halvard-3-") for line in lines)
+
+
+async def test_page_endpoints_serve_the_page_photos_state_and_previews(demo: Demo) -> None:
+    async with aiohttp.ClientSession(demo.url) as http:
+        async with http.get("/") as r:
+            assert r.status == 200
+            page = await r.text()
+            assert 'id="composer"' in page and "/demo/static/app.js" in page
+        for asset in ("app.js", "render.js", "app.css"):
+            async with http.get(f"/demo/static/{asset}") as r:
+                assert r.status == 200, asset
+        async with http.get("/demo/images/rain.png") as r:
+            assert r.status == 200 and r.content_type == "image/png"
+            assert (await r.read())[:4] == b"\x89PNG"
+        async with http.get("/demo/images/nope.png") as r:
+            assert r.status == 404
+        async with http.get("/demo/state") as r:
+            state = await r.json()
+        assert [p["title"] for p in state["panes"]] == [
+            "Kessel Bay Live", "East quarter neighbours", "Mira ↔ @kessel_live_bot",
+            "live-updates", "city-hall",
+        ]  # fmt: skip
+        assert [t["slug"] for t in state["topics"]] == ["storm", "council", "transit"]
+        assert state["topics"][0]["color"] == "#1f6feb"
+        assert {p["name"] for p in state["photos"]} == {"harbour", "rain", "hall"}
+        assert state["platforms"] == ["discord", "telegram"]
+
+        draft = {"topic": "council", "headline": "Vote <today>", "body": "It is **close**.",
+                 "image": {"url": demo.url + "/demo/images/hall.png", "caption": "The hall",
+                           "credit": "Desk"}}  # fmt: skip
+        async with http.post("/demo/preview", json=draft) as r:
+            assert r.status == 200
+            shown = await r.json()
+        assert shown["telegram"] == [{
+            "html": "<b>Vote &lt;today&gt;</b>\n\nThe hall\n<i>Photo: Desk</i>\n\n"
+                    "It is <b>close</b>.\n\n#KesselCouncil",
+            "photo": demo.url + "/demo/images/hall.png",
+        }]  # fmt: skip
+        embed = shown["discord"][0]["embeds"][0]
+        assert embed["title"] == "Vote \\<today>" and embed["color"] == 0xD9822B
+        assert embed["description"] == "It is **close**."
+        assert embed["footer"]["text"] == "The hall · Photo: Desk · #KesselCouncil"
+        async with http.post("/demo/preview", json={"topic": "council", "headline": ""}) as r:
+            assert r.status == 400
+            assert await r.json() == {"error": "must not be empty", "field": "headline"}
+        async with http.post("/demo/preview", json={"topic": "weather", "headline": "x"}) as r:
+            assert r.status == 400 and (await r.json())["field"] == "topic"
+        async with http.post("/demo/preview", data="{") as r:
+            assert r.status == 400
+    assert await demo.relay.client.xlen(demo.relay.keys.updates) == 0  # previews publish nothing
+
+
+async def _events(response: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+    async for line in response.content:
+        if line.startswith(b"data: "):
+            yield json.loads(line[6:])
+
+
+async def test_the_event_stream_sends_the_state_then_copies_and_progress(demo: Demo) -> None:
+    tg, dc = demo.world.telegram, demo.world.discord
+    assert dc is not None
+    async with aiohttp.ClientSession(demo.url) as http, http.get("/demo/events") as stream:
+        events = _events(stream)
+        first = await anext(events)
+        assert first["type"] == "state" and len(first["panes"]) == 5
+        mira = next(p for p in first["panes"] if p["key"] == f"telegram:{tg.reader_id}")
+        assert [m["outgoing"] for m in mira["messages"]] == [True, False]
+        update = {"topic": "storm", "headline": "Tide gauge fails at the north pier",
+                  "body": "Engineers are _on their way_."}  # fmt: skip
+        async with http.post("/v1/updates", json=update) as r:
+            assert r.status == 201
+            update_id = (await r.json())["id"]
+        copies: set[str] = set()
+        progress: dict[str, Any] = {}
+        async with asyncio.timeout(15):
+            async for event in events:
+                if event["type"] == "message" and "Tide gauge" in json.dumps(event["message"]):
+                    copies.add(event["pane"])
+                if event["type"] == "progress" and event["id"] == update_id:
+                    progress = event["progress"]
+                if progress.get("done") and len(copies) == 4:
+                    break
+    assert copies == {f"telegram:{tg.channel_id}", f"telegram:{tg.group_id}",
+                      f"telegram:{tg.reader_id}", f"discord:{dc.live_id}"}  # fmt: skip
+    assert progress["summary"] == "delivered 4 / 4 · 0 failed (done)"
+    assert demo.feed.updates[update_id]["headline"] == "Tide gauge fails at the north pier"
+
+
+def test_relay_demo_runs_as_a_command_until_interrupted() -> None:
+    relay = Path(sys.executable).parent / "relay"
+    process = subprocess.Popen(
+        [str(relay), "demo", "--port", "0", "--no-browser", "--pace", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Open http://"):
+                break
+        url = re.match(r"Open (http://127\.0\.0\.1:\d+)", lines[-1])
+        assert url is not None, "".join(lines)
+        assert any("the bot answered: Subscribed to Storm Halvard (storm)." in x for x in lines)
+        with urllib.request.urlopen(url.group(1) + "/", timeout=5) as r:
+            assert b'id="composer"' in r.read()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_relay_demo_says_so_when_its_port_is_taken() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        relay = Path(sys.executable).parent / "relay"
+        done = subprocess.run(
+            [str(relay), "demo", "--port", str(port), "--no-browser"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert f"error: cannot serve the demo on 127.0.0.1:{port}" in done.stderr
