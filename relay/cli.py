@@ -201,6 +201,9 @@ async def _demo(args: argparse.Namespace) -> int:
 
     from relay.demo.run import serve
 
+    if not args.verbose:  # the narration on stdout tells the story; library chatter buries it
+        logging.getLogger().setLevel(logging.WARNING)
+        logging.getLogger("discord.client").setLevel(logging.ERROR)  # "no voice support"
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -142,6 +142,7 @@ def scenario(driver: webdriver.Chrome, demo: Demo) -> None:
     driver.save_screenshot(str(SHOTS / "2-preview.png"))
 
     driver.find_element(By.ID, "btn-publish").click()
+    wait(driver, "the preview closed", lambda: not preview.is_displayed())
     status = driver.find_element(By.ID, "composer-status")
     wait(driver, "the published id", lambda: status.text.startswith("Published "))
     update_id = re.fullmatch(r"Published (\S+) \(revision 1\)\.", status.text).group(1)  # type: ignore[union-attr]

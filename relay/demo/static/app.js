@@ -238,6 +238,7 @@ async function publish(event) {
   event.preventDefault();
   const id = $("f-id").value;
   const update = formUpdate();
+  $("preview").hidden = true;
   try {
     if (id) {
       const { topic, ...changes } = update;
