@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -32,9 +33,10 @@ BODY = (
 
 def wait(driver: webdriver.Chrome, what: str, check: Callable[[], Any]) -> Any:
     """Poll `check` until it returns something true; fail naming `what` otherwise."""
-    return WebDriverWait(driver, WITHIN, poll_frequency=0.1).until(
-        lambda _: check(), message=f"the page never showed {what} within {WITHIN:g}s"
-    )
+    # A message redrawn while it is read (an edit, a pin) is stale: read it again.
+    return WebDriverWait(
+        driver, WITHIN, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+    ).until(lambda _: check(), message=f"the page never showed {what} within {WITHIN:g}s")
 
 
 def pane(driver: webdriver.Chrome, key: str) -> WebElement:
@@ -190,6 +192,22 @@ def scenario(driver: webdriver.Chrome, demo: Demo) -> None:
         ),
     )
     driver.save_screenshot(str(SHOTS / "5-deleted.png"))
+
+    # Editor text is text: markup typed into a headline is shown, never run or rendered.
+    literal = "Ferry <b>late</b> & *again* <img src=x onerror=alert(1)>"
+    driver.execute_script(
+        "fetch('/v1/updates', {method: 'POST', headers: {'Content-Type': 'application/json'},"
+        " body: JSON.stringify({topic: 'transit', headline: arguments[0]})});",
+        literal,
+    )
+    for key in (f"telegram:{tg.channel_id}", discord_storm, hall):
+        copy = wait(
+            driver, f"the literal headline in {key}", lambda k=key: message_with(driver, k, literal)
+        )
+        assert copy.find_elements(By.CSS_SELECTOR, "img[src=x]") == []
+        assert "late" not in [b.text for b in copy.find_elements(By.CSS_SELECTOR, "b, strong, em")]
+    # One stream from start to end: every change above came live, none from a reload.
+    assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-loads") == "1"
 
 
 async def test_post_edit_and_delete_from_the_page_reach_every_pane(tmp_path: Path) -> None:

@@ -95,6 +95,8 @@ function refreshPin(pane) {
 }
 
 function setState(state) {
+  // How many times the page (re)loaded the whole state: more than once means the stream broke.
+  document.body.dataset.loads = String(Number(document.body.dataset.loads || 0) + 1);
   topics = state.topics || [];
   photos = state.photos || [];
   fillComposer();
