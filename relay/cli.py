@@ -70,7 +70,6 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8090)
     demo.add_argument("--pace", type=float, default=4.0, help="seconds between sample updates")
     demo.add_argument("--no-browser", action="store_true", help="do not open the page")
-    demo.add_argument("--data-dir", help="keep Valkey's data here (default: a temp dir)")
     subs = sub.add_parser("subscriptions", help="list a chat's topics")
     subs.add_argument("platform", choices=config_mod.PLATFORMS)
     subs.add_argument("chat")
@@ -197,8 +196,6 @@ async def _sandbox(args: argparse.Namespace) -> int:
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from relay.demo.run import serve
 
     if not args.verbose:  # the narration on stdout tells the story; library chatter buries it
@@ -212,7 +209,6 @@ async def _demo(args: argparse.Namespace) -> int:
         await serve(
             stop, sys.stdout, host=args.host, port=args.port, pace=args.pace,
             open_browser=not args.no_browser,
-            data_dir=Path(args.data_dir) if args.data_dir else None,
         )  # fmt: skip
     except OSError as exc:
         print(f"error: cannot serve the demo on {args.host}:{args.port}: {exc}", file=sys.stderr)

@@ -230,10 +230,12 @@ def _open_browser(url: str) -> None:
 
 async def serve(
     stop: asyncio.Event, out: TextIO = sys.stdout, *, host: str = "127.0.0.1", port: int = 8090,
-    pace: float = 4.0, open_browser: bool = True, data_dir: Path | None = None,
+    pace: float = 4.0, open_browser: bool = True,
 ) -> None:  # fmt: skip
-    """Run the demo until `stop` is set: the sample blog first, then whatever the user does."""
-    async with Demo(host, port, pace=pace, data_dir=data_dir, out=out) as demo:
+    """Run the demo until `stop` is set: the sample blog first, then whatever the user does.
+
+    Its Valkey data live in a fresh temp dir, removed on exit: every run starts anew."""
+    async with Demo(host, port, pace=pace, out=out) as demo:
         demo.say(f"\nOpen {demo.url}  (Ctrl-C stops the demo)\n")
         if open_browser:
             await asyncio.to_thread(_open_browser, demo.url)
