@@ -23,7 +23,7 @@ from relay.keys import Keys, as_str
 from relay.ledger import ProgressBook
 from relay.model import Action, Destination, Update
 from relay.queues import Queues
-from relay.stream import UNREACHABLE, Entry, Outage, Stream
+from relay.stream import UNREACHABLE, Entry, Outage, Stream, raise_if_cancelled
 
 log = logging.getLogger(__name__)
 READ_COUNT = 16
@@ -49,6 +49,7 @@ class Dispatcher:
         outage = Outage("dispatcher")
         next_claim = 0.0
         while not stop.is_set():
+            raise_if_cancelled()
             try:
                 await self.stream.ensure_group()
                 if time.monotonic() >= next_claim:

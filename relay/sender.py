@@ -23,7 +23,7 @@ from relay.keys import Keys
 from relay.ledger import Ledger, ProgressBook
 from relay.model import Destination
 from relay.queues import Queues
-from relay.stream import UNREACHABLE, Outage, Stream
+from relay.stream import UNREACHABLE, Outage, Stream, raise_if_cancelled
 from relay.subscriptions import Subscriptions
 from relay.sync import Syncer
 
@@ -66,6 +66,7 @@ class Sender:
         outage = Outage("sender")
         try:
             while not stop.is_set():
+                raise_if_cancelled()
                 try:
                     await self._claim(stop)
                     timeout = await self.queues.next_due_in()
@@ -97,6 +98,7 @@ class Sender:
                 await pubsub.subscribe(self.keys.wake)
                 outage.over()
                 while not stop.is_set():
+                    raise_if_cancelled()
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         self._kick.set()
@@ -123,6 +125,7 @@ class Sender:
         leased_at = time.monotonic()  # _claim just took the lease
         try:
             for _ in range(JOBS_PER_LEASE):
+                raise_if_cancelled()
                 if stop.is_set():
                     await self.queues.schedule(dest)
                     return

@@ -22,6 +22,17 @@ log = logging.getLogger(__name__)
 UNREACHABLE = (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError, OSError)
 
 
+def raise_if_cancelled() -> None:
+    """Re-raise a cancellation that a library swallowed (the task still says `cancelling`).
+
+    redis-py can absorb a `CancelledError` that lands in the middle of a command; a loop that
+    only waited for the exception would then run on after its task was cancelled.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Outage:
     """Waits out a Redis outage with capped exponential backoff, logging once per outage."""
 
@@ -30,6 +41,7 @@ class Outage:
         self.delay = 0.0
 
     async def wait(self, exc: BaseException, stop: asyncio.Event) -> None:
+        raise_if_cancelled()
         if self.delay == 0:
             log.warning("%s: Redis unavailable, retrying: %s", self.who, exc)
         self.delay = min(5.0, max(0.1, self.delay * 2))
