@@ -1,7 +1,9 @@
 # Thin wrappers around ./dev, for those who type make.
-.PHONY: setup run test lint bench
+.PHONY: setup demo run test lint bench
 setup:
 	./dev setup
+demo:
+	./dev demo
 run:
 	./dev run
 test:

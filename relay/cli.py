@@ -240,6 +240,28 @@ async def _run(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+class Redact(logging.Filter):
+    """Masks secrets in every log line, whichever library wrote it."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = [x for x in secrets if len(x) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(x in message for x in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, None
+        return True
+
+
+def redact(secrets: Sequence[str]) -> None:
+    """Install the mask on every handler of the root logger."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Redact(secrets))
+
+
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
     "post": _post, "edit": _edit, "delete": _delete, "subscribe": _subscription,
     "unsubscribe": _subscription, "subscriptions": _subscription, "status": _status,

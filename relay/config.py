@@ -155,6 +155,16 @@ class Config:
     console: ConsoleConfig
     dispatcher: DispatcherConfig
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret the config holds, for masking in logs."""
+        found = [self.telegram.token, self.discord.token, self.api.token]
+        url = self.redis.url or ""
+        if "@" in url:  # redis://user:password@host
+            credentials = url.split("://", 1)[-1].rsplit("@", 1)[0]
+            found.append(credentials.split(":", 1)[-1])
+        return tuple(x for x in found if x)
+
     def topic(self, slug: str) -> TopicConfig | None:
         return next((t for t in self.topics if t.slug == slug), None)
 

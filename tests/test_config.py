@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import yaml
 
 from relay import cli
 from relay import config as config_mod
+from relay.cli import Redact
 from relay.errors import ConfigError
 
 from .conftest import BASE_CONFIG, ROOT
@@ -153,3 +155,22 @@ def test_relay_check_exits_0_for_valid_and_2_for_invalid(
     assert cli.main(["--config", str(bad), "check"]) == 2
     err = capsys.readouterr().err
     assert f"{bad}: topics[0].colour: unknown key" in err
+
+
+def test_secrets_are_masked_in_every_log_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A library logging a URL with the bot token (httpx does) shows *** instead."""
+    env = {"TELEGRAM_TOKEN": "123456:SECRET-TG-TOKEN", "REDIS_URL": "redis://u:pa55word@db:6379"}
+    cfg = _parse(env, telegram={"enabled": True})
+    assert set(cfg.secrets) == {"123456:SECRET-TG-TOKEN", "pa55word"}
+    handler = logging.StreamHandler()
+    handler.addFilter(Redact(cfg.secrets))
+    log = logging.getLogger("test.redact")
+    log.addHandler(handler)
+    try:
+        log.warning("POST https://api.telegram.org/bot%s/sendMessage", "123456:SECRET-TG-TOKEN")
+        log.warning("connecting to redis://u:pa55word@db:6379")
+    finally:
+        log.removeHandler(handler)
+    err = capsys.readouterr().err
+    assert "SECRET" not in err and "pa55word" not in err
+    assert "bot***/sendMessage" in err and "redis://u:***@db" in err

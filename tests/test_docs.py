@@ -17,11 +17,11 @@ README = (ROOT / "README.md").read_text()
 def test_first_commands_are_the_two_a_newcomer_needs() -> None:
     first_block = README.split("```sh", 1)[1].split("```", 1)[0]
     assert [line.split()[0:2] for line in first_block.strip().splitlines()] == [
-        ["./dev", "run"],
+        ["./dev", "demo"],
         ["./dev", "test"],
     ]
     dev = (ROOT / "dev").read_text()
-    assert "run)" in dev and "test)" in dev
+    assert "demo)" in dev and "test)" in dev and "run)" in dev
     assert "exec ./dev test" in (ROOT / ".ci" / "run").read_text()
 
 
