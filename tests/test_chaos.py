@@ -33,8 +33,9 @@ LINE = re.compile(r"^([→✎]) (console:\S+)  update=(\S+) rev=(\d+)", re.M)
 
 
 class Workers:
-    def __init__(self, cfg: Path, out: Path) -> None:
+    def __init__(self, cfg: Path, out: Path, env: dict[str, str] | None = None) -> None:
         self.cfg, self.out = cfg, out
+        self.env = {**os.environ, **(env or {})}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.files: list[IO[bytes]] = []
 
@@ -44,7 +45,7 @@ class Workers:
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "relay.cli", "--config", str(self.cfg), "run",
              "--consumer", name],
-            stdout=f, stderr=subprocess.DEVNULL,
+            stdout=f, stderr=subprocess.DEVNULL, env=self.env,
         )  # fmt: skip
 
     def kill(self, name: str) -> None:
@@ -66,7 +67,7 @@ class Workers:
         return [(op, dest, update, int(rev)) for op, dest, update, rev in LINE.findall(text)]
 
 
-async def _settled(client: aioredis.Redis) -> bool:
+async def settled(client: aioredis.Redis) -> bool:
     pending = (await client.xpending(KEYS.updates, KEYS.group))["pending"]
     return pending == 0 and await client.zcard(KEYS.ready) == 0
 
@@ -102,7 +103,7 @@ async def test_sigkilled_workers_lose_nothing_and_repeat_only_in_flight_sends(
                 await ingest.publish(Update("u3", "ukraine", headline="Update 3"))
             workers.start(f"a{round_}")
         async with asyncio.timeout(180):
-            while not await _settled(client):  # noqa: ASYNC110 - the state lives in Redis
+            while not await settled(client):  # noqa: ASYNC110 - the state lives in Redis
                 await asyncio.sleep(0.2)
     finally:
         workers.stop()
