@@ -1,4 +1,4 @@
-"""The HTTP API: update ingest for a CMS (`/v1/updates`) and the operator's `/healthz`.
+"""The HTTP API: update ingest for a CMS (`/v1/updates`), `/healthz` and `/metrics`.
 
 Every error is a JSON body `{"error": "...", "field": "..."}` with a 4xx status; a request
 that fails validation changes nothing.
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from relay import metrics as metrics_mod
 from relay import model
 from relay.errors import InvalidUpdate, UnknownUpdate
 from relay.ingest import EDITABLE, Accepted
@@ -126,6 +127,12 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "redis": "ok", "consumer": relay.consumer})
 
 
+async def metrics(request: web.Request) -> web.Response:
+    relay: Relay = request.app[RELAY_KEY]
+    body = await metrics_mod.render(relay.client, relay.keys)
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
+
+
 def make_app(relay: Relay) -> web.Application:
     """The aiohttp application serving the API for `relay`."""
     app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_BYTES)
@@ -135,6 +142,7 @@ def make_app(relay: Relay) -> web.Application:
     app.router.add_patch("/v1/updates/{id}", patch_update)
     app.router.add_delete("/v1/updates/{id}", delete_update)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     return app
 
 

@@ -21,6 +21,7 @@ from relay.config import Config
 from relay.errors import InvalidUpdate
 from relay.keys import Keys, as_str
 from relay.ledger import ProgressBook
+from relay.metrics import FANNED_OUT
 from relay.model import Action, Destination, Update
 from relay.queues import Queues
 from relay.stream import UNREACHABLE, Entry, Outage, Stream, raise_if_cancelled
@@ -139,6 +140,7 @@ class Dispatcher:
                     pipe.expire(targets, self.ttl)
                     await pipe.execute()
             await self.queues.enqueue(batch, update.id, entry.id)
+            FANNED_OUT.inc(len(batch))
         total = int(await self.client.scard(targets))
         await self.progress.fanned_out(update.id, total)
         return total

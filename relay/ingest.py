@@ -19,6 +19,7 @@ from redis.exceptions import WatchError
 from relay import model
 from relay.errors import InvalidUpdate, UnknownUpdate
 from relay.keys import Keys, as_str
+from relay.metrics import UPDATES
 from relay.model import Action, Image, Update
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,7 @@ class Ingest:
         entry_id = as_str(result[1])
         await self.client.hset(key, "entry", entry_id)
         await self._durable()
+        UPDATES.labels(update.action.value).inc()
         log.info(
             "accepted update=%s rev=%d action=%s entry=%s",
             update.id, update.revision, update.action.value, entry_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -24,6 +25,7 @@ from relay.errors import DeliveryError, Gone, Moved, RateLimited, Rejected
 from relay.ingest import latest
 from relay.keys import Keys
 from relay.ledger import Copy, Ledger, ProgressBook, parse_copy
+from relay.metrics import CALL_SECONDS, DELIVERIES
 from relay.model import Action, Destination, Update
 from relay.queues import Job, Queues, position
 from relay.stream import Stream, record_dead_delivery
@@ -111,6 +113,7 @@ class Syncer:
         copy = parse_copy(raw_copy)
         op = plan(update, copy)
         if op is None:
+            DELIVERIES.labels(dest.platform, "up_to_date").inc()
             await self._done(dest, job, update, ok=True)
             return 0.0
         weight = len(adapter.render(update, topic)) if op is not Op.DELETE else 1
@@ -132,6 +135,8 @@ class Syncer:
         op: Op,
         copy: Copy | None,
     ) -> float:
+        outcome = "failed"
+        started = time.perf_counter()
         try:
             if op is Op.SEND:
                 ids = await adapter.send(dest, update, topic)
@@ -143,6 +148,7 @@ class Syncer:
                 await adapter.delete(dest, copy.message_ids)
                 ids = copy.message_ids
         except Gone as exc:
+            outcome = "gone"
             dropped = await self.queues.clear(dest)
             topics = await self.subscriptions.unsubscribe(dest)
             log.warning("gone dest=%s update=%s reason=%s dropped=%d",
@@ -155,12 +161,15 @@ class Syncer:
             await self.progress.count(update.id, update.revision, ok=False)
             return 0.0
         except Moved as exc:
+            outcome = "moved"
             await self._move(dest, Destination(dest.platform, exc.new_chat_id, dest.thread_id))
             return 0.0
         except Rejected as exc:
+            outcome = "rejected"
             await self._dead(dest, job, update, exc.reason)
             return 0.0
         except RateLimited as exc:
+            outcome = "rate_limited"
             budgets = adapter.budgets(dest)
             named = [b for b in budgets if b.key == exc.budget_key] or budgets[-1:]
             for budget in named:
@@ -169,6 +178,11 @@ class Syncer:
             return max(exc.retry_after, 0.001)
         except DeliveryError as exc:
             return await self._failed(dest, job, update, exc.reason)
+        else:
+            outcome = op.value
+        finally:
+            CALL_SECONDS.labels(dest.platform, op.value).observe(time.perf_counter() - started)
+            DELIVERIES.labels(dest.platform, outcome).inc()
         deleted = op is Op.DELETE
         async with self.client.pipeline(transaction=False) as pipe:
             # One round trip: the ledger first, so a crash here repeats nothing.

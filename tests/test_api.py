@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -9,11 +10,13 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
+from adapters.memory import MemoryAdapter
 from relay import config as config_mod
 from relay.api import make_app
 from relay.app import Relay
 from relay.config import Config
 from relay.keys import Keys
+from relay.model import Destination
 
 from .conftest import BASE_CONFIG
 
@@ -133,3 +136,52 @@ async def test_bearer_token_required_when_configured(
 async def test_healthz(http: TestClient[Any, Any]) -> None:
     response = await http.get("/healthz")
     assert response.status == 200 and (await response.json())["redis"] == "ok"
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """One sample's value from the Prometheus exposition text (0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{want}}} ") or (not labels and line.startswith(f"{name} ")):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_metrics_count_accepted_updates_deliveries_and_queue_state(
+    client: aioredis.Redis, config: Config
+) -> None:
+    memory = MemoryAdapter()
+    async with Relay(config, adapters=[memory]) as relay:
+        http = TestClient(TestServer(make_app(relay)))
+        await http.start_server()
+        try:
+            before = await (await http.get("/metrics")).text()
+            await relay.subscriptions.subscribe(Destination("memory", "m1"), ["ukraine"])
+            await relay.subscriptions.subscribe(Destination("memory", "m2"), ["ukraine"])
+            await http.post("/v1/updates", json={"id": "m-1", "topic": "ukraine", "headline": "h"})
+            queued = await (await http.get("/metrics")).text()
+            assert _sample(queued, "relay_stream_entries") == 1
+            stop = asyncio.Event()
+            task = asyncio.create_task(relay.run(stop))
+            await memory.wait_for(2, "send")
+            async with asyncio.timeout(10):
+                while await relay.client.zcard(relay.keys.ready):  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            stop.set()
+            await task
+            after = await (await http.get("/metrics")).text()
+        finally:
+            await http.close()
+    sent = "relay_deliveries_total"
+    assert (
+        _sample(after, sent, outcome="send", platform="memory")
+        - _sample(before, sent, outcome="send", platform="memory")
+        == 2
+    )
+    accepted = "relay_updates_accepted_total"
+    assert (
+        _sample(after, accepted, action="publish") - _sample(before, accepted, action="publish")
+        == 1
+    )
+    assert _sample(after, "relay_destinations_waiting") == 0
+    assert "relay_platform_call_seconds_bucket" in after

@@ -1,0 +1,59 @@
+"""Prometheus metrics: what this process did, and the shared queue state read at each scrape."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from relay.keys import Keys
+
+REGISTRY = CollectorRegistry()
+
+UPDATES = Counter(
+    "relay_updates_accepted", "Updates accepted by ingest", ["action"], registry=REGISTRY
+)
+DELIVERIES = Counter(
+    "relay_deliveries",
+    "Outcomes of delivery jobs served by this process",
+    ["platform", "outcome"],
+    registry=REGISTRY,
+)
+CALL_SECONDS = Histogram(
+    "relay_platform_call_seconds",
+    "Time of each send, edit or delete call to a platform",
+    ["platform", "op"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+FANNED_OUT = Counter(
+    "relay_fanout_destinations",
+    "Delivery jobs queued by this process's fan-outs",
+    registry=REGISTRY,
+)
+STREAM_LENGTH = Gauge("relay_stream_entries", "Entries in the updates stream", registry=REGISTRY)
+PENDING = Gauge(
+    "relay_stream_pending", "Entries read by a worker and not yet fanned out", registry=REGISTRY
+)
+WAITING = Gauge(
+    "relay_destinations_waiting", "Destinations with deliveries queued", registry=REGISTRY
+)
+DEAD = Gauge("relay_dead_letters", "Entries in the dead-letter stream", registry=REGISTRY)
+
+
+async def render(client: aioredis.Redis, keys: Keys) -> bytes:
+    """The exposition text, with the shared gauges read from Redis now."""
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.xlen(keys.updates)
+        pipe.zcard(keys.ready)
+        pipe.xlen(keys.dead_letters)
+        length, waiting, dead = await pipe.execute()
+    try:
+        summary = await client.xpending(keys.updates, keys.group)
+        pending = int(summary["pending"])
+    except aioredis.ResponseError:  # no consumer group yet
+        pending = 0
+    STREAM_LENGTH.set(length)
+    WAITING.set(waiting)
+    DEAD.set(dead)
+    PENDING.set(pending)
+    return generate_latest(REGISTRY)
