@@ -126,9 +126,6 @@ class Ledger:
         pipe.hset(key, str(dest), value)
         pipe.expire(key, self.ttl_seconds)
 
-    async def forget(self, update_id: str, dest: Destination) -> None:
-        await self.client.hdel(self.keys.ledger(update_id), str(dest))
-
     async def copies(self, update_id: str) -> dict[Destination, Copy]:
         raw = await self.client.hgetall(self.keys.ledger(update_id))
         out = {}

@@ -158,18 +158,20 @@ class Stream:
     async def dead_letter(self, entry: Entry, reason: str, destination: str = "") -> str:
         """Move `entry` to the dead-letter stream with `reason`, and acknowledge it."""
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.keys.dead_letters, _dead_fields(entry, reason, destination))
+            fields = _dead_fields(entry.id, entry.fields.get("update", ""), reason, destination)
+            pipe.xadd(self.keys.dead_letters, fields)
             pipe.xack(self.keys.updates, self.keys.group, entry.id)
             result = await pipe.execute()
         log.warning("dead letter entry=%s dest=%s reason=%s", entry.id, destination or "-", reason)
         return as_str(result[0])
 
 
-def _dead_fields(entry: Entry, reason: str, destination: str) -> dict[Any, Any]:
+def _dead_fields(source_id: str, payload: str, reason: str, destination: str) -> dict[Any, Any]:
+    """The fields of one dead letter: what failed, why, where, and when."""
     return {
-        "source_id": entry.id,
+        "source_id": source_id,
         "reason": reason,
-        "payload": entry.fields.get("update", ""),
+        "payload": payload,
         "destination": destination,
         "failed_at": f"{time.time():.3f}",
     }
@@ -179,9 +181,7 @@ async def record_dead_delivery(
     client: aioredis.Redis, keys: Keys, source_id: str, payload: str, reason: str, destination: str
 ) -> None:
     """Record one failed delivery (an update id and its JSON) with the reason."""
-    fields = {"source_id": source_id, "reason": reason, "payload": payload,
-              "destination": destination, "failed_at": f"{time.time():.3f}"}  # fmt: skip
-    await client.xadd(keys.dead_letters, fields)  # type: ignore[arg-type]
+    await client.xadd(keys.dead_letters, _dead_fields(source_id, payload, reason, destination))
     log.warning("dead letter update=%s dest=%s reason=%s", source_id, destination, reason)
 
 
