@@ -136,17 +136,8 @@ class Syncer:
         copy: Copy | None,
     ) -> float:
         outcome = "failed"
-        started = time.perf_counter()
         try:
-            if op is Op.SEND:
-                ids = await adapter.send(dest, update, topic)
-            elif op is Op.EDIT:
-                assert copy is not None
-                ids = await adapter.edit(dest, update, topic, copy.message_ids)
-            else:
-                assert copy is not None
-                await adapter.delete(dest, copy.message_ids)
-                ids = copy.message_ids
+            ids = await self._platform(adapter, dest, update, topic, op, copy)
         except Gone as exc:
             outcome = "gone"
             dropped = await self.queues.clear(dest)
@@ -181,7 +172,6 @@ class Syncer:
         else:
             outcome = op.value
         finally:
-            CALL_SECONDS.labels(dest.platform, op.value).observe(time.perf_counter() - started)
             DELIVERIES.labels(dest.platform, outcome).inc()
         deleted = op is Op.DELETE
         async with self.client.pipeline(transaction=False) as pipe:
@@ -193,6 +183,28 @@ class Syncer:
             await pipe.execute()
         log.debug("%s dest=%s update=%s rev=%d", op.value, dest, update.id, update.revision)
         return 0.0
+
+    async def _platform(
+        self,
+        adapter: Adapter,
+        dest: Destination,
+        update: Update,
+        topic: TopicConfig,
+        op: Op,
+        copy: Copy | None,
+    ) -> tuple[str, ...]:
+        """The platform call alone (timed), returning the message ids the copy now has."""
+        started = time.perf_counter()
+        try:
+            if op is Op.SEND:
+                return await adapter.send(dest, update, topic)
+            assert copy is not None
+            if op is Op.EDIT:
+                return await adapter.edit(dest, update, topic, copy.message_ids)
+            await adapter.delete(dest, copy.message_ids)
+            return copy.message_ids
+        finally:
+            CALL_SECONDS.labels(dest.platform, op.value).observe(time.perf_counter() - started)
 
     async def _done(self, dest: Destination, job: Job, update: Update | None, ok: bool) -> None:
         await self.queues.complete(dest, job)
