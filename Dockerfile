@@ -1,4 +1,5 @@
 # live-relay: one image for every worker. Tokens come from the environment, the config is mounted.
+# Only the core distribution: the emulators and the demo (./sandbox) stay out of production.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -6,7 +7,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY relay ./relay
-COPY adapters ./adapters
 RUN pip install --no-cache-dir . && useradd --system --create-home relay
 USER relay
 EXPOSE 8080

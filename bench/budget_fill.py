@@ -9,9 +9,9 @@ import argparse
 import asyncio
 import time
 
-from adapters.base import Budget
-from adapters.memory import MemoryAdapter
 from bench.harness import make_config, relays, report, subscribe_many, valkey, wait_until
+from relay.adapter import Budget
+from relay.adapters.memory import MemoryAdapter
 from relay.model import Update
 
 

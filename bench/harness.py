@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter
 from relay import config as config_mod
+from relay.adapter import Adapter
 from relay.app import Relay
 from relay.backend import EmbeddedValkey
 from relay.config import Config

@@ -9,8 +9,8 @@ import argparse
 import asyncio
 import time
 
-from adapters.memory import MemoryAdapter
 from bench.harness import make_config, median, percentile, relays, report, valkey
+from relay.adapters.memory import MemoryAdapter
 from relay.model import Destination, Update
 
 

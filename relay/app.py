@@ -7,15 +7,17 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from typing import TextIO
 
 import redis.asyncio as aioredis
 
-from adapters.base import Adapter
+from relay.adapter import Adapter, AdapterFactory
 from relay.backend import Backend
 from relay.commands import Commands
 from relay.config import Config
 from relay.dispatcher import Dispatcher
+from relay.errors import ConfigError
 from relay.ingest import Ingest
 from relay.keys import Keys
 from relay.sender import Sender
@@ -29,21 +31,34 @@ def default_consumer() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+ADAPTER_ENTRY_POINTS = "live_relay.adapters"
+
+
 def build_adapters(config: Config, console_out: TextIO | None = None) -> list[Adapter]:
-    """The adapters the config enables."""
+    """The adapters the config enables, each found by platform name among the installed plugins.
+
+    The core never imports an adapter: each registers a factory `(config, out) -> Adapter` in the
+    `live_relay.adapters` entry-point group (see pyproject.toml), so adapters depend on the core
+    and never the other way.
+    """
+    enabled = [
+        name
+        for name, on in (
+            ("console", config.console.enabled),
+            ("telegram", config.telegram.enabled),
+            ("discord", config.discord.enabled),
+        )
+        if on
+    ]
+    found = {ep.name: ep for ep in entry_points(group=ADAPTER_ENTRY_POINTS)}
     adapters: list[Adapter] = []
-    if config.console.enabled:
-        from adapters.console import ConsoleAdapter
-
-        adapters.append(ConsoleAdapter(console_out))
-    if config.telegram.enabled:
-        from adapters.telegram import TelegramAdapter
-
-        adapters.append(TelegramAdapter(config))
-    if config.discord.enabled:
-        from adapters.discord import DiscordAdapter
-
-        adapters.append(DiscordAdapter(config))
+    for name in enabled:
+        if name not in found:
+            raise ConfigError(
+                config.path, f"{name}.enabled", f"an installed {name} adapter (none is registered)"
+            )
+        factory: AdapterFactory = found[name].load()
+        adapters.append(factory(config, console_out))
     return adapters
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
-from adapters.base import Budget
+from relay.adapter import Budget
 
 log = logging.getLogger(__name__)
 

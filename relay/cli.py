@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import signal
 import sys
@@ -184,8 +185,23 @@ async def _dead_letters(relay: Any, args: argparse.Namespace) -> int:
     return 1 if any(o == "no such dead letter" for _, o in results) else 0
 
 
+SANDBOX_MISSING = (
+    "relay {cmd}: the emulators are not installed (they stay out of production installs);"
+    " from a live-relay checkout run `./dev setup`, or `pip install -e ./sandbox`"
+)
+
+
+def _sandbox_installed(cmd: str) -> bool:
+    if importlib.util.find_spec("relay_sandbox") is not None:
+        return True
+    print(SANDBOX_MISSING.format(cmd=cmd), file=sys.stderr)
+    return False
+
+
 async def _sandbox(args: argparse.Namespace) -> int:
-    from relay.sandbox.serve import serve
+    if not _sandbox_installed("sandbox"):
+        return 2
+    from relay_sandbox.serve import serve
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -196,7 +212,9 @@ async def _sandbox(args: argparse.Namespace) -> int:
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from relay.demo.run import serve
+    if not _sandbox_installed("demo"):
+        return 2
+    from relay_sandbox.demo.run import serve
 
     if not args.verbose:  # the narration on stdout tells the story; library chatter buries it
         logging.getLogger().setLevel(logging.WARNING)

@@ -76,7 +76,7 @@ class DeliveryError(RelayError):
 class RateLimited(DeliveryError):
     """The platform asked to wait `retry_after` seconds before the next request.
 
-    `budget_key` names the budget to pause (an `adapters.base.Budget.key`); None pauses the
+    `budget_key` names the budget to pause (a `relay.adapter.Budget.key`); None pauses the
     destination's narrowest budget.
     """
 

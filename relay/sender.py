@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import redis.asyncio as aioredis
 
-from adapters.base import Adapter
+from relay.adapter import Adapter
 from relay.budgets import Budgets
 from relay.config import Config
 from relay.keys import Keys

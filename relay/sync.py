@@ -17,8 +17,8 @@ from enum import Enum
 
 import redis.asyncio as aioredis
 
-from adapters.base import Adapter
 from relay import model
+from relay.adapter import Adapter
 from relay.budgets import Budgets
 from relay.config import Config, TopicConfig
 from relay.errors import DeliveryError, Gone, Moved, RateLimited, Rejected

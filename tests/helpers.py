@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
-from adapters.base import Adapter
-from adapters.memory import MemoryAdapter
+from relay.adapter import Adapter
+from relay.adapters.memory import MemoryAdapter
 from relay.config import Config
 from relay.dispatcher import Dispatcher
 from relay.ingest import Ingest

@@ -10,8 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.memory import MemoryAdapter
 from relay import config as config_mod
+from relay.adapters.memory import MemoryAdapter
 from relay.api import make_app
 from relay.app import Relay
 from relay.config import Config

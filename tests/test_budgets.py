@@ -6,7 +6,7 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from adapters.base import Budget
+from relay.adapter import Budget
 from relay.budgets import Budgets, redis_key
 
 TEN = Budget("memory:bot:chat:1", rate=10, per=1.0)

@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 import yaml
 
-from adapters.memory import MemoryAdapter
+from relay.adapters.memory import MemoryAdapter
 from relay.app import Relay
 from relay.backend import EmbeddedValkey, _socket_alive
 from relay.config import Config

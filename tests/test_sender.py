@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
-from adapters.base import Budget
-from adapters.memory import MemoryAdapter
+from relay.adapter import Budget
+from relay.adapters.memory import MemoryAdapter
 from relay.config import Config
 from relay.errors import RateLimited
 from relay.model import Destination, Update

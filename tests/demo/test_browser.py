@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from relay_sandbox.demo.run import Demo
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from relay.demo.run import Demo
 from tests.demo.browser import chromium
 
 ROOT = Path(__file__).resolve().parents[2]

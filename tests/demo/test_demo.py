@@ -17,8 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from relay.demo.run import Demo
+from relay_sandbox.demo.run import Demo
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,13 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from relay_sandbox.demo import content, images
+from relay_sandbox.demo.world import build_config, provision
+from relay_sandbox.discord import DiscordSandbox
+from relay_sandbox.telegram.server import TelegramSandbox
 
 from relay import model
-from relay.demo import content, images
-from relay.demo.world import build_config, provision
 from relay.model import Destination
-from relay.sandbox.discord import DiscordSandbox
-from relay.sandbox.telegram.server import TelegramSandbox
 
 
 def _png_rows(data: bytes) -> tuple[int, int, bytes]:

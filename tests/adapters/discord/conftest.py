@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from relay_sandbox.discord import DiscordLimits, DiscordSandbox
+from relay_sandbox.discord.wiring import pointed_at
 
-from adapters.discord import DiscordAdapter
+from relay.adapters.discord import DiscordAdapter
 from relay.commands import Commands
 from relay.config import Config, DiscordConfig, Editors
 from relay.ingest import Ingest
 from relay.keys import Keys
-from relay.sandbox.discord import DiscordLimits, DiscordSandbox
-from relay.sandbox.discord.wiring import pointed_at
 from relay.subscriptions import Subscriptions
 from tests.sandbox.discord.conftest import Newsroom, newsroom
 

@@ -6,13 +6,13 @@ import base64
 import dataclasses
 
 import pytest
+from relay_sandbox.discord import DiscordSandbox
 
-from adapters.discord import DiscordAdapter, bot_id_from_token
+from relay.adapters.discord import DiscordAdapter, bot_id_from_token
 from relay.commands import Commands
 from relay.config import Config
 from relay.errors import ConfigError
 from relay.model import Destination, Update
-from relay.sandbox.discord import DiscordSandbox
 from tests.adapters.discord.conftest import make_adapter
 from tests.sandbox.discord.conftest import Newsroom
 

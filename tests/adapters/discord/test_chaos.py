@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from relay_sandbox.discord.ratelimit import DiscordLimits
+from relay_sandbox.discord.server import DiscordSandbox
 
 from relay.config import Config
 from relay.ingest import Ingest
 from relay.model import Destination, Update
-from relay.sandbox.discord.ratelimit import DiscordLimits
-from relay.sandbox.discord.server import DiscordSandbox
 from relay.subscriptions import Subscriptions
 
 from ...conftest import BASE_CONFIG

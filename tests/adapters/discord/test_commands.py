@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import redis.asyncio as aioredis
+from relay_sandbox.discord import DiscordSandbox, InteractionResult, MessageView
+from relay_sandbox.discord.state import PUBLIC_THREAD
 
-from adapters.discord import DiscordAdapter
+from relay.adapters.discord import DiscordAdapter
 from relay.commands import Commands
 from relay.config import Config
 from relay.model import Destination, Update
-from relay.sandbox.discord import DiscordSandbox, InteractionResult, MessageView
-from relay.sandbox.discord.state import PUBLIC_THREAD
 from tests.adapters.discord.conftest import make_adapter
 from tests.helpers import Pipeline
 from tests.sandbox.discord.conftest import Newsroom
@@ -197,7 +197,7 @@ async def test_post_through_the_form_with_progress_until_delivered(
 async def _progress_done(sandbox: DiscordSandbox, result: InteractionResult) -> str:
     assert result.original is not None
     interaction = sandbox.world.interactions[result.original.interaction_id or 0]
-    from relay.sandbox.discord import InteractionHandle
+    from relay_sandbox.discord import InteractionHandle
 
     handle = InteractionHandle(sandbox.world, interaction)
     done = await handle.wait(

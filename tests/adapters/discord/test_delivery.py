@@ -6,13 +6,13 @@ import dataclasses
 from datetime import UTC, datetime
 
 import pytest
+from relay_sandbox.discord import DiscordLimits, DiscordSandbox
 
-from adapters.discord import DiscordAdapter
-from adapters.discord.delivery import nonce
+from relay.adapters.discord import DiscordAdapter
+from relay.adapters.discord.delivery import nonce
 from relay.config import Config
 from relay.errors import Transient
 from relay.model import Action, Destination, Image, Update
-from relay.sandbox.discord import DiscordLimits, DiscordSandbox
 from tests.adapters.discord.conftest import make_adapter
 from tests.sandbox.discord.conftest import Newsroom
 

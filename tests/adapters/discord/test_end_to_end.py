@@ -7,11 +7,11 @@ import logging
 
 import pytest
 import redis.asyncio as aioredis
+from relay_sandbox.discord import DiscordSandbox, InteractionHandle
 
 from relay.app import Relay
 from relay.config import Config
 from relay.model import Destination, Update
-from relay.sandbox.discord import DiscordSandbox, InteractionHandle
 from tests.adapters.discord.conftest import make_adapter
 from tests.adapters.discord.test_commands import Member, posts, text
 from tests.helpers import Pipeline

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from relay_sandbox.discord import DiscordSandbox, FaultRates
 
-from adapters.discord import DiscordAdapter
+from relay.adapters.discord import DiscordAdapter
 from relay.config import Config, TopicConfig
 from relay.errors import Gone, RateLimited, Rejected, Transient
 from relay.model import Destination, Update
-from relay.sandbox.discord import DiscordSandbox, FaultRates
 from tests.sandbox.discord.conftest import Newsroom
 
 U = Update(id="u1", topic="ukraine", headline="Dam breached", body="Water everywhere.")

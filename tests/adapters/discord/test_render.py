@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from relay_sandbox.discord.endpoints import CREATE_MESSAGE_FIELDS
+from relay_sandbox.discord.validate import embed_text_total, validate
 
-from adapters.discord.markdown import ZWSP, escape_headline, parse
-from adapters.discord.render import render
+from relay.adapters.discord.markdown import ZWSP, escape_headline, parse
+from relay.adapters.discord.render import render
 from relay.config import TopicConfig
 from relay.model import Image, Update
-from relay.sandbox.discord.endpoints import CREATE_MESSAGE_FIELDS
-from relay.sandbox.discord.validate import embed_text_total, validate
 
 TOPIC = TopicConfig("ukraine", "War in Ukraine", color=0x0057B7, hashtag="#Ukraine")
 

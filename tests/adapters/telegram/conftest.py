@@ -8,13 +8,13 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from relay_sandbox.telegram.limits import TelegramLimits
+from relay_sandbox.telegram.records import Bot, User
+from relay_sandbox.telegram.render import DisplayedMessage
+from relay_sandbox.telegram.server import TelegramSandbox
 
-from adapters.telegram import TelegramAdapter
+from relay.adapters.telegram import TelegramAdapter
 from relay.config import Config
-from relay.sandbox.telegram.limits import TelegramLimits
-from relay.sandbox.telegram.records import Bot, User
-from relay.sandbox.telegram.render import DisplayedMessage
-from relay.sandbox.telegram.server import TelegramSandbox
 
 # Only a guard against hanging: answers arrive as soon as the long poll wakes.
 WAIT = 10.0

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.telegram import TelegramAdapter
+from relay_sandbox.telegram.records import Bot, User
+from relay_sandbox.telegram.render import DisplayedMessage
+from relay_sandbox.telegram.server import TelegramSandbox
+
+from relay.adapters.telegram import TelegramAdapter
 from relay.commands import Commands
 from relay.model import Destination
-from relay.sandbox.telegram.records import Bot, User
-from relay.sandbox.telegram.render import DisplayedMessage
-from relay.sandbox.telegram.server import TelegramSandbox
 from tests.adapters.telegram.conftest import wait_for
 from tests.helpers import Pipeline
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+from relay_sandbox.telegram.records import Bot, User
+from relay_sandbox.telegram.render import DisplayedMessage
+from relay_sandbox.telegram.server import TelegramSandbox
+
 from relay.model import Destination
-from relay.sandbox.telegram.records import Bot, User
-from relay.sandbox.telegram.render import DisplayedMessage
-from relay.sandbox.telegram.server import TelegramSandbox
 from tests.adapters.telegram.conftest import wait_for
 from tests.adapters.telegram.desk import Desk
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import redis.asyncio as aioredis
+from relay_sandbox.telegram.records import Bot, User
+from relay_sandbox.telegram.server import TelegramSandbox
 
-from adapters.telegram import TelegramAdapter
+from relay.adapters.telegram import TelegramAdapter
 from relay.commands import Commands
-from relay.sandbox.telegram.records import Bot, User
-from relay.sandbox.telegram.server import TelegramSandbox
 from relay.subscriptions import Subscriptions
 from tests.adapters.telegram.conftest import wait_for
 from tests.adapters.telegram.desk import Desk

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from adapters.telegram import TelegramAdapter, render
+from relay_sandbox.telegram.records import Bot, User
+from relay_sandbox.telegram.server import TelegramSandbox
+
+from relay.adapters.telegram import TelegramAdapter, render
 from relay.config import Config, TopicConfig
 from relay.model import Destination, Image, Update
-from relay.sandbox.telegram.records import Bot, User
-from relay.sandbox.telegram.server import TelegramSandbox
 from tests.adapters.telegram.conftest import texts
 
 UKRAINE = TopicConfig("ukraine", "War in Ukraine", hashtag="#Ukraine")

@@ -7,14 +7,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from adapters.telegram import TelegramAdapter
+from relay_sandbox.telegram.limits import TelegramLimits
+from relay_sandbox.telegram.records import Bot, User
+from relay_sandbox.telegram.render import DisplayedMessage
+from relay_sandbox.telegram.server import TelegramSandbox
+
+from relay.adapters.telegram import TelegramAdapter
 from relay.app import Relay
 from relay.config import ChannelConfig, Config
 from relay.model import Destination, Update
-from relay.sandbox.telegram.limits import TelegramLimits
-from relay.sandbox.telegram.records import Bot, User
-from relay.sandbox.telegram.render import DisplayedMessage
-from relay.sandbox.telegram.server import TelegramSandbox
 from tests.adapters.telegram.conftest import wait_for
 from tests.helpers import Pipeline
 

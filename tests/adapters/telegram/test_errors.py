@@ -6,14 +6,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+from relay_sandbox.telegram.limits import TelegramLimits
+from relay_sandbox.telegram.records import Bot, User
+from relay_sandbox.telegram.server import TelegramSandbox
 
-from adapters.telegram import TelegramAdapter
+from relay.adapters.telegram import TelegramAdapter
 from relay.config import Config, TopicConfig
 from relay.errors import Gone, Moved, RateLimited, Rejected, Transient
 from relay.model import Destination, Update
-from relay.sandbox.telegram.limits import TelegramLimits
-from relay.sandbox.telegram.records import Bot, User
-from relay.sandbox.telegram.server import TelegramSandbox
 
 UKRAINE = TopicConfig("ukraine", "War in Ukraine", hashtag="#Ukraine")
 LONG_BODY = "\n\n".join("A sentence of the body. " * 60 for _ in range(8))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from adapters.telegram.adapter import file_url
-from adapters.telegram.delivery import FILE_URL, chat_ref, photo_ref
-from adapters.telegram.handlers import parse_command, split_target
+from relay.adapters.telegram.adapter import file_url
+from relay.adapters.telegram.delivery import FILE_URL, chat_ref, photo_ref
+from relay.adapters.telegram.handlers import parse_command, split_target
 
 
 def test_parse_command() -> None:

@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from adapters.telegram import TelegramAdapter
+from relay_sandbox.telegram.records import Bot, User
+from relay_sandbox.telegram.server import TelegramSandbox
+
+from relay.adapters.telegram import TelegramAdapter
 from relay.commands import Commands
 from relay.config import Config
-from relay.sandbox.telegram.records import Bot, User
-from relay.sandbox.telegram.server import TelegramSandbox
 from tests.adapters.telegram.conftest import WAIT, wait_for
 from tests.helpers import Pipeline
 

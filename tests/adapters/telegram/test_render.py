@@ -6,12 +6,12 @@ import re
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from relay_sandbox.telegram.formatted_text import is_empty_string
+from relay_sandbox.telegram.html import process_text
 
-from adapters.telegram import TelegramMessage, render
+from relay.adapters.telegram import TelegramMessage, render
 from relay.config import TopicConfig
 from relay.model import Image, Update, validate
-from relay.sandbox.telegram.formatted_text import is_empty_string
-from relay.sandbox.telegram.html import process_text
 
 TOPIC = TopicConfig("ukraine", "War in Ukraine", hashtag="#Ukraine")
 MARKER = re.compile(r"\s*\((\d+)/(\d+)\)$")

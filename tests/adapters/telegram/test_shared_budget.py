@@ -11,12 +11,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from adapters.telegram import TelegramAdapter
+from relay_sandbox.telegram.limits import TelegramLimits
+from relay_sandbox.telegram.records import Bot
+from relay_sandbox.telegram.server import TelegramSandbox
+
+from relay.adapters.telegram import TelegramAdapter
 from relay.config import Config
 from relay.model import Destination, Update
-from relay.sandbox.telegram.limits import TelegramLimits
-from relay.sandbox.telegram.records import Bot
-from relay.sandbox.telegram.server import TelegramSandbox
 
 from ...helpers import KEYS, Pipeline
 

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 import discord
 import pytest
 from discord import app_commands
-
-from relay.sandbox.discord import BotInfo, DiscordSandbox
-from relay.sandbox.discord import permissions as P
-from relay.sandbox.discord.state import ANNOUNCEMENT, FORUM, PUBLIC_THREAD
-from relay.sandbox.discord.wiring import pointed_at, running_client
+from relay_sandbox.discord import BotInfo, DiscordSandbox
+from relay_sandbox.discord import permissions as P
+from relay_sandbox.discord.state import ANNOUNCEMENT, FORUM, PUBLIC_THREAD
+from relay_sandbox.discord.wiring import pointed_at, running_client
 
 
 @dataclass(frozen=True)

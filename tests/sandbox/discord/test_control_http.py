@@ -9,9 +9,9 @@ import aiohttp
 import discord
 from aiohttp import web
 from discord import app_commands
+from relay_sandbox.discord import DiscordSandbox
+from relay_sandbox.discord.wiring import pointed_at, running_client
 
-from relay.sandbox.discord import DiscordSandbox
-from relay.sandbox.discord.wiring import pointed_at, running_client
 from tests.sandbox.discord.conftest import make_client
 
 

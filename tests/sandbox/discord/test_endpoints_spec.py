@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from relay.sandbox.discord.endpoints import ENDPOINTS, Endpoint, Field
+from relay_sandbox.discord.endpoints import ENDPOINTS, Endpoint, Field
 
 SPEC = Path(__file__).resolve().parents[3] / ".." / "shared" / "specs" / "discord" / "openapi.json"
 

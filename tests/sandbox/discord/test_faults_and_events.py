@@ -8,9 +8,9 @@ import dataclasses
 import aiohttp
 import discord
 import pytest
+from relay_sandbox.discord import DiscordSandbox, FaultRates, TranscriptEvent
+from relay_sandbox.discord.wiring import running_client
 
-from relay.sandbox.discord import DiscordSandbox, FaultRates, TranscriptEvent
-from relay.sandbox.discord.wiring import running_client
 from tests.sandbox.discord.conftest import Newsroom
 
 

@@ -6,8 +6,8 @@ import aiohttp
 import discord
 import pytest
 from discord.http import Route
+from relay_sandbox.discord import DiscordSandbox
 
-from relay.sandbox.discord import DiscordSandbox
 from tests.sandbox.discord.conftest import Newsroom
 
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import aiohttp
 import discord
+from relay_sandbox.discord import DiscordSandbox
+from relay_sandbox.discord.wiring import running_client
 
-from relay.sandbox.discord import DiscordSandbox
-from relay.sandbox.discord.wiring import running_client
 from tests.sandbox.discord.conftest import Newsroom
 
 

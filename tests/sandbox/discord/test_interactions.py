@@ -7,9 +7,9 @@ import asyncio
 import discord
 import pytest
 from discord import app_commands
+from relay_sandbox.discord import DiscordSandbox
+from relay_sandbox.discord import permissions as P
 
-from relay.sandbox.discord import DiscordSandbox
-from relay.sandbox.discord import permissions as P
 from tests.sandbox.discord.conftest import Newsroom
 
 Tree = app_commands.CommandTree[discord.Client]

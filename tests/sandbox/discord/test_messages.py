@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import discord
 import pytest
+from relay_sandbox.discord import DiscordLimits, DiscordSandbox
+from relay_sandbox.discord.wiring import running_client
 
-from relay.sandbox.discord import DiscordLimits, DiscordSandbox
-from relay.sandbox.discord.wiring import running_client
 from tests.sandbox.discord.conftest import Newsroom, make_client
 
 

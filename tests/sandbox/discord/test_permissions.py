@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from relay.sandbox.discord import permissions as P
-from relay.sandbox.discord.permissions import MEMBER_OVERWRITE, ROLE_OVERWRITE, Overwrite
+from relay_sandbox.discord import permissions as P
+from relay_sandbox.discord.permissions import MEMBER_OVERWRITE, ROLE_OVERWRITE, Overwrite
 
 GUILD, OWNER, ALICE, MODS, WRITERS = 1, 2, 3, 10, 11
 ROLES = {GUILD: P.VIEW_CHANNEL | P.SEND_MESSAGES, MODS: P.MANAGE_MESSAGES, WRITERS: P.EMBED_LINKS}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import aiohttp
 import discord
 import pytest
+from relay_sandbox.discord import DiscordLimits, DiscordSandbox
+from relay_sandbox.discord.ratelimit import BucketLimit, RateLimiter
+from relay_sandbox.discord.wiring import running_client
 
-from relay.sandbox.discord import DiscordLimits, DiscordSandbox
-from relay.sandbox.discord.ratelimit import BucketLimit, RateLimiter
-from relay.sandbox.discord.wiring import running_client
 from tests.sandbox.discord.conftest import Newsroom, make_client
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from relay.sandbox.discord.state import DISCORD_EPOCH_MS, Snowflakes
+from relay_sandbox.discord.state import DISCORD_EPOCH_MS, Snowflakes
 
 
 def test_snowflakes_are_unique_increasing_and_carry_the_time() -> None:

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from relay.sandbox.discord import errors
-from relay.sandbox.discord.endpoints import (
+from relay_sandbox.discord import errors
+from relay_sandbox.discord.endpoints import (
     CALLBACK_DATA_FIELDS,
     CALLBACK_FIELDS,
     COMMANDS_FIELDS,
     CREATE_MESSAGE_FIELDS,
     WEBHOOK_EXECUTE_FIELDS,
 )
-from relay.sandbox.discord.validate import embed_text_total, is_empty_message, validate
+from relay_sandbox.discord.validate import embed_text_total, is_empty_message, validate
 
 
 def _errors(body: Any, fields: Any, **kw: Any) -> dict[str, Any]:

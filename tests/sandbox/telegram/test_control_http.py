@@ -7,9 +7,8 @@ import json
 from typing import Any
 
 import aiohttp
+from relay_sandbox.telegram.server import TelegramSandbox, ptb_bot
 from telegram.error import ChatMigrated, NetworkError
-
-from relay.sandbox.telegram.server import TelegramSandbox, ptb_bot
 
 WAIT = 10.0  # a guard against hanging only
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from relay_sandbox.telegram.limits import TelegramLimits
+from relay_sandbox.telegram.records import Bot, User
+from relay_sandbox.telegram.server import TelegramSandbox, ptb_bot
 from telegram import Bot as PtbBot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter
-
-from relay.sandbox.telegram.limits import TelegramLimits
-from relay.sandbox.telegram.records import Bot, User
-from relay.sandbox.telegram.server import TelegramSandbox, ptb_bot
 
 
 async def test_blocked_deactivated_and_never_started(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from relay_sandbox.telegram.records import User
+from relay_sandbox.telegram.server import TelegramSandbox
 from telegram import Bot as PtbBot
 from telegram.error import Forbidden, NetworkError
-
-from relay.sandbox.telegram.records import User
-from relay.sandbox.telegram.server import TelegramSandbox
 
 
 async def test_bad_gateway_is_a_network_error(

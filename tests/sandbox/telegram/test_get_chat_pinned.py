@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from relay_sandbox.telegram.records import Bot
+from relay_sandbox.telegram.server import TelegramSandbox
 from telegram import Bot as PtbBot
-
-from relay.sandbox.telegram.records import Bot
-from relay.sandbox.telegram.server import TelegramSandbox
 
 
 async def test_get_chat_returns_the_latest_pinned_message(

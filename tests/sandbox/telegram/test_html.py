@@ -8,8 +8,7 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from relay.sandbox.telegram.html import (
+from relay_sandbox.telegram.html import (
     EntityParseError,
     MessageEntity,
     TextError,

@@ -5,11 +5,10 @@ from __future__ import annotations
 import contextlib
 
 import pytest
+from relay_sandbox.telegram.errors import ApiError
+from relay_sandbox.telegram.limits import FloodLimiter, TelegramLimits
+from relay_sandbox.telegram.server import TelegramSandbox, ptb_bot
 from telegram.error import RetryAfter
-
-from relay.sandbox.telegram.errors import ApiError
-from relay.sandbox.telegram.limits import FloodLimiter, TelegramLimits
-from relay.sandbox.telegram.server import TelegramSandbox, ptb_bot
 
 from .conftest import Clock
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from relay_sandbox.telegram.records import Bot, User
+from relay_sandbox.telegram.server import TelegramSandbox
 from telegram import Bot as PtbBot
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-
-from relay.sandbox.telegram.records import Bot, User
-from relay.sandbox.telegram.server import TelegramSandbox
 
 
 async def test_get_me_reports_the_bot(bot: PtbBot, account: Bot) -> None:

@@ -6,9 +6,8 @@ import json
 from typing import Any
 
 import pytest
-
-from relay.sandbox.telegram.methods import METHODS, lookup
-from relay.sandbox.telegram.server import HANDLERS
+from relay_sandbox.telegram.methods import METHODS, lookup
+from relay_sandbox.telegram.server import HANDLERS
 
 from .conftest import SPECS
 

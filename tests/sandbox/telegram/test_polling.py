@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from relay_sandbox.telegram.records import Bot
+from relay_sandbox.telegram.server import TelegramSandbox, ptb_application_builder
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
-
-from relay.sandbox.telegram.records import Bot
-from relay.sandbox.telegram.server import TelegramSandbox, ptb_application_builder
 
 # Only a guard against hanging: the updates arrive as soon as the long poll wakes.
 WAIT = 10.0

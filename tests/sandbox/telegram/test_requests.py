@@ -7,10 +7,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from relay.sandbox.telegram.limits import TelegramLimits
-from relay.sandbox.telegram.records import Bot, User
-from relay.sandbox.telegram.server import TelegramSandbox
+from relay_sandbox.telegram.limits import TelegramLimits
+from relay_sandbox.telegram.records import Bot, User
+from relay_sandbox.telegram.server import TelegramSandbox
 
 
 async def call(

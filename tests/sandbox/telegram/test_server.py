@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-
-from relay.sandbox.telegram.limits import TelegramLimits
-from relay.sandbox.telegram.server import TelegramSandbox, ptb_application_builder, ptb_bot
+from relay_sandbox.telegram.limits import TelegramLimits
+from relay_sandbox.telegram.server import TelegramSandbox, ptb_application_builder, ptb_bot
 
 
 async def test_urls_follow_ptb_conventions(tg: TelegramSandbox) -> None:

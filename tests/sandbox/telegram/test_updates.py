@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from relay_sandbox.telegram.records import Bot
+from relay_sandbox.telegram.server import TelegramSandbox, ptb_bot
+from relay_sandbox.telegram.updates import UpdateQueue
 from telegram import Bot as PtbBot
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict
-
-from relay.sandbox.telegram.records import Bot
-from relay.sandbox.telegram.server import TelegramSandbox, ptb_bot
-from relay.sandbox.telegram.updates import UpdateQueue
 
 WAIT = 10.0  # a guard against hanging only
 

@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
+from relay_sandbox.telegram.records import Bot
+from relay_sandbox.telegram.server import TelegramSandbox
 from telegram import Bot as PtbBot
 from telegram import Update
 from telegram.error import BadRequest, Conflict
-
-from relay.sandbox.telegram.records import Bot
-from relay.sandbox.telegram.server import TelegramSandbox
 
 WAIT = 10.0  # a guard against hanging only
 

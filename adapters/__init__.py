@@ -1,1 +1,0 @@
-"""Platform adapters: one per platform behind the interface in `adapters.base`."""

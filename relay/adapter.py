@@ -1,0 +1,81 @@
+"""The one small interface every platform adapter implements.
+
+An adapter renders an `Update` natively (pure, split to the platform's limits), sends, edits
+and deletes copies, translates platform errors into `relay.errors.DeliveryError` subclasses,
+and turns native chat input into `relay.commands` invocations.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from relay.config import Config, TopicConfig
+from relay.model import Destination, Update
+
+if TYPE_CHECKING:
+    from relay.commands import Commands
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A rate limit a delivery spends from: `rate` sends per `per` seconds, `burst` at once.
+
+    Budgets live in Redis and are shared by every worker using the same bot, so `key` names the
+    bot and the scope, e.g. `telegram:123456:chat:-100777` or `discord:app9:global`. Every key
+    of one bot must share the bot's prefix (`platform:bot`): it becomes the Redis hash tag.
+    """
+
+    key: str
+    rate: float
+    per: float = 1.0
+    burst: int = 1
+
+
+class Adapter(ABC):
+    """A platform: rendering, delivery and command input."""
+
+    platform: str = ""
+
+    def budgets(self, dest: Destination) -> tuple[Budget, ...]:
+        """The budgets one message to `dest` spends, broadest first (global, then per chat)."""
+        return ()
+
+    @abstractmethod
+    def render(self, update: Update, topic: TopicConfig) -> Sequence[Any]:
+        """The platform messages for `update`, each within the platform's limits. Pure."""
+
+    @abstractmethod
+    async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
+        """Deliver a new copy; return the platform message ids of every part."""
+
+    @abstractmethod
+    async def edit(
+        self,
+        dest: Destination,
+        update: Update,
+        topic: TopicConfig,
+        message_ids: tuple[str, ...],
+    ) -> tuple[str, ...]:
+        """Make the copy `message_ids` show `update`; return the ids of the parts now shown.
+
+        Parts are edited in place, added or deleted when the number of parts changes.
+        """
+
+    @abstractmethod
+    async def delete(self, dest: Destination, message_ids: tuple[str, ...]) -> None:
+        """Remove every part of a copy. A part already gone counts as deleted."""
+
+    async def start(self, commands: Commands | None) -> None:
+        """Connect, and listen for chat commands if `commands` is given."""
+        return None
+
+    async def aclose(self) -> None:
+        """Stop listening and release connections."""
+        return None
+
+
+AdapterFactory = Callable[[Config, TextIO | None], Adapter]
+"""What an adapter registers in the `live_relay.adapters` entry-point group: config, console out."""

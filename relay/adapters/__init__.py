@@ -1,0 +1,1 @@
+"""Platform adapters: one per platform behind the interface in `relay.adapter`."""

@@ -1,0 +1,329 @@
+"""Slash commands: native interactions translated into `relay.commands` and answered back.
+
+Every answer is ephemeral and comes within Discord's 3-second window: the command runs, and if
+it has not finished after `answer_within` seconds (0: always) the interaction is deferred and
+the answer edited in later. After a post, edit or delete a follow-up shows the delivery
+progress, edited in place every `progress_interval` seconds until the fan-out is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from relay.adapters.discord import render as R
+from relay.adapters.discord.auth import InteractionAuthority, is_editor
+from relay.adapters.discord.forms import UpdateForm
+from relay.commands import DESCRIPTIONS, ChatKind, Commands, Invocation, Reply
+from relay.errors import InvalidUpdate
+from relay.model import ID_PATTERN, Destination, Image, check_url
+
+if TYPE_CHECKING:
+    from relay.adapters.discord.adapter import DiscordAdapter
+
+log = logging.getLogger(__name__)
+CLAIM_SECONDS = 900  # an interaction token lives 15 minutes
+NO_MENTIONS = discord.AllowedMentions.none()
+FAILED = "The relay could not do that right now (an internal error). Nothing was changed."
+
+
+class RelayTree(app_commands.CommandTree[discord.Client]):
+    """A command tree that answers an interaction only on the worker that claims it first.
+
+    Every worker's gateway session receives every interaction; without a claim each would
+    answer and all but one would fail with 40060 "already acknowledged".
+    """
+
+    def __init__(self, client: discord.Client, commands: Commands) -> None:
+        super().__init__(client)
+        self.commands = commands
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        key = f"{self.commands.ingest.keys.prefix}:discord:interaction:{interaction.id}"
+        try:
+            return bool(await self.commands.ingest.client.set(key, 1, nx=True, ex=CLAIM_SECONDS))
+        except Exception:  # Redis unreachable: answering twice beats never answering
+            log.exception("could not claim interaction=%s", interaction.id)
+            return True
+
+
+class SlashCommands:
+    """The application command tree of the bot, bound to the relay's `Commands`."""
+
+    def __init__(
+        self,
+        adapter: DiscordAdapter,
+        commands: Commands,
+        *,
+        progress_interval: float = 3.0,
+        progress_timeout: float = 600.0,
+        answer_within: float = 2.0,
+    ) -> None:
+        self.adapter = adapter
+        self.commands = commands
+        self.editors = commands.config.editors
+        self.progress_interval = progress_interval
+        self.progress_timeout = progress_timeout
+        self.answer_within = answer_within
+        self.tree = RelayTree(adapter.client, commands)
+        self._tasks: set[asyncio.Task[None]] = set()
+        _register(self)
+
+    async def sync(self, guild_ids: tuple[int, ...]) -> None:
+        """Per guild (instant; for development) when guild ids are configured, else globally."""
+        if not guild_ids:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands", len(synced))
+            return
+        for gid in guild_ids:
+            guild = discord.Object(gid)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands guild=%s", len(synced), gid)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- translating -------------------------------------------------------------------------------
+
+    def invocation(
+        self, interaction: discord.Interaction, command: str, args: str, image: Image | None = None
+    ) -> Invocation:
+        kind = ChatKind.GROUP if interaction.guild_id else ChatKind.PRIVATE
+        chat = Destination("discord", str(interaction.channel_id))
+        return Invocation(command, args, chat, kind, str(interaction.user.id), image=image)
+
+    async def run(
+        self, interaction: discord.Interaction, command: str, args: str = "", *,
+        image: Image | None = None, check_bot: bool = False,
+    ) -> None:  # fmt: skip
+        """Handle one command through `relay.commands` and answer it."""
+        auth = InteractionAuthority(interaction, self.editors, check_bot=check_bot)
+        inv = self.invocation(interaction, command, args, image)
+        reply = await self.answer(interaction, self.commands.handle(inv, auth))
+        if reply is not None and reply.ok and reply.update is not None and not reply.preview:
+            self._spawn(self.follow_progress(interaction, reply.update.id))
+
+    async def answer(
+        self, interaction: discord.Interaction, work: Awaitable[Reply]
+    ) -> Reply | None:
+        """Answer with `work`'s reply: at once if it is quick, else defer and edit it in."""
+        task = asyncio.ensure_future(work)
+        deferred = self.answer_within <= 0  # 0: always defer
+        if not deferred:
+            done, _ = await asyncio.wait({task}, timeout=self.answer_within)
+            deferred = task not in done
+        if deferred:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            reply = await task
+        except Exception:
+            log.exception("command failed interaction=%s", interaction.id)
+            reply = None
+        kwargs = self.reply_kwargs(reply)
+        if deferred:
+            await interaction.edit_original_response(**kwargs)
+        else:
+            await interaction.response.send_message(ephemeral=True, **kwargs)
+        return reply
+
+    def reply_kwargs(self, reply: Reply | None) -> dict[str, Any]:
+        """The message for a reply; a preview shows the update's first message as rendered."""
+        if reply is None:
+            return {"content": FAILED, "allowed_mentions": NO_MENTIONS}
+        kwargs: dict[str, Any] = {"content": reply.text[:2000], "allowed_mentions": NO_MENTIONS}
+        topic = self.commands.config.topic(reply.update.topic) if reply.update else None
+        if reply.preview and reply.update is not None and topic is not None:
+            messages = R.render(reply.update, topic)
+            kwargs["embeds"] = [discord.Embed.from_dict(e) for e in messages[0]["embeds"]]
+            if len(messages) > 1:
+                kwargs["content"] += f" (continues in {len(messages) - 1} more message(s))"
+        return kwargs
+
+    async def follow_progress(self, interaction: discord.Interaction, update_id: str) -> None:
+        """A follow-up with the delivery progress, edited in place until the fan-out is done."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.progress_timeout
+        try:
+            text, done = await self._progress_text(update_id)
+            message = await interaction.followup.send(
+                text, ephemeral=True, wait=True, allowed_mentions=NO_MENTIONS
+            )
+            while not done and loop.time() < deadline:
+                await asyncio.sleep(self.progress_interval)
+                new, done = await self._progress_text(update_id)
+                if new != text:
+                    text = new
+                    await message.edit(content=text)
+        except discord.HTTPException as exc:  # the token expired or the message was dismissed
+            log.info("progress follow-up stopped update=%s error=%s", update_id, exc)
+
+    async def _progress_text(self, update_id: str) -> tuple[str, bool]:
+        progress = await self.commands.progress(update_id)
+        if progress is None:
+            return "Delivery: waiting for the fan-out…", False
+        return f"Delivery: {progress.summary()}", progress.done
+
+    # -- editor forms ------------------------------------------------------------------------------
+
+    async def open_form(
+        self, interaction: discord.Interaction, command: str, topic: str | None, breaking: bool
+    ) -> None:
+        if not is_editor(interaction, self.editors):
+            await self.refuse(interaction, f"Only the newsroom's editors can use /{command}.")
+            return
+
+        async def submitted(inter: discord.Interaction, form: UpdateForm) -> None:
+            slug = form.topic.value.strip().lower() if form.topic is not None else ""
+            head = f"{slug} --breaking" if breaking else slug
+            await self.submit(inter, command, head, form)
+
+        title = "New update" if command == "post" else "Preview an update"
+        await interaction.response.send_modal(
+            UpdateForm(title=title, custom_id=f"relay:{command}", on_submit=submitted, topic=topic)
+        )
+
+    async def open_edit_form(self, interaction: discord.Interaction, update_id: str) -> None:
+        if not is_editor(interaction, self.editors):
+            await self.refuse(interaction, "Only the newsroom's editors can use /edit.")
+            return
+        valid = ID_PATTERN.match(update_id)
+        current = await self.commands.ingest.latest(update_id) if valid else None
+        if current is None:
+            await self.refuse(interaction, f"There is no update with id {update_id}.")
+            return
+
+        async def submitted(inter: discord.Interaction, form: UpdateForm) -> None:
+            await self.submit(inter, "edit", update_id, form)
+
+        await interaction.response.send_modal(
+            UpdateForm(title=f"Edit {update_id}"[:45], custom_id="relay:edit",
+                       on_submit=submitted, with_topic=False, current=current)
+        )  # fmt: skip
+
+    async def submit(
+        self, interaction: discord.Interaction, command: str, head: str, form: UpdateForm
+    ) -> None:
+        """Turn the form into the command's text form and run it."""
+        link, image_url = form.link.value.strip(), form.image.value.strip()
+        try:
+            if link:
+                check_url("link", link)
+            if image_url:
+                check_url("image.url", image_url)
+        except InvalidUpdate as exc:
+            await self.refuse(interaction, f"Nothing was changed: {exc.field}: {exc.message}.")
+            return
+        args = f"{head} {form.headline.value.strip()}\n{form.body.value.strip()}"
+        if link:
+            args += f"\nLink: {link}"
+        await self.run(interaction, command, args, image=Image(image_url) if image_url else None)
+
+    async def refuse(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def _register(s: SlashCommands) -> None:
+    """Declare every command on `s.tree`."""
+    tree, config = s.tree, s.commands.config
+
+    async def topic_choices(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        needle = current.lower().strip()
+        return [
+            app_commands.Choice(name=f"{t.title} ({t.slug})"[:100], value=t.slug)
+            for t in config.topics
+            if needle in t.slug or needle in t.title.lower()
+        ][:25]
+
+    async def subscribed_choices(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        dest = Destination("discord", str(interaction.channel_id))
+        slugs = await s.commands.subscriptions.topics(dest)
+        choices = [app_commands.Choice(name="all topics", value="all")]
+        choices += [app_commands.Choice(name=slug, value=slug) for slug in slugs]
+        return [c for c in choices if current.lower() in c.value][:25]
+
+    guild_only = app_commands.guild_only()
+    managers = app_commands.default_permissions(manage_channels=True)
+
+    @tree.command(name="subscribe", description=DESCRIPTIONS["subscribe"])
+    @app_commands.describe(topic="The topic to receive in this channel")
+    @app_commands.autocomplete(topic=topic_choices)
+    @guild_only
+    @managers
+    async def subscribe(interaction: discord.Interaction, topic: str) -> None:
+        await s.run(interaction, "subscribe", topic, check_bot=True)
+
+    @tree.command(name="unsubscribe", description=DESCRIPTIONS["unsubscribe"])
+    @app_commands.describe(topic="The topic to stop, or all")
+    @app_commands.autocomplete(topic=subscribed_choices)
+    @guild_only
+    @managers
+    async def unsubscribe(interaction: discord.Interaction, topic: str) -> None:
+        await s.run(interaction, "unsubscribe", topic)
+
+    @tree.command(name="subscriptions", description=DESCRIPTIONS["subscriptions"])
+    @guild_only
+    @managers
+    async def subscriptions(interaction: discord.Interaction) -> None:
+        auth = InteractionAuthority(interaction, s.editors)
+        refusal = await auth.may_manage(Destination("discord", str(interaction.channel_id)))
+        if refusal is not None:
+            await s.refuse(interaction, refusal)
+            return
+        await s.run(interaction, "subscriptions")
+
+    @tree.command(name="topics", description=DESCRIPTIONS["topics"])
+    @guild_only
+    async def topics(interaction: discord.Interaction) -> None:
+        await s.run(interaction, "topics")
+
+    @tree.command(name="help", description=DESCRIPTIONS["help"])
+    @guild_only
+    async def help_(interaction: discord.Interaction) -> None:
+        await s.run(interaction, "help")
+
+    @tree.command(name="post", description=DESCRIPTIONS["post"])
+    @app_commands.describe(topic="Prefill the topic", breaking="Mark it as breaking news")
+    @app_commands.autocomplete(topic=topic_choices)
+    @guild_only
+    async def post(
+        interaction: discord.Interaction, topic: str | None = None, breaking: bool = False
+    ) -> None:
+        await s.open_form(interaction, "post", topic, breaking)
+
+    @tree.command(name="preview", description=DESCRIPTIONS["preview"])
+    @app_commands.describe(topic="Prefill the topic", breaking="Preview it as breaking news")
+    @app_commands.autocomplete(topic=topic_choices)
+    @guild_only
+    async def preview(
+        interaction: discord.Interaction, topic: str | None = None, breaking: bool = False
+    ) -> None:
+        await s.open_form(interaction, "preview", topic, breaking)
+
+    @tree.command(name="edit", description=DESCRIPTIONS["edit"])
+    @app_commands.describe(id="The update id (from the confirmation of /post)")
+    @guild_only
+    async def edit(interaction: discord.Interaction, id: str) -> None:
+        await s.open_edit_form(interaction, id.strip())
+
+    @tree.command(name="delete", description=DESCRIPTIONS["delete"])
+    @app_commands.describe(id="The update id (from the confirmation of /post)")
+    @guild_only
+    async def delete(interaction: discord.Interaction, id: str) -> None:
+        await s.run(interaction, "delete", id.strip())

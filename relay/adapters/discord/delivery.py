@@ -1,0 +1,319 @@
+"""Sending, editing and deleting an update's messages through discord.py's HTTP client.
+
+Every part is created with a `nonce` derived from (update, revision, destination, part) and
+`enforce_nonce: true`: a retry after a lost answer gets the message created the first time.
+
+Announcement channels crosspost new copies in the background, at most `crosspost_per_hour` per
+channel; a refused crosspost never fails or delays the delivery. Crossposts use their own
+discord.py HTTP client without `max_ratelimit_timeout`: Discord's crosspost bucket resets after
+up to an hour, and the main client would refuse every crosspost after the first one before
+sending it.
+
+Forum channels receive updates in one post (thread) per topic, or per topic and day; parts
+posted there have ids written `<thread id>:<message id>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from typing import Any, Literal
+
+import discord
+import discord.http
+from discord.http import Route
+
+from relay.adapters.discord import render as R
+from relay.adapters.discord.errors import is_unknown_message, translate
+from relay.adapters.discord.markdown import escape, escape_headline
+from relay.config import TopicConfig
+from relay.errors import DeliveryError
+from relay.model import Destination, Update
+
+log = logging.getLogger(__name__)
+
+ANNOUNCEMENT, FORUM = 5, 15
+THREAD_TYPES = frozenset({10, 11, 12})
+NONCE_LENGTH = 25
+ForumMode = Literal["topic", "day"]
+
+
+def nonce(update: Update, dest: Destination, part: int) -> str:
+    """A stable nonce of at most 25 characters for one part of one revision at `dest`."""
+    seed = f"{update.id}\0{update.revision}\0{dest}\0{part}".encode()
+    digest = hashlib.blake2b(seed, digest_size=15).digest()
+    return base64.b32encode(digest).decode().lower()[:NONCE_LENGTH]
+
+
+def target(dest: Destination) -> int:
+    """The channel a destination's messages go to: its thread when it names one.
+
+    A thread subscribed by /subscribe is its own destination (`discord:<thread id>`), since a
+    thread is a channel on Discord; `discord:<parent>:<thread>` from the config works too.
+    """
+    return int(dest.thread_id or dest.chat_id)
+
+
+def split_id(dest: Destination, message_id: str) -> tuple[int, int]:
+    """(channel id, message id) of a stored part id."""
+    channel, _, message = message_id.rpartition(":")
+    return int(channel) if channel else target(dest), int(message)
+
+
+def thread_name(topic: TopicConfig, update: Update, mode: ForumMode) -> str:
+    """The forum post an update goes to: one per topic, or per topic and (UTC) day."""
+    if mode == "day":
+        return f"{topic.title} · {update.published_at:%Y-%m-%d}"[:100]
+    return f"{topic.title} · live updates"[:100]
+
+
+class Delivery:
+    """send / edit / delete over a logged-in `discord.Client`."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        bot_id: str,
+        *,
+        forum_threads: ForumMode = "topic",
+        crosspost: bool = True,
+        crosspost_per_hour: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.bot_id = bot_id
+        self.forum_threads = forum_threads
+        self.crosspost = crosspost
+        self.crosspost_per_hour = crosspost_per_hour
+        self.clock = clock
+        self._kinds: dict[int, int] = {}
+        self._threads: dict[tuple[int, str], int] = {}
+        self._forum_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._crossposts: dict[int, deque[float]] = defaultdict(deque)
+        self._publisher: discord.http.HTTPClient | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def open(self, token: str) -> None:
+        """Log in the crosspost client (the main client is logged in by the adapter)."""
+        if self.crosspost:
+            self._publisher = discord.http.HTTPClient(asyncio.get_running_loop())
+            await self._publisher.static_login(token)
+
+    async def settle(self) -> None:
+        """Wait for the crossposts in flight."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in self._pending:
+            task.cancel()
+        await asyncio.gather(*self._pending, return_exceptions=True)
+        if self._publisher is not None:
+            await self._publisher.close()
+            self._publisher = None
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def channel_key(self, channel_id: int | str) -> str:
+        return f"discord:{self.bot_id}:channel:{channel_id}"
+
+    async def _request(
+        self, route: Route, dest: Destination, update_id: str, need: str, **kw: Any
+    ) -> Any:
+        try:
+            return await self.client.http.request(route, **kw)
+        except Exception as exc:
+            error = self._translate(exc, route, dest, update_id, need)
+            if error is None:
+                raise
+            raise error from exc
+
+    def _translate(
+        self, exc: BaseException, route: Route, dest: Destination, update_id: str, need: str
+    ) -> DeliveryError | None:
+        channel_id = route.channel_id or dest.chat_id
+        return translate(
+            exc,
+            channel_key=self.channel_key(target(dest)),
+            global_key=f"discord:{self.bot_id}:global",
+            missing=self.missing(int(channel_id), need),
+            destination=str(dest),
+            update_id=update_id,
+        )
+
+    def missing(self, channel_id: int, need: str) -> str:
+        """Name the permissions the bot lacks in the channel (from the gateway cache)."""
+        channel = self.client.get_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        me = guild.me if guild is not None else None
+        wanted = [p.strip() for p in need.split(",")]
+        if channel is None or me is None or not hasattr(channel, "permissions_for"):
+            return " or ".join(wanted)
+        perms = channel.permissions_for(me)
+        lacking = [p for p in wanted if not getattr(perms, p.lower().replace(" ", "_"), True)]
+        return ", ".join(lacking or wanted)
+
+    async def kind(self, channel_id: int, dest: Destination) -> int:
+        """The channel's type (0 text, 5 announcement, 11 thread, 15 forum…), cached."""
+        if channel_id not in self._kinds:
+            cached = self.client.get_channel(channel_id)
+            if cached is not None and not isinstance(cached, discord.abc.PrivateChannel):
+                self._kinds[channel_id] = cached.type.value
+            else:
+                route = Route("GET", "/channels/{channel_id}", channel_id=channel_id)
+                data = await self._request(route, dest, "", "View Channel")
+                self._kinds[channel_id] = int(data["type"])
+        return self._kinds[channel_id]
+
+    def _send_need(self, kind: int) -> str:
+        send = "Send Messages in Threads" if kind in THREAD_TYPES else "Send Messages"
+        return f"View Channel, {send}, Embed Links"
+
+    async def _create(
+        self, channel_id: int, body: dict[str, Any], dest: Destination, update: Update, need: str
+    ) -> str:
+        route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+        data = await self._request(route, dest, update.id, need, json=body)
+        return str(data["id"])
+
+    # -- the three operations ------------------------------------------------------------------
+
+    async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
+        channel_id = target(dest)
+        kind = await self.kind(channel_id, dest)
+        prefix = ""
+        if kind == FORUM:
+            channel_id = await self._forum_post(channel_id, dest, update, topic)
+            kind, prefix = 11, f"{channel_id}:"
+        ids: list[str] = []
+        for part, payload in enumerate(R.render_cached(update, topic)):
+            body = {**payload, "nonce": nonce(update, dest, part), "enforce_nonce": True}
+            mid = await self._create(channel_id, body, dest, update, self._send_need(kind))
+            ids.append(prefix + mid)
+        if kind == ANNOUNCEMENT and self.crosspost:
+            await self._crosspost(channel_id, ids, dest)
+        return tuple(ids)
+
+    async def edit(
+        self, dest: Destination, update: Update, topic: TopicConfig, message_ids: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        payloads = R.render_cached(update, topic)
+        # added or re-sent parts go where the copy lives (a forum copy: its post)
+        home = split_id(dest, message_ids[0])[0] if message_ids else target(dest)
+        prefix = f"{home}:" if message_ids and ":" in message_ids[0] else ""
+        ids: list[str] = []
+        for part, payload in enumerate(payloads):
+            if part < len(message_ids) and await self._edit_part(dest, update, message_ids[part],
+                                                                 payload):  # fmt: skip
+                ids.append(message_ids[part])
+                continue
+            body = {**payload, "nonce": nonce(update, dest, part), "enforce_nonce": True}
+            need = self._send_need(await self.kind(home, dest))
+            ids.append(prefix + await self._create(home, body, dest, update, need))
+        await self.delete(dest, message_ids[len(payloads) :], update.id)
+        return tuple(ids)
+
+    async def _edit_part(
+        self, dest: Destination, update: Update, message_id: str, payload: dict[str, Any]
+    ) -> bool:
+        """Edit one part in place; False when someone deleted it (it is then sent again)."""
+        channel_id, mid = split_id(dest, message_id)
+        # no flags: notifications only matter for new messages; content "" drops an old ping
+        body = {"embeds": payload["embeds"], "content": payload.get("content", ""),
+                "allowed_mentions": payload["allowed_mentions"]}  # fmt: skip
+        route = Route("PATCH", "/channels/{channel_id}/messages/{message_id}",
+                      channel_id=channel_id, message_id=mid)  # fmt: skip
+        try:
+            await self.client.http.request(route, json=body)
+            return True
+        except Exception as exc:
+            if is_unknown_message(exc):
+                log.info("part gone, sending it again dest=%s update=%s message=%s",
+                         dest, update.id, message_id)  # fmt: skip
+                return False
+            error = self._translate(exc, route, dest, update.id, "Embed Links")
+            if error is None:
+                raise
+            raise error from exc
+
+    async def delete(
+        self, dest: Destination, message_ids: tuple[str, ...], update_id: str = ""
+    ) -> None:
+        for message_id in message_ids:
+            channel_id, mid = split_id(dest, message_id)
+            route = Route("DELETE", "/channels/{channel_id}/messages/{message_id}",
+                          channel_id=channel_id, message_id=mid)  # fmt: skip
+            try:
+                await self.client.http.request(route)
+            except Exception as exc:
+                if is_unknown_message(exc):
+                    continue  # already gone counts as deleted
+                error = self._translate(exc, route, dest, update_id, "Manage Messages")
+                if error is None:
+                    raise
+                raise error from exc
+
+    # -- announcement and forum channels ------------------------------------------------------
+
+    async def _crosspost(self, channel_id: int, ids: list[str], dest: Destination) -> None:
+        """Publish to following servers, within the hourly limit, in the background."""
+        window = self._crossposts[channel_id]
+        for message_id in ids:
+            now = self.clock()
+            while window and now - window[0] > 3600:
+                window.popleft()
+            if len(window) >= self.crosspost_per_hour or self._publisher is None:
+                log.warning("crosspost skipped (hourly limit) dest=%s message=%s", dest, message_id)
+                continue
+            window.append(now)
+            task = asyncio.create_task(self._publish(self._publisher, channel_id, message_id, dest))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _publish(
+        self, http: discord.http.HTTPClient, channel_id: int, message_id: str, dest: Destination
+    ) -> None:
+        route = Route("POST", "/channels/{channel_id}/messages/{message_id}/crosspost",
+                      channel_id=channel_id, message_id=int(message_id))  # fmt: skip
+        try:
+            await http.request(route)
+            log.info("crossposted dest=%s message=%s", dest, message_id)
+        except (discord.HTTPException, OSError) as exc:
+            log.warning("crosspost failed dest=%s message=%s error=%s", dest, message_id, exc)
+
+    async def _forum_post(
+        self, forum_id: int, dest: Destination, update: Update, topic: TopicConfig
+    ) -> int:
+        """The forum post (thread) this update belongs in, created on first use."""
+        name = thread_name(topic, update, self.forum_threads)
+        async with self._forum_locks[forum_id]:
+            found = self._threads.get((forum_id, name)) or self._cached_thread(forum_id, name)
+            if found is not None:
+                self._threads[(forum_id, name)] = found
+                return found
+            header = {"title": escape_headline(topic.title)[: R.TITLE_MAX], "color": topic.color}
+            if topic.description:
+                header["description"] = escape(topic.description)[: R.DESCRIPTION_MAX]
+            body = {"name": name, "auto_archive_duration": 10080,
+                    "message": {"embeds": [header], "allowed_mentions": R.NO_MENTIONS}}  # fmt: skip
+            route = Route("POST", "/channels/{channel_id}/threads", channel_id=forum_id)
+            data = await self._request(route, dest, update.id, "Send Messages, Embed Links",
+                                       json=body)  # fmt: skip
+            thread_id = int(data["id"])
+            log.info("forum post created dest=%s thread=%s name=%r", dest, thread_id, name)
+            self._threads[(forum_id, name)] = thread_id
+            self._kinds[thread_id] = 11
+            return thread_id
+
+    def _cached_thread(self, forum_id: int, name: str) -> int | None:
+        forum = self.client.get_channel(forum_id)
+        me = self.client.user.id if self.client.user else None
+        for thread in getattr(forum, "threads", []):
+            if thread.name == name and thread.owner_id == me and not thread.archived:
+                return int(thread.id)
+        return None

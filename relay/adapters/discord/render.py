@@ -1,0 +1,119 @@
+"""An update as Discord message payloads: embeds within Discord's limits, mentions explicit.
+
+Pure. The first embed carries the topic (author), the headline (title) linked to `link`, the
+photo, its caption and credit (footer), the time and the topic's colour; a long body continues
+in further embeds (no `url`, so Discord never merges them into one gallery card) and further
+messages, each message within 10 embeds and 6,000 characters of embed text. `allowed_mentions`
+is always explicit: `{"parse": []}`, or the topic's breaking-news role on a breaking update.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from relay.adapters.discord.markdown import MIN_CAP, Chunker, escape_headline
+from relay.config import TopicConfig
+from relay.model import Update
+
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FOOTER_MAX = 2048
+AUTHOR_MAX = 256
+EMBEDS_PER_MESSAGE = 10
+EMBED_TEXT_MAX = 6000
+SUPPRESS_NOTIFICATIONS = 1 << 12
+BREAKING = "🔴 BREAKING"
+NO_MENTIONS: dict[str, Any] = {"parse": []}
+
+Payload = dict[str, Any]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _footer(update: Update, topic: TopicConfig) -> str:
+    parts = []
+    if update.image is not None:
+        if update.image.caption:
+            parts.append(update.image.caption)
+        if update.image.credit:
+            parts.append(f"Photo: {update.image.credit}")
+    if topic.hashtag:
+        parts.append(topic.hashtag)
+    return _cut(" · ".join(parts), FOOTER_MAX)
+
+
+def first_embed(update: Update, topic: TopicConfig) -> tuple[Payload, str]:
+    """The headline embed without its description, and the headline text the body must lead
+    with when the escaped headline does not fit the title."""
+    author = f"{BREAKING} · {topic.title}" if update.breaking else topic.title
+    embed: Payload = {
+        "author": {"name": _cut(author, AUTHOR_MAX)},
+        "color": topic.color,
+        "timestamp": update.published_at.isoformat(),
+    }
+    lead = ""
+    title = escape_headline(update.headline)
+    if len(title) > TITLE_MAX:  # heavy escaping: a shortened title; the body leads with it all
+        lead, cut = f"**{title}**", update.headline
+        while len(escape_headline(cut)) > TITLE_MAX - 1:
+            cut = cut[: -max(1, (len(escape_headline(cut)) - TITLE_MAX) // 2)]
+        title = escape_headline(cut.rstrip()) + "…"
+    embed["title"] = title
+    if update.link:
+        embed["url"] = update.link
+    if update.image is not None:
+        embed["image"] = {"url": update.image.url}
+    footer = _footer(update, topic)
+    if footer:
+        embed["footer"] = {"text": footer}
+    return embed, lead
+
+
+def embed_text(embed: Payload) -> int:
+    """The characters Discord counts towards the 6,000 per message."""
+    total = len(str(embed.get("title") or "").strip())
+    total += len(str(embed.get("description") or "").strip())
+    total += len(str((embed.get("footer") or {}).get("text") or "").strip())
+    total += len(str((embed.get("author") or {}).get("name") or "").strip())
+    return total
+
+
+def render(update: Update, topic: TopicConfig) -> list[Payload]:
+    """The messages for `update`, in order; each a Create Message body (without nonce)."""
+    embed, lead = first_embed(update, topic)
+    chunker = Chunker(update.body)
+    used = embed_text(embed)
+    if lead or not chunker.empty:
+        room = min(DESCRIPTION_MAX, EMBED_TEXT_MAX - used) - len(lead) - 2
+        piece = chunker.take(room) if not chunker.empty else ""
+        embed["description"] = f"{lead}\n\n{piece}".strip() if lead else piece
+        used += len(embed["description"])
+    messages: list[list[Payload]] = [[embed]]
+    while not chunker.empty:
+        room = EMBED_TEXT_MAX - used
+        if len(messages[-1]) >= EMBEDS_PER_MESSAGE or room < MIN_CAP:
+            messages.append([])
+            used, room = 0, EMBED_TEXT_MAX
+        piece = chunker.take(min(DESCRIPTION_MAX, room))
+        messages[-1].append({"description": piece, "color": topic.color})
+        used += len(piece)
+    payloads: list[Payload] = [{"embeds": embeds, "allowed_mentions": NO_MENTIONS}
+                               for embeds in messages]  # fmt: skip
+    role = topic.breaking_role_id
+    if update.breaking and role is not None:
+        payloads[0]["content"] = f"<@&{role}>"
+        payloads[0]["allowed_mentions"] = {"parse": [], "roles": [str(role)]}
+    if topic.silent:
+        for p in payloads:
+            p["flags"] = SUPPRESS_NOTIFICATIONS
+    return payloads
+
+
+@lru_cache(maxsize=64)
+def render_cached(update: Update, topic: TopicConfig) -> tuple[Payload, ...]:
+    """`render`, remembered: the sender renders an update once per destination (for its
+    weight) and the adapter again to send it. The payloads are shared: copy, never mutate."""
+    return tuple(render(update, topic))

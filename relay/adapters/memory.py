@@ -1,0 +1,118 @@
+"""`MemoryAdapter`: keeps every copy in memory; the test double for everything above adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from relay.adapter import Adapter, Budget
+from relay.adapters.text import plain_text
+from relay.config import TopicConfig
+from relay.errors import DeliveryError, Rejected
+from relay.model import Destination, Update
+
+
+@dataclass(frozen=True)
+class Call:
+    """One adapter call as the dispatcher made it."""
+
+    op: str
+    dest: Destination
+    update_id: str
+    revision: int
+    message_ids: tuple[str, ...]
+
+
+class MemoryAdapter(Adapter):
+    """Renders to plain text, stores messages per destination, and can be told to fail."""
+
+    def __init__(
+        self,
+        platform: str = "memory",
+        max_part: int = 4000,
+        budgets: Callable[[Destination], tuple[Budget, ...]] | None = None,
+    ) -> None:
+        self.platform = platform
+        self.max_part = max_part
+        self._budgets = budgets
+        self.calls: list[Call] = []
+        self.messages: dict[Destination, dict[str, str]] = defaultdict(dict)
+        self._ids = itertools.count(1)
+        self._failures: dict[Destination, list[DeliveryError]] = defaultdict(list)
+        self.delivered = asyncio.Condition()
+
+    def budgets(self, dest: Destination) -> tuple[Budget, ...]:
+        return self._budgets(dest) if self._budgets is not None else ()
+
+    def fail_next(self, dest: Destination, *errors: DeliveryError) -> None:
+        """Make the next calls for `dest` raise `errors`, in order."""
+        self._failures[dest].extend(errors)
+
+    def render(self, update: Update, topic: TopicConfig) -> Sequence[str]:
+        text = plain_text(update, topic)
+        return [text[i : i + self.max_part] for i in range(0, len(text), self.max_part)] or [""]
+
+    def _maybe_fail(self, dest: Destination) -> None:
+        if self._failures[dest]:
+            raise self._failures[dest].pop(0)
+
+    async def _notify(self) -> None:
+        async with self.delivered:
+            self.delivered.notify_all()
+
+    async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
+        self._maybe_fail(dest)
+        ids = []
+        for part in self.render(update, topic):
+            message_id = str(next(self._ids))
+            self.messages[dest][message_id] = part
+            ids.append(message_id)
+        self.calls.append(Call("send", dest, update.id, update.revision, tuple(ids)))
+        await self._notify()
+        return tuple(ids)
+
+    async def edit(
+        self,
+        dest: Destination,
+        update: Update,
+        topic: TopicConfig,
+        message_ids: tuple[str, ...],
+    ) -> tuple[str, ...]:
+        self._maybe_fail(dest)
+        parts = list(self.render(update, topic))
+        ids = list(message_ids[: len(parts)])
+        for message_id in message_ids[len(parts) :]:
+            self.messages[dest].pop(message_id, None)
+        for i, part in enumerate(parts):
+            if i >= len(ids):
+                ids.append(str(next(self._ids)))
+            elif ids[i] not in self.messages[dest]:
+                raise Rejected(f"message {ids[i]} not found", destination=str(dest))
+            self.messages[dest][ids[i]] = part
+        self.calls.append(Call("edit", dest, update.id, update.revision, tuple(ids)))
+        await self._notify()
+        return tuple(ids)
+
+    async def delete(self, dest: Destination, message_ids: tuple[str, ...]) -> None:
+        self._maybe_fail(dest)
+        for message_id in message_ids:
+            self.messages[dest].pop(message_id, None)
+        self.calls.append(Call("delete", dest, "", 0, message_ids))
+        await self._notify()
+
+    def texts(self, dest: Destination) -> list[str]:
+        """What `dest` currently displays, oldest first."""
+        return list(self.messages[dest].values())
+
+    async def wait_for(self, count: int, op: str | None = None, within: float = 10.0) -> None:
+        """Wait until at least `count` calls (of `op`, if given) were made."""
+
+        def done() -> bool:
+            return sum(1 for c in self.calls if op is None or c.op == op) >= count
+
+        async with asyncio.timeout(within):
+            async with self.delivered:
+                await self.delivered.wait_for(done)

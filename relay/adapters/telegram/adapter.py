@@ -1,0 +1,226 @@
+"""`TelegramAdapter`: the relay's Telegram platform over python-telegram-bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
+
+from relay.adapter import Adapter, Budget
+from relay.adapters.telegram.delivery import Delivery, translate
+from relay.adapters.telegram.handlers import CommandListener, log_error
+from relay.adapters.telegram.lease import PollLease
+from relay.adapters.telegram.render import TelegramMessage, render
+from relay.commands import DESCRIPTIONS, EDITORS, EVERYONE, Commands
+from relay.config import Config, TopicConfig
+from relay.model import Destination, Update
+
+log = logging.getLogger(__name__)
+
+PAID_PER_SECOND = 1000.0
+
+
+def file_url(api_url: str) -> str:
+    """The file download base next to an API base (`…/bot` → `…/file/bot`)."""
+    root, _, _ = api_url.rstrip("/").rpartition("/")
+    return f"{root}/file/bot"
+
+
+class TelegramAdapter(Adapter):
+    """Renders, delivers and listens for commands with one bot token (`config.telegram`).
+
+    `start(commands)` long-polls `config.telegram.api_url` for commands; `start(None)` (a CLI
+    process) only prepares the bot for sending.
+    """
+
+    platform = "telegram"
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        poll_timeout: float = 10.0,
+        progress_interval: float = 3.0,
+        lease_seconds: float = 15.0,
+    ) -> None:
+        self.config = config
+        tg = config.telegram
+        self.bot_id = tg.token.partition(":")[0]
+        self.poll_timeout = poll_timeout
+        self.progress_interval = progress_interval
+        self.lease_seconds = lease_seconds
+        self.lease: PollLease | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self.app: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder()
+            .token(tg.token)
+            .base_url(tg.api_url)
+            .base_file_url(file_url(tg.api_url))
+            .concurrent_updates(True)
+            .build()
+        )
+        self.bot = self.app.bot
+        self.delivery = Delivery(self.bot, int(self.bot_id or 0), tg.budgets.paid_broadcast)
+        self.listener: CommandListener | None = None
+        self._bot_ready = False
+
+    # --- rendering and budgets ----------------------------------------------------------
+
+    def render(self, update: Update, topic: TopicConfig) -> Sequence[TelegramMessage]:
+        return render(update, topic)
+
+    def budgets(self, dest: Destination) -> tuple[Budget, ...]:
+        b = self.config.telegram.budgets
+        prefix = f"telegram:{self.bot_id}"
+        rate = PAID_PER_SECOND if b.paid_broadcast else b.global_per_second
+        # No burst: Telegram counts the global limit over any one second, and a burst would let
+        # a second carry more than the rate. bench/budget_fill.py measures ~98% fill at 30/s.
+        overall = Budget(f"{prefix}:global", rate, 1.0)
+        key = f"{prefix}:chat:{dest.chat_id}"
+        if dest.chat_id.isdigit():  # a private chat: a user's id is positive
+            chat = Budget(key, b.per_chat_per_second, 1.0, burst=3)
+        else:  # groups, supergroups and channels (negative ids, @usernames)
+            chat = Budget(key, b.per_group_per_minute, 60.0, burst=1)
+        return overall, chat
+
+    # --- delivery -----------------------------------------------------------------------
+
+    @staticmethod
+    def _silent(update: Update, topic: TopicConfig) -> bool:
+        return False if update.breaking else topic.silent
+
+    async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
+        try:
+            await self._ready()
+            ids = await self.delivery.send(dest, render(update, topic), self._silent(update, topic))
+        except TelegramError as exc:
+            raise translate(exc, dest, update.id, self._chat_key(dest)) from exc
+        if update.breaking and topic.pin_breaking:
+            await self.delivery.pin(dest, ids[0])
+        return ids
+
+    async def edit(
+        self,
+        dest: Destination,
+        update: Update,
+        topic: TopicConfig,
+        message_ids: tuple[str, ...],
+    ) -> tuple[str, ...]:
+        messages = render(update, topic)
+        try:
+            await self._ready()
+            ids = await self.delivery.edit(dest, messages, message_ids, self._silent(update, topic))
+        except TelegramError as exc:
+            raise translate(exc, dest, update.id, self._chat_key(dest)) from exc
+        if topic.pin_breaking and update.breaking:
+            await self.delivery.pin(dest, ids[0])
+        elif topic.pin_breaking:
+            await self.delivery.unpin(dest, ids[0])
+        return ids
+
+    async def delete(self, dest: Destination, message_ids: tuple[str, ...]) -> None:
+        try:
+            await self._ready()
+            await self.delivery.delete(dest, message_ids)  # a pinned message unpins with it
+        except TelegramError as exc:
+            raise translate(exc, dest, budget_key=self._chat_key(dest)) from exc
+
+    def _chat_key(self, dest: Destination) -> str:
+        return f"telegram:{self.bot_id}:chat:{dest.chat_id}"
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def _ready(self) -> None:
+        if not self._bot_ready:
+            await self.bot.initialize()
+            self._bot_ready = True
+
+    async def start(self, commands: Commands | None) -> None:
+        if commands is None:
+            await self._ready()
+            return
+        self.listener = CommandListener(
+            self.bot, self.config, commands, self.delivery, self.progress_interval
+        )
+        self.app.add_handler(
+            MessageHandler(
+                filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST,
+                self.listener.on_update,
+            )
+        )
+        self.app.add_error_handler(log_error)
+        await self.app.initialize()
+        self._bot_ready = True
+        await self.register_commands()
+        await self.app.start()
+        key = f"{commands.ingest.keys.prefix}:telegram:{self.bot_id}:poller"
+        self.lease = PollLease(commands.ingest.client, key, self.lease_seconds)
+        self._poller = asyncio.create_task(self._poll_while_leader(), name="telegram-poller")
+        log.info("telegram bot @%s ready for commands", self.bot.username)
+
+    @property
+    def polling(self) -> bool:
+        """Whether this process is the one long-polling for commands."""
+        return self.app.updater is not None and self.app.updater.running
+
+    async def _poll_while_leader(self) -> None:
+        assert self.lease is not None and self.app.updater is not None
+        while True:
+            try:
+                leader = await self.lease.hold()
+            except Exception:  # Redis unreachable: keep doing what we did, try again soon
+                log.exception("poll lease check failed")
+                leader = self.polling
+            if leader and not self.polling:
+                await self.app.updater.start_polling(
+                    timeout=timedelta(seconds=self.poll_timeout),
+                    allowed_updates=["message", "channel_post"],
+                )
+                log.info("polling for commands bot=%s", self.bot_id)
+            elif not leader and self.polling:
+                await self.app.updater.stop()
+                log.info("another worker polls for commands now bot=%s", self.bot_id)
+            await asyncio.sleep(self.lease_seconds / 3)
+
+    async def register_commands(self) -> None:
+        """setMyCommands: everyone's commands by default, editors' in each editor's chat."""
+        everyone = [BotCommand(c, DESCRIPTIONS[c]) for c in EVERYONE]
+        editors = everyone + [BotCommand(c, DESCRIPTIONS[c]) for c in EDITORS]
+        try:
+            await self.bot.set_my_commands(everyone, scope=BotCommandScopeDefault())
+        except TelegramError as exc:  # the menu is a convenience; commands work without it
+            log.warning("commands not registered: %s", exc)
+            return
+        for user_id in sorted(self.config.editors.telegram_users):
+            try:
+                await self.bot.set_my_commands(editors, scope=BotCommandScopeChat(user_id))
+            except TelegramError as exc:  # the editor has not started the bot yet
+                log.warning("editor commands not set user=%s: %s", user_id, exc)
+
+    async def aclose(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
+        if self.listener is not None:
+            await self.listener.aclose()
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.lease is not None:
+            try:
+                await self.lease.release()
+            except Exception:
+                log.exception("poll lease not released (it expires on its own)")
+        if self.app.running:
+            await self.app.stop()
+        if self.listener is not None:
+            await self.app.shutdown()  # the bot with it
+        elif self._bot_ready:
+            await self.bot.shutdown()
+        self._bot_ready = False

@@ -1,0 +1,209 @@
+"""Telegram messages and channel posts as `relay.commands` invocations, and their answers.
+
+python-telegram-bot's `CommandHandler` ignores channel posts and photo captions, so one
+`MessageHandler` takes messages and channel posts alike and parses `/command[@bot] args` from
+the text or the caption. Commands addressed to another bot are ignored; so are unknown commands
+outside private chats (other bots in a group have their own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+from typing import Any
+
+from telegram import Bot, Message
+from telegram import Update as TgUpdate
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
+
+from relay.adapters.telegram.auth import TelegramAuthority
+from relay.adapters.telegram.delivery import FILE_URL, Delivery
+from relay.adapters.telegram.render import render
+from relay.commands import EDITORS, EVERYONE, ChatKind, Commands, Invocation, Reply
+from relay.config import Config
+from relay.model import Destination, Image
+
+log = logging.getLogger(__name__)
+
+_COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{3,32}))?(?=\s|$)")
+_CONFIRMATION = re.compile(r"\b(?:Published|Edited) update (?P<id>[A-Za-z0-9_.-]{1,64})\b")
+_REMOTE = re.compile(r"^(?:@[A-Za-z][A-Za-z0-9_]{3,31}|-\d{5,20})$")
+_REMOTE_COMMANDS = ("subscribe", "unsubscribe", "subscriptions")
+_KINDS = {ChatType.PRIVATE: ChatKind.PRIVATE, ChatType.CHANNEL: ChatKind.CHANNEL}
+
+
+def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
+    """`(command, args)` of a command for this bot, or None."""
+    match = _COMMAND.match(text)
+    if match is None:
+        return None
+    addressed = match.group("bot")
+    if addressed is not None and addressed.lower() != bot_username.lower():
+        return None
+    return match.group("name").lower(), text[match.end() :].lstrip(" \t")
+
+
+def split_target(args: str) -> tuple[str, str | None]:
+    """A trailing `@channel` or `-100…` chat among the args: (the other args, the chat)."""
+    first, newline, rest = args.partition("\n")
+    words = first.split()
+    if words and _REMOTE.match(words[-1]):
+        return " ".join(words[:-1]) + newline + rest, words[-1]
+    return args, None
+
+
+class CommandListener:
+    """Answers commands: builds the invocation, asks `Commands`, replies natively."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        config: Config,
+        commands: Commands,
+        delivery: Delivery,
+        progress_interval: float = 3.0,
+        progress_timeout: float = 600.0,
+    ) -> None:
+        self.bot = bot
+        self.config = config
+        self.commands = commands
+        self.delivery = delivery
+        self.progress_interval = progress_interval
+        self.progress_timeout = progress_timeout
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def on_update(self, update: TgUpdate, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The handler callback for messages and channel posts."""
+        msg = update.message or update.channel_post
+        if msg is None:
+            return
+        if msg.migrate_to_chat_id is not None:
+            old = Destination("telegram", str(msg.chat.id))
+            new = Destination("telegram", str(msg.migrate_to_chat_id))
+            moved = await self.commands.subscriptions.move(old, new)
+            log.info("chat migrated old=%s new=%s topics=%s", old, new, moved)
+            return
+        parsed = parse_command(msg.text or msg.caption or "", self.bot.username)
+        if parsed is None:
+            return
+        command, args = parsed
+        kind = _KINDS.get(ChatType(msg.chat.type), ChatKind.GROUP)
+        if command not in (*EVERYONE, *EDITORS) and kind is not ChatKind.PRIVATE:
+            return
+        await self.answer(msg, command, args, kind)
+
+    async def answer(self, msg: Message, command: str, args: str, kind: ChatKind) -> None:
+        thread = str(msg.message_thread_id) if msg.is_topic_message else None
+        chat = Destination("telegram", str(msg.chat.id), thread)
+        user_id = msg.from_user.id if msg.from_user is not None else None
+        target = None
+        if kind is ChatKind.PRIVATE and command in _REMOTE_COMMANDS:
+            args, ref = split_target(args)
+            target = await self._resolve(ref) if ref is not None else None
+        inv = Invocation(
+            command, args, chat, kind, str(user_id or ""), target=target,
+            image=self._image(msg), reply_to_update=self._replied_update(msg),
+        )  # fmt: skip
+        auth = TelegramAuthority(self.bot, self.config, user_id, chat, kind is ChatKind.CHANNEL)
+        try:
+            reply = await self.commands.handle(inv, auth)
+        except Exception:  # Redis down, say: the user still gets an answer
+            log.exception("command /%s failed chat=%s user=%s", command, chat, user_id)
+            reply = Reply("Sorry, that did not work on our side. Please try again later.", ok=False)
+        log.info("command /%s chat=%s user=%s ok=%s", command, chat, user_id, reply.ok)
+        sent = await self._reply(chat, msg, reply, kind)
+        if kind is ChatKind.CHANNEL:  # keep the channel clean: the command post goes
+            try:
+                await msg.delete()
+            except TelegramError as exc:
+                log.warning("could not delete the command post chat=%s: %s", chat, exc)
+        tracked = reply.update is not None and not reply.preview and command in EDITORS
+        if sent is not None and tracked and reply.update is not None:
+            task = asyncio.create_task(self._progress(sent, reply.text, reply.update.id))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _resolve(self, ref: str) -> Destination:
+        """A remote chat by @username or id, as its numeric id when the bot can see it."""
+        try:
+            info = await self.bot.get_chat(int(ref) if ref.startswith("-") else ref)
+        except TelegramError as exc:
+            log.info("remote chat %s not visible: %s", ref, exc)
+            return Destination("telegram", ref)
+        return Destination("telegram", str(info.id))
+
+    def _image(self, msg: Message) -> Image | None:
+        if not msg.photo:
+            return None
+        # A Telegram upload has no public URL; its file id travels in a URL only this adapter
+        # reads (sendPhoto takes the id, so the photo is never uploaded twice).
+        return Image(FILE_URL + msg.photo[-1].file_id)
+
+    def _replied_update(self, msg: Message) -> str | None:
+        replied = msg.reply_to_message
+        if replied is None or replied.from_user is None or replied.from_user.id != self.bot.id:
+            return None
+        match = _CONFIRMATION.search(replied.text or "")
+        return match.group("id") if match else None
+
+    async def _reply(
+        self, chat: Destination, msg: Message, reply: Reply, kind: ChatKind
+    ) -> Message | None:
+        """Send the answer (and a preview's rendering); the answer message, if sent."""
+        quote = msg.message_id if kind is not ChatKind.CHANNEL else None
+        try:
+            sent = await self.bot.send_message(
+                int(chat.chat_id), html.escape(reply.text, quote=False),
+                parse_mode=ParseMode.HTML, message_thread_id=_thread(chat),
+                reply_to_message_id=quote,
+            )  # fmt: skip
+            if reply.preview and reply.update is not None:
+                topic = self.config.topic(reply.update.topic)
+                if topic is not None:
+                    for part in render(reply.update, topic):
+                        await self.delivery.send_one(chat, part, silent=True, paid=False)
+        except TelegramError as exc:
+            log.warning("could not answer chat=%s: %s", chat, exc)
+            return None
+        return sent
+
+    async def _progress(self, sent: Message, text: str, update_id: str) -> None:
+        """Edit the confirmation in place with the fan-out progress until it is done."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.progress_timeout
+        shown = ""
+        while loop.time() < deadline:
+            await asyncio.sleep(self.progress_interval)
+            progress = await self.commands.progress(update_id)
+            if progress is None:
+                continue
+            summary = progress.summary()
+            if summary != shown:
+                shown = summary
+                try:
+                    await sent.edit_text(html.escape(f"{text}\n\n{summary}", quote=False),
+                                         parse_mode=ParseMode.HTML)  # fmt: skip
+                except BadRequest as exc:
+                    log.info("progress not shown update=%s: %s", update_id, exc)
+                except TelegramError as exc:
+                    log.warning("progress edit failed update=%s: %s", update_id, exc)
+            if progress.done:
+                return
+
+    async def aclose(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _thread(chat: Destination) -> int | None:
+    return int(chat.thread_id) if chat.thread_id else None
+
+
+async def log_error(update: object, context: Any) -> None:
+    """python-telegram-bot's error handler: a command that crashed is logged, not lost."""
+    log.error("handler failed update=%r", update, exc_info=context.error)

@@ -1,0 +1,239 @@
+"""An update as Telegram messages (HTML parse mode), split to Telegram's limits. Pure.
+
+Layout: a breaking marker, the headline in bold, the body, the photo's caption and credit (in
+italics), a "Read more" link and the topic's hashtag, blocks separated by blank lines. With a
+photo, everything goes in the photo's caption if it fits 1,024 characters; otherwise the photo
+carries the headline and its caption, and the rest follows as text. Text over 4,096 characters
+is split on paragraphs, then sentences, then words (a character cut only as a last resort), and
+every part of a split update ends with a part marker "(2/3)". Lengths are counted in code points
+of the visible text, as Telegram counts them; the raw HTML is also kept under the Bot API's
+32,768-byte limit (long link targets count there).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import deque
+from dataclasses import dataclass, replace
+
+from relay.adapters.telegram.markdown import (
+    Block,
+    Run,
+    block_html,
+    cut_runs,
+    links,
+    parse_body,
+    strip_runs,
+)
+from relay.config import TopicConfig
+from relay.model import Update
+
+log = logging.getLogger(__name__)
+
+BREAKING = "🔴 BREAKING"
+READ_MORE = "Read more"
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_HTML_BYTES = 32768 - 1024  # the raw limit, with room for the part marker
+_MARKER_ROOM = len("\n\n(99/99)")
+_SENTENCE = re.compile(r"[.!?…。！？]+[\"'”’»)\]]*(\s+)")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class TelegramMessage:
+    """One Telegram message: HTML text, or a photo with `html` as its caption.
+
+    `preview_url` is the link whose preview is shown; None turns link previews off.
+    """
+
+    html: str
+    photo: str | None = None
+    preview_url: str | None = None
+    links: tuple[str, ...] = ()
+
+    @property
+    def is_photo(self) -> bool:
+        return self.photo is not None
+
+
+def render(update: Update, topic: TopicConfig) -> tuple[TelegramMessage, ...]:
+    """The messages for `update`, in order; each one within Telegram's limits."""
+    header = _header(update)
+    body = parse_body(update.body)
+    footer = _footer(update, topic)
+    image = update.image
+    parts: list[list[Block]]
+    photo_parts = 0
+    if image is None:
+        parts = pack([*header, *body, *footer], MAX_TEXT)
+    else:
+        whole = [*header, *_image_blocks(image.caption, image.credit), *body, *footer]
+        parts = pack(whole, MAX_CAPTION)
+        photo_parts = 1
+        if len(parts) > 1:
+            caption, rest = _short_caption(header, image.caption, image.credit)
+            parts = [caption, *pack([*rest, *body, *footer], MAX_TEXT)]
+    messages = [_message(p, i, len(parts), i < photo_parts) for i, p in enumerate(parts)]
+    messages = _previews(messages, update, topic, body)
+    if photo_parts:
+        assert image is not None
+        messages[0] = replace(messages[0], photo=image.url, preview_url=None)
+    return tuple(messages)
+
+
+def _header(update: Update) -> list[Block]:
+    blocks = [Block((Run(update.headline, bold=True),), glue="\n")]
+    if update.breaking:
+        blocks.insert(0, Block((Run(BREAKING, bold=True),)))
+    return blocks
+
+
+def _image_blocks(caption: str, credit: str) -> list[Block]:
+    runs: list[Run] = []
+    if caption.strip():
+        runs.append(Run(caption.strip()))
+    if credit.strip():
+        if runs:
+            runs.append(Run("\n"))
+        runs.append(Run(f"Photo: {credit.strip()}", italic=True))
+    return [Block(tuple(runs))] if runs else []
+
+
+def _footer(update: Update, topic: TopicConfig) -> list[Block]:
+    blocks = []
+    if update.link:
+        blocks.append(Block((Run(READ_MORE, href=update.link),)))
+    if topic.hashtag.strip():
+        blocks.append(Block((Run(topic.hashtag.strip()),)))
+    return blocks
+
+
+def _short_caption(
+    header: list[Block], caption: str, credit: str
+) -> tuple[list[Block], list[Block]]:
+    """The photo's caption (headline, a shortened caption, credit); what it leaves out."""
+    full = _image_blocks(caption, credit)
+    if len(pack([*header, *full], MAX_CAPTION)) == 1:
+        return [*header, *full], []
+    fixed = sum(_length(b) for b in [*header, *_image_blocks("", credit)])
+    room = MAX_CAPTION - _MARKER_ROOM - fixed - len("\n\n…\n")
+    short = _SPACE.sub(" ", caption.strip())[: max(room, 0)]
+    if " " in short[len(short) // 2 :]:
+        short = short.rsplit(" ", 1)[0]
+    # The whole caption follows as text, so nothing the editor wrote is lost.
+    return [*header, *_image_blocks(short + "…", credit)], [Block((Run(caption.strip()),))]
+
+
+def _message(blocks: list[Block], index: int, total: int, photo: bool) -> TelegramMessage:
+    html = "".join((b.glue if i else "") + block_html(b) for i, b in enumerate(blocks))
+    if total > 1:
+        html += f"\n\n({index + 1}/{total})"
+    hrefs = tuple(r.href for b in blocks for r in b.runs if r.href is not None)
+    return TelegramMessage(html, links=() if photo else hrefs)
+
+
+def _previews(
+    messages: list[TelegramMessage], update: Update, topic: TopicConfig, body: list[Block]
+) -> list[TelegramMessage]:
+    """Previews: "auto" shows one for a lone Read-more link, "on" always, "off" never."""
+    mode = topic.link_previews
+    if mode == "off" or (mode == "auto" and (not update.link or links(body) > 0)):
+        return messages
+    out = []
+    for m in messages:
+        url = update.link if update.link in m.links else (m.links[0] if m.links else None)
+        out.append(replace(m, preview_url=url))
+    return out
+
+
+def _length(block: Block, first: bool = False) -> int:
+    return (0 if first else len(block.glue)) + len(block.text)
+
+
+def _bytes(block: Block, first: bool = False) -> int:
+    return (0 if first else len(block.glue)) + len(block_html(block).encode("utf-8"))
+
+
+def pack(blocks: list[Block], limit: int) -> list[list[Block]]:
+    """Blocks grouped into parts of at most `limit` characters, splitting blocks that cannot fit.
+
+    A block that fits a part of its own starts a new part rather than being split; a longer
+    one fills the rest of the current part and goes on in the next.
+    """
+    room = limit - _MARKER_ROOM
+    parts: list[list[Block]] = []
+    current: list[Block] = []
+    used = used_bytes = 0
+    queue = deque(blocks)
+    while queue:
+        block = queue.popleft()
+        if not block.runs:
+            continue
+        first = not current
+        size, size_bytes = _length(block, first), _bytes(block, first)
+        if used + size <= room and used_bytes + size_bytes <= MAX_HTML_BYTES:
+            current.append(block)
+            used, used_bytes = used + size, used_bytes + size_bytes
+            continue
+        alone = _length(block, True) <= room and _bytes(block, True) <= MAX_HTML_BYTES
+        glue = 0 if first else len(block.glue)
+        free, free_bytes = room - used - glue, MAX_HTML_BYTES - used_bytes - glue
+        cut = None if alone or free < room // 4 else split_block(block, free, free_bytes)
+        if cut is None and current:  # go on in a fresh part
+            parts.append(current)
+            current, used, used_bytes = [], 0, 0
+            queue.appendleft(block)
+            continue
+        if cut is None:
+            cut = split_block(block, room, MAX_HTML_BYTES)
+            assert cut is not None, "one character always fits an empty part"
+        parts.append([*current, cut[0]])
+        current, used, used_bytes = [], 0, 0
+        queue.appendleft(cut[1])
+    if current:
+        parts.append(current)
+    return parts or [[]]
+
+
+def split_block(block: Block, room: int, room_bytes: int) -> tuple[Block, Block] | None:
+    """The longest head of `block` fitting the room (cut at a sentence, else a word) and the
+    rest; None if not even one character fits."""
+    text = block.text
+
+    def fits(end: int) -> bool:
+        head = replace(block, runs=strip_runs(cut_runs(block.runs, end)[0]))
+        return len(head.text) <= room and _bytes(head, True) <= room_bytes
+
+    if not fits(1):
+        return None
+    low, high = 1, len(text)  # the largest end that fits, by bisection (costs grow with end)
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    limit = low
+    in_link = _link_spans(block.runs)
+    cut = None
+    for pattern in (_SENTENCE, _SPACE):
+        for match in pattern.finditer(text, 0, limit + 1):
+            span = match.span(match.lastindex or 0)
+            if 0 < span[0] <= limit and not any(a < span[0] < b for a, b in in_link):
+                cut = span
+        if cut is not None:
+            break
+    start, resume = cut if cut is not None else (limit, limit)
+    head = strip_runs(cut_runs(block.runs, start)[0])
+    tail = strip_runs(cut_runs(block.runs, resume)[1])
+    if not head:  # only whitespace before the cut: cut characters instead
+        head, tail = cut_runs(block.runs, limit)
+    return replace(block, runs=head), replace(block, runs=tail, glue="\n\n")
+
+
+def _link_spans(runs: tuple[Run, ...]) -> list[tuple[int, int]]:
+    spans, at = [], 0
+    for run in runs:
+        if run.href is not None:
+            spans.append((at, at + len(run.text)))
+        at += len(run.text)
+    return spans
