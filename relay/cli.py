@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import logging
 import signal
 import sys
@@ -192,10 +191,14 @@ SANDBOX_MISSING = (
 
 
 def _sandbox_installed(cmd: str) -> bool:
-    if importlib.util.find_spec("relay_sandbox") is not None:
-        return True
-    print(SANDBOX_MISSING.format(cmd=cmd), file=sys.stderr)
-    return False
+    try:
+        import relay_sandbox  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name != "relay_sandbox":
+            raise
+        print(SANDBOX_MISSING.format(cmd=cmd), file=sys.stderr)
+        return False
+    return True
 
 
 async def _sandbox(args: argparse.Namespace) -> int:
