@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from relay.adapter import Adapter, Budget
 from relay.adapters.text import plain_text
 from relay.config import TopicConfig
-from relay.errors import DeliveryError, Rejected
+from relay.errors import DeliveryError, Rejected, Transient
 from relay.model import Destination, Update
 
 
@@ -27,7 +27,14 @@ class Call:
 
 
 class MemoryAdapter(Adapter):
-    """Renders to plain text, stores messages per destination, and can be told to fail."""
+    """Renders to plain text, stores messages per destination, and can be told to fail.
+
+    Failures, as a platform gives them: `fail_next` (the next calls fail), `fail_always` (a
+    destination gone or moved for good), `lose_next_answer` (the call takes effect, its answer
+    is lost). Like Telegram it has no idempotency key: a send retried after a lost answer is
+    a second copy. An injected error without context gets the call's platform, destination and
+    update id, as the real adapters give them.
+    """
 
     def __init__(
         self,
@@ -42,6 +49,8 @@ class MemoryAdapter(Adapter):
         self.messages: dict[Destination, dict[str, str]] = defaultdict(dict)
         self._ids = itertools.count(1)
         self._failures: dict[Destination, list[DeliveryError]] = defaultdict(list)
+        self._broken: dict[Destination, DeliveryError] = {}
+        self._lost: dict[Destination, int] = defaultdict(int)
         self.delivered = asyncio.Condition()
 
     def budgets(self, dest: Destination) -> tuple[Budget, ...]:
@@ -51,20 +60,43 @@ class MemoryAdapter(Adapter):
         """Make the next calls for `dest` raise `errors`, in order."""
         self._failures[dest].extend(errors)
 
+    def fail_always(self, dest: Destination, error: DeliveryError) -> None:
+        """Make every later call for `dest` raise `error` (e.g. `Gone`, `Moved`)."""
+        self._broken[dest] = error
+
+    def lose_next_answer(self, dest: Destination, count: int = 1) -> None:
+        """Let the next `count` calls for `dest` take effect, then raise `Transient`."""
+        self._lost[dest] += count
+
     def render(self, update: Update, topic: TopicConfig) -> Sequence[str]:
         text = plain_text(update, topic)
         return [text[i : i + self.max_part] for i in range(0, len(text), self.max_part)] or [""]
 
-    def _maybe_fail(self, dest: Destination) -> None:
-        if self._failures[dest]:
-            raise self._failures[dest].pop(0)
+    def _maybe_fail(self, dest: Destination, update_id: str = "") -> None:
+        error = self._broken.get(dest)
+        if error is None and self._failures[dest]:
+            error = self._failures[dest].pop(0)
+        if error is not None:
+            raise self._in_context(error, dest, update_id)
+
+    def _in_context(self, error: DeliveryError, dest: Destination, update_id: str) -> DeliveryError:
+        # The layers above log and key on these; a test double must fill them as adapters do.
+        error.platform = error.platform or self.platform
+        error.destination = error.destination or str(dest)
+        error.update_id = error.update_id or update_id
+        return error
+
+    def _maybe_lose_answer(self, dest: Destination, update_id: str = "") -> None:
+        if self._lost[dest]:
+            self._lost[dest] -= 1
+            raise self._in_context(Transient("connection lost before the answer"), dest, update_id)
 
     async def _notify(self) -> None:
         async with self.delivered:
             self.delivered.notify_all()
 
     async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
-        self._maybe_fail(dest)
+        self._maybe_fail(dest, update.id)
         ids = []
         for part in self.render(update, topic):
             message_id = str(next(self._ids))
@@ -72,6 +104,7 @@ class MemoryAdapter(Adapter):
             ids.append(message_id)
         self.calls.append(Call("send", dest, update.id, update.revision, tuple(ids)))
         await self._notify()
+        self._maybe_lose_answer(dest, update.id)
         return tuple(ids)
 
     async def edit(
@@ -81,7 +114,7 @@ class MemoryAdapter(Adapter):
         topic: TopicConfig,
         message_ids: tuple[str, ...],
     ) -> tuple[str, ...]:
-        self._maybe_fail(dest)
+        self._maybe_fail(dest, update.id)
         parts = list(self.render(update, topic))
         ids = list(message_ids[: len(parts)])
         for message_id in message_ids[len(parts) :]:
@@ -90,10 +123,12 @@ class MemoryAdapter(Adapter):
             if i >= len(ids):
                 ids.append(str(next(self._ids)))
             elif ids[i] not in self.messages[dest]:
-                raise Rejected(f"message {ids[i]} not found", destination=str(dest))
+                error = Rejected(f"message {ids[i]} not found", destination=str(dest))
+                raise self._in_context(error, dest, update.id)
             self.messages[dest][ids[i]] = part
         self.calls.append(Call("edit", dest, update.id, update.revision, tuple(ids)))
         await self._notify()
+        self._maybe_lose_answer(dest, update.id)
         return tuple(ids)
 
     async def delete(self, dest: Destination, message_ids: tuple[str, ...]) -> None:
@@ -102,6 +137,7 @@ class MemoryAdapter(Adapter):
             self.messages[dest].pop(message_id, None)
         self.calls.append(Call("delete", dest, "", 0, message_ids))
         await self._notify()
+        self._maybe_lose_answer(dest)
 
     def texts(self, dest: Destination) -> list[str]:
         """What `dest` currently displays, oldest first."""

@@ -1,0 +1,30 @@
+"""The `harness` fixture: the adapter contract suite runs once per adapter (memory, Telegram,
+Discord), each against its own sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from relay.config import Config
+from tests.adapters.contract import Harness
+from tests.adapters.contract.discord import DiscordHarness
+from tests.adapters.contract.memory import MemoryHarness
+from tests.adapters.contract.telegram import TelegramHarness
+
+HARNESSES: dict[str, Any] = {
+    "memory": MemoryHarness,
+    "telegram": TelegramHarness,
+    "discord": DiscordHarness,
+}
+
+
+@pytest.fixture(params=list(HARNESSES))
+async def harness(
+    request: pytest.FixtureRequest, make_config: Callable[..., Config]
+) -> AsyncIterator[Harness]:
+    """One adapter, started against its platform, with the means to break and read that platform."""
+    async with HARNESSES[request.param].running(make_config=make_config) as h:
+        yield h
