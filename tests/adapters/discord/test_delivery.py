@@ -30,14 +30,6 @@ def update(body: str = "The **dam** was breached at _dawn_.", **kw: object) -> U
     return Update(**fields)  # type: ignore[arg-type]
 
 
-def texts(sandbox: DiscordSandbox, channel_id: int) -> list[str]:
-    """What a reader sees: the descriptions of every live message, in order."""
-    out = []
-    for view in sandbox.control.transcript(channel_id, include_deleted=False):
-        out.append(" ".join(e.get("description", "") for e in view.embeds))
-    return out
-
-
 async def test_send_one_embed_with_everything(
     adapter: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, discord_config: Config
 ) -> None:
@@ -59,37 +51,6 @@ async def test_send_one_embed_with_everything(
     assert request.body["enforce_nonce"] is True
     assert request.body["allowed_mentions"] == {"parse": []}
     assert not view.pings_everyone and view.pinged_roles == ()
-
-
-async def test_a_long_update_is_split_and_edited_and_deleted_across_parts(
-    adapter: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, discord_config: Config
-) -> None:
-    topic = discord_config.topic("ukraine")
-    assert topic is not None
-    d = dest(newsroom.live_id)
-    long = update(body=LONG)
-    parts = adapter.render(long, topic)
-    assert len(parts) >= 2
-    ids = await adapter.send(d, long, topic)
-    assert len(ids) == len(parts)
-    shown = " ".join(texts(sandbox, newsroom.live_id))
-    assert all(f"Paragraph {i}:" in shown for i in range(8))
-
-    short = dataclasses.replace(long, body="Corrected: only **one** paragraph.", revision=2,
-                                action=Action.EDIT)  # fmt: skip
-    kept = await adapter.edit(d, short, topic, ids)
-    assert kept == ids[:1]
-    assert texts(sandbox, newsroom.live_id) == ["Corrected: only **one** paragraph."]
-    assert sandbox.control.transcript(newsroom.live_id)[0].edited_at is not None
-
-    grown = dataclasses.replace(long, revision=3, action=Action.EDIT)
-    again = await adapter.edit(d, grown, topic, kept)
-    assert again[0] == kept[0] and len(again) == len(parts)
-    assert " ".join(texts(sandbox, newsroom.live_id)).count("Paragraph") == 8
-
-    await adapter.delete(d, again)
-    assert texts(sandbox, newsroom.live_id) == []
-    await adapter.delete(d, again)  # parts already gone count as deleted
 
 
 async def test_a_retry_after_a_lost_answer_never_duplicates(

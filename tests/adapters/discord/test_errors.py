@@ -7,7 +7,7 @@ from relay_sandbox.discord import DiscordSandbox, FaultRates
 
 from relay.adapters.discord import DiscordAdapter
 from relay.config import Config, TopicConfig
-from relay.errors import Gone, RateLimited, Rejected, Transient
+from relay.errors import Gone, Transient
 from relay.model import Destination, Update
 from tests.sandbox.discord.conftest import Newsroom
 
@@ -62,17 +62,6 @@ async def test_missing_permissions_are_gone_with_the_permission_named(
     assert noembed.value.reason == "discord 50013 Missing Permissions: the bot lacks Embed Links"
 
 
-async def test_a_long_rate_limit_wait_is_rate_limited_on_the_channel_budget(
-    adapter: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, topic: TopicConfig
-) -> None:
-    sandbox.control.fail_next("create_message", status=429, retry_after=90.0)
-    with pytest.raises(RateLimited) as limited:
-        await adapter.send(dest(newsroom.live_id), U, topic)
-    assert limited.value.retry_after == 90.0
-    assert limited.value.budget_key == f"discord:{adapter.bot_id}:channel:{newsroom.live_id}"
-    assert limited.value.budget_key in [b.key for b in adapter.budgets(dest(newsroom.live_id))]
-
-
 async def test_a_short_rate_limit_is_waited_out_by_discord_py(
     adapter: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, topic: TopicConfig
 ) -> None:
@@ -94,15 +83,6 @@ async def test_server_and_network_errors_are_transient(
     with pytest.raises(Transient) as network:
         await adapter.send(d, U, topic)
     assert "network error" in network.value.reason
-
-
-async def test_other_client_errors_are_rejected_with_the_code(
-    adapter: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, topic: TopicConfig
-) -> None:
-    sandbox.control.fail_next("create_message", status=400, code=50035, message="Invalid Form Body")
-    with pytest.raises(Rejected) as rejected:
-        await adapter.send(dest(newsroom.live_id), U, topic)
-    assert rejected.value.reason == "discord 400 code 50035: Invalid Form Body"
 
 
 async def test_edit_and_delete_map_errors_too(

@@ -101,26 +101,6 @@ async def test_long_photo_update_is_photo_then_text_parts(
     assert body.count("A sentence of the body.") == 8 * 60
 
 
-async def test_edit_in_place_adds_and_removes_parts(
-    tg: TelegramSandbox, account: Bot, reader: User, adapter: TelegramAdapter
-) -> None:
-    dest = private(reader)
-    ids = await adapter.send(dest, upd(body="Short."), UKRAINE)
-    same = await adapter.edit(dest, upd(body="Short, corrected."), UKRAINE, ids)
-    assert same == ids
-    first = tg.control.transcript(reader.id)[-1]
-    assert "Short, corrected." in first.content and len(first.history) == 1
-    # Unchanged content: Telegram answers "message is not modified"; that is a success.
-    assert await adapter.edit(dest, upd(body="Short, corrected."), UKRAINE, ids) == ids
-    grown = await adapter.edit(dest, upd(body=LONG_BODY), UKRAINE, ids)
-    assert grown[0] == ids[0] and len(grown) == len(render(upd(body=LONG_BODY), UKRAINE)) > 1
-    assert len(texts(tg, reader.id)) == 2 + len(grown) - 1  # "hi" + the bot's parts
-    shrunk = await adapter.edit(dest, upd(body="Short again."), UKRAINE, grown)
-    assert shrunk == ids
-    assert texts(tg, reader.id)[-1].endswith("Short again.\n\n#Ukraine")
-    assert len(texts(tg, reader.id)) == 2
-
-
 async def test_edit_that_adds_a_photo_replaces_the_copy(
     tg: TelegramSandbox, account: Bot, reader: User, adapter: TelegramAdapter
 ) -> None:
@@ -133,18 +113,6 @@ async def test_edit_that_adds_a_photo_replaces_the_copy(
     assert [m.message_id for m in shown][-1:] == [int(new_ids[0])]
     assert shown[-1].photo_url == "https://img.example/p.jpg"
     assert int(ids[0]) not in [m.message_id for m in shown]
-
-
-async def test_delete_every_part_and_a_gone_part_counts_as_deleted(
-    tg: TelegramSandbox, account: Bot, reader: User, adapter: TelegramAdapter
-) -> None:
-    dest = private(reader)
-    ids = await adapter.send(dest, upd(body=LONG_BODY), UKRAINE)
-    assert len(ids) > 1
-    await adapter.delete(dest, ids)
-    assert texts(tg, reader.id) == ["hi"]
-    await adapter.delete(dest, ids)  # already gone: fine
-    assert len(tg.control.requests("deleteMessage")) == 2 * len(ids)
 
 
 async def test_breaking_updates_are_pinned_and_unpinned_when_superseded(

@@ -12,7 +12,7 @@ from relay_sandbox.telegram.server import TelegramSandbox
 
 from relay.adapters.telegram import TelegramAdapter
 from relay.config import Config, TopicConfig
-from relay.errors import Gone, Moved, RateLimited, Rejected, Transient
+from relay.errors import Gone, RateLimited, Rejected, Transient
 from relay.model import Destination, Update
 
 UKRAINE = TopicConfig("ukraine", "War in Ukraine", hashtag="#Ukraine")
@@ -32,17 +32,6 @@ def group(tg: TelegramSandbox, account: Bot, kind: str = "supergroup") -> int:
     chat = tg.control.create_chat(kind, "Desk", creator=owner.id)  # type: ignore[arg-type]
     tg.control.add_bot(chat.id, account)
     return chat.id
-
-
-async def test_429_is_rate_limited_with_retry_after_on_the_chat_budget(
-    tg: TelegramSandbox, account: Bot, reader: User, adapter: TelegramAdapter
-) -> None:
-    tg.control.faults.fail_next("sendMessage", error=(429, "Too Many Requests: retry after 7"))
-    with pytest.raises(RateLimited) as caught:
-        await adapter.send(dest(reader.id), upd(), UKRAINE)
-    assert caught.value.retry_after == 7.0
-    assert caught.value.budget_key == f"telegram:{account.id}:chat:{reader.id}"
-    assert caught.value.budget_key in [b.key for b in adapter.budgets(dest(reader.id))]
 
 
 async def test_the_sandbox_flood_limit_answers_rate_limited(
@@ -123,17 +112,6 @@ async def test_a_chat_closed_to_the_bot_is_gone(
     assert caught.value.reason == reason
 
 
-async def test_an_upgraded_group_is_moved_to_the_supergroup(
-    tg: TelegramSandbox, account: Bot, adapter: TelegramAdapter
-) -> None:
-    chat_id = group(tg, account, "group")
-    new = tg.control.migrate(chat_id)
-    with pytest.raises(Moved) as caught:
-        await adapter.send(dest(chat_id), upd(), UKRAINE)
-    assert caught.value.new_chat_id == str(new.id)
-    await adapter.send(dest(new.id), upd(), UKRAINE)  # and the new id works
-
-
 async def test_a_bad_request_is_rejected_with_telegrams_description(
     tg: TelegramSandbox, account: Bot, reader: User, adapter: TelegramAdapter
 ) -> None:
@@ -146,25 +124,6 @@ async def test_a_bad_request_is_rejected_with_telegrams_description(
     assert caught.value.reason == "Can't parse entities: unsupported start tag"
     with pytest.raises(Rejected, match="Message to edit not found"):
         await adapter.edit(dest(reader.id), upd(), UKRAINE, ("999",))
-
-
-@pytest.mark.parametrize("fault", ["502", "drop"])
-async def test_network_errors_and_5xx_are_transient(
-    tg: TelegramSandbox, account: Bot, reader: User, adapter: TelegramAdapter, fault: str
-) -> None:
-    if fault == "502":
-        tg.control.faults.fail_next("sendMessage")
-    else:
-        tg.control.faults.fail_next("sendMessage", drop=True)
-    with pytest.raises(Transient):
-        await adapter.send(dest(reader.id), upd(), UKRAINE)
-    tg.control.faults.fail_next("editMessageText", error=(500, "Internal Server Error"))
-    ids = await adapter.send(dest(reader.id), upd(), UKRAINE)
-    with pytest.raises(Transient):
-        await adapter.edit(dest(reader.id), upd(body="new"), UKRAINE, ids)
-    tg.control.faults.fail_next("deleteMessage")
-    with pytest.raises(Transient):
-        await adapter.delete(dest(reader.id), ids)
 
 
 async def test_a_send_failing_half_way_removes_the_parts_already_sent(
