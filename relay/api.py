@@ -17,8 +17,9 @@ from redis.exceptions import RedisError
 
 from relay import metrics as metrics_mod
 from relay import model
+from relay.changes import EDITABLE, Changes
 from relay.errors import InvalidUpdate, UnknownUpdate
-from relay.ingest import EDITABLE, Accepted
+from relay.ingest import Accepted
 from relay.ledger import read_progress
 
 if TYPE_CHECKING:
@@ -90,7 +91,8 @@ async def patch_update(request: web.Request) -> web.Response:
     data = await _json(request)
     if not isinstance(data, dict) or not data:
         raise InvalidUpdate("body", f"must be a JSON object with some of {', '.join(EDITABLE)}")
-    return _accepted(await relay.ingest.edit(request.match_info["id"], data), 200)
+    changes = Changes.from_dict(data)
+    return _accepted(await relay.ingest.edit(request.match_info["id"], changes), 200)
 
 
 async def delete_update(request: web.Request) -> web.Response:

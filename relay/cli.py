@@ -16,6 +16,7 @@ from typing import Any
 
 from relay import __version__
 from relay import config as config_mod
+from relay.changes import Changes
 from relay.config import Config
 from relay.errors import ConfigError, InvalidUpdate, RelayError, UnknownUpdate
 from relay.model import Destination, Image, Update, new_update_id
@@ -79,8 +80,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _content_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--body", help="body text (Markdown subset); '-' reads standard input")
-    p.add_argument("--link", help="Read more link (http/https)")
-    p.add_argument("--image", help="photo URL (http/https)")
+    p.add_argument("--link", help="Read more link (http/https); in an edit '' removes it")
+    p.add_argument("--image", help="photo URL (http/https); in an edit '' removes the photo")
     p.add_argument("--caption", help="photo caption")
     p.add_argument("--credit", help="photo credit line")
     p.add_argument("--author", help="author shown with the update")
@@ -119,17 +120,20 @@ async def _post(relay: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _edit(relay: Any, args: argparse.Namespace) -> int:
-    changes: dict[str, Any] = {}
-    for key in ("headline", "link", "author", "breaking"):
-        if getattr(args, key) is not None:
-            changes[key] = getattr(args, key)
-    body = _body(args)
-    if body is not None:
-        changes["body"] = body
-    image = _image(args)
-    if image is not None:
+def _changes(args: argparse.Namespace) -> Changes:
+    """The edit the options ask for; an option not given leaves its field as it is."""
+    given = {key: getattr(args, key) for key in ("headline", "link", "author", "breaking")}
+    given["body"] = _body(args)
+    changes = {key: value for key, value in given.items() if value is not None}
+    if args.image == "" and not (args.caption or args.credit):
+        changes["image"] = None  # --image '' removes the photo, as --link '' removes the link
+    elif (image := _image(args)) is not None:
         changes["image"] = image
+    return Changes(**changes)
+
+
+async def _edit(relay: Any, args: argparse.Namespace) -> int:
+    changes = _changes(args)
     if not changes:
         raise InvalidUpdate("edit", "nothing to change: give --headline, --body, --link, …")
     accepted = await relay.ingest.edit(args.id, changes)

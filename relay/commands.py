@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from relay.changes import UNSET, Changes
 from relay.config import Config
 from relay.errors import InvalidUpdate, UnknownUpdate
 from relay.ingest import Ingest
@@ -68,6 +69,7 @@ class Invocation:
     target: Destination | None = None  # another chat to act on (subscribe a channel remotely)
     image: Image | None = None  # a photo the command came with
     reply_to_update: str | None = None  # the update id of the message replied to
+    changes: Changes | None = None  # an /edit from a form: the fields it changes, typed
 
 
 class Authority(Protocol):
@@ -286,17 +288,9 @@ class Commands:
         if isinstance(target, Reply):
             return target
         update_id, text = target
-        headline, _, rest = text.strip().partition("\n")
-        if not headline.strip():
+        changes = inv.changes if inv.changes is not None else _text_changes(text, inv.image)
+        if changes is None:
             return Reply("Usage: /edit <update-id> <new headline>, then the new body.", ok=False)
-        changes: dict[str, object] = {"headline": headline.strip()}
-        if rest.strip():
-            body, link = _split_link(rest)
-            changes["body"] = body
-            if link:
-                changes["link"] = link
-        if inv.image is not None:
-            changes["image"] = inv.image
         accepted = await self.ingest.edit(update_id, changes)
         return Reply(
             f"Edited update {update_id} (revision {accepted.update.revision}); "
@@ -311,6 +305,21 @@ class Commands:
         accepted = await self.ingest.delete(target[0])
         return Reply(f"Deleted update {target[0]}; every copy is being removed.",
                      update=accepted.update)  # fmt: skip
+
+
+def _text_changes(text: str, image: Image | None) -> Changes | None:
+    """The edit `<new headline>\n[<new body>][\nLink: …]` asks for; None without a headline.
+
+    A body or link left out stays as it is; a photo sent with the command replaces the old.
+    """
+    headline, _, rest = text.strip().partition("\n")
+    if not headline.strip():
+        return None
+    body, link = _split_link(rest) if rest.strip() else (UNSET, None)
+    return Changes(
+        headline=headline.strip(), body=body, link=UNSET if link is None else link,
+        image=UNSET if image is None else image,
+    )  # fmt: skip
 
 
 def _split_link(text: str) -> tuple[str, str | None]:

@@ -9,7 +9,7 @@ the `XADD` happen in one optimistic transaction, so concurrent edits cannot shar
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,13 +17,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
 from relay import model
+from relay.changes import Changes
 from relay.errors import InvalidUpdate, UnknownUpdate
 from relay.keys import Keys, as_str
 from relay.metrics import UPDATES
-from relay.model import Action, Image, Update
+from relay.model import Action, Update
 
 log = logging.getLogger(__name__)
-EDITABLE = ("headline", "body", "link", "image", "breaking", "author")
 
 
 def _content(update: Update) -> dict[str, Any]:
@@ -92,24 +92,13 @@ class Ingest:
         update = model.validate(replace(update, action=Action.PUBLISH, revision=1))
         return await self._commit(update.id, lambda prev: self._new(update, prev))
 
-    async def edit(self, update_id: str, changes: Mapping[str, Any]) -> Accepted:
+    async def edit(self, update_id: str, changes: Changes) -> Accepted:
         """Accept a new revision of `update_id` with `changes` applied to the latest one."""
-        bad = sorted(set(changes) - set(EDITABLE))
-        if bad:
-            raise InvalidUpdate(bad[0], "cannot be changed by an edit")
-
-        def build(prev: Update | None) -> Update:
-            prev = self._existing(update_id, prev)
-            image = changes.get("image", prev.image)
-            if isinstance(image, Mapping):
-                image = Image(**image)
-            fields = {k: v for k, v in changes.items() if k != "image"}
-            return model.validate(
-                replace(prev, **fields, image=image, action=Action.EDIT,
-                        revision=prev.revision + 1, published_at=prev.published_at)
-            )  # fmt: skip
-
-        return await self._commit(update_id, build)
+        if not changes:
+            raise InvalidUpdate("changes", "nothing to change")
+        return await self._commit(
+            update_id, lambda prev: changes.apply(self._existing(update_id, prev))
+        )
 
     async def delete(self, update_id: str) -> Accepted:
         """Accept the withdrawal of `update_id` from every copy."""

@@ -8,6 +8,12 @@ Limits chosen for an update (documented in README "Update fields"):
 - `author`: up to 100 characters; image `caption` up to 1,024, `credit` up to 200.
 - `link` and `image.url`: absolute http(s) URLs of at most 2,048 characters.
 A `delete` carries only `id` and `topic`; its headline and body may be empty.
+
+Each content field has one parser (`CONTENT`), used by the codec, by `validate` and by
+`relay.changes.Changes`, so a value valid in a publish is valid in an edit and the other way
+round. JSON `null` means "none" and is accepted only where a field can be absent: `link` and
+`image` (no link, no photo), and in a publish `id` (generate one) and `published_at` (now).
+Strings must be strings (send `""` to empty a body or an author); `breaking` must be a boolean.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -95,46 +102,123 @@ class Destination:
         return cls(parts[0].lower(), parts[1], parts[2] if len(parts) == 3 else None)
 
 
-def check_url(field_name: str, value: str) -> str:
-    """Return `value` if it is an absolute http(s) URL, else raise naming the field."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidUpdate(field_name, f"must be an absolute http(s) URL, got {value!r}")
-    if len(value) > MAX_URL or any(c.isspace() for c in value):
-        raise InvalidUpdate(field_name, f"must be a URL of at most {MAX_URL} characters")
+def _type_name(value: object) -> str:
+    """The JSON name of a value's type, for errors a CMS developer reads."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    for kind, name in ((str, "a string"), ((int, float), "a number"), (list, "an array")):
+        if isinstance(value, kind):
+            return name
+    return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def text_field(field_name: str, value: object, limit: int) -> str:
+    """`value` if it is a string of at most `limit` characters that UTF-8 can encode."""
+    if not isinstance(value, str):
+        raise InvalidUpdate(field_name, f"must be a string, got {_type_name(value)}")
+    if len(value) > limit:
+        raise InvalidUpdate(field_name, f"must be at most {limit} characters, got {len(value)}")
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate from a JSON escape: Redis could not store it
+        raise InvalidUpdate(field_name, "must be valid Unicode text") from None
     return value
 
 
-def _check_len(field_name: str, value: str, limit: int) -> None:
-    if len(value) > limit:
-        raise InvalidUpdate(field_name, f"must be at most {limit} characters, got {len(value)}")
+def check_url(field_name: str, value: object) -> str:
+    """Return `value` if it is an absolute http(s) URL, else raise naming the field."""
+    value = text_field(field_name, value, MAX_URL)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidUpdate(field_name, f"must be an absolute http(s) URL, got {value!r}")
+    if any(c.isspace() for c in value):
+        raise InvalidUpdate(field_name, "must not contain spaces or line breaks")
+    return value
+
+
+def parse_headline(value: object) -> str:
+    """One line of at most `MAX_HEADLINE` characters (empty only in a delete: see `validate`)."""
+    headline = text_field("headline", value, MAX_HEADLINE)
+    if "\n" in headline or "\r" in headline:
+        raise InvalidUpdate("headline", "must be a single line")
+    return headline
+
+
+def parse_body(value: object) -> str:
+    return text_field("body", value, MAX_BODY)
+
+
+def parse_author(value: object) -> str:
+    return text_field("author", value, MAX_AUTHOR)
+
+
+def parse_breaking(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidUpdate("breaking", f"must be true or false, got {_type_name(value)}")
+    return value
+
+
+def parse_link(value: object) -> str | None:
+    """A URL, or None for no link; `""` also means no link (an emptied form field)."""
+    if value is None or value == "":
+        return None
+    return check_url("link", value)
+
+
+_IMAGE_FIELDS = ("url", "caption", "credit")
+
+
+def parse_image(value: object) -> Image | None:
+    """An `Image`, from one or from its JSON object; None for no photo."""
+    if value is None:
+        return None
+    if isinstance(value, Image):
+        parts: Mapping[str, object] = {k: getattr(value, k) for k in _IMAGE_FIELDS}
+    elif isinstance(value, dict):
+        bad = sorted(set(value) - set(_IMAGE_FIELDS))
+        if bad:
+            raise InvalidUpdate(f"image.{bad[0]}", "unknown field")
+        parts = value
+    else:
+        raise InvalidUpdate("image", "must be an object with url, caption, credit")
+    return Image(
+        url=check_url("image.url", parts.get("url", "")),
+        caption=text_field("image.caption", parts.get("caption", ""), MAX_CAPTION),
+        credit=text_field("image.credit", parts.get("credit", ""), MAX_CREDIT),
+    )
+
+
+CONTENT: dict[str, Callable[[object], Any]] = {
+    "headline": parse_headline,
+    "body": parse_body,
+    "link": parse_link,
+    "image": parse_image,
+    "breaking": parse_breaking,
+    "author": parse_author,
+}  # the fields an editor writes (and may edit), each with its one parser
 
 
 def validate(update: Update) -> Update:
     """Check every field of `update`; raise `InvalidUpdate` naming the first bad one."""
-    if not ID_PATTERN.match(update.id):
+    if not isinstance(update.id, str) or not ID_PATTERN.match(update.id):
         raise InvalidUpdate("id", "must be 1-64 characters of letters, digits, '_', '-' or '.'")
-    if not SLUG_PATTERN.match(update.topic):
+    if not isinstance(update.topic, str) or not SLUG_PATTERN.match(update.topic):
         raise InvalidUpdate("topic", f"not a topic slug: {update.topic!r}")
     if update.revision < 1:
         raise InvalidUpdate("revision", "must be a positive integer")
-    if update.action is not Action.DELETE:
-        if not update.headline.strip():
-            raise InvalidUpdate("headline", "must not be empty")
-        if "\n" in update.headline or "\r" in update.headline:
-            raise InvalidUpdate("headline", "must be a single line")
-    _check_len("headline", update.headline, MAX_HEADLINE)
-    _check_len("body", update.body, MAX_BODY)
-    _check_len("author", update.author, MAX_AUTHOR)
-    if update.link is not None:
-        check_url("link", update.link)
-    if update.image is not None:
-        check_url("image.url", update.image.url)
-        _check_len("image.caption", update.image.caption, MAX_CAPTION)
-        _check_len("image.credit", update.image.credit, MAX_CREDIT)
+    content = {name: parse(getattr(update, name)) for name, parse in CONTENT.items()}
+    if update.action is not Action.DELETE and not content["headline"].strip():
+        raise InvalidUpdate("headline", "must not be empty")
     if update.published_at.tzinfo is None:
         raise InvalidUpdate("published_at", "must carry a time zone")
-    return update
+    return replace(update, **content)
+
+
+def image_dict(image: Image | None) -> dict[str, str] | None:
+    """The JSON shape of a photo (None for none)."""
+    if image is None:
+        return None
+    return {"url": image.url, "caption": image.caption, "credit": image.credit}
 
 
 def to_dict(update: Update) -> dict[str, Any]:
@@ -147,15 +231,7 @@ def to_dict(update: Update) -> dict[str, Any]:
         "headline": update.headline,
         "body": update.body,
         "link": update.link,
-        "image": (
-            None
-            if update.image is None
-            else {
-                "url": update.image.url,
-                "caption": update.image.caption,
-                "credit": update.image.credit,
-            }
-        ),
+        "image": image_dict(update.image),
         "breaking": update.breaking,
         "author": update.author,
         "published_at": update.published_at.isoformat(),
@@ -168,19 +244,18 @@ def encode(update: Update) -> str:
     return json.dumps(to_dict(update), ensure_ascii=False, separators=(",", ":"))
 
 
-_FIELDS = {
+FIELDS = (
     "id", "topic", "action", "revision", "headline", "body", "link", "image", "breaking",
     "author", "published_at",
-}  # fmt: skip
-_IMAGE_FIELDS = {"url", "caption", "credit"}
+)  # fmt: skip
 
 
-def _str(data: dict[str, Any], key: str, default: str = "", prefix: str = "") -> str:
-    value = data.get(key, default)
+def _optional_str(data: dict[str, Any], key: str, default: str) -> str:
+    value = data.get(key)
     if value is None:
-        value = default
+        return default
     if not isinstance(value, str):
-        raise InvalidUpdate(prefix + key, f"must be a string, got {type(value).__name__}")
+        raise InvalidUpdate(key, f"must be a string, got {_type_name(value)}")
     return value
 
 
@@ -188,38 +263,19 @@ def from_dict(data: Any, *, generate_id: bool = False) -> Update:
     """Parse and validate the JSON shape; raise `InvalidUpdate` naming the bad field."""
     if not isinstance(data, dict):
         raise InvalidUpdate("update", "must be a JSON object")
-    unknown = sorted(set(data) - _FIELDS)
+    unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise InvalidUpdate(unknown[0], "unknown field")
-    update_id = _str(data, "id")
+    update_id = _optional_str(data, "id", "")
     if not update_id and generate_id:
         update_id = new_update_id()
     try:
-        action = Action(_str(data, "action", "publish"))
+        action = Action(_optional_str(data, "action", "publish"))
     except ValueError:
         raise InvalidUpdate("action", "must be one of publish, edit, delete") from None
     revision = data.get("revision", 1)
     if not isinstance(revision, int) or isinstance(revision, bool):
         raise InvalidUpdate("revision", "must be an integer")
-    breaking = data.get("breaking", False)
-    if not isinstance(breaking, bool):
-        raise InvalidUpdate("breaking", "must be true or false")
-    link = data.get("link")
-    if link is not None and not isinstance(link, str):
-        raise InvalidUpdate("link", "must be a string")
-    image = None
-    raw_image = data.get("image")
-    if raw_image is not None:
-        if not isinstance(raw_image, dict):
-            raise InvalidUpdate("image", "must be an object with url, caption, credit")
-        bad = sorted(set(raw_image) - _IMAGE_FIELDS)
-        if bad:
-            raise InvalidUpdate(f"image.{bad[0]}", "unknown field")
-        image = Image(
-            url=_str(raw_image, "url", prefix="image."),
-            caption=_str(raw_image, "caption", prefix="image."),
-            credit=_str(raw_image, "credit", prefix="image."),
-        )
     published_raw = data.get("published_at")
     if published_raw is None:
         published_at = datetime.now(UTC)
@@ -230,18 +286,14 @@ def from_dict(data: Any, *, generate_id: bool = False) -> Update:
             published_at = datetime.fromisoformat(published_raw)
         except ValueError:
             raise InvalidUpdate("published_at", "must be an ISO 8601 date-time") from None
+    content = {name: parse(data[name]) for name, parse in CONTENT.items() if name in data}
     update = Update(
         id=update_id,
-        topic=_str(data, "topic"),
+        topic=_optional_str(data, "topic", ""),
         action=action,
         revision=revision,
-        headline=_str(data, "headline"),
-        body=_str(data, "body"),
-        link=link or None,
-        image=image,
-        breaking=breaking,
-        author=_str(data, "author"),
         published_at=published_at,
+        **content,
     )
     return validate(update)
 

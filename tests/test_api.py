@@ -19,6 +19,7 @@ from relay.keys import Keys
 from relay.model import Destination
 
 from .conftest import BASE_CONFIG
+from .helpers import Pipeline
 
 KEYS = Keys()
 
@@ -97,6 +98,100 @@ async def test_bad_requests_name_the_field_and_change_nothing(
     body = await response.json()
     assert body["field"] == field and body["error"]
     assert await client.xlen(KEYS.updates) == 0
+
+
+async def _post(http: TestClient[Any, Any], update_id: str, **fields: Any) -> None:
+    body = {"id": update_id, "topic": "ukraine", "headline": f"Update {update_id}", **fields}
+    response = await http.post("/v1/updates", json=body)
+    assert response.status == 201, await response.text()
+
+
+async def _revision(http: TestClient[Any, Any], update_id: str) -> dict[str, Any]:
+    got = await http.get(f"/v1/updates/{update_id}")
+    assert got.status == 200, await got.text()
+    update: dict[str, Any] = (await got.json())["update"]
+    return update
+
+
+async def test_a_bad_patch_changes_nothing_and_delivery_goes_on(
+    http: TestClient[Any, Any], client: aioredis.Redis, config: Config
+) -> None:
+    # Issue 11 item 1: this PATCH once answered 200 and stored a B that no longer decoded,
+    # which held C back from every destination for good.
+    pipeline = Pipeline(client, config)
+    desk = Destination("memory", "desk")
+    await pipeline.subs.subscribe(desk, ["ukraine"])
+    await _post(http, "A")
+    await _post(http, "B")
+    before = await _revision(http, "B")
+    bad = await http.patch("/v1/updates/B", json={"breaking": "yes"})
+    assert bad.status == 400
+    assert await bad.json() == {"error": "must be true or false, got a string", "field": "breaking"}
+    assert await _revision(http, "B") == before
+    await _post(http, "C")
+    await pipeline.drain()
+    assert [(c.op, c.update_id) for c in pipeline.memory.calls] == [
+        ("send", "A"), ("send", "B"), ("send", "C")
+    ]  # fmt: skip
+    deleted = await (await http.delete("/v1/updates/B")).json()
+    assert (deleted["revision"], deleted["action"]) == (2, "delete")  # B is sound to the end
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"breaking": "yes"}, "breaking"),
+        ({"breaking": 1}, "breaking"),
+        ({"breaking": None}, "breaking"),
+        ({"author": ["a"]}, "author"),
+        ({"author": None}, "author"),
+        ({"author": 1}, "author"),
+        ({"headline": None}, "headline"),
+        ({"headline": 1}, "headline"),
+        ({"headline": ""}, "headline"),
+        ({"body": None}, "body"),
+        ({"body": 1}, "body"),
+        ({"body": "\ud800"}, "body"),
+        ({"link": "javascript:alert(1)"}, "link"),
+        ({"image": "https://example.org/p.jpg"}, "image"),
+        ({"image": ["https://example.org/p.jpg"]}, "image"),
+        ({"image": {"url": "https://example.org/p.jpg", "size": 3}}, "image.size"),
+        ({"topic": "climate"}, "topic"),
+        ({"colour": "red"}, "colour"),
+        ({"headline": "Fine", "colour": "red"}, "colour"),
+    ],
+)  # fmt: skip
+async def test_a_patch_with_a_bad_field_is_400_naming_it(
+    http: TestClient[Any, Any], client: aioredis.Redis, payload: dict[str, Any], field: str
+) -> None:
+    await _post(http, "B", link="https://example.org/b")
+    before = await _revision(http, "B")
+    response = await http.patch("/v1/updates/B", json=payload)
+    assert response.status == 400
+    body = await response.json()
+    assert body["field"] == field and body["error"]
+    assert await _revision(http, "B") == before
+    assert await client.xlen(KEYS.updates) == 1
+
+
+async def test_a_lone_surrogate_is_400_not_500(http: TestClient[Any, Any]) -> None:
+    response = await http.post(
+        "/v1/updates", json={"topic": "ukraine", "headline": "Talks \ud800 resume"}
+    )
+    assert response.status == 400 and (await response.json())["field"] == "headline"
+
+
+async def test_patch_null_removes_a_link_or_photo_and_absent_keeps_it(
+    http: TestClient[Any, Any],
+) -> None:
+    await _post(http, "B", link="https://example.org/b", image={"url": "https://x.org/p.jpg"})
+    kept = await http.patch("/v1/updates/B", json={"body": "More"})
+    assert kept.status == 200
+    assert (await _revision(http, "B"))["link"] == "https://example.org/b"
+    removed = await http.patch("/v1/updates/B", json={"link": None, "image": None})
+    assert removed.status == 200 and (await removed.json())["revision"] == 3
+    after = await _revision(http, "B")
+    assert (after["link"], after["image"], after["body"]) == (None, None, "More")
 
 
 async def test_conflicting_id_is_409(http: TestClient[Any, Any]) -> None:

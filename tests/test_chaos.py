@@ -19,6 +19,7 @@ from typing import IO
 
 import redis.asyncio as aioredis
 
+from relay.changes import Changes
 from relay.config import Config
 from relay.ingest import Ingest
 from relay.ledger import Ledger
@@ -99,7 +100,7 @@ async def test_sigkilled_workers_lose_nothing_and_repeat_only_in_flight_sends(
             workers.kill(f"a{round_ - 1}")
             kills += 1
             if round_ == 1:  # an edit and a new update race the recovery
-                await ingest.edit("u0", {"headline": "Update 0, corrected"})
+                await ingest.edit("u0", Changes(headline="Update 0, corrected"))
                 await ingest.publish(Update("u3", "ukraine", headline="Update 3"))
             workers.start(f"a{round_}")
         async with asyncio.timeout(180):

@@ -18,14 +18,18 @@ import pytest
 import redis.asyncio as aioredis
 import yaml
 
+from relay import model
 from relay.adapters.memory import MemoryAdapter
 from relay.app import Relay
 from relay.backend import EmbeddedValkey, _socket_alive
 from relay.config import Config
 from relay.errors import StreamError
+from relay.keys import Keys
 from relay.model import Destination
 
 from .conftest import BASE_CONFIG
+
+KEYS = Keys()
 
 
 def relay_cmd(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
@@ -89,6 +93,39 @@ def test_cli_bad_input_exits_2_naming_the_field(
     result = relay_cmd("--config", str(cfg_file), *args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+async def test_cli_edit_with_a_bad_value_exits_2_and_changes_nothing(
+    tmp_path: Path, client: aioredis.Redis, config: Config
+) -> None:
+    cfg_file = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url})
+
+    def relay(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return relay_cmd("--config", str(cfg_file), *args, stdin=stdin)
+
+    posted = await asyncio.to_thread(
+        relay, "post", "--topic", "ukraine", "--headline", "Talks", "--id", "cli-1",
+        "--link", "https://example.org/a", "--image", "https://example.org/p.jpg",
+    )  # fmt: skip
+    assert posted.returncode == 0, posted.stderr
+    cases = [
+        (["--link", "javascript:alert(1)"], None, "link: must be an absolute http(s) URL"),
+        (["--headline", " "], None, "headline: must not be empty"),
+        (["--headline", "two\nlines"], None, "headline: must be a single line"),
+        (["--image", "ftp://example.org/p.jpg"], None, "image.url: must be an absolute"),
+        (["--body", "-"], "b" * 10_001, "body: must be at most 10000 characters"),
+    ]
+    for args, stdin, message in cases:
+        result = await asyncio.to_thread(relay, "edit", "cli-1", *args, stdin=stdin)
+        assert (result.returncode, result.stdout) == (2, ""), result.stderr
+        assert message in result.stderr
+    assert await client.xlen(KEYS.updates) == 1
+    # '' removes the link and the photo; what is not given stays
+    removed = await asyncio.to_thread(relay, "edit", "cli-1", "--link", "", "--image", "")
+    assert removed.stdout.strip() == "cli-1 revision 2", removed.stderr
+    [*_, (_, last)] = await client.xrange(KEYS.updates)
+    edited = model.decode(last[b"update"])
+    assert (edited.headline, edited.link, edited.image) == ("Talks", None, None)
 
 
 def test_cli_subscriptions(tmp_path: Path, config: Config) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 import redis.asyncio as aioredis
 
+from relay.changes import Changes
 from relay.commands import ChatKind, Commands, Invocation, suggest
 from relay.config import Config
 from relay.ingest import Ingest
@@ -155,6 +156,52 @@ async def test_bad_editor_input_gets_a_clear_reply_and_changes_nothing(
     reply = await commands.handle(inv(command, args), Auth(editor=True))
     assert not reply.ok and expected in reply.text
     assert await client.xlen(KEYS.updates) == 0
+
+
+async def test_a_bad_edit_gets_a_clear_reply_and_changes_nothing(
+    commands: Commands, client: aioredis.Redis
+) -> None:
+    editor = Auth(editor=True)
+    posted = await commands.handle(
+        inv("post", "ukraine Talks\nFirst.\nLink: https://x.org/a"), editor
+    )
+    assert posted.update is not None
+    update_id = posted.update.id
+    cases = [
+        (inv("edit", f"{update_id} Talks\nBody\nLink: ftp://x.org/a"),
+         "Nothing was changed: link: must be an absolute http(s) URL, got 'ftp://x.org/a'."),
+        (inv("edit", f"{update_id} Talks\n" + "b" * 10_001),
+         "Nothing was changed: body: must be at most 10000 characters, got 10001."),
+        (inv("edit", f"{update_id} " + "h" * 257),
+         "Nothing was changed: headline: must be at most 256 characters, got 257."),
+        (inv("edit", f"{update_id} Talks", image=Image("file:///etc/passwd")),
+         "Nothing was changed: image.url: must be an absolute http(s) URL, got 'file:///etc/passwd'."),
+        (inv("edit", update_id, changes=Changes()),
+         "Nothing was changed: changes: nothing to change."),
+    ]  # fmt: skip
+    for invocation, expected in cases:
+        reply = await commands.handle(invocation, editor)
+        assert (reply.ok, reply.text) == (False, expected)
+    assert await client.xlen(KEYS.updates) == 1
+
+
+async def test_an_edit_from_a_form_applies_its_typed_changes(
+    commands: Commands, client: aioredis.Redis
+) -> None:
+    editor = Auth(editor=True)
+    posted = await commands.handle(
+        inv("post", "ukraine Talks\nFirst.\nLink: https://x.org/a"), editor
+    )
+    assert posted.update is not None
+    changes = Changes(body="Second.", link=None)
+    edited = await commands.handle(inv("edit", posted.update.id, changes=changes), editor)
+    assert edited.ok and edited.update is not None
+    assert (edited.update.headline, edited.update.body, edited.update.link) == (
+        "Talks", "Second.", None
+    )  # fmt: skip
+    assert edited.text == (
+        f"Edited update {posted.update.id} (revision 2); every copy is being corrected."
+    )
 
 
 async def test_preview_publishes_nothing(commands: Commands, client: aioredis.Redis) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 import redis.asyncio as aioredis
 
+from relay.changes import Changes
 from relay.config import Config
 from relay.errors import Gone, Moved, RateLimited, Rejected, Transient
 from relay.ledger import read_progress
@@ -96,14 +97,14 @@ async def test_edits_and_deletes_reach_every_copy_and_only_copies(world: Pipelin
     await world.drain()
     await world.subs.subscribe(C, ["ukraine"])  # subscribed after: no backlog, no edit
     long_body = "A longer body that needs several parts at forty characters each."
-    await world.ingest.edit("u1", {"headline": "Corrected", "body": long_body})
+    await world.ingest.edit("u1", Changes(headline="Corrected", body=long_body))
     await world.drain()
     for dest in (A, B):
         text = "".join(world.memory.texts(dest))
         assert "Corrected" in text and "several parts" in text
         assert len(world.memory.texts(dest)) > 1  # parts were added on edit
     assert world.memory.texts(C) == []
-    await world.ingest.edit("u1", {"body": ""})
+    await world.ingest.edit("u1", Changes(body=""))
     await world.drain()
     assert len(world.memory.texts(A)) == 1  # surplus parts deleted when it shrank
     await world.ingest.delete("u1")
@@ -115,8 +116,8 @@ async def test_edits_and_deletes_reach_every_copy_and_only_copies(world: Pipelin
 async def test_an_edit_of_a_queued_update_replaces_it(world: Pipeline) -> None:
     await world.subs.subscribe(A, ["ukraine"])
     await world.ingest.publish(Update("u1", "ukraine", headline="First draft"))
-    await world.ingest.edit("u1", {"headline": "Second draft"})
-    await world.ingest.edit("u1", {"headline": "Final"})
+    await world.ingest.edit("u1", Changes(headline="Second draft"))
+    await world.ingest.edit("u1", Changes(headline="Final"))
     await world.drain()
     assert sends(world) == [("a", "u1", 3)]  # only the latest revision, sent once
     assert sends(world, "edit") == []
@@ -136,7 +137,7 @@ async def test_order_per_destination_is_stream_order(world: Pipeline) -> None:
     for i in range(1, 6):
         await world.ingest.publish(Update(f"u{i}", "ukraine" if i % 2 else "climate",
                                           headline=f"Update {i}"))  # fmt: skip
-    await world.ingest.edit("u1", {"headline": "Update 1, corrected"})
+    await world.ingest.edit("u1", Changes(headline="Update 1, corrected"))
     await world.drain()
     assert [u for _, u, _ in sends(world)] == ["u1", "u2", "u3", "u4", "u5"]
     assert sends(world)[0] == ("a", "u1", 2)  # the edit merged into its original
@@ -169,7 +170,7 @@ async def test_moved_rekeys_the_subscription_and_resends(world: Pipeline) -> Non
     new = Destination("memory", "-1005")
     assert await world.subs.topics(new) == ["ukraine"] and await world.subs.topics(old) == []
     assert [c.dest for c in world.memory.calls] == [new]
-    await world.ingest.edit("u1", {"headline": "edited"})
+    await world.ingest.edit("u1", Changes(headline="edited"))
     await world.drain()
     assert [(c.op, c.dest) for c in world.memory.calls] == [("send", new), ("edit", new)]
 
@@ -229,6 +230,6 @@ async def test_a_far_behind_destination_gets_a_digest(
     assert digest_text.startswith("[War in Ukraine] 6 more updates")
     for i in range(1, 7):
         assert f"War in Ukraine: Headline {i} [Read](https://example.org/{i})" in digest_text
-    await world.ingest.edit("u2", {"headline": "edited later"})
+    await world.ingest.edit("u2", Changes(headline="edited later"))
     await world.drain()
     assert sends(world, "edit") == []  # a digest line is not edited into a full message

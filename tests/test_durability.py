@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from relay.backend import EmbeddedValkey
+from relay.changes import Changes
 from relay.config import Config
 from relay.model import Destination, Update
 
@@ -47,7 +48,7 @@ async def test_an_acknowledged_update_survives_a_valkey_crash(
     world = Pipeline(client, config)
     accepted = [await world.ingest.publish(Update(f"u{i}", "ukraine", headline=f"n{i}"))
                 for i in range(50)]  # fmt: skip
-    edited = await world.ingest.edit("u49", {"headline": "corrected"})
+    edited = await world.ingest.edit("u49", Changes(headline="corrected"))
     await client.aclose()
     crash_and_restart(own_valkey)  # the instant after the last acknowledgement
     client = aioredis.Redis.from_url(own_valkey.url)

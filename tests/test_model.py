@@ -88,12 +88,29 @@ def test_delete_needs_no_headline() -> None:
         ('{"id": "a", "topic": "ukraine", "headline": "h", "image": {"src": "x"}}', "image.src"),
         ('{"id": "a", "topic": "ukraine", "headline": "h", "published_at": "yesterday"}',
          "published_at"),
+        # null is "none" only for link and image: a string or a flag must have its type
+        ('{"id": "a", "topic": "ukraine", "headline": null}', "headline"),
+        ('{"id": "a", "topic": "ukraine", "headline": "h", "body": null}', "body"),
+        ('{"id": "a", "topic": "ukraine", "headline": "h", "author": null}', "author"),
+        ('{"id": "a", "topic": "ukraine", "headline": "h", "author": ["a"]}', "author"),
+        ('{"id": "a", "topic": "ukraine", "headline": "h", "breaking": null}', "breaking"),
+        ('{"id": "a", "topic": "ukraine", "headline": "h", "link": 5}', "link"),
+        ('{"id": "a", "topic": "ukraine", "headline": "h", "image": {"url": "https://x.org/p",'
+         ' "caption": null}}', "image.caption"),
+        ('{"id": "a", "topic": "ukraine", "headline": "h \\ud800"}', "headline"),
     ],
 )  # fmt: skip
 def test_decode_names_the_bad_field(payload: str, field: str) -> None:
     with pytest.raises(InvalidUpdate) as info:
         model.decode(payload)
     assert info.value.field == field
+
+
+def test_null_link_and_image_mean_none_and_an_empty_link_is_no_link() -> None:
+    base = '{"id": "a", "topic": "ukraine", "headline": "h", '
+    assert model.decode(base + '"link": null, "image": null}').link is None
+    assert model.decode(base + '"link": ""}').link is None
+    assert model.validate(_update(link="")).link is None
 
 
 def test_generated_ids_are_valid_and_distinct() -> None:

@@ -19,6 +19,7 @@ from discord import app_commands
 from relay.adapters.discord import render as R
 from relay.adapters.discord.auth import InteractionAuthority, is_editor
 from relay.adapters.discord.forms import UpdateForm
+from relay.changes import Changes
 from relay.commands import DESCRIPTIONS, ChatKind, Commands, Invocation, Reply
 from relay.errors import InvalidUpdate
 from relay.model import ID_PATTERN, Destination, Image, check_url
@@ -99,19 +100,21 @@ class SlashCommands:
     # -- translating -------------------------------------------------------------------------------
 
     def invocation(
-        self, interaction: discord.Interaction, command: str, args: str, image: Image | None = None
-    ) -> Invocation:
+        self, interaction: discord.Interaction, command: str, args: str, image: Image | None = None,
+        changes: Changes | None = None,
+    ) -> Invocation:  # fmt: skip
         kind = ChatKind.GROUP if interaction.guild_id else ChatKind.PRIVATE
         chat = Destination("discord", str(interaction.channel_id))
-        return Invocation(command, args, chat, kind, str(interaction.user.id), image=image)
+        user = str(interaction.user.id)
+        return Invocation(command, args, chat, kind, user, image=image, changes=changes)
 
     async def run(
         self, interaction: discord.Interaction, command: str, args: str = "", *,
-        image: Image | None = None, check_bot: bool = False,
+        image: Image | None = None, check_bot: bool = False, changes: Changes | None = None,
     ) -> None:  # fmt: skip
         """Handle one command through `relay.commands` and answer it."""
         auth = InteractionAuthority(interaction, self.editors, check_bot=check_bot)
-        inv = self.invocation(interaction, command, args, image)
+        inv = self.invocation(interaction, command, args, image, changes)
         reply = await self.answer(interaction, self.commands.handle(inv, auth))
         if reply is not None and reply.ok and reply.update is not None and not reply.preview:
             self._spawn(self.follow_progress(interaction, reply.update.id))
@@ -206,7 +209,12 @@ class SlashCommands:
             return
 
         async def submitted(inter: discord.Interaction, form: UpdateForm) -> None:
-            await self.submit(inter, "edit", update_id, form)
+            try:
+                changes = form.changes(current)  # against what the form showed, not the latest
+            except InvalidUpdate as exc:
+                await self.refuse(inter, f"Nothing was changed: {exc.field}: {exc.message}.")
+                return
+            await self.run(inter, "edit", update_id, changes=changes)
 
         await interaction.response.send_modal(
             UpdateForm(title=f"Edit {update_id}"[:45], custom_id="relay:edit",
@@ -216,7 +224,7 @@ class SlashCommands:
     async def submit(
         self, interaction: discord.Interaction, command: str, head: str, form: UpdateForm
     ) -> None:
-        """Turn the form into the command's text form and run it."""
+        """Turn the /post or /preview form into the command's text form and run it."""
         link, image_url = form.link.value.strip(), form.image.value.strip()
         try:
             if link:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import discord
 
-from relay.model import MAX_HEADLINE, Update
+from relay.changes import UNSET, Changes
+from relay.model import MAX_HEADLINE, Image, Update
 
 BODY_MAX = 4000  # Discord's limit for a text input
 
@@ -54,3 +56,40 @@ class UpdateForm(discord.ui.Modal):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await self._on_submit(interaction, self)
+
+    def changes(self, current: Update) -> Changes:
+        """The edit of `current` this submitted form asks for: only what the editor changed.
+
+        A field left as prefilled stays as it is, so a body longer than the form can show is
+        not cut to `BODY_MAX`, and a photo keeps its caption and credit; an emptied link or
+        image field removes the link or the photo; a new image URL is a new photo, without the
+        old caption and credit. Raises `InvalidUpdate` naming a bad field.
+        """
+        shown = _prefill(current)
+        headline, body = self.headline.value.strip(), self.body.value.strip()
+        link, image = self.link.value.strip(), self.image.value.strip()
+        return Changes(
+            headline=headline if headline != shown.headline else UNSET,
+            body=body if body != shown.body else UNSET,
+            link=link if link != shown.link else UNSET,
+            image=(Image(image) if image else None) if image != shown.image else UNSET,
+        )
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What the edit form shows of an update, as its fields read back when left untouched."""
+
+    headline: str
+    body: str
+    link: str
+    image: str
+
+
+def _prefill(current: Update) -> _Shown:
+    return _Shown(
+        headline=current.headline.strip(),
+        body=current.body[:BODY_MAX].strip(),
+        link=current.link or "",
+        image=current.image.url if current.image else "",
+    )

@@ -26,6 +26,7 @@ from relay import model
 from relay.adapter import Adapter
 from relay.api import make_app
 from relay.app import Relay
+from relay.changes import Changes
 from relay.config import Config
 from relay_sandbox.demo import content, images, page
 from relay_sandbox.demo.feed import Feed
@@ -203,7 +204,7 @@ class Demo:
             update = model.from_dict({"id": update_id, **step.fields})
             return (await ingest.publish(update)).update
         if step.action == "edit":
-            return (await ingest.edit(update_id, step.fields)).update
+            return (await ingest.edit(update_id, Changes.from_dict(step.fields))).update
         return (await ingest.delete(update_id)).update
 
     async def __aexit__(

@@ -11,7 +11,7 @@ from relay_sandbox.discord.state import PUBLIC_THREAD
 from relay.adapters.discord import DiscordAdapter
 from relay.commands import Commands
 from relay.config import Config
-from relay.model import Destination, Update
+from relay.model import Destination, Image, Update
 from tests.adapters.discord.conftest import make_adapter
 from tests.helpers import Pipeline
 from tests.sandbox.discord.conftest import Newsroom
@@ -385,3 +385,40 @@ async def test_two_workers_answer_each_interaction_once(
         await second.aclose()
     callbacks = sandbox.control.requests("interaction_callback")
     assert len(callbacks) == 5 and {c.status for c in callbacks} == {200}  # no 40060
+
+
+async def test_the_edit_form_changes_only_what_the_editor_changed(
+    bot: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, editor_id: int,
+    commands: Commands,
+) -> None:  # fmt: skip
+    long_body = "Long report. " * 400  # 5,200 characters: more than the form's field shows
+    photo = Image("https://example.org/p.jpg", "The dam at dawn", "Photo: Agency")
+    await commands.ingest.publish(Update(
+        "dam-1", "ukraine", headline="Dam breached", body=long_body,
+        link="https://example.org/a", image=photo,
+    ))  # fmt: skip
+    editor = Member(sandbox, newsroom, editor_id)
+    form = await editor.open("edit", {"id": "dam-1"})
+    assert form.response_data is not None
+    shown = _inputs(form.response_data["components"])
+    assert len(shown["body"]) == 4000 and shown["image"] == photo.url
+
+    refused = await editor.submit("relay:edit", {**shown, "link": "not a link"})
+    assert text(refused) == (
+        "Nothing was changed: link: must be an absolute http(s) URL, got 'not a link'."
+    )
+    # A new headline, an emptied link; the cut body and the photo field left as shown.
+    await editor.open("edit", {"id": "dam-1"})  # a submitted form is closed
+    edited = await editor.submit("relay:edit", {**shown, "headline": "Dam breached, 3 dead",
+                                                "link": ""})  # fmt: skip
+    assert text(edited).startswith("Edited update dam-1 (revision 2)")
+    latest = await commands.ingest.latest("dam-1")
+    assert latest is not None and latest.revision == 2
+    assert (latest.headline, latest.link) == ("Dam breached, 3 dead", None)
+    assert latest.body == long_body and latest.image == photo  # not cut, caption kept
+
+    await editor.open("edit", {"id": "dam-1"})
+    removed = await editor.submit("relay:edit", {**shown, "image": ""})
+    assert text(removed).startswith("Edited update dam-1 (revision 3)")
+    latest = await commands.ingest.latest("dam-1")
+    assert latest is not None and latest.image is None and latest.body == long_body
