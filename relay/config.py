@@ -1,76 +1,147 @@
 """The one typed configuration object, built once from the YAML file and the environment.
 
-Only this module reads `os.environ`. Secrets (tokens, a Redis URL with a password) never appear
-in a `repr` or an error message. Every error names the file, the key and what was expected.
+The dataclasses below are the declaration: each field is a key of the file, with its type, its
+default and (in `Annotated[...]`) its constraint, written once; `relay.settings` walks them to
+read the file. Only this module reads `os.environ`. Secrets (tokens, a Redis URL with a password)
+never appear in a `repr` or an error message. Every error names the file, the key and what was
+expected.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any
 
 import yaml
 
 from relay.errors import ConfigError, InvalidUpdate
 from relay.model import SLUG_PATTERN, Destination
+from relay.settings import Context, Invalid, Rule, build, default_from, env_override, source
 
-T = TypeVar("T")
 DEFAULT_DATA_DIR = Path("~/.local/share/live-relay").expanduser()
 PLATFORMS = ("telegram", "discord", "console")
+
+
+def _colour(raw: Any) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= 0xFFFFFF:
+        return raw
+    digits = raw[1:] if isinstance(raw, str) and raw.startswith("#") else ""
+    if len(digits) == 6 and all(c in "0123456789abcdefABCDEF" for c in digits):
+        return int(digits, 16)
+    raise ValueError(raw)
+
+
+def _destination(raw: Any) -> Destination:
+    try:
+        return Destination.parse(raw if isinstance(raw, str) else "")
+    except InvalidUpdate:
+        raise ValueError(raw) from None
+
+
+def _url(*schemes: str) -> Rule:
+    prefixes = tuple(f"{x}://" for x in schemes)
+    expected = f"a URL starting with {' or '.join(schemes)}://"
+    return Rule(expected, test=lambda url: url.startswith(prefixes))
+
+
+def _token(name_key: str, required_if: str | None = None) -> dict[str, Any]:
+    """Metadata of a token: read from the environment variable the key `name_key` names."""
+
+    def read(context: Context, siblings: Mapping[str, Any]) -> str:
+        name = siblings[name_key]
+        token = context.env.get(name, "")
+        if required_if is not None and siblings[required_if] and not token:
+            raise Invalid(name_key, f"the environment variable {name} to hold the token")
+        return token
+
+    return source(read)
+
+
+# The kinds of value, each with its constraint and the words an error uses for it.
+Positive = Annotated[float, Rule("a positive number", test=lambda x: x > 0)]
+Count = Annotated[int, Rule("a positive integer", test=lambda n: n >= 1)]
+Ids = Annotated[frozenset[int], Rule("a list of numeric ids")]
+HttpUrl = Annotated[str, _url("http", "https")]
+WsUrl = Annotated[str, _url("ws", "wss")]
+Slug = Annotated[str, Rule("lowercase letters, digits and '-' (max 32)", test=SLUG_PATTERN.match)]
+Colour = Annotated[int, Rule('a colour like "#0057b7"', parse=_colour)]
+LinkPreviews = Annotated[
+    str, Rule("one of auto, on, off", test=lambda x: x in ("auto", "on", "off"))
+]
+RoleId = Annotated[int | None, Rule("a numeric Discord role id")]
+GuildIds = Annotated[
+    tuple[int, ...], Rule("a list of numeric ids", then=lambda ids: tuple(sorted(set(ids))))
+]
+Port = Annotated[int, Rule("a TCP port number", test=lambda port: 0 <= port <= 65535)]
+RedisUrl = Annotated[
+    str | None,
+    Rule(
+        "a redis://, rediss:// or unix:// URL (or REDIS_URL)",
+        test=lambda url: url.startswith(("redis://", "rediss://", "unix://")),
+        blank=True,
+    ),
+]
+KeyPrefix = Annotated[str, Rule("a string", blank=True)]
+PlatformDestination = Annotated[
+    Destination,
+    Rule('platform:chat[:thread], e.g. "telegram:-1001234567890"', parse=_destination),
+    Rule(f"a platform among {', '.join(PLATFORMS)}", test=lambda d: d.platform in PLATFORMS),
+]
+TopicSlugs = Annotated[tuple[str, ...], Rule("a non-empty list of topic slugs", test=bool)]
 
 
 @dataclass(frozen=True)
 class TopicConfig:
     """A topic editors publish to and chats subscribe to."""
 
-    slug: str
-    title: str
+    slug: Slug
+    title: str = field(metadata=default_from(lambda t: t["slug"].replace("-", " ").title()))
     description: str = ""
-    color: int = 0x5865F2
+    color: Colour = 0x5865F2
     hashtag: str = ""
     silent: bool = False
     pin_breaking: bool = False
-    link_previews: str = "auto"
-    breaking_role_id: int | None = None
+    link_previews: LinkPreviews = "auto"
+    breaking_role_id: RoleId = None
 
 
 @dataclass(frozen=True)
 class Editors:
     """Who may publish, edit and delete."""
 
-    telegram_users: frozenset[int] = frozenset()
-    discord_users: frozenset[int] = frozenset()
-    discord_roles: frozenset[int] = frozenset()
+    telegram_users: Ids = frozenset()
+    discord_users: Ids = frozenset()
+    discord_roles: Ids = frozenset()
 
 
 @dataclass(frozen=True)
 class ChannelConfig:
     """A destination that receives its topics with no command."""
 
-    destination: Destination
-    topics: tuple[str, ...]
+    destination: PlatformDestination
+    topics: TopicSlugs
 
 
 @dataclass(frozen=True)
 class RedisConfig:
     """Where the data lives: a Redis/Valkey URL, or the embedded Valkey's data directory."""
 
-    url: str | None = field(default=None, repr=False)
+    url: RedisUrl = field(default=None, repr=False, metadata=env_override("REDIS_URL"))
     data_dir: Path = DEFAULT_DATA_DIR
-    stream_maxlen: int = 100_000
-    key_prefix: str = "relay"
+    stream_maxlen: Count = 100_000
+    key_prefix: KeyPrefix = "relay"
 
 
 @dataclass(frozen=True)
 class TelegramBudgets:
     """Telegram's flood limits per bot token (paid broadcast raises the global one)."""
 
-    global_per_second: float = 30.0
-    per_chat_per_second: float = 1.0
-    per_group_per_minute: float = 20.0
+    global_per_second: Positive = 30.0
+    per_chat_per_second: Positive = 1.0
+    per_group_per_minute: Positive = 20.0
     paid_broadcast: bool = False
 
 
@@ -80,8 +151,8 @@ class TelegramConfig:
 
     enabled: bool = False
     token_env: str = "TELEGRAM_TOKEN"
-    token: str = field(default="", repr=False)
-    api_url: str = "https://api.telegram.org/bot"
+    token: str = field(default="", repr=False, metadata=_token("token_env", "enabled"))
+    api_url: HttpUrl = "https://api.telegram.org/bot"
     budgets: TelegramBudgets = TelegramBudgets()
 
 
@@ -89,10 +160,10 @@ class TelegramConfig:
 class DiscordBudgets:
     """Discord's limits per bot token: global requests and the per-channel message bucket."""
 
-    global_per_second: float = 50.0
-    per_channel: int = 5
-    per_channel_seconds: float = 5.0
-    max_ratelimit_wait: float = 30.0
+    global_per_second: Positive = 50.0
+    per_channel: Count = 5
+    per_channel_seconds: Positive = 5.0
+    max_ratelimit_wait: Positive = 30.0
 
 
 @dataclass(frozen=True)
@@ -101,10 +172,10 @@ class DiscordConfig:
 
     enabled: bool = False
     token_env: str = "DISCORD_TOKEN"
-    token: str = field(default="", repr=False)
-    api_url: str = "https://discord.com/api/v10"
-    gateway_url: str = "wss://gateway.discord.gg/"
-    command_guild_ids: tuple[int, ...] = ()
+    token: str = field(default="", repr=False, metadata=_token("token_env", "enabled"))
+    api_url: HttpUrl = "https://discord.com/api/v10"
+    gateway_url: WsUrl = "wss://gateway.discord.gg/"
+    command_guild_ids: GuildIds = ()
     budgets: DiscordBudgets = DiscordBudgets()
 
 
@@ -114,9 +185,9 @@ class ApiConfig:
 
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: Port = 8080
     token_env: str = "RELAY_API_TOKEN"
-    token: str = field(default="", repr=False)
+    token: str = field(default="", repr=False, metadata=_token("token_env"))
 
 
 @dataclass(frozen=True)
@@ -130,30 +201,30 @@ class ConsoleConfig:
 class DispatcherConfig:
     """How the dispatcher reads, retries and gives up."""
 
-    max_attempts: int = 5
-    claim_idle_seconds: float = 10.0
-    batch_size: int = 500
-    ledger_ttl_days: float = 7.0
-    grace_seconds: float = 10.0
-    concurrency: int = 64
-    lease_seconds: float = 5.0
-    digest_threshold: int = 10
+    max_attempts: Count = 5
+    claim_idle_seconds: Positive = 10.0
+    batch_size: Count = 500
+    ledger_ttl_days: Positive = 7.0
+    grace_seconds: Positive = 10.0
+    concurrency: Count = 64
+    lease_seconds: Positive = 5.0
+    digest_threshold: Count = 10
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Config:
-    """Everything the relay needs, validated."""
+    """Everything the relay needs, validated. A section left out takes its defaults."""
 
-    path: str
-    redis: RedisConfig
-    topics: tuple[TopicConfig, ...]
-    editors: Editors
-    channels: tuple[ChannelConfig, ...]
-    telegram: TelegramConfig
-    discord: DiscordConfig
-    api: ApiConfig
-    console: ConsoleConfig
-    dispatcher: DispatcherConfig
+    path: str = field(metadata=source(lambda context, _: context.file))
+    redis: RedisConfig = RedisConfig()
+    topics: Annotated[tuple[TopicConfig, ...], Rule("a non-empty list of topics", test=bool)]
+    editors: Editors = Editors()
+    channels: Annotated[tuple[ChannelConfig, ...], Rule("a list of {destination, topics}")] = ()
+    telegram: TelegramConfig = TelegramConfig()
+    discord: DiscordConfig = DiscordConfig()
+    api: ApiConfig = ApiConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    dispatcher: DispatcherConfig = DispatcherConfig()
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -171,222 +242,6 @@ class Config:
     @property
     def topic_slugs(self) -> tuple[str, ...]:
         return tuple(t.slug for t in self.topics)
-
-
-class _Section:
-    """Reads one mapping of the YAML file, tracking the key path for error messages."""
-
-    def __init__(self, file: str, path: str, data: Any) -> None:
-        self.file = file
-        self.path = path
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ConfigError(file, path or "(top level)", "a mapping of keys to values")
-        self.data: dict[str, Any] = data
-        self.seen: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def error(self, name: str, expected: str) -> ConfigError:
-        return ConfigError(self.file, self.key(name), expected)
-
-    def raw(self, name: str) -> Any:
-        self.seen.add(name)
-        return self.data.get(name)
-
-    def typed(self, name: str, kind: type[T], default: T, expected: str) -> T:
-        value = self.raw(name)
-        if value is None:
-            return default
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise self.error(name, f"{expected}, got {value!r}")
-        return value
-
-    def string(self, name: str, default: str = "") -> str:
-        return self.typed(name, str, default, "a string")
-
-    def boolean(self, name: str, default: bool) -> bool:
-        return self.typed(name, bool, default, "true or false")
-
-    def positive(self, name: str, default: float) -> float:
-        value = self.typed(name, float, default, "a positive number")
-        if value <= 0:
-            raise self.error(name, f"a positive number, got {value!r}")
-        return value
-
-    def count(self, name: str, default: int) -> int:
-        value = self.typed(name, int, default, "a positive integer")
-        if value < 1:
-            raise self.error(name, f"a positive integer, got {value!r}")
-        return value
-
-    def ids(self, name: str) -> frozenset[int]:
-        value = self.raw(name) or []
-        if not isinstance(value, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value
-        ):
-            raise self.error(name, f"a list of numeric ids, got {value!r}")
-        return frozenset(value)
-
-    def sub(self, name: str) -> _Section:
-        return _Section(self.file, self.key(name), self.raw(name))
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            allowed = ", ".join(sorted(self.seen))
-            raise self.error(str(unknown[0]), f"unknown key (allowed here: {allowed})")
-
-
-def _color(section: _Section, name: str, default: int) -> int:
-    value = section.raw(name)
-    if value is None:
-        return default
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFFFF:
-        return value
-    if isinstance(value, str) and len(value) == 7 and value.startswith("#"):
-        try:
-            return int(value[1:], 16)
-        except ValueError:
-            pass
-    raise section.error(name, f'a colour like "#0057b7", got {value!r}')
-
-
-def _topics(root: _Section) -> tuple[TopicConfig, ...]:
-    items = root.raw("topics")
-    if not isinstance(items, list) or not items:
-        raise root.error("topics", "a non-empty list of topics")
-    topics: list[TopicConfig] = []
-    for i, item in enumerate(items):
-        s = _Section(root.file, f"topics[{i}]", item)
-        slug = s.string("slug")
-        if not SLUG_PATTERN.match(slug):
-            raise s.error("slug", f"lowercase letters, digits and '-' (max 32), got {slug!r}")
-        if any(t.slug == slug for t in topics):
-            raise s.error("slug", f"a unique slug; {slug!r} appears twice")
-        previews = s.string("link_previews", "auto")
-        if previews not in ("auto", "on", "off"):
-            raise s.error("link_previews", f"one of auto, on, off, got {previews!r}")
-        role = s.raw("breaking_role_id")
-        if role is not None and (not isinstance(role, int) or isinstance(role, bool)):
-            raise s.error("breaking_role_id", f"a numeric Discord role id, got {role!r}")
-        topics.append(
-            TopicConfig(
-                slug=slug,
-                title=s.string("title", slug.replace("-", " ").title()),
-                description=s.string("description"),
-                color=_color(s, "color", 0x5865F2),
-                hashtag=s.string("hashtag"),
-                silent=s.boolean("silent", False),
-                pin_breaking=s.boolean("pin_breaking", False),
-                link_previews=previews,
-                breaking_role_id=role,
-            )
-        )
-        s.done()
-    return tuple(topics)
-
-
-def _channels(root: _Section, slugs: set[str]) -> tuple[ChannelConfig, ...]:
-    items = root.raw("channels") or []
-    if not isinstance(items, list):
-        raise root.error("channels", "a list of {destination, topics}")
-    out: list[ChannelConfig] = []
-    for i, item in enumerate(items):
-        s = _Section(root.file, f"channels[{i}]", item)
-        try:
-            dest = Destination.parse(s.string("destination"))
-        except InvalidUpdate:
-            raise s.error(
-                "destination", 'platform:chat[:thread], e.g. "telegram:-1001234567890"'
-            ) from None
-        if dest.platform not in PLATFORMS:
-            raise s.error("destination", f"a platform among {', '.join(PLATFORMS)}")
-        topics = s.raw("topics")
-        if not isinstance(topics, list) or not topics:
-            raise s.error("topics", "a non-empty list of topic slugs")
-        for t in topics:
-            if t not in slugs:
-                raise s.error("topics", f"configured topic slugs, got unknown {t!r}")
-        s.done()
-        out.append(ChannelConfig(dest, tuple(topics)))
-    return tuple(out)
-
-
-def _token(
-    s: _Section, env: Mapping[str, str], default_env: str, required: bool
-) -> tuple[str, str]:
-    token_env = s.string("token_env", default_env)
-    token = env.get(token_env, "")
-    if required and not token:
-        raise s.error("token_env", f"the environment variable {token_env} to hold the token")
-    return token_env, token
-
-
-def _url(s: _Section, name: str, default: str, schemes: tuple[str, ...]) -> str:
-    value = s.string(name, default)
-    if not value.startswith(tuple(f"{x}://" for x in schemes)):
-        raise s.error(name, f"a URL starting with {' or '.join(schemes)}://, got {value!r}")
-    return value
-
-
-def _telegram(root: _Section, env: Mapping[str, str]) -> TelegramConfig:
-    s = root.sub("telegram")
-    enabled = s.boolean("enabled", False)
-    token_env, token = _token(s, env, "TELEGRAM_TOKEN", enabled)
-    b = s.sub("budgets")
-    budgets = TelegramBudgets(
-        global_per_second=b.positive("global_per_second", 30.0),
-        per_chat_per_second=b.positive("per_chat_per_second", 1.0),
-        per_group_per_minute=b.positive("per_group_per_minute", 20.0),
-        paid_broadcast=b.boolean("paid_broadcast", False),
-    )
-    b.done()
-    cfg = TelegramConfig(
-        enabled=enabled,
-        token_env=token_env,
-        token=token,
-        api_url=_url(s, "api_url", TelegramConfig.api_url, ("http", "https")),
-        budgets=budgets,
-    )
-    s.done()
-    return cfg
-
-
-def _discord(root: _Section, env: Mapping[str, str]) -> DiscordConfig:
-    s = root.sub("discord")
-    enabled = s.boolean("enabled", False)
-    token_env, token = _token(s, env, "DISCORD_TOKEN", enabled)
-    b = s.sub("budgets")
-    budgets = DiscordBudgets(
-        global_per_second=b.positive("global_per_second", 50.0),
-        per_channel=b.count("per_channel", 5),
-        per_channel_seconds=b.positive("per_channel_seconds", 5.0),
-        max_ratelimit_wait=b.positive("max_ratelimit_wait", 30.0),
-    )
-    b.done()
-    cfg = DiscordConfig(
-        enabled=enabled,
-        token_env=token_env,
-        token=token,
-        api_url=_url(s, "api_url", DiscordConfig.api_url, ("http", "https")),
-        gateway_url=_url(s, "gateway_url", DiscordConfig.gateway_url, ("ws", "wss")),
-        command_guild_ids=tuple(sorted(s.ids("command_guild_ids"))),
-        budgets=budgets,
-    )
-    s.done()
-    return cfg
-
-
-def _section(root: _Section, name: str, build: Callable[[_Section], T]) -> T:
-    s = root.sub(name)
-    value = build(s)
-    s.done()
-    return value
 
 
 def load(
@@ -414,63 +269,29 @@ def load(
 
 def parse(data: Any, file: str, env: Mapping[str, str]) -> Config:
     """Build a `Config` from already-loaded YAML data."""
-    root = _Section(file, "", data)
-    topics = _topics(root)
-    slugs = {t.slug for t in topics}
+    config = build(Config, data, Context(file, env))
+    _check_across_keys(config)
+    return config
 
-    def redis(s: _Section) -> RedisConfig:
-        url = env.get("REDIS_URL") or s.string("url") or None
-        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
-            raise s.error("url", "a redis://, rediss:// or unix:// URL (or REDIS_URL)")
-        data_dir = Path(s.string("data_dir", str(DEFAULT_DATA_DIR))).expanduser()
-        return RedisConfig(
-            url=url,
-            data_dir=data_dir,
-            stream_maxlen=s.count("stream_maxlen", 100_000),
-            key_prefix=s.string("key_prefix", "relay") or "relay",
-        )
 
-    def editors(s: _Section) -> Editors:
-        return Editors(s.ids("telegram_users"), s.ids("discord_users"), s.ids("discord_roles"))
-
-    def api(s: _Section) -> ApiConfig:
-        enabled = s.boolean("enabled", True)
-        port = s.typed("port", int, 8080, "a TCP port number")
-        if not 0 <= port <= 65535:
-            raise s.error("port", f"a TCP port number, got {port}")
-        token_env, token = _token(s, env, "RELAY_API_TOKEN", False)
-        return ApiConfig(enabled, s.string("host", "127.0.0.1"), port, token_env, token)
-
-    def dispatcher(s: _Section) -> DispatcherConfig:
-        return DispatcherConfig(
-            max_attempts=s.count("max_attempts", 5),
-            claim_idle_seconds=s.positive("claim_idle_seconds", 10.0),
-            batch_size=s.count("batch_size", 500),
-            ledger_ttl_days=s.positive("ledger_ttl_days", 7.0),
-            grace_seconds=s.positive("grace_seconds", 10.0),
-            concurrency=s.count("concurrency", 64),
-            lease_seconds=s.positive("lease_seconds", 5.0),
-            digest_threshold=s.count("digest_threshold", 10),
-        )
-
-    config = Config(
-        path=file,
-        redis=_section(root, "redis", redis),
-        topics=topics,
-        editors=_section(root, "editors", editors),
-        channels=_channels(root, slugs),
-        telegram=_telegram(root, env),
-        discord=_discord(root, env),
-        api=_section(root, "api", api),
-        console=_section(root, "console", lambda s: ConsoleConfig(s.boolean("enabled", True))),
-        dispatcher=_section(root, "dispatcher", dispatcher),
-    )
-    root.done()
+def _check_across_keys(config: Config) -> None:
+    """The rules no single key can check: unique slugs, known topics, enabled platforms."""
+    slugs: set[str] = set()
+    for i, topic in enumerate(config.topics):
+        if topic.slug in slugs:
+            expected = f"a unique slug; {topic.slug!r} appears twice"
+            raise ConfigError(config.path, f"topics[{i}].slug", expected)
+        slugs.add(topic.slug)
+    for i, channel in enumerate(config.channels):
+        for slug in channel.topics:
+            if slug not in slugs:
+                expected = f"configured topic slugs, got unknown {slug!r}"
+                raise ConfigError(config.path, f"channels[{i}].topics", expected)
     enabled = {"telegram": config.telegram.enabled, "discord": config.discord.enabled,
                "console": config.console.enabled}  # fmt: skip
-    for i, ch in enumerate(config.channels):
-        if not enabled[ch.destination.platform]:
+    for i, channel in enumerate(config.channels):
+        platform = channel.destination.platform
+        if not enabled[platform]:
             raise ConfigError(
-                file, f"channels[{i}].destination", f"{ch.destination.platform}.enabled: true"
+                config.path, f"channels[{i}].destination", f"{platform}.enabled: true"
             )
-    return config

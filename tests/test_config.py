@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-import re
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from relay import cli
+from relay import cli, settings
 from relay import config as config_mod
 from relay.cli import Redact
 from relay.errors import ConfigError
@@ -44,19 +44,14 @@ def _flatten(data: Any, prefix: str = "") -> set[str]:
     return keys
 
 
-def test_example_config_shows_every_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every key the loader reads appears in the example, and the example has no other key."""
-    read: set[str] = set()
-    original = config_mod._Section.raw
-
-    def recording(self: config_mod._Section, name: str) -> Any:
-        read.add(re.sub(r"\[\d+\]", "[]", self.key(name)))
-        return original(self, name)
-
-    monkeypatch.setattr(config_mod._Section, "raw", recording)
-    config_mod.load(EXAMPLE, env={})
+def test_example_config_shows_every_key() -> None:
+    """Every key the declaration holds appears in the example, and the example has no other key."""
+    declared = set(settings.key_paths(config_mod.Config))
     in_example = _flatten(yaml.safe_load(EXAMPLE.read_text()))
-    assert read == in_example
+    assert declared - in_example == set(), "keys missing from the example"
+    assert in_example - declared == set(), "keys the loader would refuse"
+    assert {"redis.url", "topics[].slug", "channels[].destination", "telegram.budgets"} <= declared
+    assert "telegram.token" not in declared and "path" not in declared  # not keys of the file
 
 
 @pytest.mark.parametrize(
@@ -98,6 +93,15 @@ def test_example_config_shows_every_key(monkeypatch: pytest.MonkeyPatch) -> None
         ({"api": {"port": 70000}}, "api.port", "TCP port"),
         ({"api": {"port": True}}, "api.port", "TCP port"),
         ({"dispatcher": {"max_attempts": 1.5}}, "dispatcher.max_attempts", "positive integer"),
+        ({"dispatcher": {"grace_seconds": math.nan}}, "dispatcher.grace_seconds", "finite"),
+        ({"topics": [{"slug": "a", "color": "#-12345"}]}, "topics[0].color", "colour"),
+        ({"topics": [{"title": "No slug"}]}, "topics[0].slug", "(required)"),
+        ({"channels": [{"topics": ["ukraine"]}]}, "channels[0].destination", "(required)"),
+        ({"channels": [{"destination": "console:x", "topics": [["ukraine"]]}]},
+         "channels[0].topics", "list of topic slugs"),
+        ({"redis": {1: "x", "urll": "y"}}, "redis.1", "unknown key"),
+        ({"discord": {"command_guild_ids": [1, True]}}, "discord.command_guild_ids",
+         "numeric ids"),
     ],
 )  # fmt: skip
 def test_every_error_names_file_key_and_expectation(
@@ -109,6 +113,79 @@ def test_every_error_names_file_key_and_expectation(
     assert info.value.key == key
     assert expected in info.value.expected
     assert str(info.value).startswith(f"relay.yaml: {key}: ")
+
+
+def _float_keys() -> list[str]:
+    return [p for p, kind in settings.key_paths(config_mod.Config).items() if kind is float]
+
+
+def _nested(path: str, value: Any) -> dict[str, Any]:
+    head, _, rest = path.partition(".")
+    return {head: _nested(rest, value) if rest else value}
+
+
+@pytest.mark.parametrize("key", _float_keys())
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
+def test_every_number_must_be_finite(key: str, number: float) -> None:
+    with pytest.raises(ConfigError) as info:
+        _parse(**_nested(key, number))
+    assert info.value.key == key
+    assert "not a finite number" in info.value.expected
+
+
+def test_yaml_spellings_of_nan_and_infinity_are_refused(tmp_path: Path) -> None:
+    assert len(_float_keys()) >= 10  # every budget, timeout and rate of the declaration
+    for spelling in (".nan", ".inf", "-.inf", ".NaN", "+.Inf"):
+        path = tmp_path / "r.yaml"
+        text = f"topics: [{{slug: a}}]\ntelegram:\n  budgets:\n    global_per_second: {spelling}\n"
+        path.write_text(text)
+        with pytest.raises(ConfigError) as info:
+            config_mod.load(path, env={})
+        assert str(info.value).startswith(f"{path}: telegram.budgets.global_per_second: ")
+        assert "a positive number" in info.value.expected and "finite" in info.value.expected
+
+
+def test_left_out_keys_take_the_declared_defaults() -> None:
+    cfg = config_mod.parse({"topics": [{"slug": "war-news"}]}, "r.yaml", {})
+    assert cfg.path == "r.yaml"
+    assert cfg.topics == (config_mod.TopicConfig("war-news", "War News"),)  # title from slug
+    assert cfg.channels == ()
+    assert (cfg.redis, cfg.editors) == (config_mod.RedisConfig(), config_mod.Editors())
+    assert cfg.telegram == config_mod.TelegramConfig()
+    assert cfg.discord == config_mod.DiscordConfig()
+    assert cfg.api == config_mod.ApiConfig()
+    assert cfg.console == config_mod.ConsoleConfig()
+    assert cfg.dispatcher == config_mod.DispatcherConfig()
+    blank = config_mod.parse(
+        {"topics": [{"slug": "a"}], "redis": {"url": "", "key_prefix": ""}}, "r.yaml", {}
+    )
+    assert blank.redis.url is None and blank.redis.key_prefix == "relay"
+
+
+def test_values_are_normalised_once_at_the_edge() -> None:
+    cfg = _parse(
+        discord={"command_guild_ids": [30, 10, 30]},
+        redis={"data_dir": "~/relay-data"},
+        dispatcher={"grace_seconds": 3},
+    )
+    assert cfg.discord.command_guild_ids == (10, 30)
+    assert cfg.redis.data_dir == Path("~/relay-data").expanduser()
+    assert cfg.dispatcher.grace_seconds == 3.0 and isinstance(cfg.dispatcher.grace_seconds, float)
+
+
+def test_redis_url_from_the_environment_wins_over_the_file() -> None:
+    """The example's `url: null` with REDIS_URL set (as compose does) is no unknown key."""
+    env = {"REDIS_URL": "redis://:SECRET-PW@db:6379/0"}
+    assert config_mod.load(EXAMPLE, env=env).redis.url == env["REDIS_URL"]
+    cfg = _parse(env, redis={"url": "redis://file:6379"})
+    assert cfg.redis.url == env["REDIS_URL"]
+    with pytest.raises(ConfigError) as info:
+        _parse({"REDIS_URL": "http://u:SECRET-PW@db"})
+    assert info.value.key == "redis.url" and "REDIS_URL" in info.value.expected
+    assert "SECRET" not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        _parse(redis={"url": "http://u:SECRET-PW@db"})
+    assert info.value.key == "redis.url" and "SECRET" not in str(info.value)
 
 
 def test_tokens_come_from_the_environment_and_never_show() -> None:
