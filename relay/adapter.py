@@ -16,7 +16,10 @@ from relay.config import Config, TopicConfig
 from relay.model import Destination, Update
 
 if TYPE_CHECKING:
+    from relay.claims import Claims
     from relay.commands import Commands
+    from relay.registry import Registry
+    from relay.subscriptions import Subscriptions
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,28 @@ class Budget:
     rate: float
     per: float = 1.0
     burst: int = 1
+
+
+@dataclass(frozen=True)
+class AdapterContext:
+    """Everything an adapter gets from the relay beyond its config, handed to `start`.
+
+    `commands` is None in a process that only delivers (a CLI command, a benchmark): the
+    adapter then listens to no chat input. An adapter that listens gets the rest too: `claims`
+    (only one worker polls a bot, one answers each interaction), the update `registry` (an edit
+    form shows the update as it is now) and `subscriptions` (a chat that moved, the topics a
+    chat receives). Adapters reach Redis only through these.
+    """
+
+    commands: Commands | None = None
+    claims: Claims | None = None
+    registry: Registry | None = None
+    subscriptions: Subscriptions | None = None
+
+    def __post_init__(self) -> None:
+        parts = (self.claims, self.registry, self.subscriptions)
+        if self.commands is not None and any(p is None for p in parts):
+            raise ValueError("listening for commands needs claims, registry and subscriptions")
 
 
 class Adapter(ABC):
@@ -68,8 +93,8 @@ class Adapter(ABC):
     async def delete(self, dest: Destination, message_ids: tuple[str, ...]) -> None:
         """Remove every part of a copy. A part already gone counts as deleted."""
 
-    async def start(self, commands: Commands | None) -> None:
-        """Connect, and listen for chat commands if `commands` is given."""
+    async def start(self, context: AdapterContext) -> None:
+        """Connect, and listen for chat commands if `context.commands` is given."""
         return None
 
     async def aclose(self) -> None:

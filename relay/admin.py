@@ -5,27 +5,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
 from relay import model
 from relay.config import Config
+from relay.dead_letters import DeadLetter, DeadLetters
 from relay.errors import InvalidUpdate
-from relay.keys import Keys, as_str
+from relay.keys import Keys
+from relay.ledger import Ledger
 from relay.model import Destination
 from relay.queues import Queues, position
-from relay.stream import DeadLetter, list_dead_letters
+from relay.stream import Consumer, Stream
+from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Consumer:
-    name: str
-    pending: int
-    idle_seconds: float
 
 
 @dataclass(frozen=True)
@@ -62,25 +56,19 @@ class Status:
 
 async def status(client: aioredis.Redis, config: Config, recent: int = 10) -> Status:
     keys = Keys(config.redis.key_prefix)
-    try:
-        raw: Any = await client.xinfo_consumers(keys.updates, keys.group)
-    except ResponseError:  # no stream or no group yet
-        raw = []
-    consumers = tuple(
-        Consumer(as_str(c["name"]), int(c["pending"]), int(c["idle"]) / 1000) for c in raw
-    )
-    summary: Any = await client.xpending(keys.updates, keys.group) if raw else {"pending": 0}
-    subscribers = {t.slug: int(await client.scard(keys.topic_subscribers(t.slug)))
-                   for t in config.topics}  # fmt: skip
+    stream, subscriptions = Stream(client, keys), Subscriptions(client, keys)
+    dead = DeadLetters(client, keys)
+    consumers = await stream.consumers()
+    subscribers = {t.slug: await subscriptions.count(t.slug) for t in config.topics}
     return Status(
-        stream_length=int(await client.xlen(keys.updates)),
-        pending_entries=int(summary["pending"]),
+        stream_length=await stream.length(),
+        pending_entries=await stream.pending_count() if consumers else 0,
         consumers=consumers,
         subscribers=subscribers,
-        destinations=int(await client.scard(keys.destinations)),
-        destinations_with_work=int(await client.zcard(keys.ready)),
-        dead_letters=int(await client.xlen(keys.dead_letters)),
-        recent_dead=tuple(await list_dead_letters(client, keys, recent)),
+        destinations=await subscriptions.destination_count(),
+        destinations_with_work=await Queues(client, keys).waiting(),
+        dead_letters=await dead.count(),
+        recent_dead=tuple(await dead.recent(recent)),
     )
 
 
@@ -93,8 +81,9 @@ async def retry_dead_letters(
     back into the updates stream. Each retried letter leaves the dead-letter stream.
     """
     keys = Keys(config.redis.key_prefix)
-    queues = Queues(client, keys)
-    letters = await list_dead_letters(client, keys, count=100_000)
+    queues, stream, dead = Queues(client, keys), Stream(client, keys), DeadLetters(client, keys)
+    ledger = Ledger(client, keys, int(config.dispatcher.ledger_ttl_days * 86400))
+    letters = await dead.recent(count=100_000)
     wanted = {d.id: d for d in letters}
     selected = list(reversed(letters)) if ids is None else [wanted[i] for i in ids if i in wanted]
     results = [(i, "no such dead letter") for i in (ids or []) if i not in wanted]
@@ -109,13 +98,13 @@ async def retry_dead_letters(
             continue
         if letter.destination:
             dest = Destination.parse(letter.destination)
-            await client.sadd(keys.targets(update.id), str(dest))
+            await ledger.add_targets(update.id, [dest])
             await queues.enqueue([dest], update.id, f"retry-{letter.id}", at=position(letter.id))
             outcome = f"queued again for {dest}"
         else:
-            await client.xadd(keys.updates, {"update": letter.payload})
+            await stream.append(letter.payload)
             outcome = "back in the updates stream"
-        await client.xdel(keys.dead_letters, letter.id)
+        await dead.remove(letter.id)
         log.info("dead letter retried id=%s outcome=%s", letter.id, outcome)
         results.append((letter.id, outcome))
     return results

@@ -12,8 +12,9 @@ from typing import TextIO
 
 import redis.asyncio as aioredis
 
-from relay.adapter import Adapter, AdapterFactory
+from relay.adapter import Adapter, AdapterContext, AdapterFactory
 from relay.backend import Backend
+from relay.claims import Claims
 from relay.commands import Commands
 from relay.config import Config
 from relay.dispatcher import Dispatcher
@@ -100,8 +101,14 @@ class Relay:
             added, removed = await self.subscriptions.sync_config(self.config.channels)
             log.info("config channels synced added=%d removed=%d", added, removed)
             self.commands = Commands(self.config, self.ingest, self.subscriptions)
+            context = AdapterContext(
+                self.commands,
+                Claims(self.client, self.keys),
+                self.ingest.registry,
+                self.subscriptions,
+            )
             for adapter in adapters:
-                await adapter.start(self.commands)
+                await adapter.start(context)
                 self._started.append(adapter)
             by_platform = {a.platform: a for a in adapters}
             self.dispatcher = Dispatcher(self.client, self.config, self.consumer)

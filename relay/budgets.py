@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 
 from relay.adapter import Budget
+from relay.keys import Keys
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +61,6 @@ return 0
 """
 
 
-def redis_key(prefix: str, budget_key: str) -> str:
-    """`telegram:123:chat:-5` → `relay:{b:telegram:123}:chat:-5` (one hash tag per bot)."""
-    platform, bot, *rest = budget_key.split(":")
-    return f"{prefix}:{{b:{platform}:{bot}}}:{':'.join(rest) or 'global'}"
-
-
 def _interval_us(budget: Budget) -> float:
     return budget.per / budget.rate * 1_000_000
 
@@ -73,9 +68,9 @@ def _interval_us(budget: Budget) -> float:
 class Budgets:
     """Spends from, and pauses, the budgets in Redis."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str = "relay") -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys | None = None) -> None:
         self.client = client
-        self.prefix = prefix
+        self.keys = keys if keys is not None else Keys()
         self._acquire = client.register_script(_ACQUIRE)
         self._pause = client.register_script(_PAUSE)
 
@@ -83,7 +78,7 @@ class Budgets:
         """Spend `weight` sends from every budget, or none; return 0, or seconds to wait."""
         if not budgets:
             return 0.0
-        keys = [redis_key(self.prefix, b.key) for b in budgets]
+        keys = [self.keys.budget(b.key) for b in budgets]
         args: list[float] = [weight]
         for b in budgets:
             interval = _interval_us(b)
@@ -94,6 +89,6 @@ class Budgets:
     async def pause(self, budget: Budget, seconds: float) -> None:
         """Hold `budget` closed for `seconds` (a platform's retry_after)."""
         tolerance = _interval_us(budget) * max(0, budget.burst - 1)
-        key = redis_key(self.prefix, budget.key)
+        key = self.keys.budget(budget.key)
         await self._pause(keys=[key], args=[seconds * 1_000_000, tolerance])
         log.info("budget paused key=%s seconds=%.3f", budget.key, seconds)

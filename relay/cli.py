@@ -171,7 +171,7 @@ async def _status(relay: Any, args: argparse.Namespace) -> int:
 
 async def _dead_letters(relay: Any, args: argparse.Namespace) -> int:
     from relay.admin import retry_dead_letters
-    from relay.stream import list_dead_letters
+    from relay.dead_letters import list_dead_letters
 
     if args.dead_cmd == "list":
         letters = await list_dead_letters(relay.client, relay.keys, args.count)

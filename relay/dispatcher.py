@@ -19,12 +19,13 @@ import redis.asyncio as aioredis
 from relay import model
 from relay.config import Config
 from relay.errors import InvalidUpdate
-from relay.keys import Keys, as_str
-from relay.ledger import ProgressBook
+from relay.keys import Keys
+from relay.ledger import Ledger, ProgressBook
 from relay.metrics import FANNED_OUT
 from relay.model import Action, Destination, Update
 from relay.queues import Queues
 from relay.stream import UNREACHABLE, Entry, Outage, Stream, raise_if_cancelled
+from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 READ_COUNT = 16
@@ -37,12 +38,14 @@ class Dispatcher:
     def __init__(self, client: aioredis.Redis, config: Config, consumer: str) -> None:
         self.client = client
         self.config = config
-        self.keys = Keys(config.redis.key_prefix)
-        self.stream = Stream(client, self.keys, consumer)
-        self.queues = Queues(client, self.keys)
+        keys = Keys(config.redis.key_prefix)
+        self.stream = Stream(client, keys, consumer)
+        self.queues = Queues(client, keys)
+        self.subscriptions = Subscriptions(client, keys)
         self.settings = config.dispatcher
-        self.ttl = int(self.settings.ledger_ttl_days * 86400)
-        self.progress = ProgressBook(client, self.keys, self.ttl)
+        ttl = int(self.settings.ledger_ttl_days * 86400)
+        self.ledger = Ledger(client, keys, ttl)
+        self.progress = ProgressBook(client, keys, ttl)
         self.idle_ms = int(self.settings.claim_idle_seconds * 1000)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -68,10 +71,8 @@ class Dispatcher:
     async def _claimed(self, entry: Entry) -> None:
         attempts = await self.stream.times_delivered(entry.id)
         if attempts > self.settings.max_attempts:
-            last = await self.client.hget(self.keys.entry_errors, entry.id)
-            reason = as_str(last) if last is not None else "unknown error"
+            reason = await self.stream.last_error(entry.id) or "unknown error"
             await self.stream.dead_letter(entry, f"failed {attempts - 1} times: {reason}")
-            await self.client.hdel(self.keys.entry_errors, entry.id)
             return
         await self.process(entry)
 
@@ -97,50 +98,42 @@ class Dispatcher:
             # Left pending: claimed again later (by us or another worker), resuming at the
             # saved cursor; after max_attempts it becomes a dead letter with this reason.
             log.exception("fan-out failed entry=%s update=%s", entry.id, update.id)
-            await self.client.hset(self.keys.entry_errors, entry.id, f"{type(exc).__name__}: {exc}")
+            await self.stream.record_error(entry.id, f"{type(exc).__name__}: {exc}")
             return
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.xack(self.keys.updates, self.keys.group, entry.id)
-            pipe.hdel(self.keys.fanout_cursors, entry.id)
-            pipe.hdel(self.keys.entry_errors, entry.id)
-            pipe.publish(self.keys.wake, "1")  # jobs held behind this entry may go now
+            self.stream.ack_in(pipe, entry.id)
+            self.queues.wake_in(pipe)  # jobs held behind this entry may go now
             await pipe.execute()
         log.info("fanned out update=%s rev=%d action=%s destinations=%d entry=%s",
                  update.id, update.revision, update.action.value, total, entry.id)  # fmt: skip
 
-    async def _batches(self, entry: Entry, key: str) -> AsyncIterator[list[Destination]]:
-        raw = await self.client.hget(self.keys.fanout_cursors, entry.id)
-        cursor = int(raw) if raw is not None else 0
-        started = raw is not None
+    async def _batches(self, entry: Entry, update: Update) -> AsyncIterator[list[Destination]]:
+        """A publish's subscribers or an edit's targets, batch by batch from the saved cursor."""
+        saved = await self.stream.fanout_cursor(entry.id)
+        cursor = saved or 0
+        started = saved is not None
+        count = self.settings.batch_size
         while True:
             if started and cursor == 0:
                 return
             started = True
-            cursor, members = await self.client.sscan(
-                key, cursor=cursor, count=self.settings.batch_size
-            )
-            yield [Destination.parse(as_str(m)) for m in members]
-            await self.client.hset(self.keys.fanout_cursors, entry.id, cursor)
+            if update.action is Action.PUBLISH:
+                cursor, batch = await self.subscriptions.scan(update.topic, cursor, count)
+            else:
+                cursor, batch = await self.ledger.scan_targets(update.id, cursor, count)
+            yield batch
+            await self.stream.save_fanout_cursor(entry.id, cursor)
 
     async def fan_out(self, entry: Entry, update: Update) -> int:
         """Queue `update` for its destinations in batches; return how many it reaches."""
         await self.progress.start(update.id, update.revision)
-        targets = self.keys.targets(update.id)
-        source = (
-            self.keys.topic_subscribers(update.topic)
-            if update.action is Action.PUBLISH
-            else targets
-        )
-        async for batch in self._batches(entry, source):
+        async for batch in self._batches(entry, update):
             if not batch:
                 continue
             if update.action is Action.PUBLISH:
-                async with self.client.pipeline(transaction=False) as pipe:
-                    pipe.sadd(targets, *(str(d) for d in batch))
-                    pipe.expire(targets, self.ttl)
-                    await pipe.execute()
+                await self.ledger.add_targets(update.id, batch)
             await self.queues.enqueue(batch, update.id, entry.id)
             FANNED_OUT.inc(len(batch))
-        total = int(await self.client.scard(targets))
+        total = await self.ledger.count_targets(update.id)
         await self.progress.fanned_out(update.id, total)
         return total

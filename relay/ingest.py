@@ -22,6 +22,8 @@ from relay.errors import InvalidUpdate, UnknownUpdate
 from relay.keys import Keys, as_str
 from relay.metrics import UPDATES
 from relay.model import Action, Update
+from relay.registry import Registry
+from relay.stream import Stream
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +44,6 @@ class Accepted:
     duplicate: bool = False
 
 
-async def latest(client: aioredis.Redis, keys: Keys, update_id: str) -> Update | None:
-    """The latest accepted revision of `update_id` from the registry, or None."""
-    raw = await client.hget(keys.update(update_id), "json")
-    return None if raw is None else model.decode(raw)
-
-
 class Ingest:
     """Validates updates against the configured topics and appends them to the stream."""
 
@@ -58,6 +54,8 @@ class Ingest:
         self.keys = keys
         self.topics = frozenset(topics)
         self.maxlen = maxlen
+        self.registry = Registry(client, keys)
+        self.stream = Stream(client, keys)
         self._aof: bool | None = None  # does the server keep an append-only file?
 
     async def _durable(self) -> None:
@@ -84,7 +82,7 @@ class Ingest:
 
     async def latest(self, update_id: str) -> Update | None:
         """The latest accepted revision of `update_id`, or None."""
-        return await latest(self.client, self.keys, update_id)
+        return await self.registry.latest(update_id)
 
     async def publish(self, update: Update) -> Accepted:
         """Accept a new update. Re-posting identical content under the same id is a no-op."""
@@ -126,34 +124,25 @@ class Ingest:
         raise InvalidUpdate("id", f"update {update.id!r} already exists; edit it instead")
 
     async def _commit(self, update_id: str, build: Any) -> Accepted:
-        key = self.keys.update(update_id)
         async with self.client.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    await pipe.watch(key)
-                    raw = await pipe.hget(key, "json")
-                    prev = None if raw is None else model.decode(raw)
+                    prev = await self.registry.watch(pipe, update_id)
                     update = build(prev)
                     if update is None:
                         await pipe.reset()  # type: ignore[no-untyped-call]
-                        entry = await self.client.hget(key, "entry")
                         assert prev is not None
-                        return Accepted(prev, as_str(entry or b""), duplicate=True)
+                        return Accepted(prev, await self.registry.entry(update_id), True)
                     payload = model.encode(update)
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.hset(key, mapping={"json": payload, "revision": update.revision})
-                    pipe.xadd(
-                        self.keys.updates,
-                        {"update": payload},
-                        maxlen=self.maxlen,
-                        approximate=True,
-                    )
+                    self.registry.write_in(pipe, update, payload)
+                    self.stream.append_in(pipe, payload, self.maxlen)  # last: result[-1]
                     result = await pipe.execute()
                     break
                 except WatchError:
                     continue
-        entry_id = as_str(result[1])
-        await self.client.hset(key, "entry", entry_id)
+        entry_id = as_str(result[-1])
+        await self.registry.set_entry(update_id, entry_id)
         await self._durable()
         UPDATES.labels(update.action.value).inc()
         log.info(

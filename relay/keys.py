@@ -1,8 +1,12 @@
-"""Every Redis key the relay uses, in one place.
+"""Every Redis key the relay uses, in one place, grouped by the one module that owns each.
 
 Keys that one Lua script or transaction touches together share a hash tag (`{…}`), so the
 data set runs on Redis Cluster: the update registry and the updates stream share `{u}`;
 each topic's subscriber set and each destination's topic set carry their own tag.
+
+Only a key's owner module sends commands on it; every other module calls the owner's methods
+(`tests/test_ownership.py` enforces it). An owner may add commands to a pipeline another module
+executes, so writes of several owners still share one round trip or one transaction.
 """
 
 from __future__ import annotations
@@ -22,19 +26,42 @@ class Keys:
 
     prefix: str = "relay"
 
+    # relay/stream.py -----------------------------------------------------------------------
+
     @property
     def updates(self) -> str:
         """The stream every accepted update enters."""
         return f"{self.prefix}:{{u}}:updates"
 
     @property
+    def group(self) -> str:
+        """The consumer group of the dispatchers."""
+        return "dispatchers"
+
+    @property
+    def entry_errors(self) -> str:
+        """Hash stream entry id → the last error that kept it from being acknowledged."""
+        return f"{self.prefix}:{{u}}:entry_errors"
+
+    @property
+    def fanout_cursors(self) -> str:
+        """Hash stream entry id → SSCAN cursor of its fan-out, so a crash resumes there."""
+        return f"{self.prefix}:{{u}}:fanout"
+
+    # relay/dead_letters.py -----------------------------------------------------------------
+
+    @property
     def dead_letters(self) -> str:
         """Stream entries that could not be parsed or kept failing, with the reason."""
         return f"{self.prefix}:{{u}}:dead"
 
+    # relay/registry.py ---------------------------------------------------------------------
+
     def update(self, update_id: str) -> str:
         """Hash with the latest accepted revision of one update (for edit and delete)."""
         return f"{self.prefix}:{{u}}:update:{update_id}"
+
+    # relay/subscriptions.py ----------------------------------------------------------------
 
     def topic_subscribers(self, topic: str) -> str:
         return f"{self.prefix}:{{t:{topic}}}:subscribers"
@@ -52,30 +79,24 @@ class Keys:
         """Set of `destination|topic` pairs the config subscribed (synced at start-up)."""
         return f"{self.prefix}:config_channels"
 
+    # relay/ledger.py -----------------------------------------------------------------------
+
     def ledger(self, update_id: str) -> str:
         """Hash destination → JSON {revision, message ids} of the copies of one update."""
         return f"{self.prefix}:{{l:{update_id}}}:ledger"
-
-    @property
-    def entry_errors(self) -> str:
-        """Hash stream entry id → the last error that kept it from being acknowledged."""
-        return f"{self.prefix}:{{u}}:entry_errors"
-
-    def progress(self, update_id: str) -> str:
-        """Hash {revision, total, delivered, failed, done} of an update's latest fan-out."""
-        return f"{self.prefix}:{{l:{update_id}}}:progress"
 
     def targets(self, update_id: str) -> str:
         """Set of destinations an update was queued for (edits and deletes go to these)."""
         return f"{self.prefix}:{{l:{update_id}}}:targets"
 
-    @property
-    def fanout_cursors(self) -> str:
-        """Hash stream entry id → SSCAN cursor of its fan-out, so a crash resumes there."""
-        return f"{self.prefix}:{{u}}:fanout"
+    def progress(self, update_id: str) -> str:
+        """Hash {revision, total, delivered, failed, done} of an update's latest fan-out."""
+        return f"{self.prefix}:{{l:{update_id}}}:progress"
+
+    # relay/queues.py -----------------------------------------------------------------------
 
     def queue(self, destination: str) -> str:
-        """List of update ids waiting for one destination, oldest first."""
+        """Sorted set of update ids waiting for one destination, by stream position."""
         return f"{self.prefix}:{{q:{destination}}}:queue"
 
     def queue_versions(self, destination: str) -> str:
@@ -100,7 +121,20 @@ class Keys:
         """Pub/sub channel: new work was queued."""
         return f"{self.prefix}:wake"
 
-    @property
-    def group(self) -> str:
-        """The consumer group of the dispatchers."""
-        return "dispatchers"
+    # relay/budgets.py ----------------------------------------------------------------------
+
+    def budget(self, budget_key: str) -> str:
+        """A budget's theoretical arrival time (µs), one hash tag per bot:
+        `telegram:123:chat:-5` → `relay:{b:telegram:123}:chat:-5`."""
+        platform, bot, *rest = budget_key.split(":")
+        return f"{self.prefix}:{{b:{platform}:{bot}}}:{':'.join(rest) or 'global'}"
+
+    # relay/claims.py -----------------------------------------------------------------------
+
+    def poller(self, platform: str, bot_id: str) -> str:
+        """The lease of the one worker long-polling a bot for chat input."""
+        return f"{self.prefix}:{platform}:{bot_id}:poller"
+
+    def interaction(self, platform: str, interaction_id: str) -> str:
+        """The claim of the one worker answering a chat interaction (expires with its token)."""
+        return f"{self.prefix}:{platform}:interaction:{interaction_id}"

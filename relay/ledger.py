@@ -1,12 +1,16 @@
-"""The delivery ledger: (update id, destination) → revision delivered and platform message ids.
+"""The delivery ledger: what each destination shows of an update, where it went, how far it got.
 
-Edits and deletes find every copy here, after restarts too. A record expires with its update
-(`dispatcher.ledger_ttl_days`, default 7 days); after that an edit no longer reaches old copies.
+Per update: the copies ((update id, destination) → revision delivered and platform message ids),
+the targets (every destination it was queued for: its edits and deletes go there) and the
+progress of its latest fan-out. Edits and deletes find every copy here, after restarts too.
+All three expire with the update (`dispatcher.ledger_ttl_days`, default 7 days); after that an
+edit no longer reaches old copies.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +54,7 @@ def parse_copy(raw: bytes | str | None) -> Copy | None:
 
 
 async def read_progress(client: aioredis.Redis, keys: Keys, update_id: str) -> Progress | None:
+    """How far the latest revision of `update_id` got (None: its fan-out has not begun)."""
     raw = await client.hgetall(keys.progress(update_id))
     if not raw:
         return None
@@ -100,18 +105,21 @@ class ProgressBook:
 
 
 class Ledger:
-    """Reads and writes copies; one Redis hash per update, expiring after `ttl_seconds`."""
+    """Copies and targets of updates: a hash and a set per update, expiring after `ttl_seconds`."""
 
     def __init__(self, client: aioredis.Redis, keys: Keys, ttl_seconds: int) -> None:
         self.client = client
         self.keys = keys
         self.ttl_seconds = ttl_seconds
 
+    # copies ----------------------------------------------------------------------------------
+
     async def get(self, update_id: str, dest: Destination) -> Copy | None:
-        raw = await self.client.hget(self.keys.ledger(update_id), str(dest))
-        if raw is None:
-            return None
-        return _copy(raw)
+        return parse_copy(await self.client.hget(self.keys.ledger(update_id), str(dest)))
+
+    def get_in(self, pipe: Any, update_id: str, dest: Destination) -> None:
+        """Queue `get` on `pipe` (to share a round trip); `parse_copy` its result."""
+        pipe.hget(self.keys.ledger(update_id), str(dest))
 
     async def record(self, update_id: str, dest: Destination, copy: Copy) -> None:
         async with self.client.pipeline(transaction=True) as pipe:
@@ -132,6 +140,39 @@ class Ledger:
         for k, v in raw.items():
             out[Destination.parse(as_str(k))] = _copy(v)
         return out
+
+    # targets ---------------------------------------------------------------------------------
+
+    async def add_targets(self, update_id: str, dests: Iterable[Destination]) -> None:
+        """Remember that `update_id` was queued for `dests` (its edits and deletes follow)."""
+        members = [str(d) for d in dests]
+        if not members:
+            return
+        key = self.keys.targets(update_id)
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.sadd(key, *members)
+            pipe.expire(key, self.ttl_seconds)
+            await pipe.execute()
+
+    async def scan_targets(
+        self, update_id: str, cursor: int, count: int
+    ) -> tuple[int, list[Destination]]:
+        """One SSCAN step over the targets: (next cursor, 0 when done; a batch of them)."""
+        cursor, members = await self.client.sscan(
+            self.keys.targets(update_id), cursor=cursor, count=count
+        )
+        return cursor, [Destination.parse(as_str(m)) for m in members]
+
+    async def count_targets(self, update_id: str) -> int:
+        return int(await self.client.scard(self.keys.targets(update_id)))
+
+    async def move_target(self, update_id: str, old: Destination, new: Destination) -> None:
+        """Re-key one target (a Telegram group that became a supergroup)."""
+        key = self.keys.targets(update_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.srem(key, str(old))
+            pipe.sadd(key, str(new))
+            await pipe.execute()
 
 
 def _copy(raw: bytes | str) -> Copy:

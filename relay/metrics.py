@@ -5,7 +5,10 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from relay.dead_letters import DeadLetters
 from relay.keys import Keys
+from relay.queues import Queues
+from relay.stream import Stream
 
 REGISTRY = CollectorRegistry()
 
@@ -41,17 +44,14 @@ DEAD = Gauge("relay_dead_letters", "Entries in the dead-letter stream", registry
 
 
 async def render(client: aioredis.Redis, keys: Keys) -> bytes:
-    """The exposition text, with the shared gauges read from Redis now."""
+    """The exposition text, with the shared gauges read from Redis now (through their owners)."""
+    stream = Stream(client, keys)
     async with client.pipeline(transaction=False) as pipe:
-        pipe.xlen(keys.updates)
-        pipe.zcard(keys.ready)
-        pipe.xlen(keys.dead_letters)
+        stream.length_in(pipe)
+        Queues(client, keys).waiting_in(pipe)
+        DeadLetters(client, keys).count_in(pipe)
         length, waiting, dead = await pipe.execute()
-    try:
-        summary = await client.xpending(keys.updates, keys.group)
-        pending = int(summary["pending"])
-    except aioredis.ResponseError:  # no consumer group yet
-        pending = 0
+    pending = await stream.pending_count()
     STREAM_LENGTH.set(length)
     WAITING.set(waiting)
     DEAD.set(dead)

@@ -12,17 +12,20 @@ Scores keep stream order even when several workers fan out neighbouring entries 
 sender serves a job only when no older entry is still being fanned out (`Stream.low_water`).
 
 `ready` is a sorted set destination → the time (ms) it may next be served: now when work
-arrives, later when a budget is closed, or a lease's end while a worker serves it.
+arrives, later when a budget is closed, or a lease's end while a worker serves it. Enqueuing
+publishes on `wake`, so idle senders start at once. Failed attempts are counted per job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 
 from relay.keys import Keys, as_str
 from relay.model import Destination
@@ -123,7 +126,7 @@ class Queues:
                     client=pipe,
                 )
             pipe.zadd(self.keys.ready, {str(d): now_ms() for d in dests}, nx=True)
-            pipe.publish(self.keys.wake, "1")
+            self.wake_in(pipe)
             results = await pipe.execute()
         return sum(int(r) for r in results[: len(dests)])
 
@@ -214,3 +217,40 @@ class Queues:
 
     async def release(self, dest: Destination, owner: str) -> None:
         await self._release(keys=[self.keys.lease(str(dest))], args=[owner])
+
+    # failed attempts -----------------------------------------------------------------------
+
+    async def count_attempt(self, dest: Destination, update_id: str) -> int:
+        """Count one more failed attempt at the job; return how many there were."""
+        return int(await self.client.hincrby(self.keys.attempts(str(dest)), update_id, 1))
+
+    async def reset_attempts(self, dest: Destination, update_id: str) -> None:
+        await self.client.hdel(self.keys.attempts(str(dest)), update_id)
+
+    def reset_attempts_in(self, pipe: Any, dest: Destination, update_id: str) -> None:
+        """Queue `reset_attempts` on `pipe` (it shares the round trip after a send)."""
+        pipe.hdel(self.keys.attempts(str(dest)), update_id)
+
+    # for status, metrics and idle senders --------------------------------------------------
+
+    def waiting_in(self, pipe: Any) -> None:
+        """Queue the count of destinations with work on `pipe` (its result is an int)."""
+        pipe.zcard(self.keys.ready)
+
+    async def waiting(self) -> int:
+        """How many destinations have deliveries queued (or are being served)."""
+        return int(await self.client.zcard(self.keys.ready))
+
+    def wake_in(self, pipe: Any) -> None:
+        """Queue a wake-up of idle senders on `pipe` (jobs held behind an entry may go now)."""
+        pipe.publish(self.keys.wake, "1")
+
+    @contextlib.asynccontextmanager
+    async def wake_ups(self) -> AsyncIterator[PubSub]:
+        """A subscription to the wake-ups: any message means work was queued."""
+        pubsub = self.client.pubsub()
+        try:
+            await pubsub.subscribe(self.keys.wake)
+            yield pubsub
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -19,10 +19,12 @@ import redis.asyncio as aioredis
 from relay.adapter import Adapter
 from relay.budgets import Budgets
 from relay.config import Config
+from relay.dead_letters import DeadLetters
 from relay.keys import Keys
 from relay.ledger import Ledger, ProgressBook
 from relay.model import Destination
 from relay.queues import Queues
+from relay.registry import Registry
 from relay.stream import UNREACHABLE, Outage, Stream, raise_if_cancelled
 from relay.subscriptions import Subscriptions
 from relay.sync import Syncer
@@ -41,20 +43,22 @@ class Sender:
         self.client = client
         self.config = config
         self.settings = config.dispatcher
-        self.keys = Keys(config.redis.key_prefix)
+        keys = Keys(config.redis.key_prefix)
         self.worker = worker
-        self.queues = Queues(client, self.keys)
+        self.queues = Queues(client, keys)
         ttl = int(self.settings.ledger_ttl_days * 86400)
         self.syncer = Syncer(
             client=client,
             config=config,
             adapters=adapters,
+            registry=Registry(client, keys),
             queues=self.queues,
-            ledger=Ledger(client, self.keys, ttl),
-            progress=ProgressBook(client, self.keys, ttl),
-            budgets=Budgets(client, self.keys.prefix),
-            subscriptions=Subscriptions(client, self.keys),
-            stream=Stream(client, self.keys, worker),
+            ledger=Ledger(client, keys, ttl),
+            progress=ProgressBook(client, keys, ttl),
+            budgets=Budgets(client, keys),
+            subscriptions=Subscriptions(client, keys),
+            stream=Stream(client, keys, worker),
+            dead_letters=DeadLetters(client, keys),
         )
         self._kick = asyncio.Event()
         self._active: dict[Destination, asyncio.Task[None]] = {}
@@ -93,19 +97,18 @@ class Sender:
         """Wake the loop as soon as any worker's fan-out queues work."""
         outage = Outage("sender wake-ups")
         while not stop.is_set():
-            pubsub = self.client.pubsub()
             try:
-                await pubsub.subscribe(self.keys.wake)
-                outage.over()
-                while not stop.is_set():
-                    raise_if_cancelled()
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is not None:
-                        self._kick.set()
+                async with self.queues.wake_ups() as pubsub:
+                    outage.over()
+                    while not stop.is_set():
+                        raise_if_cancelled()
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=1.0
+                        )
+                        if message is not None:
+                            self._kick.set()
             except UNREACHABLE as exc:
                 await outage.wait(exc, stop)
-            finally:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _claim(self, stop: asyncio.Event) -> None:
         free = self.settings.concurrency - len(self._active)

@@ -1,11 +1,10 @@
-"""The updates stream: consumer-group reads, acknowledgement, takeover and dead letters."""
+"""The updates stream: appends, consumer-group reads, acknowledgement, takeover, fan-out state."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +12,7 @@ import redis.asyncio as aioredis
 import redis.exceptions as redis_exceptions
 from redis.exceptions import ResponseError
 
+from relay.dead_letters import DeadLetters
 from relay.keys import Keys, as_str
 
 log = logging.getLogger(__name__)
@@ -63,15 +63,12 @@ class Entry:
 
 
 @dataclass(frozen=True)
-class DeadLetter:
-    """An entry or a delivery given up on, with the reason."""
+class Consumer:
+    """A member of the dispatchers' group, as `relay status` shows it."""
 
-    id: str
-    source_id: str
-    reason: str
-    payload: str
-    destination: str
-    failed_at: float
+    name: str
+    pending: int
+    idle_seconds: float
 
 
 def _entries(raw: Any) -> list[Entry]:
@@ -85,13 +82,33 @@ def _entries(raw: Any) -> list[Entry]:
 
 
 class Stream:
-    """A consumer of the updates stream within the dispatchers' consumer group."""
+    """The updates stream, its consumer group and the state of each entry's fan-out.
 
-    def __init__(self, client: aioredis.Redis, keys: Keys, consumer: str) -> None:
+    `consumer` names this worker within the group; `read` and `claim` need it, the rest (an
+    append, a count) does not.
+    """
+
+    def __init__(self, client: aioredis.Redis, keys: Keys, consumer: str = "") -> None:
         self.client = client
         self.keys = keys
         self.consumer = consumer
+        self.dead_letters = DeadLetters(client, keys)
         self._pending_checked = False
+
+    # appending -------------------------------------------------------------------------------
+
+    def append_in(self, pipe: Any, payload: str, maxlen: int | None = None) -> None:
+        """Queue the XADD of an update's JSON on `pipe`; its result is the new entry id.
+
+        Ingest runs it in the transaction that writes the registry, so both happen or neither.
+        """
+        pipe.xadd(self.keys.updates, {"update": payload}, maxlen=maxlen, approximate=True)
+
+    async def append(self, payload: str) -> str:
+        """Append an update's JSON as it is (a dead letter sent through again)."""
+        return as_str(await self.client.xadd(self.keys.updates, {"update": payload}))
+
+    # the consumer group ----------------------------------------------------------------------
 
     async def ensure_group(self) -> None:
         """Create the consumer group (from the stream's start) if it does not exist yet."""
@@ -108,19 +125,33 @@ class Stream:
         if not self._pending_checked:
             # After a restart under the same name, finish what this consumer held.
             raw: Any = await self.client.xreadgroup(
-                self.keys.group, self.consumer, {self.keys.updates: "0"}, count=count
+                self.keys.group, self._name(), {self.keys.updates: "0"}, count=count
             )
             entries = _entries(raw[0][1]) if raw else []
             if entries:
                 return entries
             self._pending_checked = True
         raw = await self.client.xreadgroup(
-            self.keys.group, self.consumer, {self.keys.updates: ">"}, count=count, block=block_ms
+            self.keys.group, self._name(), {self.keys.updates: ">"}, count=count, block=block_ms
         )
         return _entries(raw[0][1]) if raw else []
 
+    def _name(self) -> str:
+        if not self.consumer:
+            raise ValueError("reading the stream needs a consumer name")
+        return self.consumer
+
     async def ack(self, entry_id: str) -> None:
-        await self.client.xack(self.keys.updates, self.keys.group, entry_id)
+        """Acknowledge an entry whose work is durable, and drop its fan-out state."""
+        async with self.client.pipeline(transaction=True) as pipe:
+            self.ack_in(pipe, entry_id)
+            await pipe.execute()
+
+    def ack_in(self, pipe: Any, entry_id: str) -> None:
+        """Queue `ack` on `pipe` (to share a transaction with other writes)."""
+        pipe.xack(self.keys.updates, self.keys.group, entry_id)
+        pipe.hdel(self.keys.fanout_cursors, entry_id)
+        pipe.hdel(self.keys.entry_errors, entry_id)
 
     async def claim(self, min_idle_ms: int, count: int) -> list[Entry]:
         """Take over entries other consumers left pending for longer than `min_idle_ms`."""
@@ -128,7 +159,7 @@ class Stream:
         cursor = "0-0"
         while len(claimed) < count:
             result = await self.client.xautoclaim(
-                self.keys.updates, self.keys.group, self.consumer, min_idle_ms, cursor,
+                self.keys.updates, self.keys.group, self._name(), min_idle_ms, cursor,
                 count=count - len(claimed),
             )  # fmt: skip
             cursor = as_str(result[0])
@@ -155,52 +186,57 @@ class Stream:
         low = summary.get("min") if summary else None
         return as_str(low) if low else None
 
-    async def dead_letter(self, entry: Entry, reason: str, destination: str = "") -> str:
+    async def dead_letter(self, entry: Entry, reason: str) -> str:
         """Move `entry` to the dead-letter stream with `reason`, and acknowledge it."""
         async with self.client.pipeline(transaction=True) as pipe:
-            fields = _dead_fields(entry.id, entry.fields.get("update", ""), reason, destination)
-            pipe.xadd(self.keys.dead_letters, fields)
-            pipe.xack(self.keys.updates, self.keys.group, entry.id)
+            payload = entry.fields.get("update", "")
+            self.dead_letters.add_in(pipe, entry.id, payload, reason)
+            self.ack_in(pipe, entry.id)
             result = await pipe.execute()
-        log.warning("dead letter entry=%s dest=%s reason=%s", entry.id, destination or "-", reason)
+        log.warning("dead letter entry=%s reason=%s", entry.id, reason)
         return as_str(result[0])
 
+    # one entry's fan-out ---------------------------------------------------------------------
 
-def _dead_fields(source_id: str, payload: str, reason: str, destination: str) -> dict[Any, Any]:
-    """The fields of one dead letter: what failed, why, where, and when."""
-    return {
-        "source_id": source_id,
-        "reason": reason,
-        "payload": payload,
-        "destination": destination,
-        "failed_at": f"{time.time():.3f}",
-    }
+    async def fanout_cursor(self, entry_id: str) -> int | None:
+        """Where the entry's interrupted fan-out stopped (None: it has not begun)."""
+        raw = await self.client.hget(self.keys.fanout_cursors, entry_id)
+        return None if raw is None else int(raw)
 
+    async def save_fanout_cursor(self, entry_id: str, cursor: int) -> None:
+        await self.client.hset(self.keys.fanout_cursors, entry_id, cursor)
 
-async def record_dead_delivery(
-    client: aioredis.Redis, keys: Keys, source_id: str, payload: str, reason: str, destination: str
-) -> None:
-    """Record one failed delivery (an update id and its JSON) with the reason."""
-    await client.xadd(keys.dead_letters, _dead_fields(source_id, payload, reason, destination))
-    log.warning("dead letter update=%s dest=%s reason=%s", source_id, destination, reason)
+    async def record_error(self, entry_id: str, error: str) -> None:
+        """Keep why the entry's fan-out failed: its reason if it ends as a dead letter."""
+        await self.client.hset(self.keys.entry_errors, entry_id, error)
 
+    async def last_error(self, entry_id: str) -> str | None:
+        raw = await self.client.hget(self.keys.entry_errors, entry_id)
+        return None if raw is None else as_str(raw)
 
-async def list_dead_letters(
-    client: aioredis.Redis, keys: Keys, count: int = 100
-) -> list[DeadLetter]:
-    """The newest dead letters first."""
-    raw = await client.xrevrange(keys.dead_letters, count=count)
-    out = []
-    for entry in _entries(raw):
-        f = entry.fields
-        out.append(
-            DeadLetter(
-                id=entry.id,
-                source_id=f.get("source_id", ""),
-                reason=f.get("reason", ""),
-                payload=f.get("payload", ""),
-                destination=f.get("destination", ""),
-                failed_at=float(f.get("failed_at", "0") or 0),
-            )
+    # for status and metrics ------------------------------------------------------------------
+
+    def length_in(self, pipe: Any) -> None:
+        """Queue the stream's length on `pipe` (its result is an int)."""
+        pipe.xlen(self.keys.updates)
+
+    async def length(self) -> int:
+        return int(await self.client.xlen(self.keys.updates))
+
+    async def pending_count(self) -> int:
+        """Entries read by a worker and not yet fanned out (0 before the group exists)."""
+        try:
+            summary: Any = await self.client.xpending(self.keys.updates, self.keys.group)
+        except ResponseError:  # no stream or no group yet
+            return 0
+        return int(summary["pending"])
+
+    async def consumers(self) -> tuple[Consumer, ...]:
+        """The group's members (none before the group exists)."""
+        try:
+            raw: Any = await self.client.xinfo_consumers(self.keys.updates, self.keys.group)
+        except ResponseError:  # no stream or no group yet
+            return ()
+        return tuple(
+            Consumer(as_str(c["name"]), int(c["pending"]), int(c["idle"]) / 1000) for c in raw
         )
-    return out

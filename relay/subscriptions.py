@@ -72,8 +72,22 @@ class Subscriptions:
             if cursor == 0:
                 return
 
+    async def scan(self, topic: str, cursor: int, count: int) -> tuple[int, list[Destination]]:
+        """One SSCAN step over `topic`'s destinations: (next cursor, 0 when done; a batch).
+
+        A fan-out saves the cursor after each batch, so a crash resumes where it stopped.
+        """
+        cursor, members = await self.client.sscan(
+            self.keys.topic_subscribers(topic), cursor=cursor, count=count
+        )
+        return cursor, [Destination.parse(as_str(m)) for m in members]
+
     async def count(self, topic: str) -> int:
         return int(await self.client.scard(self.keys.topic_subscribers(topic)))
+
+    async def destination_count(self) -> int:
+        """How many destinations have at least one subscription."""
+        return int(await self.client.scard(self.keys.destinations))
 
     async def move(self, old: Destination, new: Destination) -> list[str]:
         """Re-key every subscription of `old` to `new` (a group upgraded to a supergroup)."""

@@ -7,7 +7,6 @@ time. Only a send whose answer was lost in a crash can repeat; Discord's nonce a
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import time
@@ -21,26 +20,20 @@ from relay import model
 from relay.adapter import Adapter
 from relay.budgets import Budgets
 from relay.config import Config, TopicConfig
+from relay.dead_letters import DeadLetters
 from relay.errors import DeliveryError, Gone, Moved, RateLimited, Rejected
-from relay.ingest import latest
-from relay.keys import Keys
 from relay.ledger import Copy, Ledger, ProgressBook, parse_copy
 from relay.metrics import CALL_SECONDS, DELIVERIES
 from relay.model import Action, Destination, Update
 from relay.queues import Job, Queues, position
-from relay.stream import Stream, record_dead_delivery
+from relay.registry import Registry
+from relay.stream import Stream
 from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
 WATERMARK_WAIT = 0.02
 DIGEST_LINES = 20
-
-
-@functools.lru_cache(maxsize=1024)
-def decode_cached(raw: bytes) -> Update:
-    """Decode a registry entry once per revision (every destination reads the same bytes)."""
-    return model.decode(raw)
 
 
 class Op(Enum):
@@ -65,19 +58,17 @@ def plan(update: Update, copy: Copy | None) -> Op | None:
 class Syncer:
     """Serves the head job of a destination's queue."""
 
-    client: aioredis.Redis
+    client: aioredis.Redis  # for the pipelines the owners below share
     config: Config
     adapters: Mapping[str, Adapter]
+    registry: Registry
     queues: Queues
     ledger: Ledger
     progress: ProgressBook
     budgets: Budgets
     subscriptions: Subscriptions
     stream: Stream
-
-    @property
-    def keys(self) -> Keys:
-        return self.queues.keys
+    dead_letters: DeadLetters
 
     async def step(self, dest: Destination) -> float | None:
         """Serve the head job. None: the queue is empty; 0: go on; > 0: come back in that long."""
@@ -98,10 +89,10 @@ class Syncer:
             # this job now could put it before that one. Its fan-out finishes in moments.
             return WATERMARK_WAIT
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hget(self.keys.update(job.update_id), "json")
-            pipe.hget(self.keys.ledger(job.update_id), str(dest))
+            self.registry.latest_in(pipe, job.update_id)
+            self.ledger.get_in(pipe, job.update_id, dest)
             raw_update, raw_copy = await pipe.execute()
-        update = decode_cached(raw_update) if raw_update is not None else None
+        update = self.registry.parse(raw_update)
         adapter = self.adapters.get(dest.platform)
         topic = self.config.topic(update.topic) if update is not None else None
         if update is None or topic is None or adapter is None:
@@ -146,9 +137,7 @@ class Syncer:
                         dest, update.id, exc.reason, len(dropped))  # fmt: skip
             # Recorded so `relay status` shows why the destination stopped receiving.
             reason = f"gone, unsubscribed from {','.join(topics) or 'nothing'}: {exc.reason}"
-            await record_dead_delivery(
-                self.client, self.keys, update.id, model.encode(update), reason, str(dest)
-            )
+            await self.dead_letters.add(update.id, model.encode(update), reason, str(dest))
             await self.progress.count(update.id, update.revision, ok=False)
             return 0.0
         except Moved as exc:
@@ -177,7 +166,7 @@ class Syncer:
         async with self.client.pipeline(transaction=False) as pipe:
             # One round trip: the ledger first, so a crash here repeats nothing.
             self.ledger.record_in(pipe, update.id, dest, Copy(update.revision, ids, deleted))
-            pipe.hdel(self.keys.attempts(str(dest)), update.id)
+            self.queues.reset_attempts_in(pipe, dest, update.id)
             await self.queues.complete(dest, job, client=pipe)
             await self.progress.count(update.id, update.revision, ok=True, client=pipe)
             await pipe.execute()
@@ -213,15 +202,13 @@ class Syncer:
 
     async def _dead(self, dest: Destination, job: Job, update: Update | None, reason: str) -> None:
         payload = model.encode(update) if update is not None else ""
-        await record_dead_delivery(
-            self.client, self.keys, job.update_id, payload, reason, str(dest)
-        )
+        await self.dead_letters.add(job.update_id, payload, reason, str(dest))
         await self._done(dest, job, update, ok=False)
 
     async def _failed(self, dest: Destination, job: Job, update: Update, reason: str) -> float:
-        attempts = int(await self.client.hincrby(self.keys.attempts(str(dest)), update.id, 1))
+        attempts = await self.queues.count_attempt(dest, update.id)
         if attempts >= self.config.dispatcher.max_attempts:
-            await self.client.hdel(self.keys.attempts(str(dest)), update.id)
+            await self.queues.reset_attempts(dest, update.id)
             await self._dead(dest, job, update, f"gave up after {attempts} attempts: {reason}")
             return 0.0
         backoff = min(MAX_BACKOFF, 0.2 * 2.0**attempts) * random.uniform(0.5, 1.0)
@@ -235,10 +222,7 @@ class Syncer:
         pending = await self.queues.positions(old)
         await self.queues.clear(old)
         for update_id, at in pending:
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.srem(self.keys.targets(update_id), str(old))
-                pipe.sadd(self.keys.targets(update_id), str(new))
-                await pipe.execute()
+            await self.ledger.move_target(update_id, old, new)
             await self.queues.enqueue([new], update_id, f"moved-{update_id}", at=at)
         log.warning("moved dest=%s to=%s requeued=%d", old, new, len(pending))
 
@@ -247,7 +231,7 @@ class Syncer:
         pending = [u for u, at in await self.queues.positions(dest) if low is None or at <= low]
         lines: list[Update] = []
         for update_id in pending[:-1]:  # the newest still goes out in full
-            update = await latest(self.client, self.keys, update_id)
+            update = await self.registry.latest(update_id)
             if update is None or update.action is Action.DELETE:
                 continue
             if plan(update, await self.ledger.get(update_id, dest)) is Op.SEND:

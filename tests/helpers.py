@@ -7,8 +7,10 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
-from relay.adapter import Adapter
+from relay.adapter import Adapter, AdapterContext
 from relay.adapters.memory import MemoryAdapter
+from relay.claims import Claims
+from relay.commands import Commands
 from relay.config import Config
 from relay.dispatcher import Dispatcher
 from relay.ingest import Ingest
@@ -18,6 +20,12 @@ from relay.sender import Sender
 from relay.subscriptions import Subscriptions
 
 KEYS = Keys()
+
+
+def listening(commands: Commands) -> AdapterContext:
+    """The context `relay.app.Relay` hands adapters, around `commands` (on its ingest's Redis)."""
+    claims = Claims(commands.ingest.client, commands.ingest.keys)
+    return AdapterContext(commands, claims, commands.ingest.registry, commands.subscriptions)
 
 
 class Pipeline:

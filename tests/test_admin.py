@@ -14,9 +14,9 @@ import redis.asyncio as aioredis
 
 from relay.admin import retry_dead_letters, status
 from relay.config import Config
+from relay.dead_letters import list_dead_letters
 from relay.errors import Rejected
 from relay.model import Destination, Update
-from relay.stream import list_dead_letters
 
 from .helpers import KEYS, Pipeline
 from .test_cli import relay_cmd, write_config

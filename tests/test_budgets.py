@@ -7,7 +7,8 @@ import asyncio
 import redis.asyncio as aioredis
 
 from relay.adapter import Budget
-from relay.budgets import Budgets, redis_key
+from relay.budgets import Budgets
+from relay.keys import Keys
 
 TEN = Budget("memory:bot:chat:1", rate=10, per=1.0)
 
@@ -54,9 +55,9 @@ async def test_pause_holds_the_budget_closed(client: aioredis.Redis) -> None:
 
 
 async def test_keys_of_one_bot_share_a_hash_tag() -> None:
-    assert redis_key("relay", "telegram:123:chat:-5") == "relay:{b:telegram:123}:chat:-5"
-    assert redis_key("relay", "telegram:123:global") == "relay:{b:telegram:123}:global"
-    assert redis_key("relay", "discord:9") == "relay:{b:discord:9}:global"
+    assert Keys().budget("telegram:123:chat:-5") == "relay:{b:telegram:123}:chat:-5"
+    assert Keys().budget("telegram:123:global") == "relay:{b:telegram:123}:global"
+    assert Keys().budget("discord:9") == "relay:{b:discord:9}:global"
 
 
 async def _worker(budgets: Budgets, budget: Budget, until: float, log: list[int]) -> None:

@@ -9,10 +9,10 @@ import redis.asyncio as aioredis
 
 from relay.changes import Changes
 from relay.config import Config
+from relay.dead_letters import list_dead_letters
 from relay.errors import Gone, Moved, RateLimited, Rejected, Transient
 from relay.ledger import read_progress
 from relay.model import Destination, Update
-from relay.stream import list_dead_letters
 
 from .helpers import KEYS, Pipeline
 
@@ -66,12 +66,12 @@ async def test_a_crashed_fan_out_resumes_at_its_cursor(
     dests = [Destination("memory", f"d{i}") for i in range(300)]
     for d in dests:
         await world.subs.subscribe(d, ["ukraine"])
-    await world.ingest.publish(Update("u1", "ukraine", headline="Big fan-out"))
+    accepted = await world.ingest.publish(Update("u1", "ukraine", headline="Big fan-out"))
     await world.dispatcher.stream.ensure_group()
     [entry] = await world.dispatcher.stream.read(10, 20)
     # The worker dies after queuing 20 batches: what it leaves is a saved cursor, 20 queued
     # destinations and an unacknowledged entry.
-    pages = world.dispatcher._batches(entry, KEYS.topic_subscribers("ukraine"))
+    pages = world.dispatcher._batches(entry, accepted.update)
     for _ in range(20):
         batch = await anext(pages)
         await world.queues.enqueue(batch, "u1", entry.id)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis.asyncio as aioredis
 
 from relay import model
 from relay.config import Config
+from relay.dead_letters import list_dead_letters
 from relay.dispatcher import Dispatcher
 from relay.ingest import Ingest
 from relay.keys import Keys
 from relay.model import Destination, Update
-from relay.stream import Stream, list_dead_letters
+from relay.stream import Stream
 
 from .helpers import Pipeline
 
@@ -136,3 +138,46 @@ async def test_stream_is_trimmed_approximately(client: aioredis.Redis) -> None:
         await ingest.publish(Update(f"u{i}", "ukraine", headline="h"))
     length = await client.xlen(KEYS.updates)
     assert 100 <= length < 1000
+
+
+async def test_ack_drops_the_entrys_fan_out_state(client: aioredis.Redis) -> None:
+    stream = Stream(client, KEYS, "worker-a")
+    await stream.ensure_group()
+    done = await _ingest(client).publish(Update("u1", "ukraine", headline="One"))
+    failed = await _ingest(client).publish(Update("u2", "ukraine", headline="Two"))
+    [_, entry] = await stream.read(10, 50)
+    assert entry.id == failed.entry_id
+    for entry_id in (done.entry_id, failed.entry_id):
+        await stream.save_fanout_cursor(entry_id, 42)
+        await stream.record_error(entry_id, "RuntimeError: boom")
+    assert await stream.fanout_cursor(done.entry_id) == 42
+    assert await stream.last_error(done.entry_id) == "RuntimeError: boom"
+    await stream.ack(done.entry_id)
+    await stream.dead_letter(entry, "gave up")
+    for entry_id in (done.entry_id, failed.entry_id):  # nothing left behind either way
+        assert await stream.fanout_cursor(entry_id) is None
+        assert await stream.last_error(entry_id) is None
+    assert await stream.pending_count() == 0
+    [dead] = await list_dead_letters(client, KEYS)
+    assert (dead.source_id, dead.reason) == (failed.entry_id, "gave up")
+
+
+async def test_counts_before_any_worker_made_the_group(client: aioredis.Redis) -> None:
+    stream = Stream(client, KEYS)
+    assert (await stream.length(), await stream.pending_count(), await stream.consumers()) == (
+        0, 0, ())  # fmt: skip
+    await _ingest(client).publish(Update("u1", "ukraine", headline="One"))
+    assert await stream.length() == 1
+    reader = Stream(client, KEYS, "worker-a")
+    await reader.ensure_group()
+    await reader.read(10, 50)
+    [consumer] = await stream.consumers()
+    assert (consumer.name, consumer.pending) == ("worker-a", 1)
+    assert await stream.pending_count() == 1
+
+
+async def test_reading_needs_a_consumer_name(client: aioredis.Redis) -> None:
+    stream = Stream(client, KEYS)
+    await stream.ensure_group()
+    with pytest.raises(ValueError, match="consumer name"):
+        await stream.read(10, 50)

@@ -15,7 +15,7 @@ import discord.gateway
 import discord.http
 import yarl
 
-from relay.adapter import Adapter, Budget
+from relay.adapter import Adapter, AdapterContext, Budget
 from relay.adapters.discord import render as R
 from relay.adapters.discord.delivery import Delivery, ForumMode, target
 from relay.config import Config, DiscordConfig, TopicConfig
@@ -24,7 +24,6 @@ from relay.model import Destination, Update
 
 if TYPE_CHECKING:
     from relay.adapters.discord.commands import SlashCommands
-    from relay.commands import Commands
 
 log = logging.getLogger(__name__)
 READY_WITHIN = 60.0
@@ -123,13 +122,13 @@ class DiscordAdapter(Adapter):
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self, commands: Commands | None) -> None:
+    async def start(self, context: AdapterContext) -> None:
         """Log in, connect the gateway (channel cache, commands) and sync the slash commands."""
         point_discord_py_at(self.settings)
-        if commands is not None:
+        if context.commands is not None:
             from relay.adapters.discord.commands import SlashCommands
 
-            self.slash = SlashCommands(self, commands, **self.options)
+            self.slash = SlashCommands(self, context, **self.options)
         await self.client.login(self.settings.token)
         await self.delivery.open(self.settings.token)
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gw")

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from relay.adapter import AdapterContext
 from relay.adapters.discord import render as R
 from relay.adapters.discord.auth import InteractionAuthority, is_editor
 from relay.adapters.discord.forms import UpdateForm
 from relay.changes import Changes
-from relay.commands import DESCRIPTIONS, ChatKind, Commands, Invocation, Reply
+from relay.claims import Claims
+from relay.commands import DESCRIPTIONS, ChatKind, Invocation, Reply
 from relay.errors import InvalidUpdate
 from relay.model import ID_PATTERN, Destination, Image, check_url
 
@@ -40,14 +42,14 @@ class RelayTree(app_commands.CommandTree[discord.Client]):
     answer and all but one would fail with 40060 "already acknowledged".
     """
 
-    def __init__(self, client: discord.Client, commands: Commands) -> None:
+    def __init__(self, client: discord.Client, claims: Claims) -> None:
         super().__init__(client)
-        self.commands = commands
+        self.claims = claims
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        key = f"{self.commands.ingest.keys.prefix}:discord:interaction:{interaction.id}"
         try:
-            return bool(await self.commands.ingest.client.set(key, 1, nx=True, ex=CLAIM_SECONDS))
+            claim = self.claims.claim_interaction
+            return await claim("discord", str(interaction.id), CLAIM_SECONDS)
         except Exception:  # Redis unreachable: answering twice beats never answering
             log.exception("could not claim interaction=%s", interaction.id)
             return True
@@ -59,19 +61,25 @@ class SlashCommands:
     def __init__(
         self,
         adapter: DiscordAdapter,
-        commands: Commands,
+        context: AdapterContext,
         *,
         progress_interval: float = 3.0,
         progress_timeout: float = 600.0,
         answer_within: float = 2.0,
     ) -> None:
+        commands, claims = context.commands, context.claims
+        registry, subscriptions = context.registry, context.subscriptions
+        if commands is None or claims is None or registry is None or subscriptions is None:
+            raise ValueError("slash commands need a context with commands (see AdapterContext)")
         self.adapter = adapter
         self.commands = commands
+        self.registry = registry
+        self.subscriptions = subscriptions
         self.editors = commands.config.editors
         self.progress_interval = progress_interval
         self.progress_timeout = progress_timeout
         self.answer_within = answer_within
-        self.tree = RelayTree(adapter.client, commands)
+        self.tree = RelayTree(adapter.client, claims)
         self._tasks: set[asyncio.Task[None]] = set()
         _register(self)
 
@@ -203,7 +211,7 @@ class SlashCommands:
             await self.refuse(interaction, "Only the newsroom's editors can use /edit.")
             return
         valid = ID_PATTERN.match(update_id)
-        current = await self.commands.ingest.latest(update_id) if valid else None
+        current = await self.registry.latest(update_id) if valid else None
         if current is None:
             await self.refuse(interaction, f"There is no update with id {update_id}.")
             return
@@ -261,7 +269,7 @@ def _register(s: SlashCommands) -> None:
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         dest = Destination("discord", str(interaction.channel_id))
-        slugs = await s.commands.subscriptions.topics(dest)
+        slugs = await s.subscriptions.topics(dest)
         choices = [app_commands.Choice(name="all topics", value="all")]
         choices += [app_commands.Choice(name=slug, value=slug) for slug in slugs]
         return [c for c in choices if current.lower() in c.value][:25]

@@ -12,12 +12,12 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
 
-from relay.adapter import Adapter, Budget
+from relay.adapter import Adapter, AdapterContext, Budget
 from relay.adapters.telegram.delivery import Delivery, translate
 from relay.adapters.telegram.handlers import CommandListener, log_error
-from relay.adapters.telegram.lease import PollLease
 from relay.adapters.telegram.render import TelegramMessage, render
-from relay.commands import DESCRIPTIONS, EDITORS, EVERYONE, Commands
+from relay.claims import PollLease
+from relay.commands import DESCRIPTIONS, EDITORS, EVERYONE
 from relay.config import Config, TopicConfig
 from relay.model import Destination, Update
 
@@ -35,8 +35,9 @@ def file_url(api_url: str) -> str:
 class TelegramAdapter(Adapter):
     """Renders, delivers and listens for commands with one bot token (`config.telegram`).
 
-    `start(commands)` long-polls `config.telegram.api_url` for commands; `start(None)` (a CLI
-    process) only prepares the bot for sending.
+    `start` with `context.commands` long-polls `config.telegram.api_url` for commands while
+    this worker holds the bot's poll lease (`context.claims`); without commands (a CLI
+    process) it only prepares the bot for sending.
     """
 
     platform = "telegram"
@@ -141,12 +142,13 @@ class TelegramAdapter(Adapter):
             await self.bot.initialize()
             self._bot_ready = True
 
-    async def start(self, commands: Commands | None) -> None:
-        if commands is None:
+    async def start(self, context: AdapterContext) -> None:
+        commands, claims, subscriptions = context.commands, context.claims, context.subscriptions
+        if commands is None or claims is None or subscriptions is None:
             await self._ready()
             return
         self.listener = CommandListener(
-            self.bot, self.config, commands, self.delivery, self.progress_interval
+            self.bot, self.config, commands, subscriptions, self.delivery, self.progress_interval
         )
         self.app.add_handler(
             MessageHandler(
@@ -159,8 +161,7 @@ class TelegramAdapter(Adapter):
         self._bot_ready = True
         await self.register_commands()
         await self.app.start()
-        key = f"{commands.ingest.keys.prefix}:telegram:{self.bot_id}:poller"
-        self.lease = PollLease(commands.ingest.client, key, self.lease_seconds)
+        self.lease = claims.poll_lease(self.platform, self.bot_id, self.lease_seconds)
         self._poller = asyncio.create_task(self._poll_while_leader(), name="telegram-poller")
         log.info("telegram bot @%s ready for commands", self.bot.username)
 

@@ -26,6 +26,7 @@ from relay.adapters.telegram.render import render
 from relay.commands import EDITORS, EVERYONE, ChatKind, Commands, Invocation, Reply
 from relay.config import Config
 from relay.model import Destination, Image
+from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class CommandListener:
         bot: Bot,
         config: Config,
         commands: Commands,
+        subscriptions: Subscriptions,
         delivery: Delivery,
         progress_interval: float = 3.0,
         progress_timeout: float = 600.0,
@@ -71,6 +73,7 @@ class CommandListener:
         self.bot = bot
         self.config = config
         self.commands = commands
+        self.subscriptions = subscriptions
         self.delivery = delivery
         self.progress_interval = progress_interval
         self.progress_timeout = progress_timeout
@@ -84,7 +87,7 @@ class CommandListener:
         if msg.migrate_to_chat_id is not None:
             old = Destination("telegram", str(msg.chat.id))
             new = Destination("telegram", str(msg.migrate_to_chat_id))
-            moved = await self.commands.subscriptions.move(old, new)
+            moved = await self.subscriptions.move(old, new)
             log.info("chat migrated old=%s new=%s topics=%s", old, new, moved)
             return
         parsed = parse_command(msg.text or msg.caption or "", self.bot.username)

@@ -14,6 +14,7 @@ from relay_sandbox.discord.endpoints import CREATE_MESSAGE_FIELDS
 from relay_sandbox.discord.validate import EMBED_TOTAL_MAX, embed_text_total, validate
 from relay_sandbox.discord.wiring import pointed_at
 
+from relay.adapter import AdapterContext
 from relay.adapters.discord import DiscordAdapter
 from relay.config import Config, DiscordConfig
 from relay.model import Destination
@@ -68,7 +69,7 @@ class DiscordHarness(Harness):
                                          gateway_url=sandbox.gateway_url)  # fmt: skip
                 config = dataclasses.replace(make_config(), discord=settings)
                 adapter = DiscordAdapter(config, guild_ready_timeout=0.05)
-                await adapter.start(None)
+                await adapter.start(AdapterContext())
                 try:
                     yield cls(sandbox, bot, guild, adapter)
                 finally:

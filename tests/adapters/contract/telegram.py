@@ -13,6 +13,7 @@ from relay_sandbox.telegram.limits import TelegramLimits
 from relay_sandbox.telegram.records import Bot
 from relay_sandbox.telegram.server import TelegramSandbox
 
+from relay.adapter import AdapterContext
 from relay.adapters.telegram import TelegramAdapter, TelegramMessage
 from relay.config import Config
 from relay.model import Destination
@@ -67,7 +68,7 @@ class TelegramHarness(Harness):
             config = replace(base, telegram=replace(base.telegram, enabled=True, token=bot.token,
                                                     api_url=tg.base_url))  # fmt: skip
             adapter = TelegramAdapter(config, poll_timeout=1.0, progress_interval=0.05)
-            await adapter.start(None)
+            await adapter.start(AdapterContext())
             try:
                 yield cls(tg, bot, adapter)
             finally:

@@ -11,12 +11,14 @@ import redis.asyncio as aioredis
 from relay_sandbox.discord import DiscordLimits, DiscordSandbox
 from relay_sandbox.discord.wiring import pointed_at
 
+from relay.adapter import AdapterContext
 from relay.adapters.discord import DiscordAdapter
 from relay.commands import Commands
 from relay.config import Config, DiscordConfig, Editors
 from relay.ingest import Ingest
 from relay.keys import Keys
 from relay.subscriptions import Subscriptions
+from tests.helpers import listening
 from tests.sandbox.discord.conftest import Newsroom, newsroom
 
 __all__ = ["newsroom"]  # the sandbox suite's world, re-used as a fixture here
@@ -62,7 +64,7 @@ def make_adapter(config: Config, **options: Any) -> DiscordAdapter:
 async def adapter(discord_config: Config) -> AsyncIterator[DiscordAdapter]:
     """The adapter connected (REST + gateway), without commands."""
     a = make_adapter(discord_config)
-    await a.start(None)
+    await a.start(AdapterContext())
     yield a
     await a.aclose()
 
@@ -77,6 +79,6 @@ def commands(client: aioredis.Redis, discord_config: Config) -> Commands:
 async def bot(discord_config: Config, commands: Commands) -> AsyncIterator[DiscordAdapter]:
     """The adapter listening for slash commands (synced to the newsroom guild)."""
     a = make_adapter(discord_config)
-    await a.start(commands)
+    await a.start(listening(commands))
     yield a
     await a.aclose()

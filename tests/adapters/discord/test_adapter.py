@@ -14,6 +14,7 @@ from relay.config import Config
 from relay.errors import ConfigError
 from relay.model import Destination, Update
 from tests.adapters.discord.conftest import make_adapter
+from tests.helpers import listening
 from tests.sandbox.discord.conftest import Newsroom
 
 
@@ -52,7 +53,7 @@ async def test_commands_sync_globally_without_guild_ids(
 ) -> None:
     settings = dataclasses.replace(discord_config.discord, command_guild_ids=())
     adapter = make_adapter(dataclasses.replace(discord_config, discord=settings))
-    await adapter.start(commands)
+    await adapter.start(listening(commands))
     await adapter.aclose()
     scopes = {c.guild_id for c in sandbox.world.commands.values()}
     assert scopes == {None} and len(sandbox.world.commands) == 9

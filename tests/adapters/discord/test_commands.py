@@ -13,7 +13,7 @@ from relay.commands import Commands
 from relay.config import Config
 from relay.model import Destination, Image, Update
 from tests.adapters.discord.conftest import make_adapter
-from tests.helpers import Pipeline
+from tests.helpers import Pipeline, listening
 from tests.sandbox.discord.conftest import Newsroom
 
 
@@ -337,7 +337,7 @@ async def test_slow_work_is_deferred_then_answered(
 ) -> None:
 
     adapter = make_adapter(discord_config, answer_within=0.0)
-    await adapter.start(commands)
+    await adapter.start(listening(commands))
     try:
         r = await Member(sandbox, newsroom, newsroom.reader_id).run("topics")
     finally:
@@ -371,7 +371,7 @@ async def test_two_workers_answer_each_interaction_once(
     editor_id: int,
 ) -> None:
     second = make_adapter(discord_config)
-    await second.start(commands)
+    await second.start(listening(commands))
     try:
         reader = Member(sandbox, newsroom, newsroom.reader_id)
         for _ in range(3):

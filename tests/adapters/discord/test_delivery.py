@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from relay_sandbox.discord import DiscordLimits, DiscordSandbox
 
+from relay.adapter import AdapterContext
 from relay.adapters.discord import DiscordAdapter
 from relay.adapters.discord.delivery import nonce
 from relay.config import Config
@@ -101,7 +102,7 @@ async def test_announcement_copies_are_crossposted_within_the_hourly_limit(
     # max_ratelimit_timeout, would refuse the second crosspost before even sending it
     sandbox.limits = DiscordLimits()
     adapter = make_adapter(discord_config, crosspost_per_hour=2)
-    await adapter.start(None)
+    await adapter.start(AdapterContext())
     try:
         d = dest(newsroom.news_id)
         for i in range(3):
@@ -152,7 +153,7 @@ async def test_forum_channels_get_one_post_per_topic(
     # another worker (or a restart) finds the post in the gateway's cache: no second post
 
     other = make_adapter(discord_config)
-    await other.start(None)
+    await other.start(AdapterContext())
     try:
         later = await other.send(d, update(id="d"), ukraine)
     finally:
@@ -170,7 +171,7 @@ async def test_forum_posts_per_day(
     topic = discord_config.topic("ukraine")
     assert topic is not None
     adapter = make_adapter(discord_config, forum_threads="day")
-    await adapter.start(None)
+    await adapter.start(AdapterContext())
     try:
         for day in (1, 1, 2):
             when = datetime(2026, 11, day, 12, tzinfo=UTC)

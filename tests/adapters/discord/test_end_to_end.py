@@ -9,6 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 from relay_sandbox.discord import DiscordSandbox, InteractionHandle
 
+from relay.adapter import AdapterContext
 from relay.app import Relay
 from relay.config import Config
 from relay.model import Destination, Update
@@ -65,7 +66,7 @@ async def test_a_channel_the_bot_cannot_post_in_is_unsubscribed_with_the_reason_
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     adapter = make_adapter(discord_config)
-    await adapter.start(None)
+    await adapter.start(AdapterContext())
     try:
         pipeline = Pipeline(client, discord_config, adapters=[adapter])
         readonly = Destination("discord", str(newsroom.readonly_id))

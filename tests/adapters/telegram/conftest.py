@@ -13,6 +13,7 @@ from relay_sandbox.telegram.records import Bot, User
 from relay_sandbox.telegram.render import DisplayedMessage
 from relay_sandbox.telegram.server import TelegramSandbox
 
+from relay.adapter import AdapterContext
 from relay.adapters.telegram import TelegramAdapter
 from relay.config import Config
 
@@ -68,7 +69,7 @@ def tg_config(
 async def adapter(tg_config: Callable[..., Config]) -> AsyncIterator[TelegramAdapter]:
     """The adapter, ready to send (no command listener)."""
     adapter = TelegramAdapter(tg_config(), poll_timeout=1.0, progress_interval=0.05)
-    await adapter.start(None)
+    await adapter.start(AdapterContext())
     yield adapter
     await adapter.aclose()
 
@@ -100,13 +101,13 @@ async def desk(
     """The relay bot listening for commands (long polling the sandbox), on the test Valkey."""
     from relay.commands import Commands
     from tests.adapters.telegram.desk import Desk
-    from tests.helpers import Pipeline
+    from tests.helpers import Pipeline, listening
 
     config = tg_config()
     adapter = TelegramAdapter(config, poll_timeout=1.0, progress_interval=0.05)
     pipeline = Pipeline(client, config, adapters=[adapter])
     commands = Commands(config, pipeline.ingest, pipeline.subs)
-    await adapter.start(commands)
+    await adapter.start(listening(commands))
     try:
         yield Desk(tg, account, adapter, pipeline, commands)
     finally:

@@ -13,7 +13,7 @@ from relay.commands import Commands
 from relay.subscriptions import Subscriptions
 from tests.adapters.telegram.conftest import wait_for
 from tests.adapters.telegram.desk import Desk
-from tests.helpers import KEYS, Pipeline
+from tests.helpers import KEYS, Pipeline, listening
 
 
 async def test_private_chat_commands(desk: Desk, reader: User) -> None:
@@ -247,7 +247,7 @@ async def test_a_failing_backend_still_gets_an_answer(
     nowhere = aioredis.Redis(unix_socket_path="/tmp/lr-no-such-socket")
     commands = Commands(config, pipeline.ingest, Subscriptions(nowhere, KEYS))
     adapter = TelegramAdapter(config, poll_timeout=1.0)
-    await adapter.start(commands)
+    await adapter.start(listening(commands))
     try:
         tg.control.send_message(reader.id, "/subscribe ukraine", bot=account)
         shown = await wait_for(tg, reader.id, lambda ms: ms[-1].sender_id == account.id)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from relay_sandbox.telegram.records import Bot, User
 from relay_sandbox.telegram.server import TelegramSandbox
 
+from relay.adapter import AdapterContext
 from relay.adapters.telegram import TelegramAdapter, render
 from relay.config import Config, TopicConfig
 from relay.model import Destination, Image, Update
@@ -172,7 +173,7 @@ async def test_paid_broadcast_raises_the_global_budget_and_is_sent(
     config = tg_config()
     paid = replace(config.telegram, budgets=replace(config.telegram.budgets, paid_broadcast=True))
     adapter = TelegramAdapter(replace(config, telegram=paid))
-    await adapter.start(None)
+    await adapter.start(AdapterContext())
     try:
         bot_id = config.telegram.token.split(":")[0]
         overall, chat = adapter.budgets(private(reader))

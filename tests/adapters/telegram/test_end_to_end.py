@@ -12,6 +12,7 @@ from relay_sandbox.telegram.records import Bot, User
 from relay_sandbox.telegram.render import DisplayedMessage
 from relay_sandbox.telegram.server import TelegramSandbox
 
+from relay.adapter import AdapterContext
 from relay.adapters.telegram import TelegramAdapter
 from relay.app import Relay
 from relay.config import ChannelConfig, Config
@@ -82,7 +83,7 @@ async def test_a_migrated_group_is_rekeyed_and_the_update_resent(
     tg.control.add_bot(group.id, account)
     config = tg_config()
     adapter = TelegramAdapter(config)
-    await adapter.start(None)
+    await adapter.start(AdapterContext())
     try:
         pipeline = Pipeline(client, config, adapters=[adapter])
         await pipeline.subs.subscribe(Destination("telegram", str(group.id)), ["ukraine"])
@@ -106,7 +107,7 @@ async def test_a_kicked_bot_unsubscribes_the_chat(
     tg.control.add_bot(channel.id, account)
     config = tg_config()
     adapter = TelegramAdapter(config)
-    await adapter.start(None)
+    await adapter.start(AdapterContext())
     try:
         pipeline = Pipeline(client, config, adapters=[adapter])
         gone, stays = (
@@ -132,7 +133,7 @@ async def test_the_relays_budgets_keep_under_telegrams_flood_limits(
     tg.control.set_limits(TelegramLimits())
     config = tg_config()
     adapter = TelegramAdapter(config)
-    await adapter.start(None)
+    await adapter.start(AdapterContext())
     try:
         pipeline = Pipeline(client, config, adapters=[adapter])
         await pipeline.subs.subscribe(Destination("telegram", str(reader.id)), ["ukraine"])

@@ -13,7 +13,7 @@ from relay.adapters.telegram import TelegramAdapter
 from relay.commands import Commands
 from relay.config import Config
 from tests.adapters.telegram.conftest import WAIT, wait_for
-from tests.helpers import Pipeline
+from tests.helpers import Pipeline, listening
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -34,10 +34,10 @@ async def test_one_worker_polls_and_another_takes_over(
     commands = Commands(config, pipeline.ingest, pipeline.subs)
     first = TelegramAdapter(config, poll_timeout=1.0, lease_seconds=0.6)
     second = TelegramAdapter(config, poll_timeout=1.0, lease_seconds=0.6)
-    await first.start(commands)
+    await first.start(listening(commands))
     try:
         await until(lambda: first.polling)
-        await second.start(commands)
+        await second.start(listening(commands))
         assert second.lease is not None and await second.lease.hold() is False
         assert not second.polling
         tg.control.send_message(reader.id, "/subscribe ukraine", bot=account)

@@ -15,6 +15,7 @@ from relay_sandbox.telegram.limits import TelegramLimits
 from relay_sandbox.telegram.records import Bot
 from relay_sandbox.telegram.server import TelegramSandbox
 
+from relay.adapter import AdapterContext
 from relay.adapters.telegram import TelegramAdapter
 from relay.config import Config
 from relay.model import Destination, Update
@@ -48,7 +49,7 @@ async def test_three_workers_share_one_tokens_budget_with_no_429_and_survive_a_d
     stop = [asyncio.Event() for _ in workers]
     tasks: list[list[asyncio.Task[None]]] = []
     for w, s, a in zip(workers, stop, adapters, strict=True):
-        await a.start(None)
+        await a.start(AdapterContext())
         await w.dispatcher.stream.ensure_group()
         tasks.append([asyncio.create_task(w.dispatcher.run(s)),
                       asyncio.create_task(w.sender.run(s))])  # fmt: skip

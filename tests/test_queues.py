@@ -1,0 +1,41 @@
+"""Queues' own bookkeeping: failed attempts per job, destinations with work, wake-ups."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from relay.keys import Keys
+from relay.model import Destination
+from relay.queues import Queues
+
+KEYS = Keys()
+A, B = Destination("memory", "a"), Destination("memory", "b")
+
+
+async def test_attempts_are_counted_per_job_and_reset(client: aioredis.Redis) -> None:
+    queues = Queues(client, KEYS)
+    assert [await queues.count_attempt(A, "u1") for _ in range(3)] == [1, 2, 3]
+    assert await queues.count_attempt(A, "u2") == 1  # per update
+    assert await queues.count_attempt(B, "u1") == 1  # and per destination
+    async with client.pipeline(transaction=False) as pipe:
+        queues.reset_attempts_in(pipe, A, "u1")
+        await pipe.execute()
+    assert await queues.count_attempt(A, "u1") == 1
+    await queues.reset_attempts(A, "u1")
+    assert await queues.count_attempt(A, "u1") == 1
+
+
+async def test_enqueuing_wakes_a_listener_and_counts_as_waiting(client: aioredis.Redis) -> None:
+    queues = Queues(client, KEYS)
+    assert await queues.waiting() == 0
+    async with queues.wake_ups() as pubsub:
+        await queues.enqueue([A, B], "u1", "1-0")
+        async with asyncio.timeout(5):  # a guard against hanging, not a measure
+            while await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1) is None:
+                pass
+    assert await queues.waiting() == 2
+    async with client.pipeline(transaction=False) as pipe:
+        queues.waiting_in(pipe)
+        assert await pipe.execute() == [2]
