@@ -18,7 +18,7 @@ from relay.claims import Claims
 from relay.commands import Commands
 from relay.config import Config
 from relay.dispatcher import Dispatcher
-from relay.errors import ConfigError
+from relay.errors import ConfigError, RelayError
 from relay.ingest import Ingest
 from relay.keys import Keys
 from relay.sender import Sender
@@ -108,7 +108,12 @@ class Relay:
                 self.subscriptions,
             )
             for adapter in adapters:
-                await adapter.start(context)
+                try:
+                    await adapter.start(context)
+                except RelayError:
+                    raise
+                except Exception as exc:  # e.g. the platform unreachable: one line, no traceback
+                    raise RelayError(f"{adapter.platform}: could not start: {exc}") from exc
                 self._started.append(adapter)
             by_platform = {a.platform: a for a in adapters}
             self.dispatcher = Dispatcher(self.client, self.config, self.consumer)

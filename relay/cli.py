@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from relay import __version__
+from relay import __version__, logs
 from relay import config as config_mod
 from relay.changes import Changes
 from relay.config import Config
@@ -239,7 +239,7 @@ async def _demo(args: argparse.Namespace) -> int:
         print(f"error: cannot serve the demo on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     except RelayError as exc:  # e.g. the embedded Valkey server would not start
-        print(f"error: {exc}", file=sys.stderr)
+        print(logs.mask(f"error: {exc}"), file=sys.stderr)
         return 1
     return 0
 
@@ -265,28 +265,6 @@ async def _run(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-class Redact(logging.Filter):
-    """Masks secrets in every log line, whichever library wrote it."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        super().__init__()
-        self.secrets = [x for x in secrets if len(x) >= 6]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(x in message for x in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
-        return True
-
-
-def redact(secrets: Sequence[str]) -> None:
-    """Install the mask on every handler of the root logger."""
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(Redact(secrets))
-
-
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
     "post": _post, "edit": _edit, "delete": _delete, "subscribe": _subscription,
     "unsubscribe": _subscription, "subscriptions": _subscription, "status": _status,
@@ -296,17 +274,14 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.setup(args.verbose)
     if args.cmd == "sandbox":  # needs no config: it stands in for the platforms
         return asyncio.run(_sandbox(args))
     if args.cmd == "demo":  # needs no config and no tokens: it brings its own sandboxes
         return asyncio.run(_demo(args))
     try:
         config = config_mod.load(args.config)
+        logs.add_secrets(config.secrets)
         if args.cmd == "check":
             print(
                 f"{config.path}: OK ({len(config.topics)} topics, {len(config.channels)} channels)"
@@ -323,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except RelayError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(logs.mask(f"error: {exc}"), file=sys.stderr)
         return 1
 
 

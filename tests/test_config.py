@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from relay import cli, settings
+from relay import cli, logs, settings
 from relay import config as config_mod
-from relay.cli import Redact
 from relay.errors import ConfigError
 
 from .conftest import BASE_CONFIG, ROOT
@@ -239,8 +238,9 @@ def test_secrets_are_masked_in_every_log_line(capsys: pytest.CaptureFixture[str]
     env = {"TELEGRAM_TOKEN": "123456:SECRET-TG-TOKEN", "REDIS_URL": "redis://u:pa55word@db:6379"}
     cfg = _parse(env, telegram={"enabled": True})
     assert set(cfg.secrets) == {"123456:SECRET-TG-TOKEN", "pa55word"}
+    logs.add_secrets(cfg.secrets)
     handler = logging.StreamHandler()
-    handler.addFilter(Redact(cfg.secrets))
+    handler.setFormatter(logs.MaskingFormatter())
     log = logging.getLogger("test.redact")
     log.addHandler(handler)
     try:
