@@ -272,9 +272,16 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
 }  # fmt: skip
 
 
+def _stopped_before_start(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logs.setup(args.verbose)
+    if args.cmd == "run":  # until _run takes over the signals, a stop has nothing to drain
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _stopped_before_start)
     if args.cmd == "sandbox":  # needs no config: it stands in for the platforms
         return asyncio.run(_sandbox(args))
     if args.cmd == "demo":  # needs no config and no tokens: it brings its own sandboxes
