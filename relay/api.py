@@ -10,23 +10,36 @@ import asyncio
 import hmac
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
 from relay import metrics as metrics_mod
 from relay import model
 from relay.changes import EDITABLE, Changes
+from relay.config import Config
 from relay.errors import InvalidUpdate, UnknownUpdate
-from relay.ingest import Accepted
+from relay.ingest import Accepted, Ingest
+from relay.keys import Keys
 from relay.ledger import read_progress
-
-if TYPE_CHECKING:
-    from relay.app import Relay
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
+
+
+class Relay(Protocol):
+    """What the API serves from: a started `relay.app.Relay` (named here so that the API never
+    imports the lifecycle that starts it)."""
+
+    config: Config
+    consumer: str
+    keys: Keys
+    client: aioredis.Redis
+    ingest: Ingest
+
+
 RELAY_KEY: web.AppKey[Relay] = web.AppKey("relay")
 
 

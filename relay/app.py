@@ -13,6 +13,7 @@ from typing import TextIO
 import redis.asyncio as aioredis
 
 from relay.adapter import Adapter, AdapterContext, AdapterFactory
+from relay.api import serve
 from relay.backend import Backend
 from relay.claims import Claims
 from relay.commands import Commands
@@ -126,8 +127,6 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fan out, send (and serve the HTTP API, if enabled) until `stop` is set."""
-        from relay.api import serve
-
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.dispatcher.run(stop), name="dispatcher")
             tasks.create_task(self.sender.run(stop), name="sender")

@@ -8,7 +8,7 @@ import binascii
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 import discord.gateway
@@ -17,13 +17,11 @@ import yarl
 
 from relay.adapter import Adapter, AdapterContext, Budget
 from relay.adapters.discord import render as R
+from relay.adapters.discord.commands import SlashCommands
 from relay.adapters.discord.delivery import Delivery, ForumMode, target
 from relay.config import Config, DiscordConfig, TopicConfig
 from relay.errors import ConfigError
 from relay.model import Destination, Update
-
-if TYPE_CHECKING:
-    from relay.adapters.discord.commands import SlashCommands
 
 log = logging.getLogger(__name__)
 READY_WITHIN = 60.0
@@ -126,9 +124,7 @@ class DiscordAdapter(Adapter):
         """Log in, connect the gateway (channel cache, commands) and sync the slash commands."""
         point_discord_py_at(self.settings)
         if context.commands is not None:
-            from relay.adapters.discord.commands import SlashCommands
-
-            self.slash = SlashCommands(self, context, **self.options)
+            self.slash = SlashCommands(self.client, context, **self.options)
         await self.client.login(self.settings.token)
         await self.delivery.open(self.settings.token)
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gw")

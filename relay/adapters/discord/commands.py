@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -25,9 +25,6 @@ from relay.claims import Claims
 from relay.commands import DESCRIPTIONS, ChatKind, Invocation, Reply
 from relay.errors import InvalidUpdate
 from relay.model import ID_PATTERN, Destination, Image, check_url
-
-if TYPE_CHECKING:
-    from relay.adapters.discord.adapter import DiscordAdapter
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = 900  # an interaction token lives 15 minutes
@@ -60,7 +57,7 @@ class SlashCommands:
 
     def __init__(
         self,
-        adapter: DiscordAdapter,
+        client: discord.Client,
         context: AdapterContext,
         *,
         progress_interval: float = 3.0,
@@ -71,7 +68,6 @@ class SlashCommands:
         registry, subscriptions = context.registry, context.subscriptions
         if commands is None or claims is None or registry is None or subscriptions is None:
             raise ValueError("slash commands need a context with commands (see AdapterContext)")
-        self.adapter = adapter
         self.commands = commands
         self.registry = registry
         self.subscriptions = subscriptions
@@ -79,7 +75,7 @@ class SlashCommands:
         self.progress_interval = progress_interval
         self.progress_timeout = progress_timeout
         self.answer_within = answer_within
-        self.tree = RelayTree(adapter.client, claims)
+        self.tree = RelayTree(client, claims)
         self._tasks: set[asyncio.Task[None]] = set()
         _register(self)
 
