@@ -95,16 +95,9 @@ async def test_a_destination_gone_is_gone_every_time(harness: Harness) -> None:
             assert_context(harness, dest, caught.value, None)  # the update: the next test
 
 
-# A defect, reported, not ours to fix here: the channel-type lookup of a channel the gateway has
-# not cached (deleted, or in a server the bot left) raises Gone with update_id "" .
-DISCORD_KIND_LOOKUP = "relay/adapters/discord/delivery.py Delivery.kind() passes update_id ''"
-
-
-async def test_a_gone_error_names_the_update(
-    harness: Harness, request: pytest.FixtureRequest
-) -> None:
-    if harness.name == "discord":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=DISCORD_KIND_LOOKUP))
+async def test_a_gone_error_names_the_update(harness: Harness) -> None:
+    # Discord's channel-type lookup of a channel the gateway has not cached (deleted, or in a
+    # server the bot left) used to raise Gone with update_id "".
     for what, dest in await harness.gone():
         with pytest.raises(Gone) as caught:
             await harness.adapter.send(dest, U, TOPIC)

@@ -158,7 +158,7 @@ class Delivery:
         lacking = [p for p in wanted if not getattr(perms, p.lower().replace(" ", "_"), True)]
         return ", ".join(lacking or wanted)
 
-    async def kind(self, channel_id: int, dest: Destination) -> int:
+    async def kind(self, channel_id: int, dest: Destination, update_id: str) -> int:
         """The channel's type (0 text, 5 announcement, 11 thread, 15 forum…), cached."""
         if channel_id not in self._kinds:
             cached = self.client.get_channel(channel_id)
@@ -166,7 +166,7 @@ class Delivery:
                 self._kinds[channel_id] = cached.type.value
             else:
                 route = Route("GET", "/channels/{channel_id}", channel_id=channel_id)
-                data = await self._request(route, dest, "", "View Channel")
+                data = await self._request(route, dest, update_id, "View Channel")
                 self._kinds[channel_id] = int(data["type"])
         return self._kinds[channel_id]
 
@@ -185,7 +185,7 @@ class Delivery:
 
     async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
         channel_id = target(dest)
-        kind = await self.kind(channel_id, dest)
+        kind = await self.kind(channel_id, dest, update.id)
         prefix = ""
         if kind == FORUM:
             channel_id = await self._forum_post(channel_id, dest, update, topic)
@@ -213,7 +213,7 @@ class Delivery:
                 ids.append(message_ids[part])
                 continue
             body = {**payload, "nonce": nonce(update, dest, part), "enforce_nonce": True}
-            need = self._send_need(await self.kind(home, dest))
+            need = self._send_need(await self.kind(home, dest, update.id))
             ids.append(prefix + await self._create(home, body, dest, update, need))
         await self.delete(dest, message_ids[len(payloads) :], update.id)
         return tuple(ids)
