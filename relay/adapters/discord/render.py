@@ -89,8 +89,10 @@ def render(update: Update, topic: TopicConfig) -> list[Payload]:
     if lead or not chunker.empty:
         room = min(DESCRIPTION_MAX, EMBED_TEXT_MAX - used) - len(lead) - 2
         piece = chunker.take(room) if not chunker.empty else ""
-        embed["description"] = f"{lead}\n\n{piece}".strip() if lead else piece
-        used += len(embed["description"])
+        description = f"{lead}\n\n{piece}".strip() if lead else piece
+        if description:
+            embed["description"] = description
+            used += len(description)
     messages: list[list[Payload]] = [[embed]]
     while not chunker.empty:
         room = EMBED_TEXT_MAX - used
@@ -98,6 +100,10 @@ def render(update: Update, topic: TopicConfig) -> list[Payload]:
             messages.append([])
             used, room = 0, EMBED_TEXT_MAX
         piece = chunker.take(min(DESCRIPTION_MAX, room))
+        if not piece:  # a link with a long target needs more than this message has left
+            messages.append([])
+            used, piece = 0, chunker.take(DESCRIPTION_MAX)
+            assert piece, "a link target (<= 2,048 characters) always fits an empty embed"
         messages[-1].append({"description": piece, "color": topic.color})
         used += len(piece)
     payloads: list[Payload] = [{"embeds": embeds, "allowed_mentions": NO_MENTIONS}

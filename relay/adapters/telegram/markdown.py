@@ -1,27 +1,20 @@
-"""The body's Markdown subset as styled runs, and runs as Telegram HTML with every text escaped.
+"""The body's tree (`relay.markup`) as styled runs, and runs as Telegram HTML, every text escaped.
 
-A body is paragraphs separated by blank lines; inside one, lines starting with "> " are a
-quote, `**bold**`, `_italic_` and `[text](https://url)` style the text. Markers that do not
-pair up stay literal text. Runs (text plus style) are the unit the splitter cuts: a cut between
-or inside runs can never land inside a tag or an HTML entity, since HTML is made afterwards.
+Runs (text plus style) are the unit the splitter cuts: a cut between or inside runs can never
+land inside a tag or an HTML entity, since HTML is made afterwards. Paragraphs and quotes are
+blocks; a quote's paragraphs stay in one `<blockquote>`, separated by a blank line.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-log = logging.getLogger(__name__)
+from relay import markup
 
-_PARAGRAPHS = re.compile(r"\n[ \t]*\n\s*")
-_INLINE = re.compile(
-    r"\[(?P<label>[^\[\]\n]+)\]\((?P<url>https?://[^\s()<>\"]+)\)"
-    r"|\*\*(?P<bold>\S(?:.*?\S)??)\*\*"
-    r"|(?<![A-Za-z0-9_])_(?P<italic>\S(?:.*?\S)??)_(?![A-Za-z0-9_])",
-    re.DOTALL,
-)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,44 +41,41 @@ class Block:
 
 
 def parse_body(body: str) -> list[Block]:
-    """The body as blocks: paragraphs, with runs of "> " lines as quotes."""
-    blocks: list[Block] = []
-    text = body.replace("\r\n", "\n").strip("\n")
-    for paragraph in _PARAGRAPHS.split(text):
-        if not paragraph.strip():
-            continue
-        glue = "\n\n"
-        lines: list[str] = []
-        quoting = False
-        for line in (raw.rstrip() for raw in paragraph.split("\n")):
-            is_quote = line.startswith("> ") or line == ">"
-            if lines and is_quote != quoting:
-                blocks.append(Block(inline("\n".join(lines)), quoting, glue))
-                glue, lines = "\n", []
-            quoting = is_quote
-            lines.append(line[2:] if is_quote else line)
-        if lines:
-            blocks.append(Block(inline("\n".join(lines)), quoting, glue))
-    return [b for b in blocks if b.runs]
-
-
-def inline(text: str, bold: bool = False, italic: bool = False) -> tuple[Run, ...]:
-    """Styled runs of one paragraph's text."""
-    runs: list[Run] = []
-    pos = 0
-    for match in _INLINE.finditer(text):
-        if match.start() > pos:
-            runs.append(Run(text[pos : match.start()], bold, italic))
-        if match.group("label") is not None:
-            runs.append(Run(match.group("label"), bold, italic, match.group("url")))
-        elif match.group("bold") is not None:
-            runs.extend(inline(match.group("bold"), True, italic))
+    """The body as blocks of runs, read by `relay.markup`."""
+    blocks = []
+    for block in markup.parse(body).blocks:
+        if isinstance(block, markup.Quote):
+            runs: list[Run] = []
+            for i, paragraph in enumerate(block.paragraphs):
+                runs.extend([Run("\n\n")] if i else [])
+                runs.extend(inline(paragraph.inlines))
+            blocks.append(Block(tuple(runs), quote=True))
         else:
-            runs.extend(inline(match.group("italic"), bold, True))
-        pos = match.end()
-    if pos < len(text):
-        runs.append(Run(text[pos:], bold, italic))
-    return tuple(r for r in runs if r.text)
+            blocks.append(Block(tuple(inline(block.inlines))))
+    return blocks
+
+
+def inline(
+    items: Iterable[markup.Inline],
+    bold: bool = False,
+    italic: bool = False,
+    href: str | None = None,
+) -> list[Run]:
+    """The runs of a paragraph's inlines (bare URLs are text: Telegram links them itself)."""
+    runs: list[Run] = []
+    for item in items:
+        if isinstance(item, markup.Text | markup.BareUrl):
+            text = item.text if isinstance(item, markup.Text) else item.url
+            runs.append(Run(text, bold, italic, href))
+        elif isinstance(item, markup.LineBreak):
+            runs.append(Run("\n", bold, italic, href))
+        elif isinstance(item, markup.Bold):
+            runs.extend(inline(item.children, True, italic, href))
+        elif isinstance(item, markup.Italic):
+            runs.extend(inline(item.children, bold, True, href))
+        else:
+            runs.extend(inline(item.children, bold, italic, item.url))
+    return runs
 
 
 def escape(text: str) -> str:

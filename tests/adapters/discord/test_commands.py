@@ -261,7 +261,7 @@ async def test_preview_shows_the_rendered_embed_and_publishes_nothing(
     assert text(r) == "Preview (not published):"
     assert r.original is not None
     [embed] = r.original.embeds
-    assert (embed["title"], embed["description"]) == ("Deal reached", "After _two_ weeks.")
+    assert (embed["title"], embed["description"]) == ("Deal reached", "After *two* weeks.")
     assert embed["author"] == {"name": "Climate summit"}
     assert await client.exists("relay:updates") == 0
     assert r.followups == ()

@@ -42,7 +42,7 @@ async def test_send_one_embed_with_everything(
     assert ids == (str(view.id),)
     [embed] = view.embeds
     assert embed["title"] == "Dam breached" and embed["url"] == "https://news.example/dam"
-    assert embed["description"] == "The **dam** was breached at _dawn_."
+    assert embed["description"] == "The **dam** was breached at *dawn*."
     assert embed["author"] == {"name": "War in Ukraine"}
     assert embed["footer"] == {"text": "The dam at dawn · Photo: AP · #Ukraine"}
     assert embed["image"] == {"url": "https://img.example/dam.jpg"}

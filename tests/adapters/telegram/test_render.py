@@ -11,6 +11,7 @@ from relay_sandbox.telegram.html import process_text
 
 from relay.adapters.telegram import TelegramMessage, render
 from relay.config import TopicConfig
+from relay.markup import parse, plain_text
 from relay.model import Image, Update, validate
 
 TOPIC = TopicConfig("ukraine", "War in Ukraine", hashtag="#Ukraine")
@@ -150,8 +151,9 @@ long_body = st.builds(lambda s, n: (s * n)[:10_000], plain.filter(bool), st.inte
 
 
 def _expected_body(body: str) -> str:
-    lines = [line[2:] if line.startswith("> ") else line for line in body.split("\n")]
-    return "\n".join("" if line.rstrip() == ">" else line for line in lines)
+    """What the body shows: CommonMark's reading (`>0` is a quote too, `\\!` shows `!`),
+    which tests/test_markup.py checks against markdown-it's own CommonMark preset."""
+    return plain_text(parse(body))
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -189,7 +191,8 @@ def test_any_plain_text_is_accepted_and_shown(
 
 
 _CHUNK = (
-    st.lists(_PLAIN_CHARS.filter(lambda c: c not in "[]()>"), min_size=1, max_size=12)
+    # no backslash: CommonMark reads `\\!` as `!`, so the words would not show as typed
+    st.lists(_PLAIN_CHARS.filter(lambda c: c not in "[]()>\\"), min_size=1, max_size=12)
     .map("".join)
     .map(str.strip)
     .filter(lambda s: s != "" and not s[0].isspace() and not s[-1].isspace())
