@@ -1,12 +1,14 @@
 """The platform-neutral records: `Update`, `Image`, `Destination`, and their one JSON codec.
 
 Limits chosen for an update (documented in README "Update fields"):
-- `id`: 1-64 characters of `A-Z a-z 0-9 _ - .`; chosen by the editor or the CMS, or generated.
-- `headline`: 1-256 characters (Discord's embed title limit), one line.
+- `id`: 1-64 characters of `A-Z a-z 0-9 _ - .`, one at least a letter or digit (not `..`);
+  chosen by the editor or the CMS, or generated.
+- `headline`: 1-256 characters (Discord's embed title limit), one line, with visible text.
 - `body`: up to 10,000 characters of the Markdown subset (paragraphs, **bold**, _italic_,
   [links](https://…), `> quotes`); longer updates are split by the adapters.
 - `author`: up to 100 characters; image `caption` up to 1,024, `credit` up to 200.
 - `link` and `image.url`: absolute http(s) URLs of at most 2,048 characters.
+- No control characters (a console obeys ESC) but tabs, and line breaks in body and caption.
 A `delete` carries only `id` and `topic`; its headline and body may be empty.
 
 Each content field has one parser (`CONTENT`), used by the codec, by `validate` and by
@@ -21,18 +23,23 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from relay.errors import InvalidUpdate
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+# \Z, not $: `$` also matches before a final newline, and "u-1\n" is not an id
+ID_PATTERN = re.compile(r"(?=[_.-]*[A-Za-z0-9])[A-Za-z0-9_.-]{1,64}\Z")
+SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}\Z")
 WHITESPACE = re.compile(r"\s")  # what str.isspace() finds, at C speed: URLs are parsed often
+CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")  # Cc but tab; line breaks
+TEXT_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # in text of several lines
+BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")  # letters and symbols that show nothing
 MAX_HEADLINE = 256
 MAX_BODY = 10_000
 MAX_AUTHOR = 100
@@ -83,13 +90,40 @@ def new_update_id() -> str:
     return f"{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
 
 
+_NAME = (re.compile(r"(?=[_.-]*[A-Za-z0-9])[A-Za-z0-9_.-]{1,64}\Z"),
+         "a name of letters, digits, '_', '-' or '.'")  # fmt: skip
+CHAT_IDS = {  # platform: (pattern of its chat ids, what the pattern means)
+    "telegram": (re.compile(r"(?:-?[1-9][0-9]{0,19}|@[A-Za-z][A-Za-z0-9_]{3,31})\Z"),
+                 "an integer like -1001234567890, or @username"),
+    "discord": (re.compile(r"[1-9][0-9]{0,19}\Z"), "a channel id (a snowflake: digits)"),
+    "console": _NAME,
+    "memory": _NAME,  # the test double
+}  # fmt: skip
+THREAD_ID = re.compile(r"[1-9][0-9]{0,19}\Z")
+
+
 @dataclass(frozen=True, order=True)
 class Destination:
-    """Where a copy goes: `(platform, chat id[, thread id])`, written `platform:chat[:thread]`."""
+    """Where a copy goes: `(platform, chat id[, thread id])`, written `platform:chat[:thread]`.
+
+    Valid by construction (a known platform, a chat id of its shape, a positive thread id), so
+    `str` and `parse` round-trip and no bad destination is ever stored.
+    """
 
     platform: str
     chat_id: str
     thread_id: str | None = None
+
+    def __post_init__(self) -> None:
+        shape = CHAT_IDS.get(self.platform) if isinstance(self.platform, str) else None
+        if shape is None:
+            _refuse("platform", f"one of {', '.join(CHAT_IDS)}", self.platform)
+        elif not isinstance(self.chat_id, str) or not shape[0].match(self.chat_id):
+            _refuse("chat", shape[1], self.chat_id)
+        elif self.thread_id is not None and not (
+            isinstance(self.thread_id, str) and THREAD_ID.match(self.thread_id)
+        ):
+            _refuse("thread", "a positive integer", self.thread_id)
 
     def __str__(self) -> str:
         base = f"{self.platform}:{self.chat_id}"
@@ -97,10 +131,17 @@ class Destination:
 
     @classmethod
     def parse(cls, text: str) -> Destination:
+        """Read `platform:chat[:thread]` (a config value, a stored key); raise naming the part."""
         parts = text.strip().split(":")
-        if len(parts) not in (2, 3) or not all(parts) or not parts[0].isalpha():
-            raise InvalidUpdate("destination", f"expected platform:chat[:thread], got {text!r}")
+        if len(parts) not in (2, 3):
+            _refuse("destination", "platform:chat[:thread]", text)
         return cls(parts[0].lower(), parts[1], parts[2] if len(parts) == 3 else None)
+
+
+def _refuse(part: str, expected: str, value: object) -> NoReturn:
+    shown = repr(value)  # cut short: an error must not echo a megabyte back
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    raise InvalidUpdate(part, f"must be {expected}, got {shown}")
 
 
 def _type_name(value: object) -> str:
@@ -113,8 +154,9 @@ def _type_name(value: object) -> str:
     return "an object" if isinstance(value, dict) else type(value).__name__
 
 
-def text_field(field_name: str, value: object, limit: int) -> str:
-    """`value` if it is a string of at most `limit` characters that UTF-8 can encode."""
+def text_field(field_name: str, value: object, limit: int, *, lines: bool = False) -> str:
+    """`value` if it is a string of at most `limit` characters that UTF-8 can encode, with no
+    control character (but a tab, and line breaks where `lines`, read as LF)."""
     if not isinstance(value, str):
         raise InvalidUpdate(field_name, f"must be a string, got {_type_name(value)}")
     if len(value) > limit:
@@ -123,12 +165,26 @@ def text_field(field_name: str, value: object, limit: int) -> str:
         value.encode()
     except UnicodeEncodeError:  # a lone surrogate from a JSON escape: Redis could not store it
         raise InvalidUpdate(field_name, "must be valid Unicode text") from None
+    if lines and "\r" in value:  # a CMS form posts CR LF
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    bad = (TEXT_CONTROLS if lines else CONTROLS).search(value)
+    if bad is not None and bad.group() in "\n\r\x85\u2028\u2029":
+        raise InvalidUpdate(field_name, "must be a single line")
+    if bad is not None:
+        why = f"must not contain control characters, found U+{ord(bad.group()):04X}"
+        raise InvalidUpdate(field_name, why)
     return value
+
+
+def visible(text: str) -> bool:
+    """Whether `text` shows anything: not only spaces, format marks (U+200B…) and blanks."""
+    hidden = ("Cc", "Cf", "Zs", "Zl", "Zp")
+    return any(not (c in BLANK or unicodedata.category(c) in hidden) for c in text)
 
 
 def check_url(field_name: str, value: object) -> str:
     """Return `value` if it is an absolute http(s) URL, else raise naming the field."""
-    value = text_field(field_name, value, MAX_URL)
+    value = text_field(field_name, value, MAX_URL, lines=True)  # a break is refused below
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidUpdate(field_name, f"must be an absolute http(s) URL, got {value!r}")
@@ -140,13 +196,13 @@ def check_url(field_name: str, value: object) -> str:
 def parse_headline(value: object) -> str:
     """One line of at most `MAX_HEADLINE` characters (empty only in a delete: see `validate`)."""
     headline = text_field("headline", value, MAX_HEADLINE)
-    if "\n" in headline or "\r" in headline:
-        raise InvalidUpdate("headline", "must be a single line")
+    if headline.strip() and not visible(headline):  # blank: "must not be empty" (`_checked`)
+        raise InvalidUpdate("headline", "must contain visible text")
     return headline
 
 
 def parse_body(value: object) -> str:
-    return text_field("body", value, MAX_BODY)
+    return text_field("body", value, MAX_BODY, lines=True)
 
 
 def parse_author(value: object) -> str:
@@ -184,20 +240,17 @@ def parse_image(value: object) -> Image | None:
         raise InvalidUpdate("image", "must be an object with url, caption, credit")
     image = Image(
         url=check_url("image.url", parts.get("url", "")),
-        caption=text_field("image.caption", parts.get("caption", ""), MAX_CAPTION),
+        caption=text_field("image.caption", parts.get("caption", ""), MAX_CAPTION, lines=True),
         credit=text_field("image.credit", parts.get("credit", ""), MAX_CREDIT),
     )
-    return value if isinstance(value, Image) else image
+    return value if isinstance(value, Image) and image == value else image
 
 
+# the fields an editor writes (and may edit), each with its one parser
 CONTENT: dict[str, Callable[[object], Any]] = {
-    "headline": parse_headline,
-    "body": parse_body,
-    "link": parse_link,
-    "image": parse_image,
-    "breaking": parse_breaking,
-    "author": parse_author,
-}  # the fields an editor writes (and may edit), each with its one parser
+    "headline": parse_headline, "body": parse_body, "link": parse_link, "image": parse_image,
+    "breaking": parse_breaking, "author": parse_author,
+}  # fmt: skip
 
 
 def validate(update: Update) -> Update:
@@ -211,7 +264,8 @@ def validate(update: Update) -> Update:
 def _checked(update: Update) -> Update:
     """`update`, whose content fields are parsed, if its other fields are valid."""
     if not isinstance(update.id, str) or not ID_PATTERN.match(update.id):
-        raise InvalidUpdate("id", "must be 1-64 characters of letters, digits, '_', '-' or '.'")
+        why = "must be 1-64 characters of letters, digits, '_', '-' or '.', with a letter or digit"
+        raise InvalidUpdate("id", why)
     if not isinstance(update.topic, str) or not SLUG_PATTERN.match(update.topic):
         raise InvalidUpdate("topic", f"not a topic slug: {update.topic!r}")
     if update.revision < 1:
@@ -225,27 +279,18 @@ def _checked(update: Update) -> Update:
 
 def image_dict(image: Image | None) -> dict[str, str] | None:
     """The JSON shape of a photo (None for none)."""
-    if image is None:
-        return None
-    return {"url": image.url, "caption": image.caption, "credit": image.credit}
+    return None if image is None else {"url": image.url, "caption": image.caption,
+                                       "credit": image.credit}  # fmt: skip
 
 
 def to_dict(update: Update) -> dict[str, Any]:
     """The JSON shape of an update, used by the stream, the HTTP API and the CLI."""
-    data: dict[str, Any] = {
-        "id": update.id,
-        "topic": update.topic,
-        "action": update.action.value,
-        "revision": update.revision,
-        "headline": update.headline,
-        "body": update.body,
-        "link": update.link,
-        "image": image_dict(update.image),
-        "breaking": update.breaking,
-        "author": update.author,
-        "published_at": update.published_at.isoformat(),
-    }
-    return data
+    return {
+        "id": update.id, "topic": update.topic, "action": update.action.value,
+        "revision": update.revision, "headline": update.headline, "body": update.body,
+        "link": update.link, "image": image_dict(update.image), "breaking": update.breaking,
+        "author": update.author, "published_at": update.published_at.isoformat(),
+    }  # fmt: skip
 
 
 def encode(update: Update) -> str:
@@ -296,15 +341,10 @@ def from_dict(data: Any, *, generate_id: bool = False) -> Update:
         except ValueError:
             raise InvalidUpdate("published_at", "must be an ISO 8601 date-time") from None
     content = {name: parse(data[name]) for name, parse in CONTENT.items() if name in data}
-    update = Update(
-        id=update_id,
-        topic=_optional_str(data, "topic", ""),
-        action=action,
-        revision=revision,
-        published_at=published_at,
-        **content,
-    )  # the content fields absent from `data` keep their (valid) defaults
-    return _checked(update)
+    # the content fields absent from `data` keep their (valid) defaults
+    topic = _optional_str(data, "topic", "")
+    return _checked(Update(id=update_id, topic=topic, action=action, revision=revision,
+                           published_at=published_at, **content))  # fmt: skip
 
 
 def decode(raw: str | bytes) -> Update:
