@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Iterable
 import redis.asyncio as aioredis
 
 from relay.config import ChannelConfig
+from relay.errors import InvalidUpdate
 from relay.keys import Keys, as_str
-from relay.model import Destination
+from relay.model import SLUG_PATTERN, Destination
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,17 @@ class Subscriptions:
         self.keys = keys
 
     async def subscribe(self, dest: Destination, topics: Iterable[str]) -> list[str]:
-        """Subscribe `dest` to `topics`; return the topics that were new."""
+        """Subscribe `dest` to `topics`; return the topics that were new.
+
+        `dest` is valid by construction (`Destination` checks itself); a topic must be a slug.
+        Anything else is refused with `InvalidUpdate` and nothing is stored.
+        """
         topics = list(dict.fromkeys(topics))
+        if not topics:
+            raise InvalidUpdate("topics", "name at least one topic")
+        for topic in topics:
+            if not isinstance(topic, str) or not SLUG_PATTERN.match(topic):
+                raise InvalidUpdate("topics", f"not a topic slug: {topic!r}"[:80])
         key = str(dest)
         async with self.client.pipeline(transaction=True) as pipe:
             for topic in topics:

@@ -6,6 +6,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from relay.config import ChannelConfig
+from relay.errors import InvalidUpdate
 from relay.keys import Keys
 from relay.model import Destination
 from relay.subscriptions import Subscriptions
@@ -34,6 +35,18 @@ async def test_subscribe_unsubscribe_list(subs: Subscriptions) -> None:
     assert await subs.topics(A) == []
     got = [d async for batch in subs.destinations("ukraine") for d in batch]
     assert got == [T]
+
+
+@pytest.mark.parametrize(
+    "topics", [[], [""], ["Ukraine"], ["ukraine", "a b"], ["ukraine\n"], ["ukraine", "a:b|c"]]
+)
+async def test_subscribe_refuses_what_is_no_topic_and_stores_nothing(
+    subs: Subscriptions, client: aioredis.Redis, topics: list[str]
+) -> None:
+    with pytest.raises(InvalidUpdate) as info:
+        await subs.subscribe(A, topics)
+    assert info.value.field == "topics"
+    assert await client.keys("*") == []
 
 
 async def test_destinations_are_read_in_batches(
