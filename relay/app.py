@@ -95,9 +95,7 @@ class Relay:
             adapters = build_adapters(self.config, self._console_out)
         self.client = await self._backend.__aenter__()
         try:
-            self.ingest = Ingest(
-                self.client, self.keys, self.config.topic_slugs, self.config.redis.stream_maxlen
-            )
+            self.ingest = Ingest.from_config(self.client, self.config)
             self.subscriptions = Subscriptions(self.client, self.keys)
             added, removed = await self.subscriptions.sync_config(self.config.channels)
             log.info("config channels synced added=%d removed=%d", added, removed)

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from relay.changes import UNSET, Changes
 from relay.config import Config
-from relay.errors import InvalidUpdate, UnknownUpdate
+from relay.errors import InvalidUpdate, Overloaded, UnknownUpdate
 from relay.ingest import Ingest
 from relay.ledger import Progress, read_progress
 from relay.model import (
@@ -129,6 +129,12 @@ class Commands:
             return Reply(f"Nothing was changed: {exc.field}: {exc.message}.", ok=False)
         except UnknownUpdate as exc:
             return Reply(f"There is no update with id {exc.update_id}.", ok=False)
+        except Overloaded as exc:
+            return Reply(
+                f"Nothing was changed: the relay is busy ({exc.backlog:,} updates are waiting "
+                f"to go out). Please try again in {max(1, round(exc.retry_after))} s.",
+                ok=False,
+            )
 
     # everyone ------------------------------------------------------------------------------
 

@@ -132,6 +132,7 @@ class RedisConfig:
     url: RedisUrl = field(default=None, repr=False, metadata=env_override("REDIS_URL"))
     data_dir: Path = DEFAULT_DATA_DIR
     stream_maxlen: Count = 100_000
+    max_backlog: Count = 10_000
     key_prefix: KeyPrefix = "relay"
 
 

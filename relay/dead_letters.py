@@ -9,7 +9,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from relay.keys import Keys, as_str
+from relay.keys import Keys, as_str, as_text
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +38,23 @@ def _fields(source_id: str, payload: str, reason: str, destination: str) -> dict
 
 
 def _letter(entry_id: Any, raw: Any) -> DeadLetter:
-    f = {as_str(k): as_str(v) for k, v in (raw or {}).items()}
+    # Dead letters hold what could not be read: listing them must never fail on their bytes.
+    f = {as_text(k): as_text(v) for k, v in (raw or {}).items()}
     return DeadLetter(
         id=as_str(entry_id),
         source_id=f.get("source_id", ""),
         reason=f.get("reason", ""),
         payload=f.get("payload", ""),
         destination=f.get("destination", ""),
-        failed_at=float(f.get("failed_at", "0") or 0),
+        failed_at=_seconds(f.get("failed_at", "")),
     )
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
 
 
 class DeadLetters:

@@ -5,6 +5,12 @@ whole set); an edit or delete goes to the destinations the update was queued for
 idempotent, and the SSCAN cursor is saved after every batch, so a crash resumes the fan-out
 where it stopped and repeats nothing. The entry is acknowledged only when every batch is queued
 durably; the sender (`relay.sender`) does the rest.
+
+Nothing poisons the stream: an entry that cannot be read (bytes that are not UTF-8, JSON that
+does not decode, a missing or an unexpected field, an unconfigured topic) is dead-lettered with
+the reason and acknowledged; a subscriber that is no destination is dead-lettered alone and
+unsubscribed, and the rest of the fan-out goes on. The dispatchers also trim what every consumer
+group has acknowledged (`Stream.trim`), and nothing else.
 """
 
 from __future__ import annotations
@@ -19,17 +25,20 @@ import redis.asyncio as aioredis
 from relay import model
 from relay.config import Config
 from relay.errors import InvalidUpdate
-from relay.keys import Keys
+from relay.keys import Keys, as_text
 from relay.ledger import Ledger, ProgressBook
 from relay.metrics import FANNED_OUT
 from relay.model import Action, Destination, Update
 from relay.queues import Queues
+from relay.registry import decode
 from relay.stream import UNREACHABLE, Entry, Outage, Stream, raise_if_cancelled
-from relay.subscriptions import Subscriptions
+from relay.subscriptions import Subscriptions, Unreadable
 
 log = logging.getLogger(__name__)
 READ_COUNT = 16
 READ_BLOCK_MS = 500
+TRIM_EVERY = 1.0  # seconds between trims: each reads the groups' state, cheap but not free
+FIELDS = frozenset({"update"})
 
 
 class Dispatcher:
@@ -47,11 +56,12 @@ class Dispatcher:
         self.ledger = Ledger(client, keys, ttl)
         self.progress = ProgressBook(client, keys, ttl)
         self.idle_ms = int(self.settings.claim_idle_seconds * 1000)
+        self.dead_letters = self.stream.dead_letters
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fan out entries until `stop` is set; the entry in hand is finished first."""
         outage = Outage("dispatcher")
-        next_claim = 0.0
+        next_claim = next_trim = 0.0
         while not stop.is_set():
             raise_if_cancelled()
             try:
@@ -64,6 +74,9 @@ class Dispatcher:
                     await self.process(entry)
                     if stop.is_set():
                         break
+                if time.monotonic() >= next_trim:
+                    next_trim = time.monotonic() + TRIM_EVERY
+                    await self.stream.trim(self.config.redis.stream_maxlen)
                 outage.over()
             except UNREACHABLE as exc:
                 await outage.wait(exc, stop)
@@ -76,19 +89,29 @@ class Dispatcher:
             return
         await self.process(entry)
 
-    async def process(self, entry: Entry) -> None:
-        """Queue one entry for every destination it goes to, then acknowledge it."""
+    def _read(self, entry: Entry) -> Update | str:
+        """The update an entry holds, or why it holds none that can be fanned out."""
+        if entry.problem is not None:
+            return entry.problem
         payload = entry.fields.get("update")
         if not payload:
-            await self.stream.dead_letter(entry, "entry has no 'update' field")
-            return
+            return "entry has no 'update' field"
+        if entry.fields.keys() != FIELDS:
+            extra = ", ".join(repr(k) for k in sorted(entry.fields.keys() - FIELDS))
+            return f"entry has unexpected fields: {extra}"
         try:
-            update = model.decode(payload)
+            update = decode(payload)
         except InvalidUpdate as exc:
-            await self.stream.dead_letter(entry, f"unparseable update: {exc}")
-            return
+            return f"unparseable update: {exc}"
         if self.config.topic(update.topic) is None:
-            await self.stream.dead_letter(entry, f"topic {update.topic!r} is not configured")
+            return f"topic {update.topic!r} is not configured"
+        return update
+
+    async def process(self, entry: Entry) -> None:
+        """Queue one entry for every destination it goes to, then acknowledge it."""
+        update = self._read(entry)
+        if isinstance(update, str):
+            await self.stream.dead_letter(entry, update)
             return
         try:
             total = await self.fan_out(entry, update)
@@ -118,11 +141,30 @@ class Dispatcher:
                 return
             started = True
             if update.action is Action.PUBLISH:
-                cursor, batch = await self.subscriptions.scan(update.topic, cursor, count)
+                cursor, batch, unreadable = await self.subscriptions.scan(
+                    update.topic, cursor, count
+                )
+                if unreadable:
+                    await self._drop_subscribers(update, unreadable)
             else:
                 cursor, batch = await self.ledger.scan_targets(update.id, cursor, count)
             yield batch
             await self.stream.save_fanout_cursor(entry.id, cursor)
+
+    async def _drop_subscribers(self, update: Update, members: list[Unreadable]) -> None:
+        """Dead-letter and unsubscribe subscribers that are no destination, one by one.
+
+        They were written around the relay (straight into Redis, or by an older version): each
+        can never be served, and must not hold the topic's other subscribers.
+        """
+        async with self.client.pipeline(transaction=False) as pipe:
+            for member, why in members:
+                text = as_text(member)
+                reason = f"subscriber {text!r} of topic {update.topic!r}: {why}; unsubscribed"
+                self.dead_letters.add_in(pipe, update.id, model.encode(update), reason, text)
+                self.subscriptions.drop_unreadable_in(pipe, update.topic, member)
+                log.warning("dead letter update=%s dest=%r reason=%s", update.id, text, reason)
+            await pipe.execute()
 
     async def fan_out(self, entry: Entry, update: Update) -> int:
         """Queue `update` for its destinations in batches; return how many it reaches."""

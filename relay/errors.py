@@ -3,6 +3,8 @@
     RelayError
     ├── ConfigError            the YAML file or the environment is wrong (names file and key)
     ├── InvalidUpdate          an update, command or request field is invalid (names the field)
+    ├── UnknownUpdate          an edit or delete names an update id the relay never accepted
+    ├── Overloaded             ingest refuses: the backlog passed its bound; retry after a while
     ├── StreamError            Redis / Valkey unreachable or answering unexpectedly
     └── DeliveryError          an adapter could not deliver; carries platform, destination, update
         ├── RateLimited        the platform asked us to wait `retry_after` seconds
@@ -46,6 +48,23 @@ class UnknownUpdate(RelayError):
     def __init__(self, update_id: str) -> None:
         self.update_id = update_id
         super().__init__(f"unknown update id {update_id!r}")
+
+
+class Overloaded(RelayError):
+    """Ingest refuses an update: `backlog` accepted entries wait to be fanned out (`limit`).
+
+    Accepting more could only grow a backlog the relay may not deliver in time; the caller
+    should try again after `retry_after` seconds (HTTP 429/503 with `Retry-After`).
+    """
+
+    def __init__(self, retry_after: float, backlog: int, limit: int) -> None:
+        self.retry_after = retry_after
+        self.backlog = backlog
+        self.limit = limit
+        super().__init__(
+            f"the relay is overloaded: {backlog:,} accepted updates wait to be fanned out "
+            f"(limit {limit:,}); retry after {retry_after:g}s"
+        )
 
 
 class StreamError(RelayError):

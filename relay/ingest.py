@@ -4,6 +4,10 @@ Every entry path (chat commands, `relay post`, `POST /v1/updates`) goes through 
 the same rules hold everywhere: the topic must be configured, an edit or delete must name an
 update the relay accepted, and the revision grows by one per change. The registry write and
 the `XADD` happen in one optimistic transaction, so concurrent edits cannot share a revision.
+
+Ingest refuses (`Overloaded`) rather than accept while more than `redis.max_backlog` entries
+wait to be fanned out: the stream is never trimmed below an unacknowledged entry, so what it
+accepts is never lost, and the refusal is what keeps memory bounded under a flood.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from redis.exceptions import WatchError
 
 from relay import model
 from relay.changes import Changes
-from relay.errors import InvalidUpdate, UnknownUpdate
+from relay.config import Config
+from relay.errors import InvalidUpdate, Overloaded, UnknownUpdate
 from relay.keys import Keys, as_str
 from relay.metrics import UPDATES
 from relay.model import Action, Update
@@ -26,6 +31,9 @@ from relay.registry import Registry
 from relay.stream import Stream
 
 log = logging.getLogger(__name__)
+# What an overloaded ingest tells callers to wait. The backlog drains at the fan-out's pace
+# (thousands of entries a second), so a short wait is enough, and a retry is cheap to refuse.
+RETRY_AFTER = 1.0
 
 
 def _content(update: Update) -> dict[str, Any]:
@@ -48,15 +56,46 @@ class Ingest:
     """Validates updates against the configured topics and appends them to the stream."""
 
     def __init__(
-        self, client: aioredis.Redis, keys: Keys, topics: Iterable[str], maxlen: int
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        topics: Iterable[str],
+        max_backlog: int,
+        ttl_seconds: int | None = None,
     ) -> None:
         self.client = client
         self.keys = keys
         self.topics = frozenset(topics)
-        self.maxlen = maxlen
-        self.registry = Registry(client, keys)
+        self.max_backlog = max_backlog
+        self.registry = Registry(client, keys, ttl_seconds)
         self.stream = Stream(client, keys)
         self._aof: bool | None = None  # does the server keep an append-only file?
+        self._refusing = False  # log an overload once when it starts and once when it ends
+
+    @classmethod
+    def from_config(cls, client: aioredis.Redis, config: Config) -> Ingest:
+        """Ingest with the config's topics, backlog bound and stored-update lifetime."""
+        return cls(
+            client,
+            Keys(config.redis.key_prefix),
+            config.topic_slugs,
+            config.redis.max_backlog,
+            int(config.dispatcher.ledger_ttl_days * 86400),
+        )
+
+    async def _admit(self) -> None:
+        """Raise `Overloaded` while the fan-out backlog is at its bound."""
+        backlog = await self.stream.backlog()
+        if backlog < self.max_backlog:
+            if self._refusing:
+                log.warning("accepting updates again backlog=%d", backlog)
+                self._refusing = False
+            return
+        if not self._refusing:
+            log.warning("overloaded, refusing updates backlog=%d limit=%d",
+                        backlog, self.max_backlog)  # fmt: skip
+            self._refusing = True
+        raise Overloaded(RETRY_AFTER, backlog, self.max_backlog)
 
     async def _durable(self) -> None:
         """Return only once the accepted write is fsynced to the AOF (when AOF is on).
@@ -133,10 +172,12 @@ class Ingest:
                         await pipe.reset()  # type: ignore[no-untyped-call]
                         assert prev is not None
                         return Accepted(prev, await self.registry.entry(update_id), True)
+                    # Checked once the request is known valid: bad input gets its own answer.
+                    await self._admit()
                     payload = model.encode(update)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     self.registry.write_in(pipe, update, payload)
-                    self.stream.append_in(pipe, payload, self.maxlen)  # last: result[-1]
+                    self.stream.append_in(pipe, payload)  # last: result[-1]
                     result = await pipe.execute()
                     break
                 except WatchError:

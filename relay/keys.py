@@ -20,6 +20,17 @@ def as_str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def as_text(value: Any) -> str:
+    """A reply value that may hold any bytes, as text: what is not UTF-8 shows as `\\x..`.
+
+    For what the relay did not write itself (a raw XADD, a hand-edited set): reading it must
+    never raise, so that it can be dead-lettered with its reason.
+    """
+    if isinstance(value, bytes):
+        return value.decode(errors="backslashreplace")
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Keys:
     """Key names under one prefix (`redis.key_prefix`, default `relay`)."""

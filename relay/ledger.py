@@ -50,6 +50,7 @@ class Progress:
 
 
 def parse_copy(raw: bytes | str | None) -> Copy | None:
+    """The copy a ledger value describes (None: no copy); `ValueError` if it does not decode."""
     return None if raw is None else _copy(raw)
 
 
@@ -176,6 +177,10 @@ class Ledger:
 
 
 def _copy(raw: bytes | str) -> Copy:
-    data = json.loads(raw)
-    return Copy(int(data["rev"]), tuple(data["ids"]), bool(data.get("deleted")),
-                bool(data.get("digest")))  # fmt: skip
+    """A ledger value as a `Copy`; `ValueError` for anything else (written around the relay)."""
+    try:
+        data = json.loads(raw)
+        return Copy(int(data["rev"]), tuple(str(i) for i in data["ids"]),
+                    bool(data.get("deleted")), bool(data.get("digest")))  # fmt: skip
+    except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as exc:
+        raise ValueError(f"a ledger copy cannot be read: {type(exc).__name__}: {exc}") from None

@@ -19,6 +19,7 @@ publishes on `wake`, so idle senders start at once. Failed attempts are counted 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -27,8 +28,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 
+from relay.errors import InvalidUpdate
 from relay.keys import Keys, as_str
 from relay.model import Destination
+
+log = logging.getLogger(__name__)
 
 # KEYS: order zset, versions hash. ARGV: update id, version, score. 1 if newly queued.
 _ENQUEUE = """
@@ -180,8 +184,22 @@ class Queues:
     # scheduling ----------------------------------------------------------------------------
 
     async def due(self, limit: int) -> list[Destination]:
-        raw = await self.client.zrangebyscore(self.keys.ready, "-inf", now_ms(), start=0, num=limit)
-        return [Destination.parse(as_str(m)) for m in raw]
+        """Destinations whose turn has come, at most `limit`.
+
+        A member that is no destination (written around the relay) could never be served, and
+        would be due forever: it is dropped, with a log line, so that it blocks no worker.
+        """
+        raw: Any = await self.client.zrangebyscore(
+            self.keys.ready, "-inf", now_ms(), start=0, num=limit
+        )
+        due = []
+        for member in raw:
+            try:
+                due.append(Destination.parse(as_str(member)))
+            except (UnicodeDecodeError, InvalidUpdate) as exc:
+                log.warning("dropped unreadable ready member %r: %s", member, exc)
+                await self.client.zrem(self.keys.ready, member)
+        return due
 
     async def next_due_in(self) -> float | None:
         """Seconds until the earliest scheduled destination is due (None: nothing scheduled)."""

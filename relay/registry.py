@@ -8,35 +8,68 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from relay import model
+from relay.errors import InvalidUpdate
 from relay.keys import Keys, as_str
 from relay.model import Update
+
+
+def decode(raw: bytes | str) -> Update:
+    """An update from bytes the relay stored (registry, stream); `InvalidUpdate` if unreadable.
+
+    Those bytes may predate a schema change or have been written around the relay. Decoding is
+    deterministic: what fails once fails forever, so every failure (JSON nested too deep for the
+    parser included) is an `InvalidUpdate` the caller dead-letters, never a crash that comes
+    back on every retry.
+    """
+    try:
+        return model.decode(raw)
+    except InvalidUpdate:
+        raise
+    except RecursionError:
+        raise InvalidUpdate("update", "not valid JSON: nested too deeply") from None
+    except Exception as exc:
+        raise InvalidUpdate("update", f"cannot be read: {type(exc).__name__}: {exc}") from None
 
 
 @functools.lru_cache(maxsize=1024)
 def _decode(raw: bytes | str) -> Update:
     # Every destination of an update reads the same bytes: decode them once per revision.
-    return model.decode(raw)
+    return decode(raw)
 
 
 class Registry:
     """Reads and writes `update:<id>` hashes: fields `json`, `revision` and `entry`.
 
     Ingest writes a revision together with its stream entry in one optimistic transaction:
-    it calls `watch`, then, inside MULTI, `write_in` next to `Stream.append_in`.
+    it calls `watch`, then, inside MULTI, `write_in` next to `Stream.append_in`. A hash expires
+    `ttl_seconds` after its last revision (with the ledger: `dispatcher.ledger_ttl_days`), so
+    stored updates do not grow without bound; None keeps them.
     """
 
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys, ttl_seconds: int | None = None) -> None:
         self.client = client
         self.keys = keys
+        self.ttl_seconds = ttl_seconds
 
     @staticmethod
     def parse(raw: bytes | str | None) -> Update | None:
-        """The update a registry `json` field holds (None: no such update)."""
+        """The update a registry `json` field holds (None: no such update).
+
+        Raises `InvalidUpdate` when the stored bytes no longer decode.
+        """
         return None if raw is None else _decode(raw)
+
+    def _parse(self, update_id: str, raw: bytes | str | None) -> Update | None:
+        try:
+            return self.parse(raw)
+        except InvalidUpdate as exc:
+            raise InvalidUpdate(
+                "id", f"the stored update {update_id!r} cannot be read ({exc})"
+            ) from None
 
     async def latest(self, update_id: str) -> Update | None:
         """The latest accepted revision of `update_id`, or None."""
-        return self.parse(await self.client.hget(self.keys.update(update_id), "json"))
+        return self._parse(update_id, await self.client.hget(self.keys.update(update_id), "json"))
 
     def latest_in(self, pipe: Any, update_id: str) -> None:
         """Queue the read of `latest` on `pipe`; `parse` its result."""
@@ -49,12 +82,14 @@ class Registry:
         """
         key = self.keys.update(update_id)
         await pipe.watch(key)
-        return self.parse(await pipe.hget(key, "json"))
+        return self._parse(update_id, await pipe.hget(key, "json"))
 
     def write_in(self, pipe: Any, update: Update, payload: str) -> None:
-        """Queue, as one command, the write of `update` (encoded as `payload`) on `pipe`."""
-        pipe.hset(self.keys.update(update.id), mapping={"json": payload,
-                                                        "revision": update.revision})  # fmt: skip
+        """Queue the write of `update` (encoded as `payload`) and its expiry on `pipe`."""
+        key = self.keys.update(update.id)
+        pipe.hset(key, mapping={"json": payload, "revision": update.revision})
+        if self.ttl_seconds is not None:
+            pipe.expire(key, self.ttl_seconds)
 
     async def entry(self, update_id: str) -> str:
         """The stream entry id of the latest revision ("" before `set_entry`)."""

@@ -1,9 +1,10 @@
-"""The updates stream: appends, consumer-group reads, acknowledgement, takeover, fan-out state."""
+"""The updates stream: appends, consumer-group reads, acknowledgement, takeover, trimming."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ import redis.exceptions as redis_exceptions
 from redis.exceptions import ResponseError
 
 from relay.dead_letters import DeadLetters
-from relay.keys import Keys, as_str
+from relay.keys import Keys, as_str, as_text
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,15 @@ class Outage:
 
 @dataclass(frozen=True)
 class Entry:
-    """One stream entry: its id and its fields."""
+    """One stream entry: its id and its fields; `problem` says why it cannot be read at all.
+
+    Fields that are not UTF-8 are kept with `\\x..` escapes, so that the entry can still be
+    dead-lettered with what it held.
+    """
 
     id: str
     fields: dict[str, str]
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,14 +77,37 @@ class Consumer:
     idle_seconds: float
 
 
+def _utf8(value: Any) -> bool:
+    try:
+        as_str(value)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _entry(entry_id: Any, raw: Any) -> Entry:
+    if raw is None:  # deleted (XDEL) while pending; trimming never takes a pending entry
+        return Entry(as_str(entry_id), {}, "the entry was deleted before it was fanned out")
+    fields = {as_text(name): as_text(value) for name, value in raw.items()}
+    problem = None
+    for name, value in raw.items():
+        if not _utf8(name):
+            problem = f"a field name is not UTF-8: {as_text(name)!r}"
+        elif not _utf8(value):
+            problem = f"field {as_text(name)!r} is not UTF-8"
+        if problem:
+            break
+    return Entry(as_str(entry_id), fields, problem)
+
+
 def _entries(raw: Any) -> list[Entry]:
-    out = []
-    for entry_id, fields in raw or []:
-        if fields is None:  # deleted from the stream (trimmed) while pending
-            out.append(Entry(as_str(entry_id), {}))
-            continue
-        out.append(Entry(as_str(entry_id), {as_str(k): as_str(v) for k, v in fields.items()}))
-    return out
+    return [_entry(entry_id, fields) for entry_id, fields in raw or []]
+
+
+def _id(raw: Any) -> tuple[int, int]:
+    """A stream id `ms-seq` as a pair that sorts like the stream."""
+    ms, _, seq = as_str(raw).partition("-")
+    return int(ms), int(seq or 0)
 
 
 class Stream:
@@ -97,12 +126,13 @@ class Stream:
 
     # appending -------------------------------------------------------------------------------
 
-    def append_in(self, pipe: Any, payload: str, maxlen: int | None = None) -> None:
+    def append_in(self, pipe: Any, payload: str) -> None:
         """Queue the XADD of an update's JSON on `pipe`; its result is the new entry id.
 
         Ingest runs it in the transaction that writes the registry, so both happen or neither.
+        No MAXLEN here: a length cap would delete entries no dispatcher has read yet (`trim`).
         """
-        pipe.xadd(self.keys.updates, {"update": payload}, maxlen=maxlen, approximate=True)
+        pipe.xadd(self.keys.updates, {"update": payload})
 
     async def append(self, payload: str) -> str:
         """Append an update's JSON as it is (a dead letter sent through again)."""
@@ -189,7 +219,10 @@ class Stream:
     async def dead_letter(self, entry: Entry, reason: str) -> str:
         """Move `entry` to the dead-letter stream with `reason`, and acknowledge it."""
         async with self.client.pipeline(transaction=True) as pipe:
-            payload = entry.fields.get("update", "")
+            # What the entry held, for the operator: its update, or else all its fields.
+            payload = entry.fields.get("update") or (
+                json.dumps(entry.fields) if entry.fields else ""
+            )
             self.dead_letters.add_in(pipe, entry.id, payload, reason)
             self.ack_in(pipe, entry.id)
             result = await pipe.execute()
@@ -213,6 +246,63 @@ class Stream:
     async def last_error(self, entry_id: str) -> str | None:
         raw = await self.client.hget(self.keys.entry_errors, entry_id)
         return None if raw is None else as_str(raw)
+
+    # bounds: what waits, and trimming what every group is done with ---------------------------
+
+    async def _groups(self) -> tuple[int, list[dict[str, Any]]]:
+        """The stream's length and its consumer groups (none before the first worker)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.xlen(self.keys.updates)
+            pipe.xinfo_groups(self.keys.updates)
+            length, groups = await pipe.execute(raise_on_error=False)
+        if isinstance(length, Exception):
+            raise length
+        if isinstance(groups, ResponseError):  # no stream yet
+            return int(length), []
+        if isinstance(groups, Exception):
+            raise groups
+        return int(length), list(groups)
+
+    async def backlog(self) -> int:
+        """Accepted entries the slowest consumer group has not acknowledged yet.
+
+        That is its lag (never delivered) plus its pending entries (being fanned out). With no
+        group yet, every entry waits. Where Redis cannot tell the lag (an XDEL after the group's
+        position), the stream's length is the bound.
+        """
+        length, groups = await self._groups()
+        if not groups:
+            return length
+        waiting = [
+            length if g.get("lag") is None else int(g["lag"]) + int(g["pending"]) for g in groups
+        ]
+        return max(waiting)
+
+    async def trim(self, keep: int) -> int:
+        """Once the stream holds more than `keep` entries, drop what every group acknowledged.
+
+        Each group still needs its oldest pending entry and everything after its last delivered
+        one; the stream is trimmed (XTRIM MINID ~) below the lowest of those, so an entry some
+        group has not acknowledged is never lost. Returns how many entries went.
+        """
+        length, groups = await self._groups()
+        if not groups or length <= keep:
+            return 0
+        floors = []
+        for group in groups:
+            floor = _id(group["last-delivered-id"])  # itself kept: one entry, for simplicity
+            if int(group["pending"]):
+                summary = await self.client.xpending(self.keys.updates, group["name"])
+                if summary.get("min"):
+                    floor = min(floor, _id(summary["min"]))
+            floors.append(floor)
+        ms, seq = min(floors)
+        # Approximate: whole nodes only, all below the floor; cheap, and never above it.
+        trimmed = int(await self.client.xtrim(self.keys.updates, minid=f"{ms}-{seq}",
+                                              approximate=True))  # fmt: skip
+        if trimmed:
+            log.debug("trimmed %d acknowledged entries below %d-%d", trimmed, ms, seq)
+        return trimmed
 
     # for status and metrics ------------------------------------------------------------------
 

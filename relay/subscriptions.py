@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -13,6 +14,31 @@ from relay.keys import Keys, as_str
 from relay.model import SLUG_PATTERN, Destination
 
 log = logging.getLogger(__name__)
+
+# A subscriber-set member that is no destination, as Redis holds it, and why.
+Unreadable = tuple[bytes | str, str]
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _sort(members: Iterable[Any]) -> tuple[list[Destination], list[Unreadable]]:
+    """Parse set members into destinations, keeping those that fail apart with the reason."""
+    good: list[Destination] = []
+    bad: list[Unreadable] = []
+    for member in members:
+        try:
+            good.append(Destination.parse(as_str(member)))
+        except UnicodeDecodeError:
+            bad.append((member, "not UTF-8"))
+        except InvalidUpdate as exc:
+            bad.append((member, f"no destination ({exc.message})"))
+    return good, bad
 
 
 class Subscriptions:
@@ -82,15 +108,29 @@ class Subscriptions:
             if cursor == 0:
                 return
 
-    async def scan(self, topic: str, cursor: int, count: int) -> tuple[int, list[Destination]]:
-        """One SSCAN step over `topic`'s destinations: (next cursor, 0 when done; a batch).
+    async def scan(
+        self, topic: str, cursor: int, count: int
+    ) -> tuple[int, list[Destination], list[Unreadable]]:
+        """One SSCAN step over `topic`'s destinations: (next cursor, 0 when done; a batch;
+        the members in it that are no destination, with why).
 
         A fan-out saves the cursor after each batch, so a crash resumes where it stopped.
         """
         cursor, members = await self.client.sscan(
             self.keys.topic_subscribers(topic), cursor=cursor, count=count
         )
-        return cursor, [Destination.parse(as_str(m)) for m in members]
+        good, bad = _sort(members)
+        return cursor, good, bad
+
+    def drop_unreadable_in(self, pipe: Any, topic: str, member: bytes | str) -> None:
+        """Queue the removal of a member of `topic` that is no destination (found by `scan`).
+
+        It was written around `subscribe` (or by an older version): it can never be served.
+        """
+        pipe.srem(self.keys.topic_subscribers(topic), member)
+        pipe.srem(self.keys.destinations, member)
+        if isinstance(member, str) or _utf8(member):  # else no key name was made from it
+            pipe.srem(self.keys.destination_topics(as_str(member)), topic)
 
     async def count(self, topic: str) -> int:
         return int(await self.client.scard(self.keys.topic_subscribers(topic)))

@@ -3,6 +3,10 @@
 What to do is decided when the job is served, from the update's latest revision and the ledger,
 so a job is idempotent: serving it twice (a crash before the queue pop) does nothing the second
 time. Only a send whose answer was lost in a crash can repeat; Discord's nonce absorbs that.
+
+No job holds its queue: one whose stored update or ledger copy no longer decodes becomes a dead
+letter at once; one that fails in a way no `DeliveryError` names (a bug, a Redis type error) is
+retried like a failed send, then dead-lettered after `dispatcher.max_attempts`.
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ from relay.adapter import Adapter
 from relay.budgets import Budgets
 from relay.config import Config, TopicConfig
 from relay.dead_letters import DeadLetters
-from relay.errors import DeliveryError, Gone, Moved, RateLimited, Rejected
+from relay.errors import DeliveryError, Gone, InvalidUpdate, Moved, RateLimited, Rejected
+from relay.keys import as_text
 from relay.ledger import Copy, Ledger, ProgressBook, parse_copy
 from relay.metrics import CALL_SECONDS, DELIVERIES
 from relay.model import Action, Destination, Update
 from relay.queues import Job, Queues, position
 from relay.registry import Registry
-from relay.stream import Stream
+from relay.stream import UNREACHABLE, Stream
 from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -74,16 +79,27 @@ class Syncer:
         """Serve the head job. None: the queue is empty; 0: go on; > 0: come back in that long."""
         low_entry = await self.stream.low_water()
         low = position(low_entry) if low_entry is not None else None
-        job = await self.queues.head(dest)
-        if job is None:
+        head = await self.queues.head(dest)
+        if head is None:
             return None
-        if job.backlog > self.config.dispatcher.digest_threshold:
-            delay = await self._digest(dest, low)
-            if delay is not None:
-                return delay
-            job = await self.queues.head(dest)
-            if job is None:
-                return None
+        job = head
+        try:
+            if job.backlog > self.config.dispatcher.digest_threshold:
+                delay = await self._digest(dest, low)
+                if delay is not None:
+                    return delay
+                head = await self.queues.head(dest)
+                if head is None:
+                    return None
+                job = head
+            return await self._serve(dest, job, low)
+        except UNREACHABLE:
+            raise  # Redis is away: nothing is wrong with the job
+        except Exception as exc:
+            log.exception("job failed dest=%s update=%s", dest, job.update_id)
+            return await self._failed(dest, job, None, f"{type(exc).__name__}: {exc}")
+
+    async def _serve(self, dest: Destination, job: Job, low: int | None) -> float:
         if low is not None and job.position > low:
             # An older entry is still being fanned out (maybe to this destination): serving
             # this job now could put it before that one. Its fan-out finishes in moments.
@@ -92,7 +108,14 @@ class Syncer:
             self.registry.latest_in(pipe, job.update_id)
             self.ledger.get_in(pipe, job.update_id, dest)
             raw_update, raw_copy = await pipe.execute()
-        update = self.registry.parse(raw_update)
+        try:
+            update = self.registry.parse(raw_update)
+            copy = parse_copy(raw_copy)
+        except (InvalidUpdate, ValueError) as exc:
+            # Bytes that do not decode now never will: retrying cannot help.
+            payload = as_text(raw_update) if raw_update is not None else ""
+            await self._dead(dest, job, None, f"stored data cannot be read: {exc}", payload)
+            return 0.0
         adapter = self.adapters.get(dest.platform)
         topic = self.config.topic(update.topic) if update is not None else None
         if update is None or topic is None or adapter is None:
@@ -101,7 +124,6 @@ class Syncer:
                    else f"topic {update.topic!r} is not configured")  # fmt: skip
             await self._dead(dest, job, update, why)
             return 0.0
-        copy = parse_copy(raw_copy)
         op = plan(update, copy)
         if op is None:
             DELIVERIES.labels(dest.platform, "up_to_date").inc()
@@ -200,20 +222,24 @@ class Syncer:
         if update is not None:
             await self.progress.count(update.id, update.revision, ok=ok)
 
-    async def _dead(self, dest: Destination, job: Job, update: Update | None, reason: str) -> None:
-        payload = model.encode(update) if update is not None else ""
+    async def _dead(
+        self, dest: Destination, job: Job, update: Update | None, reason: str, payload: str = ""
+    ) -> None:
+        payload = model.encode(update) if update is not None else payload
         await self.dead_letters.add(job.update_id, payload, reason, str(dest))
         await self._done(dest, job, update, ok=False)
 
-    async def _failed(self, dest: Destination, job: Job, update: Update, reason: str) -> float:
-        attempts = await self.queues.count_attempt(dest, update.id)
+    async def _failed(
+        self, dest: Destination, job: Job, update: Update | None, reason: str
+    ) -> float:
+        attempts = await self.queues.count_attempt(dest, job.update_id)
         if attempts >= self.config.dispatcher.max_attempts:
-            await self.queues.reset_attempts(dest, update.id)
+            await self.queues.reset_attempts(dest, job.update_id)
             await self._dead(dest, job, update, f"gave up after {attempts} attempts: {reason}")
             return 0.0
         backoff = min(MAX_BACKOFF, 0.2 * 2.0**attempts) * random.uniform(0.5, 1.0)
         log.info("retry dest=%s update=%s attempt=%d in=%.2fs reason=%s",
-                 dest, update.id, attempts, backoff, reason)  # fmt: skip
+                 dest, job.update_id, attempts, backoff, reason)  # fmt: skip
         return backoff
 
     async def _move(self, old: Destination, new: Destination) -> None:
@@ -231,10 +257,14 @@ class Syncer:
         pending = [u for u, at in await self.queues.positions(dest) if low is None or at <= low]
         lines: list[Update] = []
         for update_id in pending[:-1]:  # the newest still goes out in full
-            update = await self.registry.latest(update_id)
+            try:
+                update = await self.registry.latest(update_id)
+                copy = await self.ledger.get(update_id, dest) if update is not None else None
+            except (InvalidUpdate, ValueError):
+                continue  # dead-lettered when it reaches the head of the queue
             if update is None or update.action is Action.DELETE:
                 continue
-            if plan(update, await self.ledger.get(update_id, dest)) is Op.SEND:
+            if plan(update, copy) is Op.SEND:
                 lines.append(update)
             if len(lines) >= DIGEST_LINES:
                 break

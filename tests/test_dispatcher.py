@@ -229,7 +229,8 @@ async def test_a_far_behind_destination_gets_a_digest(
     digest_text = "".join(world.memory.messages[A][i] for i in digest.message_ids)
     assert digest_text.startswith("[War in Ukraine] 6 more updates")
     for i in range(1, 7):
-        assert f"War in Ukraine: Headline {i} [Read](https://example.org/{i})" in digest_text
+        # Plain text shows each line's link as the memory adapter renders any link.
+        assert f"War in Ukraine: Headline {i} Read (https://example.org/{i})" in digest_text
     await world.ingest.edit("u2", Changes(headline="edited later"))
     await world.drain()
     assert sends(world, "edit") == []  # a digest line is not edited into a full message

@@ -19,7 +19,7 @@ KEYS = Keys()
 
 @pytest.fixture
 def ingest(client: aioredis.Redis) -> Ingest:
-    return Ingest(client, KEYS, ["ukraine", "climate"], maxlen=1000)
+    return Ingest(client, KEYS, ["ukraine", "climate"], max_backlog=1000)
 
 
 async def _stream_updates(client: aioredis.Redis) -> list[Update]:

@@ -22,7 +22,7 @@ KEYS = Keys()
 
 
 def _ingest(client: aioredis.Redis) -> Ingest:
-    return Ingest(client, KEYS, ["ukraine", "climate", "elections"], maxlen=1000)
+    return Ingest(client, KEYS, ["ukraine", "climate", "elections"], max_backlog=1000)
 
 
 async def test_publish_consume_ack(client: aioredis.Redis) -> None:
@@ -132,12 +132,79 @@ async def test_an_entry_that_keeps_failing_becomes_a_dead_letter(
     assert (await client.xpending(KEYS.updates, KEYS.group))["pending"] == 0
 
 
-async def test_stream_is_trimmed_approximately(client: aioredis.Redis) -> None:
-    ingest = Ingest(client, KEYS, ["ukraine"], maxlen=100)
-    for i in range(1000):
-        await ingest.publish(Update(f"u{i}", "ukraine", headline="h"))
-    length = await client.xlen(KEYS.updates)
-    assert 100 <= length < 1000
+async def test_appending_never_trims_an_entry_no_dispatcher_has_read(
+    client: aioredis.Redis,
+) -> None:
+    """Issue 11, item 4: MAXLEN at XADD time deleted entries before any dispatcher read them."""
+    await Stream(client, KEYS, "w").ensure_group()
+    ingest = _ingest(client)
+    ids = [(await ingest.publish(Update(f"u{i}", "ukraine", headline="h"))).entry_id
+           for i in range(1000)]  # fmt: skip
+    assert await client.xlen(KEYS.updates) == 1000
+    read = [e.id for e in await Stream(client, KEYS, "w").read(1000, 50)]
+    assert read == ids
+
+
+async def _publish(client: aioredis.Redis, count: int) -> list[str]:
+    ingest = Ingest(client, KEYS, ["ukraine"], max_backlog=10_000)
+    return [(await ingest.publish(Update(f"u{i}", "ukraine", headline="h"))).entry_id
+            for i in range(count)]  # fmt: skip
+
+
+async def _left(client: aioredis.Redis) -> set[str]:
+    return {e.decode() for e, _ in await client.xrange(KEYS.updates)}
+
+
+async def test_trimming_keeps_every_entry_a_group_has_not_acknowledged(
+    client: aioredis.Redis,
+) -> None:
+    stream = Stream(client, KEYS, "w")
+    await stream.ensure_group()
+    ids = await _publish(client, 1000)
+    held = [e.id for e in await stream.read(600, 50)]  # 600 delivered, 400 never read
+    for entry_id in held[:300] + held[400:500]:  # acknowledged, leaving a gap of pending ones
+        await stream.ack(entry_id)
+    trimmed = await stream.trim(keep=0)
+    left = await _left(client)
+    assert 0 < trimmed <= 300 and len(left) == 1000 - trimmed  # only below the oldest pending
+    unacknowledged = set(held[300:400] + held[500:]) | set(ids[600:])
+    assert unacknowledged <= left
+    assert await stream.backlog() == 100 + 100 + 400  # pending + never read
+
+
+async def test_trimming_waits_for_every_consumer_group(client: aioredis.Redis) -> None:
+    """Another group (an archiver, say) that has read nothing keeps the whole stream."""
+    stream = Stream(client, KEYS, "w")
+    await stream.ensure_group()
+    await client.xgroup_create(KEYS.updates, "archive", id="0")
+    await _publish(client, 500)
+    for entry in await stream.read(500, 50):
+        await stream.ack(entry.id)
+    assert await stream.trim(keep=0) == 0
+    assert await stream.backlog() == 500  # the slowest group's
+    await client.xgroup_destroy(KEYS.updates, "archive")
+    assert await stream.trim(keep=0) > 0
+    assert await stream.backlog() == 0
+
+
+async def test_trimming_starts_once_the_stream_is_longer_than_keep(
+    client: aioredis.Redis,
+) -> None:
+    stream = Stream(client, KEYS, "w")
+    await stream.ensure_group()
+    await _publish(client, 500)
+    for entry in await stream.read(500, 50):
+        await stream.ack(entry.id)
+    assert await stream.trim(keep=500) == 0
+    assert await stream.trim(keep=499) > 0
+
+
+async def test_backlog_before_any_group_counts_every_entry(client: aioredis.Redis) -> None:
+    stream = Stream(client, KEYS)
+    assert await stream.backlog() == 0
+    await _publish(client, 3)
+    assert await stream.backlog() == 3
+    assert await stream.trim(keep=0) == 0  # no group has acknowledged anything
 
 
 async def test_ack_drops_the_entrys_fan_out_state(client: aioredis.Redis) -> None:
