@@ -86,7 +86,7 @@ def _utf8(value: Any) -> bool:
 
 
 def _entry(entry_id: Any, raw: Any) -> Entry:
-    if raw is None:  # deleted (XDEL) while pending; trimming never takes a pending entry
+    if not raw:  # deleted (XDEL) while pending (XADD needs a field; trimming spares these)
         return Entry(as_str(entry_id), {}, "the entry was deleted before it was fanned out")
     fields = {as_text(name): as_text(value) for name, value in raw.items()}
     problem = None

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
 from relay import model
+from relay.changes import Changes
 from relay.config import Config
+from relay.errors import InvalidUpdate
 from relay.ingest import Ingest
 from relay.keys import Keys
 from relay.ledger import Copy, Ledger, parse_copy
@@ -77,3 +81,30 @@ async def test_the_entry_of_the_latest_revision_is_kept(
     assert await registry.entry("u1") == ""
     accepted = await ingest.publish(Update("u1", "ukraine", headline="Entry"))
     assert await registry.entry("u1") == accepted.entry_id
+
+
+async def test_stored_updates_expire_with_the_ledger(
+    client: aioredis.Redis, make_config: Callable[..., Config]
+) -> None:
+    """Issue 11, item 4: stored updates never expired (Valkey grew 62 → 959 MiB in a flood)."""
+    ingest = Ingest.from_config(client, make_config(dispatcher={"ledger_ttl_days": 1}))
+    await ingest.publish(Update("u1", "ukraine", headline="Expires"))
+    assert 86_400 - 60 < await client.ttl(KEYS.update("u1")) <= 86_400
+    await client.expire(KEYS.update("u1"), 100)
+    await ingest.edit("u1", Changes(headline="Lives a day again"))  # from its last revision
+    assert await client.ttl(KEYS.update("u1")) > 86_400 - 60
+
+
+async def test_a_stored_update_that_does_not_decode_is_a_clear_error(
+    ingest: Ingest, client: aioredis.Redis
+) -> None:
+    await ingest.publish(Update("u1", "ukraine", headline="Fine"))
+    await client.hset(KEYS.update("u1"), "json", "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InvalidUpdate) as read:
+        await ingest.latest("u1")
+    assert (read.value.field, read.value.message) == (
+        "id",
+        "the stored update 'u1' cannot be read (update: not valid JSON: nested too deeply)",
+    )
+    with pytest.raises(InvalidUpdate, match="cannot be read"):
+        await ingest.edit("u1", Changes(headline="Fix"))
