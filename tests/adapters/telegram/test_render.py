@@ -202,7 +202,8 @@ _TOKEN = st.one_of(
     _CHUNK.map(lambda s: (f"**{s}**", s)),
     _CHUNK.map(lambda s: (f"_{s}_", s)),
     _CHUNK.map(lambda s: (f"[{s}](https://x.example/{len(s)})", s)),
-    st.sampled_from(["*", "a_b", "[", "]", "(", ")", "2*3", "](", "a__b", "* _"]).map(
+    # "2 * 3", not "2*3": CommonMark pairs the stars of two "2*3" in a paragraph (italics)
+    st.sampled_from(["*", "a_b", "[", "]", "(", ")", "2 * 3", "](", "a__b", "* _"]).map(
         lambda s: (s, s)
     ),
 )
