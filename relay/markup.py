@@ -335,3 +335,13 @@ def plain_text(doc: Document, *, annotate: bool = False) -> str:
             text = "\n".join("> " + line for line in text.split("\n"))
         out.append(text)
     return "\n\n".join(out)
+
+
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def literal(text: str) -> str:
+    """Markup that reads back as exactly `text`, nothing live: for text that is never Markdown
+    (a headline) placed in a body. CommonMark reads `\\x` as a plain x for every ASCII
+    punctuation character x, so escaping all of them leaves no emphasis, link, quote or URL."""
+    return _PUNCTUATION.sub(r"\\\1", text)

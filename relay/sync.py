@@ -20,7 +20,7 @@ from enum import Enum
 
 import redis.asyncio as aioredis
 
-from relay import model
+from relay import markup, model
 from relay.adapter import Adapter
 from relay.budgets import Budgets
 from relay.config import Config, TopicConfig
@@ -28,6 +28,7 @@ from relay.dead_letters import DeadLetters
 from relay.errors import DeliveryError, Gone, InvalidUpdate, Moved, RateLimited, Rejected
 from relay.keys import as_text
 from relay.ledger import Copy, Ledger, ProgressBook, parse_copy
+from relay.links import canonical_url
 from relay.metrics import CALL_SECONDS, DELIVERIES
 from relay.model import Action, Destination, Update
 from relay.queues import Job, Queues, position
@@ -295,9 +296,12 @@ def digest_update(updates: list[Update], config: Config) -> Update:
     for u in updates:
         topic = config.topic(u.topic)
         title = topic.title if topic else u.topic
-        line = f"• {title}: {u.headline}"
-        if u.link:
-            line += f" [Read]({u.link})"
+        # Titles and headlines are literal text, never Markdown: `[click me](https://…)` in a
+        # headline must not become a link in every chat.
+        line = f"• {markup.literal(title)}: {markup.literal(u.headline)}"
+        target = canonical_url(u.link) if u.link else None
+        if target:  # canonical: percent-encoded, so no space or <> ends it early
+            line += f" [Read](<{target}>)"
         body.append(line)
     first = updates[0]
     return Update(
