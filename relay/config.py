@@ -15,11 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
+from redis.connection import parse_url
 
+from relay import yamlfile
 from relay.errors import ConfigError, InvalidUpdate
 from relay.model import SLUG_PATTERN, Destination
-from relay.settings import Context, Invalid, Rule, build, default_from, env_override, source
+from relay.settings import (
+    Context,
+    Invalid,
+    Refused,
+    Rule,
+    build,
+    default_from,
+    env_override,
+    source,
+)
 
 DEFAULT_DATA_DIR = Path("~/.local/share/live-relay").expanduser()
 PLATFORMS = ("telegram", "discord", "console")
@@ -37,14 +47,26 @@ def _colour(raw: Any) -> int:
 def _destination(raw: Any) -> Destination:
     try:
         return Destination.parse(raw if isinstance(raw, str) else "")
-    except InvalidUpdate:
-        raise ValueError(raw) from None
+    except InvalidUpdate as exc:
+        platforms = f"a platform among {', '.join(PLATFORMS)}"
+        raise Refused(platforms if exc.field == "platform" else str(exc)) from None
 
 
 def _url(*schemes: str) -> Rule:
     prefixes = tuple(f"{x}://" for x in schemes)
     expected = f"a URL starting with {' or '.join(schemes)}://"
     return Rule(expected, test=lambda url: url.startswith(prefixes))
+
+
+def _redis_url(url: str) -> bool:
+    """Whether redis-py reads `url` (parsed, never connected to): `redis://[::1` is no URL."""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return False
+    try:
+        parts = parse_url(url)  # type: ignore[no-untyped-call]
+    except ValueError:  # a bad IPv6 address or port
+        return False
+    return bool(parts.get("path")) or not url.startswith("unix://")
 
 
 def _token(name_key: str, required_if: str | None = None) -> dict[str, Any]:
@@ -80,7 +102,7 @@ RedisUrl = Annotated[
     str | None,
     Rule(
         "a redis://, rediss:// or unix:// URL (or REDIS_URL)",
-        test=lambda url: url.startswith(("redis://", "rediss://", "unix://")),
+        test=_redis_url,
         blank=True,
     ),
 ]
@@ -255,16 +277,7 @@ def load(
         raise ConfigError(
             "(no file)", "--config", "a config file: pass --config or set RELAY_CONFIG"
         )
-    try:
-        text = Path(file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(file, "(file)", f"a readable YAML file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        raise ConfigError(file, where, f"valid YAML ({getattr(exc, 'problem', exc)})") from None
+    data = yamlfile.load(file)  # a regular UTF-8 file, bounded in size, aliases and depth
     return parse(data, file, env)
 
 

@@ -56,7 +56,8 @@ class Rule:
     """A constraint carried in `Annotated[type, Rule(...)]`; `expected` says what passes.
 
     The first rule's `expected` also describes a value of the wrong type. Its `parse`, if any,
-    replaces the type's own reading of the raw YAML value (raise `ValueError` to refuse it).
+    replaces the type's own reading of the raw YAML value (raise `ValueError`, or `Refused`
+    saying why, to refuse it).
     Then each rule in turn: `test` must hold of the value, `then` normalises it. With `blank`,
     an empty string counts as an absent key.
     """
@@ -103,8 +104,9 @@ def env_override(var: str) -> dict[str, Any]:
     return {_ENV: var}
 
 
-class _Refused(Exception):
-    """A raw value does not read as the type; `why` adds to the expectation, if anything."""
+class Refused(Exception):
+    """A raw value does not read as the type (a `Rule.parse` may raise it too); `why` adds to
+    the expectation, if anything."""
 
     def __init__(self, why: str = "") -> None:
         super().__init__(why)
@@ -199,8 +201,8 @@ def _read(
             value = rules[0].parse(raw)
         else:
             value = _coerce(kind, raw, context, where)
-    except (_Refused, ValueError) as exc:
-        why = exc.why if isinstance(exc, _Refused) else ""
+    except (Refused, ValueError) as exc:
+        why = exc.why if isinstance(exc, Refused) else ""
         raise _error(context, where, expected + note, raw, show, why) from None
     for rule in rules:
         if rule.test is not None and not rule.test(value):
@@ -219,26 +221,26 @@ def _coerce(kind: Any, raw: Any, context: Context, where: str) -> Any:
         return build(kind, raw, context, where)
     if origin in (tuple, frozenset):
         if not isinstance(raw, list):
-            raise _Refused
+            raise Refused
         # A refused scalar item refuses the whole list; a mapping item names its own keys.
         item = _item(kind)
         return origin(_coerce(item, x, context, f"{where}[{i}]") for i, x in enumerate(raw))
     if kind is bool:
         if not isinstance(raw, bool):
-            raise _Refused
+            raise Refused
         return raw
     if isinstance(raw, bool):  # YAML's true is an int to Python, never a number here
-        raise _Refused
+        raise Refused
     if kind is float and isinstance(raw, int | float):
         if not math.isfinite(raw):
-            raise _Refused("not a finite number")
+            raise Refused("not a finite number")
         return float(raw)
     if kind is Path and isinstance(raw, str):
         return Path(raw).expanduser()
     if kind in (int, str) and isinstance(raw, kind):
         return raw
     if kind in _EXPECTED:
-        raise _Refused
+        raise Refused
     raise TypeError(f"{where}: no reading of {kind!r}; declare a Rule with parse")
 
 
