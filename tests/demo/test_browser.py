@@ -27,7 +27,8 @@ EDITED = "Lighthouse keeper guides two kayakers and their dog back to the beach"
 BODY = (
     "The rescue took **forty minutes**, said _the harbour master_.\n\n"
     "> We saw their lights from the lantern room and kept the beam on them.\n\n"
-    "Read: [The keeper's own account](https://example.org/kessel/keeper)"
+    "Read: [The keeper's own account](https://example.org/kessel/keeper)\n\n"
+    "Tide times: https://example.org/kessel/tides_2026"
 )
 
 
@@ -86,8 +87,12 @@ def check_discord_copy(m: WebElement) -> None:
     assert description.find_element(By.CSS_SELECTOR, "em").text == "the harbour master"
     quote = description.find_element(By.CSS_SELECTOR, ".dc-quote").text
     assert quote == "We saw their lights from the lantern room and kept the beam on them."
-    link = description.find_element(By.CSS_SELECTOR, "a")
-    assert link.text == "The keeper's own account"
+    links = {
+        a.text: a.get_attribute("href") for a in description.find_elements(By.CSS_SELECTOR, "a")
+    }
+    assert links["The keeper's own account"] == "https://example.org/kessel/keeper"
+    # A bare URL is a link, whole (the underscore is no italics), as in Discord.
+    assert links["https://example.org/kessel/tides_2026"] == "https://example.org/kessel/tides_2026"
     src = embed.find_element(By.CSS_SELECTOR, ".dc-embed-image").get_attribute("src") or ""
     assert src.endswith("/demo/images/harbour.png")
     footer = embed.find_element(By.CSS_SELECTOR, ".dc-embed-footer").text

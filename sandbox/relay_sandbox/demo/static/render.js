@@ -95,14 +95,23 @@ const Render = (() => {
     // Backslash escapes first: the escaped character is shown as is, never as Markdown.
     let s = text.replace(/\\([^A-Za-z0-9\s])/g, (_, ch) => `\u0000${kept.push(ch) - 1}\u0000`);
     s = escapeHtml(s);
+    // <https://…>: a link Discord shows without its angle brackets (the relay writes a bare URL
+    // that way when text follows it). Stashed, so no emphasis rule reaches into the URL.
+    const links = [];
+    const link = (url) =>
+      `\u0001${links.push(`<a href="${url}" target="_blank" rel="noopener noreferrer">${url}</a>`) - 1}\u0001`;
+    s = s.replace(/&lt;(https?:\/\/[^\s<>]+?)&gt;/g, (_, url) => link(url));
     s = s.replace(/`([^`]+)`/g, "<code>$1</code>");
     s = s.replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g,
       '<a href="$2" target="_blank" rel="noopener noreferrer">$1</a>');
+    // A bare URL is a link in Discord too (not one inside an <a> made just above).
+    s = s.replace(/(?<![">\/\w])https?:\/\/[^\s<]*[^\s<.,:;!?"')\]*_]/g, (url) => link(url));
     s = s.replace(/\*\*(.+?)\*\*/gs, "<strong>$1</strong>");
     s = s.replace(/__(.+?)__/gs, "<u>$1</u>");
     s = s.replace(/\*(?!\s)(.+?)\*/gs, "<em>$1</em>");
     s = s.replace(/(^|[^A-Za-z0-9])_(?!\s)(.+?)_(?![A-Za-z0-9])/gs, "$1<em>$2</em>");
     s = s.replace(/~~(.+?)~~/gs, "<s>$1</s>");
+    s = s.replace(/\u0001(\d+)\u0001/g, (_, i) => links[Number(i)]);
     return s.replace(/\u0000(\d+)\u0000/g, (_, i) => escapeHtml(kept[Number(i)]));
   }
 
