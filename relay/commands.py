@@ -11,7 +11,7 @@ import difflib
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
@@ -46,6 +46,8 @@ DESCRIPTIONS = {
     "delete": "Editors: withdraw an update everywhere",
     "preview": "Editors: see an update rendered, without publishing",
 }
+MAX_REPLY = 2000  # the smallest message a platform takes: Discord's (Telegram's is 4,096)
+MAX_TOPICS = 20  # per command; a reply names each
 LINK_LINE = re.compile(r"^(?:link|read|read more)\s*:\s*(\S+)\s*$", re.IGNORECASE)
 
 
@@ -92,6 +94,10 @@ class Reply:
     preview: bool = False
     subscribed: tuple[str, ...] = field(default=())
 
+    def __post_init__(self) -> None:  # a reply too long for the platform would reach nobody
+        if len(self.text) > MAX_REPLY:
+            object.__setattr__(self, "text", _shorten(self.text))
+
 
 def suggest(word: str, choices: list[str]) -> list[str]:
     """The configured names closest to a mistyped one."""
@@ -118,7 +124,8 @@ class Commands:
 
     async def handle(self, inv: Invocation, auth: Authority) -> Reply:
         """Answer one invocation; bad input gets a clear reply and changes nothing."""
-        handler = self._handlers.get(inv.command.lower())
+        inv = replace(inv, command=inv.command.lower())  # before any check: /PREVIEW is /preview
+        handler = self._handlers.get(inv.command)
         if handler is None:
             return Reply(f"Unknown command /{inv.command}. Try /help.", ok=False)
         if inv.command in EDITORS and not await auth.is_editor():
@@ -141,11 +148,8 @@ class Commands:
     async def start(self, inv: Invocation, auth: Authority) -> Reply:
         arg = inv.args.strip()
         if arg.startswith("subscribe_"):  # deep link t.me/bot?start=subscribe_<topic>
-            return await self.subscribe(
-                Invocation("subscribe", arg.removeprefix("subscribe_"), inv.chat, inv.chat_kind,
-                           inv.user_id),
-                auth,
-            )  # fmt: skip
+            deep = replace(inv, command="subscribe", args=arg.removeprefix("subscribe_"))
+            return await self.subscribe(deep, auth)
         return await self.help(inv, auth)
 
     async def help(self, inv: Invocation, auth: Authority) -> Reply:
@@ -170,22 +174,23 @@ class Commands:
         return Reply("\n".join(lines))
 
     async def topics(self, inv: Invocation, auth: Authority) -> Reply:
-        lines = ["Topics:"]
-        for t in self.config.topics:
-            lines.append(f"• {t.slug}: {t.title}" + (f", {t.description}" if t.description else ""))
-        return Reply("\n".join(lines))
+        lines = [f"• {t.slug}: {t.title}" + (f", {t.description}" if t.description else "")
+                 for t in self.config.topics]  # fmt: skip
+        return Reply("\n".join(["Topics:", *lines]))
 
     def _topic_args(self, words: list[str]) -> tuple[list[str], Reply | None]:
         slugs = list(self.config.topic_slugs)
         topics: list[str] = []
-        for word in words:
+        for word in dict.fromkeys(words):  # `/subscribe climate` ×500 names one topic
             slug = word.lower().lstrip("#")
             if slug not in slugs:
                 close = suggest(slug, slugs)
                 hint = f" Did you mean {', '.join(close)}?" if close else ""
-                return [], Reply(f"Unknown topic '{word}'.{hint} See /topics.", ok=False)
+                return [], Reply(f"Unknown topic '{word[:40]}'.{hint} See /topics.", ok=False)
             topics.append(slug)
-        return topics, None
+        if len(set(topics)) > MAX_TOPICS:
+            return [], Reply(f"At most {MAX_TOPICS} topics at a time, please.", ok=False)
+        return list(dict.fromkeys(topics)), None
 
     async def _managed(self, inv: Invocation, auth: Authority) -> tuple[Destination, str | None]:
         dest = inv.target or inv.chat
@@ -229,6 +234,10 @@ class Commands:
         return Reply("Unsubscribed from " + ", ".join(self._title(t) for t in removed) + ".")
 
     async def list_subscriptions(self, inv: Invocation, auth: Authority) -> Reply:
+        # another chat's list is for its admins only (a chat's own members see what arrives)
+        refusal = None if inv.target is None else await auth.may_manage(inv.target)
+        if refusal is not None:
+            return Reply(refusal, ok=False)
         topics = await self.subscriptions.topics(inv.target or inv.chat)
         if not topics:
             return Reply("This chat receives no topics yet. Try /topics, then /subscribe.")
@@ -311,6 +320,13 @@ class Commands:
         accepted = await self.ingest.delete(target[0])
         return Reply(f"Deleted update {target[0]}; every copy is being removed.",
                      update=accepted.update)  # fmt: skip
+
+
+def _shorten(text: str) -> str:
+    """`text` cut within `MAX_REPLY` at a line or list break, ending in an ellipsis."""
+    cut = text[: MAX_REPLY - 1]
+    at = max(cut.rfind("\n"), cut.rfind(", "))
+    return (cut[:at] if at > MAX_REPLY // 2 else cut).rstrip() + "…"
 
 
 def _text_changes(text: str, image: Image | None) -> Changes | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
 import redis.asyncio as aioredis
 
 from relay.changes import Changes
-from relay.commands import ChatKind, Commands, Invocation, suggest
+from relay.commands import MAX_REPLY, MAX_TOPICS, ChatKind, Commands, Invocation, suggest
 from relay.config import Config
 from relay.ingest import Ingest
 from relay.keys import Keys
@@ -86,6 +87,70 @@ async def test_remote_target_is_checked_even_from_a_private_chat(commands: Comma
     assert not refused.ok and await commands.subscriptions.topics(channel) == []
     ok = await commands.handle(inv("subscribe", "ukraine", target=channel), Auth(manages={channel}))
     assert ok.ok and await commands.subscriptions.topics(channel) == ["ukraine"]
+
+
+async def test_another_chats_subscriptions_are_for_its_admins_only(commands: Commands) -> None:
+    channel = Destination("telegram", "@newsch")
+    await commands.subscriptions.subscribe(channel, ["ukraine"])
+    refused = await commands.handle(inv("subscriptions", target=channel), Auth())
+    assert (refused.ok, refused.text) == (False, "Only this chat's administrators can do that.")
+    listed = await commands.handle(inv("subscriptions", target=channel), Auth(manages={channel}))
+    assert listed.text == "This chat receives: War in Ukraine (ukraine)."
+    # In the chat itself every member sees the list: they see what arrives anyway.
+    await commands.subscriptions.subscribe(GROUP, ["climate"])
+    own = await commands.handle(inv("subscriptions", chat=GROUP), Auth())
+    assert own.text == "This chat receives: Climate summit (climate)."
+
+
+@pytest.mark.parametrize("name", ["PREVIEW", "Post", "DELETE", "eDiT"])
+async def test_a_command_name_is_normalised_before_the_editor_check(
+    commands: Commands, client: aioredis.Redis, name: str
+) -> None:
+    reply = await commands.handle(inv(name, "ukraine Headline"), Auth())
+    assert (reply.ok, reply.update) == (False, None)
+    assert reply.text == f"Only the newsroom's editors can use /{name.lower()}."
+    assert await client.keys("*") == []
+
+
+async def test_a_topic_named_500_times_is_one_topic(commands: Commands) -> None:
+    reply = await commands.handle(inv("subscribe", " ".join(["climate", "#Climate"] * 250)), Auth())
+    assert reply.text == "Subscribed to Climate summit (climate)."
+    assert reply.subscribed == ("climate",)
+    again = await commands.handle(inv("unsubscribe", "climate " * 500), Auth())
+    assert again.text == "Unsubscribed from Climate summit (climate)."
+
+
+@pytest.fixture
+def many(client: aioredis.Redis, make_config: Callable[..., Config]) -> Commands:
+    """Commands over 300 topics with long descriptions: replies that would not fit."""
+    topics = [{"slug": f"t{i}", "title": f"Topic number {i}", "description": "d" * 80}
+              for i in range(300)]  # fmt: skip
+    config = make_config(topics=topics)
+    return Commands(config, Ingest(client, KEYS, config.topic_slugs, 1000),
+                    Subscriptions(client, KEYS))  # fmt: skip
+
+
+async def test_a_command_names_at_most_max_topics(many: Commands) -> None:
+    words = " ".join(f"t{i}" for i in range(MAX_TOPICS + 1))
+    refused = await many.handle(inv("subscribe", words), Auth())
+    assert (refused.ok, refused.text) == (False, f"At most {MAX_TOPICS} topics at a time, please.")
+    assert await many.subscriptions.topics(PRIVATE) == []
+    words = " ".join(f"t{i}" for i in range(MAX_TOPICS))
+    assert (await many.handle(inv("subscribe", words), Auth())).ok
+
+
+async def test_every_reply_fits_the_smallest_platform_limit(many: Commands) -> None:
+    topics = await many.handle(inv("topics"), Auth())
+    assert len(topics.text) <= MAX_REPLY and topics.text.endswith("…")
+    assert topics.text.startswith("Topics:\n• t0: Topic number 0, ddd")
+    assert topics.text.splitlines()[-2].startswith("• t")  # cut at a line, not mid-word
+    word = "x" * 4000
+    unknown = await many.handle(inv("subscribe", word), Auth())
+    assert unknown.text.startswith("Unknown topic 'xxx") and len(unknown.text) < 200
+    for i in range(0, 300, MAX_TOPICS):
+        await many.handle(inv("subscribe", " ".join(f"t{j}" for j in range(i, i + 20))), Auth())
+    listed = await many.handle(inv("subscriptions"), Auth())
+    assert len(listed.text) <= MAX_REPLY and listed.text.endswith(")…")
 
 
 async def test_start_deep_link_subscribes(commands: Commands) -> None:

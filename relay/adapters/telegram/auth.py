@@ -19,9 +19,10 @@ ADMIN = (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 class TelegramAuthority:
     """The `relay.commands.Authority` for one command typed on Telegram.
 
-    `chat` is where the command was typed; a command posted in a channel is trusted for that
-    channel, since only its administrators can post there. For a group the user must be an
-    administrator; for another chat (a remote channel) both the user and the bot must be.
+    `chat` is where the command was typed. A command posted as the chat itself (`as_chat`: a
+    channel post, or a group admin posting anonymously) is trusted for that chat, since only its
+    administrators can post so. Otherwise, for a group the user must be an administrator; for
+    another chat (a remote channel) both the user and the bot must be.
     """
 
     def __init__(
@@ -30,20 +31,21 @@ class TelegramAuthority:
         config: Config,
         user_id: int | None,
         chat: Destination,
-        channel_post: bool = False,
+        *,
+        as_chat: bool = False,
     ) -> None:
         self.bot = bot
         self.config = config
         self.user_id = user_id
         self.chat = chat
-        self.channel_post = channel_post
+        self.as_chat = as_chat
 
     async def is_editor(self) -> bool:
         return self.user_id is not None and self.user_id in self.config.editors.telegram_users
 
     async def may_manage(self, dest: Destination) -> str | None:
         remote = dest.chat_id != self.chat.chat_id
-        if not remote and self.channel_post:
+        if not remote and self.as_chat:
             return None
         if self.user_id is None:
             return "I can't tell who sent this command, so I can't check that you are an admin."
@@ -61,7 +63,7 @@ class TelegramAuthority:
                 f"I am not an administrator of {name}: add me as an admin who can post "
                 "messages there, then try again."
             )
-        return f"You are not an administrator of {name}, so you can't subscribe it."
+        return f"You are not an administrator of {name}, so you can't manage what it receives."
 
     async def _name(self, dest: Destination) -> str:
         if dest.chat_id.startswith("@"):

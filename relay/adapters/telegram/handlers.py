@@ -102,7 +102,10 @@ class CommandListener:
     async def answer(self, msg: Message, command: str, args: str, kind: ChatKind) -> None:
         thread = str(msg.message_thread_id) if msg.is_topic_message else None
         chat = Destination("telegram", str(msg.chat.id), thread)
-        user_id = msg.from_user.id if msg.from_user is not None else None
+        # Posted as the chat itself: a channel post, or an anonymous group admin (only admins
+        # can post so; `from` is then GroupAnonymousBot, nobody in particular)
+        as_chat = msg.sender_chat is not None and msg.sender_chat.id == msg.chat.id
+        user_id = None if as_chat or msg.from_user is None else msg.from_user.id
         target = None
         if kind is ChatKind.PRIVATE and command in _REMOTE_COMMANDS:
             args, ref = split_target(args)
@@ -111,7 +114,7 @@ class CommandListener:
             command, args, chat, kind, str(user_id or ""), target=target,
             image=self._image(msg), reply_to_update=self._replied_update(msg),
         )  # fmt: skip
-        auth = TelegramAuthority(self.bot, self.config, user_id, chat, kind is ChatKind.CHANNEL)
+        auth = TelegramAuthority(self.bot, self.config, user_id, chat, as_chat=as_chat)
         try:
             reply = await self.commands.handle(inv, auth)
         except Exception:  # Redis down, say: the user still gets an answer

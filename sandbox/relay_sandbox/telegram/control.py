@@ -166,10 +166,12 @@ class TelegramControl:
         photo: bytes | None = None,
         caption: str | None = None,
         entities: tuple[Json, ...] | None = None,
+        anonymous: bool = False,
     ) -> DisplayedMessage:
         """A user writes: to a bot (``bot=``; private chat) or in a group/supergroup/channel.
 
-        In a channel the post shows the channel as ``sender_chat`` and no ``from``. Commands
+        In a channel the post shows the channel as ``sender_chat`` and no ``from``; so does an
+        ``anonymous`` supergroup admin's message, whose ``from`` is GroupAnonymousBot. Commands
         get ``bot_command`` entities; bots that see the message receive it as an Update.
         """
         if chat_id is None or chat_id == user_id:
@@ -189,6 +191,7 @@ class TelegramControl:
             photo=photo,
             caption=caption,
             entities=entities,
+            anonymous=anonymous,
         )
         return displayed(self.engine.world, msg)
 

@@ -6,9 +6,12 @@ import re
 from dataclasses import replace
 
 from relay_sandbox.telegram.core import Engine
-from relay_sandbox.telegram.records import Json, Message, Photo, Topic
+from relay_sandbox.telegram.records import Json, Message, Photo, Topic, User
 from relay_sandbox.telegram.render import message_to_api
 
+#: The placeholder ``from`` of a message an administrator posts anonymously, "for backward
+#: compatibility" (Bot API, Message.from); ``sender_chat`` is the group itself.
+GROUP_ANONYMOUS_BOT = User(1087968824, "Group", is_bot=True, username="GroupAnonymousBot")
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?")
 
 
@@ -43,8 +46,13 @@ def send(
     photo: bytes | None = None,
     caption: str | None = None,
     entities: tuple[Json, ...] | None = None,
+    anonymous: bool = False,
 ) -> Message:
-    """Store a user's message (private chats: ``dialog_bot`` set) and deliver it as an Update."""
+    """Store a user's message (private chats: ``dialog_bot`` set) and deliver it as an Update.
+
+    With ``anonymous`` a supergroup administrator posts as the group: ``sender_chat`` is the
+    group and ``from`` is GroupAnonymousBot.
+    """
     world = engine.world
     user = world.user(user_id)
     if user.deactivated:
@@ -64,6 +72,11 @@ def send(
             raise ValueError(f"user {user_id} is not a member of chat {chat.id}")
         if chat.type == "channel" and member.status not in ("creator", "administrator"):
             raise ValueError("only channel admins post in a channel")
+    if anonymous:
+        member = world.member(chat.id, user_id) if chat.type == "supergroup" else None
+        if member is None or member.status not in ("creator", "administrator"):
+            raise ValueError("only a supergroup's administrators post anonymously")
+        world.users.setdefault(GROUP_ANONYMOUS_BOT.id, GROUP_ANONYMOUS_BOT)
     in_topic = chat.is_forum and thread_id is not None
     if in_topic and thread_id not in world.topics.get(chat.id, {}):
         raise ValueError(f"no topic {thread_id} in chat {chat.id}")
@@ -72,8 +85,8 @@ def send(
         chat_id=chat.id,
         message_id=world.next_message_id(world.box_key(chat, dialog_bot)),
         date=engine.date(),
-        sender_id=None if channel else user_id,
-        sender_chat_id=chat.id if channel else None,
+        sender_id=None if channel else GROUP_ANONYMOUS_BOT.id if anonymous else user_id,
+        sender_chat_id=chat.id if channel or anonymous else None,
         thread_id=thread_id if in_topic else None,
         is_topic_message=in_topic,
         reply_to=reply_to,

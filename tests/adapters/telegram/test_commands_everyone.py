@@ -172,7 +172,7 @@ async def test_remote_channel_subscription_needs_both_admins(
     )
     tg.control.add_bot(channel.id, account)
     assert await desk.ask(reader, "/subscribe ukraine @newsch") == (
-        "You are not an administrator of @newsch, so you can't subscribe it."
+        "You are not an administrator of @newsch, so you can't manage what it receives."
     )
     assert await desk.topics(channel.id) == []
     assert await desk.ask(owner, "/subscribe ukraine climate @newsch") == (
@@ -183,8 +183,55 @@ async def test_remote_channel_subscription_needs_both_admins(
     assert await desk.ask(owner, f"/subscriptions {channel.id}") == (
         "This chat receives: Climate summit (climate), War in Ukraine (ukraine)."
     )
+    # What a channel receives is its admins' business, as on Discord.
+    for ref in ("@newsch", str(channel.id)):
+        assert await desk.ask(reader, f"/subscriptions {ref}") == (
+            "You are not an administrator of @newsch, so you can't manage what it receives."
+        )
     assert await desk.ask(owner, "/unsubscribe climate @newsch") == (
         "Unsubscribed from Climate summit (climate)."
+    )
+
+
+async def _anonymously(tg: TelegramSandbox, account: Bot, admin: User, chat: int, text: str) -> str:
+    """`admin` posts `text` as the group; the bot's answer."""
+    sent = tg.control.send_message(admin.id, text, chat_id=chat, anonymous=True)
+    assert sent.sender == "Readers" and sent.sender_id == 1087968824  # GroupAnonymousBot
+
+    def answered(shown: list[Any]) -> bool:
+        return any(m.message_id > sent.message_id and m.sender_id == account.id for m in shown)
+
+    shown = await wait_for(tg, chat, answered)
+    return str(next(m.content for m in shown if m.message_id > sent.message_id))
+
+
+async def test_an_anonymous_group_admin_manages_subscriptions(
+    desk: Desk, tg: TelegramSandbox, account: Bot
+) -> None:
+    """An admin posting as the group: `sender_chat` is the group, `from` GroupAnonymousBot."""
+    owner = tg.control.create_user("Olga")
+    member = tg.control.create_user("Mo")
+    chat = tg.control.create_chat("supergroup", "Readers", creator=owner.id, members=(member.id,))
+    tg.control.add_bot(chat.id, account, admin=False)
+    admin = tg.control.create_user("Ada")
+    tg.control.set_member(chat.id, admin, "administrator", rights=("can_manage_chat",))
+    assert await _anonymously(tg, account, owner, chat.id, "/subscribe ukraine") == (
+        "Subscribed to War in Ukraine (ukraine)."
+    )
+    assert await _anonymously(tg, account, admin, chat.id, "/subscribe climate") == (
+        "Subscribed to Climate summit (climate)."
+    )
+    assert await desk.topics(chat.id) == ["climate", "ukraine"]
+    # Anonymous is nobody in particular: editor commands stay refused.
+    assert await _anonymously(tg, account, admin, chat.id, "/post ukraine Hi") == (
+        "Only the newsroom's editors can use /post."
+    )
+    # A member cannot post as the group; as themselves they are refused.
+    assert await desk.ask(member, "/unsubscribe all", chat=chat.id) == (
+        "Sorry, only this chat's administrators can change what it receives."
+    )
+    assert await _anonymously(tg, account, owner, chat.id, "/unsubscribe all") == (
+        "Unsubscribed from Climate summit (climate), War in Ukraine (ukraine)."
     )
 
 
