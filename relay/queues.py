@@ -156,9 +156,11 @@ class Queues:
         """Every queued update id, oldest first."""
         return [as_str(x) for x, _ in await self.positions(dest)]
 
-    async def positions(self, dest: Destination) -> list[tuple[str, int]]:
-        """Every queued update id with its position, oldest first."""
-        raw: Any = await self.client.zrange(self.keys.queue(str(dest)), 0, -1, withscores=True)
+    async def positions(self, dest: Destination, limit: int = 0) -> list[tuple[str, int]]:
+        """Queued update ids with their positions, oldest first: all, or the first `limit`."""
+        raw: Any = await self.client.zrange(
+            self.keys.queue(str(dest)), 0, limit - 1, withscores=True
+        )
         return [(as_str(x), int(score)) for x, score in raw]
 
     async def length(self, dest: Destination) -> int:

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
 WATERMARK_WAIT = 0.02
 DIGEST_LINES = 20
+# Queued jobs a digest looks at: enough to find its lines past deleted and already sent ones,
+# few enough that a queue of thousands costs the same as a short one.
+DIGEST_SCAN = 4 * DIGEST_LINES
 
 
 class Op(Enum):
@@ -255,12 +258,20 @@ class Syncer:
 
     async def _digest(self, dest: Destination, low: int | None) -> float | None:
         """Coalesce the oldest unsent updates of a far-behind destination into one message."""
-        pending = [u for u, at in await self.queues.positions(dest) if low is None or at <= low]
+        scanned = await self.queues.positions(dest, DIGEST_SCAN + 1)
+        pending = [u for u, at in scanned[:DIGEST_SCAN] if low is None or at <= low]
+        if len(scanned) <= DIGEST_SCAN:
+            pending = pending[:-1]  # the whole queue: its newest still goes out in full
+        async with self.client.pipeline(transaction=False) as pipe:
+            for update_id in pending:
+                self.registry.latest_in(pipe, update_id)
+                self.ledger.get_in(pipe, update_id, dest)
+            raw = await pipe.execute()
         lines: list[Update] = []
-        for update_id in pending[:-1]:  # the newest still goes out in full
+        for raw_update, raw_copy in zip(raw[::2], raw[1::2], strict=True):
             try:
-                update = await self.registry.latest(update_id)
-                copy = await self.ledger.get(update_id, dest) if update is not None else None
+                update = self.registry.parse(raw_update)
+                copy = parse_copy(raw_copy)
             except (InvalidUpdate, ValueError):
                 continue  # dead-lettered when it reaches the head of the queue
             if update is None or update.action is Action.DELETE:
@@ -282,9 +293,12 @@ class Syncer:
         except DeliveryError as exc:
             log.info("digest not sent dest=%s reason=%s", dest, exc.reason)
             return None  # serve jobs one by one; their own error handling applies
-        for update in lines:
-            await self.ledger.record(update.id, dest, Copy(update.revision, ids, digest=True))
-            await self.progress.count(update.id, update.revision, ok=True)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for update in lines:
+                line = Copy(update.revision, ids, digest=True)
+                self.ledger.record_in(pipe, update.id, dest, line)
+                await self.progress.count(update.id, update.revision, ok=True, client=pipe)
+            await pipe.execute()
         await self.queues.drop(dest, [u.id for u in lines])
         log.info("digest dest=%s updates=%d", dest, len(lines))
         return 0.0
