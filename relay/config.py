@@ -75,7 +75,8 @@ def _token(name_key: str, required_if: str | None = None) -> dict[str, Any]:
     def read(context: Context, siblings: Mapping[str, Any]) -> str:
         name = siblings[name_key]
         token = context.env.get(name, "")
-        if required_if is not None and siblings[required_if] and not token:
+        needed = required_if is not None and siblings[required_if] and context.need_tokens
+        if needed and not token:
             raise Invalid(name_key, f"the environment variable {name} to hold the token")
         return token
 
@@ -211,6 +212,7 @@ class ApiConfig:
     port: Port = 8080
     token_env: str = "RELAY_API_TOKEN"
     token: str = field(default="", repr=False, metadata=_token("token_env"))
+    allow_unauthenticated: bool = False  # serve beyond loopback with no token: say so here
 
 
 @dataclass(frozen=True)
@@ -268,9 +270,16 @@ class Config:
 
 
 def load(
-    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    need_tokens: bool = True,
 ) -> Config:
-    """Load and validate the config from `path`, `$RELAY_CONFIG`, with secrets from `env`."""
+    """Load and validate the config from `path`, `$RELAY_CONFIG`, with secrets from `env`.
+
+    With `need_tokens=False` (a command that only writes to Redis) an enabled platform's
+    token may be missing from the environment.
+    """
     env = os.environ if env is None else env
     file = str(path or env.get("RELAY_CONFIG") or "")
     if not file:
@@ -278,12 +287,12 @@ def load(
             "(no file)", "--config", "a config file: pass --config or set RELAY_CONFIG"
         )
     data = yamlfile.load(file)  # a regular UTF-8 file, bounded in size, aliases and depth
-    return parse(data, file, env)
+    return parse(data, file, env, need_tokens=need_tokens)
 
 
-def parse(data: Any, file: str, env: Mapping[str, str]) -> Config:
+def parse(data: Any, file: str, env: Mapping[str, str], *, need_tokens: bool = True) -> Config:
     """Build a `Config` from already-loaded YAML data."""
-    config = build(Config, data, Context(file, env))
+    config = build(Config, data, Context(file, env, need_tokens))
     _check_across_keys(config)
     return config
 

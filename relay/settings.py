@@ -75,6 +75,7 @@ class Context:
 
     file: str
     env: Mapping[str, str]
+    need_tokens: bool = True  # False for a command that never talks to a platform
 
 
 class Invalid(Exception):
