@@ -7,6 +7,7 @@ and turns native chat input into `relay.commands` invocations.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -100,6 +101,10 @@ class Adapter(ABC):
     async def aclose(self) -> None:
         """Stop listening and release connections."""
         return None
+
+    def background(self) -> Sequence[asyncio.Task[Any]]:
+        """The tasks `start` left running (a poller, a gateway): the relay stops if one ends."""
+        return ()
 
 
 AdapterFactory = Callable[[Config, TextIO | None], Adapter]

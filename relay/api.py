@@ -1,32 +1,63 @@
 """The HTTP API: update ingest for a CMS (`/v1/updates`), `/healthz` and `/metrics`.
 
-Every error is a JSON body `{"error": "...", "field": "..."}` with a 4xx status; a request
-that fails validation changes nothing.
+Every error is a JSON body `{"error": "...", "field": "..."}` (`field` when one is to blame):
+4xx for a bad request, which changes nothing; 429 or 503 with `Retry-After` when the relay
+cannot take the update now; 500, with no detail, for a bug (logged with its traceback).
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import hmac
+import ipaddress
 import json
 import logging
+import math
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from aiohttp import web
-from redis.exceptions import RedisError
+from aiohttp.http_exceptions import HttpProcessingError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError
 
+from relay import logs, model
 from relay import metrics as metrics_mod
-from relay import model
 from relay.changes import EDITABLE, Changes
 from relay.config import Config
-from relay.errors import InvalidUpdate, UnknownUpdate
+from relay.errors import ConfigError, InvalidUpdate, Overloaded, RelayError, UnknownUpdate
 from relay.ingest import Accepted, Ingest
 from relay.keys import Keys
 from relay.ledger import read_progress
+from relay.stream import UNREACHABLE
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
+# A client gets this long to send its headers, its body, or its next request on a kept-alive
+# connection; a stalled one must not hold a handler (and a connection) for ever.
+READ_TIMEOUT = 30.0
+# Redis away (or refusing writes): the workers ride it out, so the CMS may retry soon.
+UNAVAILABLE = (*UNREACHABLE, ReadOnlyError, OutOfMemoryError)
+UNAVAILABLE_RETRY_AFTER = 5
+JSON_CHARSETS = ("utf-8", "ascii")  # JSON is UTF-8 (RFC 8259); ASCII is a subset
+
+
+class _MalformedRequests(logging.Filter):
+    """aiohttp logs a request it cannot parse (the client's fault) at ERROR with a traceback:
+    one WARNING line says enough, and a hostile client cannot fill the log with tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            first = exc.message.strip().splitlines()[0] if exc.message.strip() else exc.code
+            record.msg, record.args, record.exc_info = "api: malformed request: %s", (first,), None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+HTTP_LOG = logging.getLogger("relay.api.http")  # aiohttp's per-connection log, filtered
+HTTP_LOG.addFilter(_MalformedRequests())
 
 
 class Relay(Protocol):
@@ -39,22 +70,109 @@ class Relay(Protocol):
     client: aioredis.Redis
     ingest: Ingest
 
+    @property
+    def failed(self) -> Mapping[str, str]:
+        """The parts that died, each with why."""
+
 
 RELAY_KEY: web.AppKey[Relay] = web.AppKey("relay")
+READ_TIMEOUT_KEY: web.AppKey[float] = web.AppKey("read_timeout")
 
 
-def _error(status: int, message: str, field: str | None = None) -> web.Response:
+def check_exposure(config: Config) -> None:
+    """Refuse to serve the API beyond loopback with no token, unless the config says so."""
+    api = config.api
+    if not api.enabled or api.token or api.allow_unauthenticated or _loopback(api.host):
+        return
+    raise ConfigError(
+        config.path,
+        "api.host",
+        f"a loopback address while {api.token_env} is unset: {api.host!r} would let anyone"
+        " who reaches it publish (set the token, or api.allow_unauthenticated: true)",
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, or "" (every interface): it may reach beyond this host
+        return False
+
+
+def _authorized(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    # Compare bytes in constant time; surrogatepass turns any header text into bytes.
+    expected = token.encode("utf-8", "surrogatepass")
+    matches = hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"), expected)
+    return scheme.lower() == "bearer" and matches
+
+
+def _error(
+    status: int, message: str, field: str | None = None, headers: Mapping[str, str] | None = None
+) -> web.Response:
     body: dict[str, Any] = {"error": message}
     if field is not None:
         body["field"] = field
-    return web.json_response(body, status=status)
+    return web.json_response(body, status=status, headers=headers)
 
 
-async def _json(request: web.Request) -> Any:
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _unicode_error(data: Any) -> str | None:
+    """The path of the first string (key or value) in `data` that is not valid Unicode text.
+
+    JSON may escape a lone surrogate (`"\\ud800"`), which no UTF-8 encoder accepts later.
+    """
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return path or "body"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                stack += [(path or "body", key), (f"{path}.{key}" if path else key, item)]
+        elif isinstance(value, list):
+            stack += [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+    return None
+
+
+async def _object(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, read within the read timeout; else `InvalidUpdate("body")`."""
+    charset = request.charset
+    if charset is not None and _codec(charset) not in JSON_CHARSETS:
+        raise web.HTTPUnsupportedMediaType(reason=f"charset must be utf-8, not {charset!r}")
     try:
-        return await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidUpdate("body", "must be a JSON object") from None
+        async with asyncio.timeout(request.app[READ_TIMEOUT_KEY]):
+            raw = await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(reason="the request body did not arrive in time") from None
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except UnicodeDecodeError:
+        raise InvalidUpdate("body", "must be UTF-8 encoded JSON") from None
+    except RecursionError:
+        raise InvalidUpdate("body", "must be a JSON object nested less deeply") from None
+    except ValueError as exc:  # bad JSON, NaN, an integer of more than 4,300 digits
+        raise InvalidUpdate("body", f"must be a JSON object ({exc})") from None
+    if not isinstance(data, dict):
+        raise InvalidUpdate("body", "must be a JSON object")
+    if (path := _unicode_error(data)) is not None:
+        raise InvalidUpdate(path, "must be valid Unicode text (a lone surrogate)")
+    return data
+
+
+def _codec(charset: str) -> str:
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return "unknown"
 
 
 def _accepted(accepted: Accepted, status: int) -> web.Response:
@@ -74,10 +192,8 @@ def _accepted(accepted: Accepted, status: int) -> web.Response:
 async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
     relay: Relay = request.app[RELAY_KEY]
     token = relay.config.api.token
-    if token and request.path.startswith("/v1/"):
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            return _error(401, "missing or wrong bearer token")
+    if token and request.path.startswith("/v1/") and not _authorized(request, token):
+        return _error(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
     try:
         response: web.StreamResponse = await handler(request)
         return response
@@ -86,14 +202,37 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return _error(status, exc.message, exc.field)
     except UnknownUpdate as exc:
         return _error(404, str(exc), "id")
-    except web.HTTPRequestEntityTooLarge:
-        return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    except Overloaded as exc:
+        retry = str(max(1, math.ceil(exc.retry_after)))
+        return _error(429, str(exc), headers={"Retry-After": retry})
+    except web.HTTPException as exc:
+        return _http_error(exc)
+    except UNAVAILABLE as exc:
+        log.warning("api: storage unavailable on %s %s: %s", request.method, request.path, exc)
+        retry = str(UNAVAILABLE_RETRY_AFTER)
+        return _error(503, "storage unavailable, retry later", headers={"Retry-After": retry})
+    except Exception:
+        log.exception("api: unexpected error on %s %s", request.method, request.path)
+        return _error(500, "internal error")
+
+
+def _http_error(exc: web.HTTPException) -> web.StreamResponse:
+    """aiohttp's own answers (404, 405, 408, 413, 415), as JSON like every other error."""
+    if exc.status < 400:
+        raise exc
+    headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+    if exc.status == 413:
+        return _error(413, f"body larger than {MAX_BODY_BYTES} bytes", "body")
+    response = _error(exc.status, exc.reason, "body" if exc.status == 408 else None, headers)
+    if exc.status == 408:
+        response.force_close()  # the rest of the body may never come
+    return response
 
 
 async def post_update(request: web.Request) -> web.Response:
     relay: Relay = request.app[RELAY_KEY]
-    data = await _json(request)
-    if isinstance(data, dict) and data.get("action", "publish") != "publish":
+    data = await _object(request)
+    if data.get("action", "publish") != "publish":
         raise InvalidUpdate("action", "POST publishes; use PATCH to edit and DELETE to delete")
     update = model.from_dict(data, generate_id=True)
     return _accepted(await relay.ingest.publish(update), 201)
@@ -101,8 +240,8 @@ async def post_update(request: web.Request) -> web.Response:
 
 async def patch_update(request: web.Request) -> web.Response:
     relay: Relay = request.app[RELAY_KEY]
-    data = await _json(request)
-    if not isinstance(data, dict) or not data:
+    data = await _object(request)
+    if not data:
         raise InvalidUpdate("body", f"must be a JSON object with some of {', '.join(EDITABLE)}")
     changes = Changes.from_dict(data)
     return _accepted(await relay.ingest.edit(request.match_info["id"], changes), 200)
@@ -133,13 +272,18 @@ async def get_update(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 while every part runs and Redis answers; else 503 saying what is wrong."""
     relay: Relay = request.app[RELAY_KEY]
+    body: dict[str, Any] = {"status": "ok", "redis": "ok", "consumer": relay.consumer}
     try:
         async with asyncio.timeout(2):
             await relay.client.ping()
-    except (RedisError, OSError, TimeoutError) as exc:
-        return web.json_response({"status": "error", "redis": str(exc)}, status=503)
-    return web.json_response({"status": "ok", "redis": "ok", "consumer": relay.consumer})
+    except (RedisError, OSError) as exc:
+        body.update(status="error", redis=logs.mask(str(exc) or type(exc).__name__))
+    if relay.failed:
+        failed = {part: logs.mask(reason) for part, reason in relay.failed.items()}
+        body.update(status="failed", failed=failed)
+    return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -148,10 +292,11 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
-def make_app(relay: Relay) -> web.Application:
+def make_app(relay: Relay, read_timeout: float = READ_TIMEOUT) -> web.Application:
     """The aiohttp application serving the API for `relay`."""
     app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_BYTES)
     app[RELAY_KEY] = relay
+    app[READ_TIMEOUT_KEY] = read_timeout
     app.router.add_post("/v1/updates", post_update)
     app.router.add_get("/v1/updates/{id}", get_update)
     app.router.add_patch("/v1/updates/{id}", patch_update)
@@ -161,14 +306,23 @@ def make_app(relay: Relay) -> web.Application:
     return app
 
 
-async def serve(relay: Relay, stop: asyncio.Event) -> None:
+async def serve(relay: Relay, stop: asyncio.Event, read_timeout: float = READ_TIMEOUT) -> None:
     """Serve the API on the configured address until `stop` is set."""
-    runner = web.AppRunner(make_app(relay), access_log=None)
+    check_exposure(relay.config)
+    host, port = relay.config.api.host, relay.config.api.port
+    runner = web.AppRunner(
+        make_app(relay, read_timeout), access_log=None, shutdown_timeout=read_timeout,
+        keepalive_timeout=read_timeout,  # also bounds the wait for a new request's headers
+        lingering_time=min(10.0, read_timeout),  # reading what a refused body still sends
+        logger=HTTP_LOG,
+    )  # fmt: skip
     await runner.setup()
-    site = web.TCPSite(runner, relay.config.api.host, relay.config.api.port)
-    await site.start()
-    log.info("api listening on http://%s:%d", relay.config.api.host, relay.config.api.port)
     try:
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:  # e.g. the port is taken: one line says it all
+            raise RelayError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        log.info("api listening on http://%s:%d", host, port)
         await stop.wait()
     finally:
         await runner.cleanup()

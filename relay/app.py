@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from importlib.metadata import entry_points
 from typing import TextIO
 
@@ -64,8 +64,40 @@ def build_adapters(config: Config, console_out: TextIO | None = None) -> list[Ad
     return adapters
 
 
+class Crashed(RelayError):
+    """A part of the running relay ended while it should have run: `component` and why."""
+
+    def __init__(self, component: str, reason: str) -> None:
+        self.component = component
+        self.reason = reason
+        super().__init__(f"{component} failed: {reason}")
+
+
+# Errors that are the world's doing, not a bug: one line says enough (no traceback).
+EXPECTED_FAILURES = (RelayError, OSError)
+
+
+def _why(task: asyncio.Task[None]) -> tuple[str, BaseException | None]:
+    """What ended `task`: a reason for humans, and the exception if there was one."""
+    if task.cancelled():
+        return "cancelled", None
+    exc = task.exception()
+    if exc is None:
+        return "stopped on its own", None
+    return (str(exc) if isinstance(exc, RelayError) else f"{type(exc).__name__}: {exc}"), exc
+
+
 class Relay:
-    """Connects Redis, syncs the config's channels, starts adapters and the dispatcher."""
+    """Connects Redis, syncs the config's channels, starts adapters and the dispatcher.
+
+    `sync_channels` makes the config's channels the subscriptions of record (adding and
+    removing); only a worker (`relay run`) should, never a short-lived command on a host whose
+    config may be stale.
+    """
+
+    # After a part fails, the others get this long to finish what they hold: a supervisor is
+    # waiting to restart the process, and whatever is left pending is claimed again anyway.
+    failure_grace = 0.5
 
     def __init__(
         self,
@@ -73,10 +105,14 @@ class Relay:
         adapters: Sequence[Adapter] | None = None,
         consumer: str | None = None,
         console_out: TextIO | None = None,
+        *,
+        sync_channels: bool = True,
     ) -> None:
         self.config = config
         self.keys = Keys(config.redis.key_prefix)
         self.consumer = consumer or default_consumer()
+        self.sync_channels = sync_channels
+        self.failed: dict[str, str] = {}  # component → why it died (served by /healthz)
         self._adapters = list(adapters) if adapters is not None else None
         self._console_out = console_out
         # Every concurrent send holds at most one connection; leave room for the rest.
@@ -93,12 +129,18 @@ class Relay:
         adapters = self._adapters
         if adapters is None:
             adapters = build_adapters(self.config, self._console_out)
-        self.client = await self._backend.__aenter__()
+        try:
+            self.client = await self._backend.__aenter__()
+        except ValueError as exc:  # a URL redis-py cannot parse, e.g. redis://[::1
+            if self.config.redis.url is None:
+                raise
+            raise ConfigError(self.config.path, "redis.url", f"a valid URL ({exc})") from None
         try:
             self.ingest = Ingest.from_config(self.client, self.config)
             self.subscriptions = Subscriptions(self.client, self.keys)
-            added, removed = await self.subscriptions.sync_config(self.config.channels)
-            log.info("config channels synced added=%d removed=%d", added, removed)
+            if self.sync_channels:
+                added, removed = await self.subscriptions.sync_config(self.config.channels)
+                log.info("config channels synced added=%d removed=%d", added, removed)
             self.commands = Commands(self.config, self.ingest, self.subscriptions)
             context = AdapterContext(
                 self.commands,
@@ -124,12 +166,57 @@ class Relay:
         return self
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Fan out, send (and serve the HTTP API, if enabled) until `stop` is set."""
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self.dispatcher.run(stop), name="dispatcher")
-            tasks.create_task(self.sender.run(stop), name="sender")
-            if self.config.api.enabled:
-                tasks.create_task(serve(self, stop), name="api")
+        """Fan out, send (and serve the HTTP API, if enabled) until `stop` is set.
+
+        Supervised: if a part (dispatcher, sender, API, an adapter's poller or gateway) ends
+        before `stop`, or fails while draining, it is named in `failed` at once (`/healthz`
+        answers 503), the rest stop within `failure_grace` seconds, the API last, and `run`
+        raises `Crashed`. Redis outages are no failure: the parts ride them out.
+        """
+        halt, api_halt = asyncio.Event(), asyncio.Event()
+        parts = {
+            asyncio.create_task(self.dispatcher.run(halt), name="dispatcher"): "dispatcher",
+            asyncio.create_task(self.sender.run(halt), name="sender"): "sender",
+        }
+        api: dict[asyncio.Task[None], str] = {}
+        if self.config.api.enabled:
+            api[asyncio.create_task(serve(self, api_halt), name="api")] = "api"
+        watched = {**parts, **api}
+        for adapter in self._started:
+            watched.update({task: adapter.platform for task in adapter.background()})
+        stopping = asyncio.create_task(stop.wait(), name="stop")
+        try:
+            await asyncio.wait({*watched, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            died = [task for task in watched if task.done()]
+            for task in died:
+                self._fail(watched[task], task)
+            halt.set()
+            if died:
+                await _finish(parts, self.failure_grace)
+            else:  # a stop: drain in-flight work (the CLI bounds it by the grace period)
+                await asyncio.wait(parts)
+                for task in parts:
+                    if task.cancelled() or task.exception() is not None:
+                        self._fail(parts[task], task)
+            api_halt.set()
+            await _finish(api, self.failure_grace)
+        finally:
+            stopping.cancel()
+            halt.set()
+            api_halt.set()
+            await _finish([*parts, *api], 0)  # cancelled (the grace ran out): stop them all
+        if self.failed:
+            component, reason = next(iter(self.failed.items()))
+            raise Crashed(component, reason)
+
+    def _fail(self, component: str, task: asyncio.Task[None]) -> None:
+        """Record and log why `component` ended: readiness turns false before anything stops."""
+        if component in self.failed:
+            return
+        reason, exc = _why(task)
+        self.failed[component] = reason
+        trace = None if exc is None or isinstance(exc, EXPECTED_FAILURES) else exc
+        log.error("%s failed: %s; stopping the relay", component, reason, exc_info=trace)
 
     async def __aexit__(self, *exc: object) -> None:
         for adapter in reversed(self._started):
@@ -139,3 +226,17 @@ class Relay:
                 log.exception("adapter %s failed to close", adapter.platform)
         self._started.clear()
         await self._backend.__aexit__(None, None, None)
+
+
+async def _finish(tasks: Collection[asyncio.Task[None]], within: float) -> None:
+    """Wait up to `within` seconds for `tasks`, then cancel what is left and let it unwind."""
+    pending = {task for task in tasks if not task.done()}
+    if pending and within > 0:
+        _, pending = await asyncio.wait(pending, timeout=within)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
+    for task in tasks:  # what a part raised on its way down follows from the first failure
+        if task.done() and not task.cancelled():
+            task.exception()

@@ -1,7 +1,8 @@
 """The `relay` command: run the relay, post/edit/delete updates, manage subscriptions, check config.
 
-Exit status: 0 success, 2 bad configuration or bad input (the message says which key or field),
-1 anything else (Redis unreachable, …). Logging is configured here and nowhere else.
+Exit status: 0 success; 2 bad configuration or bad input (the message says which key or field);
+1 anything else, in one line (Redis unreachable, the relay overloaded, a part of `relay run`
+that died); 130 interrupted. No traceback unless --verbose. Logging is configured here only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from relay import __version__, logs
 from relay import config as config_mod
 from relay.changes import Changes
@@ -22,6 +25,17 @@ from relay.errors import ConfigError, InvalidUpdate, RelayError, UnknownUpdate
 from relay.model import Destination, Image, Update, new_update_id
 
 log = logging.getLogger("relay")
+MAX_COUNT = 100_000
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# Commands that talk to a platform (or check a config for them) need its tokens; the rest
+# only write to Redis, and a CMS host should not have to hold bot tokens to run them.
+NEED_TOKENS = ("run", "check")
+
+
+def _count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_COUNT:,}")
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,17 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     delete = sub.add_parser("delete", help="delete an update everywhere it was sent")
     delete.add_argument("id")
 
-    for name, text in (("subscribe", "subscribe a chat"), ("unsubscribe", "unsubscribe a chat")):
-        s = sub.add_parser(name, help=text + " (as an operator, no permission check)")
+    operator = " (as an operator, no permission check)"
+    for name, text in (
+        ("subscribe", "subscribe a chat" + operator),
+        ("subscriptions", "list a chat's topics"),
+        ("unsubscribe", "unsubscribe a chat" + operator),
+    ):
+        s = sub.add_parser(name, help=text)
         s.add_argument("platform", choices=config_mod.PLATFORMS)
         s.add_argument("chat", help="chat or channel id")
-        s.add_argument("topics", nargs="+" if name == "subscribe" else "*", metavar="TOPIC")
+        if name != "subscriptions":
+            s.add_argument("topics", nargs="+" if name == "subscribe" else "*", metavar="TOPIC")
         s.add_argument("--thread", help="forum topic / thread id")
     sub.add_parser("status", help="workers, queues, subscribers and recent dead letters")
     dead = sub.add_parser("dead-letters", help="list or retry what could not be delivered")
     dead_sub = dead.add_subparsers(dest="dead_cmd", required=True, metavar="ACTION")
     dead_list = dead_sub.add_parser("list", help="the newest dead letters")
-    dead_list.add_argument("--count", type=int, default=20)
+    dead_list.add_argument("--count", type=_count, default=20)
     retry = dead_sub.add_parser("retry", help="send dead letters through again")
     retry.add_argument("ids", nargs="*", metavar="ID", help="dead letter ids (default: all)")
     sandbox = sub.add_parser("sandbox", help="run the local Telegram and Discord emulators")
@@ -71,10 +91,6 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8090)
     demo.add_argument("--pace", type=float, default=4.0, help="seconds between sample updates")
     demo.add_argument("--no-browser", action="store_true", help="do not open the page")
-    subs = sub.add_parser("subscriptions", help="list a chat's topics")
-    subs.add_argument("platform", choices=config_mod.PLATFORMS)
-    subs.add_argument("chat")
-    subs.add_argument("--thread")
     return p
 
 
@@ -90,7 +106,24 @@ def _content_args(p: argparse.ArgumentParser) -> None:
 
 def _body(args: argparse.Namespace) -> str | None:
     body: str | None = args.body
-    return sys.stdin.read() if body == "-" else body
+    if body != "-":
+        return body
+    raw = sys.stdin.buffer.read()  # bytes: the locale must not decide how (or whether) it fails
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidUpdate("body", f"standard input is not UTF-8 (at byte {exc.start})") from None
+
+
+def _check_text(args: argparse.Namespace) -> None:
+    """Refuse text that was not UTF-8 (Python keeps it as lone surrogates); a path may be."""
+    for name, value in vars(args).items():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and not text.isascii() and name != "config":
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InvalidUpdate(name, "must be UTF-8 text") from None
 
 
 def _image(args: argparse.Namespace) -> Image | None:
@@ -104,8 +137,8 @@ def _image(args: argparse.Namespace) -> Image | None:
 async def _with_relay(config: Config, work: Callable[[Any], Awaitable[int]]) -> int:
     from relay.app import Relay
 
-    # Short-lived commands use no adapters: they write to Redis and a running relay delivers.
-    async with Relay(config, adapters=[]) as relay:
+    # No adapters (they write to Redis, a running relay delivers); no channel sync (`run` does).
+    async with Relay(config, adapters=[], sync_channels=False) as relay:
         return await work(relay)
 
 
@@ -188,6 +221,14 @@ async def _dead_letters(relay: Any, args: argparse.Namespace) -> int:
     return 1 if any(o == "no such dead letter" for _, o in results) else 0
 
 
+def _stop_on_signals() -> asyncio.Event:
+    """An event SIGTERM and SIGINT set: what the long-running commands stop on."""
+    stop = asyncio.Event()
+    for sig in STOP_SIGNALS:
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    return stop
+
+
 SANDBOX_MISSING = (
     "relay {cmd}: the emulators are not installed (they stay out of production installs);"
     " from a live-relay checkout run `./dev setup`, or `pip install -e ./sandbox`"
@@ -210,11 +251,7 @@ async def _sandbox(args: argparse.Namespace) -> int:
         return 2
     from relay_sandbox.serve import serve
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await serve(stop, sys.stdout, args.host, args.telegram_port, args.discord_port)
+    await serve(_stop_on_signals(), sys.stdout, args.host, args.telegram_port, args.discord_port)
     return 0
 
 
@@ -226,42 +263,37 @@ async def _demo(args: argparse.Namespace) -> int:
     if not args.verbose:  # the narration on stdout tells the story; library chatter buries it
         logging.getLogger().setLevel(logging.WARNING)
         logging.getLogger("discord.client").setLevel(logging.ERROR)  # "no voice support"
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     try:
         await serve(
             stop, sys.stdout, host=args.host, port=args.port, pace=args.pace,
             open_browser=not args.no_browser,
         )  # fmt: skip
-    except OSError as exc:
+    except OSError as exc:  # a RelayError (Valkey would not start, …) is main's to report
         print(f"error: cannot serve the demo on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    except RelayError as exc:  # e.g. the embedded Valkey server would not start
-        print(logs.mask(f"error: {exc}"), file=sys.stderr)
         return 1
     return 0
 
 
 async def _run(config: Config, args: argparse.Namespace) -> int:
-    from relay.app import Relay
+    from relay.app import Crashed, Relay
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     async with Relay(config, consumer=args.consumer) as relay:
-        log.info(
-            "relay running consumer=%s topics=%s", relay.consumer, ",".join(config.topic_slugs)
-        )
+        log.info("running consumer=%s topics=%s", relay.consumer, ",".join(config.topic_slugs))
         task = asyncio.create_task(relay.run(stop))
-        await stop.wait()
-        log.info("stopping: draining in-flight work (grace %ss)", config.dispatcher.grace_seconds)
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        grace = config.dispatcher.grace_seconds
+        if not task.done():
+            log.info("stopping: draining in-flight work (grace %ss)", grace)
         try:
-            await asyncio.wait_for(task, config.dispatcher.grace_seconds)
+            await asyncio.wait_for(task, grace)
         except TimeoutError:
             log.warning("grace period over; unfinished entries stay pending for the next run")
+        except Crashed:  # relay.run logged why; a supervisor restarts us on a non-zero exit
+            return 1
     return 0
 
 
@@ -272,40 +304,54 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
 }  # fmt: skip
 
 
-def _stopped_before_start(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+def _command(args: argparse.Namespace) -> int:
+    if args.cmd == "sandbox":  # needs no config: it stands in for the platforms
+        return asyncio.run(_sandbox(args))
+    if args.cmd == "demo":  # needs no config and no tokens: it brings its own sandboxes
+        return asyncio.run(_demo(args))
+    config = config_mod.load(args.config, need_tokens=args.cmd in NEED_TOKENS)
+    logs.add_secrets(config.secrets)
+    if args.cmd in ("check", "run"):
+        from relay.api import check_exposure
+
+        check_exposure(config)
+    if args.cmd == "check":
+        print(f"{config.path}: OK ({len(config.topics)} topics, {len(config.channels)} channels)")
+        return 0
+    if args.cmd == "run":  # a stop while the event loop is being built would leave it half made
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        with asyncio.Runner() as runner:
+            runner.get_loop()
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+            return runner.run(_run(config, args))
+    handler = COMMANDS[args.cmd]
+    return asyncio.run(_with_relay(config, lambda relay: handler(relay, args)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logs.setup(args.verbose)
     if args.cmd == "run":  # until _run takes over the signals, a stop has nothing to drain
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, _stopped_before_start)
-    if args.cmd == "sandbox":  # needs no config: it stands in for the platforms
-        return asyncio.run(_sandbox(args))
-    if args.cmd == "demo":  # needs no config and no tokens: it brings its own sandboxes
-        return asyncio.run(_demo(args))
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, lambda signum, frame: sys.exit(0))
     try:
-        config = config_mod.load(args.config)
-        logs.add_secrets(config.secrets)
-        if args.cmd == "check":
-            print(
-                f"{config.path}: OK ({len(config.topics)} topics, {len(config.channels)} channels)"
-            )
-            return 0
-        if args.cmd == "run":
-            return asyncio.run(_run(config, args))
-        handler = COMMANDS[args.cmd]
-        return asyncio.run(_with_relay(config, lambda relay: handler(relay, args)))
+        _check_text(args)
+        return _command(args)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        print(logs.mask(f"config error: {exc}"), file=sys.stderr)
         return 2
     except (InvalidUpdate, UnknownUpdate) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except RelayError as exc:
         print(logs.mask(f"error: {exc}"), file=sys.stderr)
+        return 2
+    except (RelayError, RedisError, OSError) as exc:  # incl. Overloaded: nothing was accepted
+        print(logs.mask(f"error: {exc or type(exc).__name__}"), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: one line; --verbose adds the traceback
+        log.debug("traceback of the unexpected error", exc_info=True)
+        hint = "" if args.verbose else " (--verbose shows the traceback)"
+        print(logs.mask(f"error: unexpected {type(exc).__name__}: {exc}{hint}"), file=sys.stderr)
         return 1
 
 

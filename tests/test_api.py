@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import shutil
+import socket
+import tempfile
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
 from relay import config as config_mod
 from relay.adapters.memory import MemoryAdapter
-from relay.api import make_app
+from relay.api import RELAY_KEY, check_exposure, make_app, serve
 from relay.app import Relay
+from relay.backend import EmbeddedValkey
 from relay.config import Config
+from relay.errors import ConfigError
 from relay.keys import Keys
 from relay.model import Destination
 
@@ -77,7 +86,7 @@ async def test_generated_id_when_none_given(http: TestClient[Any, Any]) -> None:
         ("post", "/v1/updates", {"topic": "ukraine", "headline": "h", "colour": 3}, 400, "colour"),
         ("post", "/v1/updates", {"topic": "ukraine", "headline": "h", "action": "edit"},
          400, "action"),
-        ("post", "/v1/updates", [1, 2], 400, "update"),
+        ("post", "/v1/updates", [1, 2], 400, "body"),
         ("patch", "/v1/updates/none", {"headline": "x"}, 404, "id"),
         ("patch", "/v1/updates/none", {}, 400, "body"),
         ("delete", "/v1/updates/none", None, 404, "id"),
@@ -280,3 +289,179 @@ async def test_metrics_count_accepted_updates_deliveries_and_queue_state(
     )
     assert _sample(after, "relay_destinations_waiting") == 0
     assert "relay_platform_call_seconds_bucket" in after
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _exchange(port: int, data: bytes) -> bytes:
+    """Send `data` on a raw connection and stall; everything the server sends until it closes.
+
+    The socket timeout only keeps a broken server from hanging the test.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        return received
+
+
+async def test_a_stalled_body_gets_408_a_stalled_header_a_close_and_others_are_served(
+    client: aioredis.Redis, make_config: Callable[..., Config]
+) -> None:
+    port = _free_port()
+    cfg = make_config(api={"enabled": True, "port": port})
+    stop = asyncio.Event()
+    async with Relay(cfg, adapters=[]) as relay:
+        server = asyncio.create_task(serve(relay, stop, read_timeout=0.5))
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with asyncio.timeout(30):
+                    while True:  # until it listens
+                        with contextlib.suppress(aiohttp.ClientError):
+                            async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
+                                break
+                        await asyncio.sleep(0.05)
+                head = b"POST /v1/updates HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                body = asyncio.to_thread(
+                    _exchange, port, head + b'Content-Length: 100\r\n\r\n{"topic": "ukr'
+                )
+                header = asyncio.to_thread(_exchange, port, head + b"Content-Len")
+                stalled_body, stalled_header = await asyncio.gather(body, header)
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    assert r.status == 200  # the relay kept serving
+        finally:
+            stop.set()
+            await server
+    status, _, rest = stalled_body.partition(b"\r\n")
+    assert status.startswith(b"HTTP/1.1 408")
+    answer = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert answer["field"] == "body" and answer["error"]
+    assert stalled_header == b""  # closed without an answer: it never said what it wanted
+    assert await client.xlen(KEYS.updates) == 0
+
+
+async def test_a_request_that_is_not_http_is_refused_with_one_warning_line(
+    client: aioredis.Redis, make_config: Callable[..., Config], caplog: pytest.LogCaptureFixture
+) -> None:
+    port = _free_port()
+    stop = asyncio.Event()
+    async with Relay(make_config(api={"enabled": True, "port": port}), adapters=[]) as relay:
+        server = asyncio.create_task(serve(relay, stop, read_timeout=5))
+        try:
+            async with asyncio.timeout(30):
+                while True:  # until it listens
+                    with contextlib.suppress(OSError):
+                        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                        break
+                    await asyncio.sleep(0.05)
+            bad = b"POST /v1/updates HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"
+            answer = await asyncio.to_thread(_exchange, port, bad)
+        finally:
+            stop.set()
+            await server
+    assert answer.startswith(b"HTTP/1.0 400")
+    [record] = [r for r in caplog.records if r.name == "relay.api.http"]
+    assert record.levelname == "WARNING" and record.exc_info is None
+    assert record.getMessage() == "api: malformed request: Invalid character in Content-Length:"
+
+
+async def test_a_redis_outage_is_a_json_503_with_retry_after_then_it_serves_again(
+    make_config: Callable[..., Config],
+) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="lr-", dir="/tmp"))
+    valkey = EmbeddedValkey(directory)
+    valkey.start()
+    try:
+        cfg = make_config(redis={"url": valkey.url})
+        async with (
+            Relay(cfg, adapters=[]) as relay,
+            TestClient(TestServer(make_app(relay))) as http,
+        ):
+            body = {"id": "o-1", "topic": "ukraine", "headline": "During the outage"}
+            await asyncio.to_thread(valkey.stop)
+            for method, path in (("POST", "/v1/updates"), ("GET", "/v1/updates/o-1")):
+                down = await http.request(method, path, json=body)
+                assert down.status == 503, await down.text()
+                assert down.headers["Retry-After"] == "5"
+                assert (await down.json())["error"] == "storage unavailable, retry later"
+            health = await http.get("/healthz")
+            assert health.status == 503 and (await health.json())["redis"] != "ok"
+            valkey = EmbeddedValkey(directory)
+            await asyncio.to_thread(valkey.start)
+            assert (await http.post("/v1/updates", json=body)).status == 201
+    finally:
+        valkey.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def test_an_overloaded_relay_answers_429_with_retry_after_in_whole_seconds(
+    client: aioredis.Redis, make_config: Callable[..., Config]
+) -> None:
+    cfg = make_config(redis={"url": make_config().redis.url, "max_backlog": 1})
+    async for http in _client(cfg):
+        first = await http.post("/v1/updates", json={"topic": "ukraine", "headline": "one"})
+        assert first.status == 201  # nothing fans out here: the backlog is now 1
+        refused = await http.post("/v1/updates", json={"topic": "ukraine", "headline": "two"})
+        assert refused.status == 429
+        retry_after = refused.headers["Retry-After"]
+        assert retry_after.isdigit() and int(retry_after) >= 1
+        assert "overloaded" in (await refused.json())["error"]
+    assert await client.xlen(KEYS.updates) == 1
+
+
+async def test_an_unexpected_error_is_a_json_500_and_its_traceback_is_only_logged(
+    http: TestClient[Any, Any], client: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _post(http, "B")
+    await client.delete(KEYS.update("B"))
+    await client.set(KEYS.update("B"), "not a hash")  # WRONGTYPE on every read of B
+    response = await http.get("/v1/updates/B")
+    assert response.status == 500
+    assert await response.json() == {"error": "internal error"}
+    [record] = [r for r in caplog.records if r.name == "relay.api"]
+    assert record.exc_info is not None and "GET /v1/updates/B" in record.getMessage()
+
+
+async def test_healthz_is_503_naming_a_part_that_died(http: TestClient[Any, Any]) -> None:
+    relay = http.app[RELAY_KEY] if http.app is not None else None
+    assert isinstance(relay, Relay)
+    relay.failed["discord"] = "gateway closed: 4004 Authentication failed."
+    response = await http.get("/healthz")
+    assert response.status == 503
+    body = await response.json()
+    assert body["status"] == "failed"
+    assert body["failed"] == {"discord": "gateway closed: 4004 Authentication failed."}
+
+
+@pytest.mark.parametrize(
+    ("host", "env", "allow", "refused"),
+    [
+        ("0.0.0.0", {}, False, True),
+        ("::", {}, False, True),
+        ("", {}, False, True),
+        ("relay.example.org", {}, False, True),
+        ("0.0.0.0", {"RELAY_API_TOKEN": "s3cret-token"}, False, False),
+        ("0.0.0.0", {}, True, False),
+        ("127.0.0.1", {}, False, False),
+        ("127.0.0.2", {}, False, False),
+        ("::1", {}, False, False),
+        ("localhost", {}, False, False),
+    ],
+)
+def test_no_api_beyond_loopback_without_a_token_unless_the_config_says_so(
+    make_config: Callable[..., Config], host: str, env: dict[str, str], allow: bool, refused: bool
+) -> None:
+    data = {**BASE_CONFIG, "redis": {"url": make_config().redis.url},
+            "api": {"host": host, "allow_unauthenticated": allow}}  # fmt: skip
+    cfg = config_mod.parse(data, "t.yaml", env)
+    if refused:
+        with pytest.raises(ConfigError) as info:
+            check_exposure(cfg)
+        assert info.value.key == "api.host" and "RELAY_API_TOKEN" in info.value.expected
+    else:
+        check_exposure(cfg)

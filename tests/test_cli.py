@@ -18,6 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 import yaml
 
+from relay import config as config_mod
 from relay import model
 from relay.adapters.memory import MemoryAdapter
 from relay.app import Relay
@@ -212,3 +213,84 @@ def test_socket_path_too_long_is_refused_clearly(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 120)
     with pytest.raises(StreamError, match="too deep for a unix socket"):
         EmbeddedValkey(deep).start()
+
+
+def test_commands_that_only_write_to_redis_need_no_bot_tokens(
+    tmp_path: Path, config: Config
+) -> None:
+    # A CMS host runs `relay post` with the relay's config but none of the bots' tokens.
+    cfg_file = write_config(
+        tmp_path / "r.yaml", redis={"url": config.redis.url},
+        telegram={"enabled": True}, discord={"enabled": True},
+    )  # fmt: skip
+    env = {"TELEGRAM_TOKEN": "", "DISCORD_TOKEN": ""}
+    base = ["--config", str(cfg_file)]
+    posted = relay_cmd(
+        *base, "post", "--topic", "ukraine", "--headline", "h", "--id", "t1", env=env
+    )
+    assert posted.returncode == 0, posted.stderr
+    for args in (["edit", "t1", "--headline", "h2"], ["delete", "t1"], ["status"],
+                 ["dead-letters", "list"], ["subscribe", "telegram", "-100", "ukraine"],
+                 ["subscriptions", "telegram", "-100"],
+                 ["unsubscribe", "telegram", "-100"]):  # fmt: skip
+        result = relay_cmd(*base, *args, env=env)
+        assert result.returncode == 0, (args, result.stderr)
+    for args in (["check"], ["run"]):  # these do talk to the platforms: they need the tokens
+        result = relay_cmd(*base, *args, env=env)
+        assert result.returncode == 2 and "TELEGRAM_TOKEN" in result.stderr
+
+
+async def test_only_relay_run_syncs_the_config_channels(
+    tmp_path: Path, client: aioredis.Redis, config: Config
+) -> None:
+    channel = Destination("console", "desk")
+    worker = write_config(
+        tmp_path / "worker.yaml", redis={"url": config.redis.url},
+        channels=[{"destination": str(channel), "topics": ["ukraine"]}],
+    )  # fmt: skip
+    async with Relay(config_mod.load(worker, env={})) as relay:  # what `relay run` does first
+        assert await relay.subscriptions.topics(channel) == ["ukraine"]
+    # A CMS host whose copy of the config predates the channel: its commands leave it alone.
+    stale = write_config(tmp_path / "stale.yaml", redis={"url": config.redis.url})
+    for args in (["post", "--topic", "ukraine", "--headline", "h", "--id", "s1"], ["status"],
+                 ["subscriptions", "console", "desk"]):  # fmt: skip
+        result = await asyncio.to_thread(relay_cmd, "--config", str(stale), *args)
+        assert result.returncode == 0, result.stderr
+    async with Relay(config, adapters=[], sync_channels=False) as relay:
+        assert await relay.subscriptions.topics(channel) == ["ukraine"]
+
+
+async def test_an_overloaded_relay_refuses_a_post_in_one_line_exit_1(
+    tmp_path: Path, client: aioredis.Redis, config: Config
+) -> None:
+    cfg_file = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url, "max_backlog": 1})
+    post = ["--config", str(cfg_file), "post", "--topic", "ukraine", "--headline"]
+    first = await asyncio.to_thread(relay_cmd, *post, "one")
+    assert first.returncode == 0, first.stderr  # no relay runs: it waits in the backlog
+    refused = await asyncio.to_thread(relay_cmd, *post, "two")
+    assert refused.returncode == 1 and refused.stdout == ""
+    [line] = [x for x in refused.stderr.splitlines() if x.startswith("error:")]
+    assert "overloaded" in line and "retry after" in line
+    assert "Traceback" not in refused.stderr
+    assert await client.xlen(KEYS.updates) == 1
+
+
+def test_a_redis_error_is_one_line_exit_1(tmp_path: Path, config: Config) -> None:
+    cfg_file = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url})
+    base = ["--config", str(cfg_file)]
+    assert (
+        relay_cmd(*base, "post", "--topic", "ukraine", "--headline", "h", "--id", "w1").returncode
+        == 0
+    )
+
+    async def corrupt() -> None:
+        redis = aioredis.Redis.from_url(config.redis.url or "")
+        await redis.delete(KEYS.update("w1"))
+        await redis.set(KEYS.update("w1"), "not a hash")
+        await redis.aclose()
+
+    asyncio.run(corrupt())
+    result = relay_cmd(*base, "edit", "w1", "--headline", "x")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("error: WRONGTYPE")
+    assert "Traceback" not in result.stderr

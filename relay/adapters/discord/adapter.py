@@ -140,6 +140,9 @@ class DiscordAdapter(Adapter):
             await self.slash.sync(self.settings.command_guild_ids)
         log.info("discord ready bot=%s guilds=%d", self.bot_id, len(self.client.guilds))
 
+    def background(self) -> Sequence[asyncio.Task[Any]]:
+        return () if self._task is None else (self._task,)
+
     async def aclose(self) -> None:
         if self.slash is not None:
             await self.slash.aclose()

@@ -165,6 +165,9 @@ class TelegramAdapter(Adapter):
         self._poller = asyncio.create_task(self._poll_while_leader(), name="telegram-poller")
         log.info("telegram bot @%s ready for commands", self.bot.username)
 
+    def background(self) -> Sequence[asyncio.Task[Any]]:
+        return () if self._poller is None else (self._poller,)
+
     @property
     def polling(self) -> bool:
         """Whether this process is the one long-polling for commands."""
