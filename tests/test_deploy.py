@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 import yaml
 
 from relay import config as config_mod
+from relay.api import check_exposure
 from relay.cli import _parser
+from relay.errors import ConfigError
 
 from .conftest import ROOT
 
@@ -51,8 +54,23 @@ def test_the_mounted_config_is_valid_and_its_tokens_come_from_compose() -> None:
         cfg = config_mod.load(ROOT / host_path, env=fake_env)
         assert cfg.redis.url == env["REDIS_URL"]
         assert cfg.api.host == "0.0.0.0"  # reachable from outside the container
-        for token_env in (cfg.telegram.token_env, cfg.discord.token_env, cfg.api.token_env):
+        check_exposure(cfg)  # with the token compose passes, the relay serves
+        for token_env in (cfg.telegram.token_env, cfg.discord.token_env):
             assert env[token_env] == "${" + token_env + ":-}"
+
+
+def test_compose_requires_the_api_token_and_the_relay_refuses_without_it() -> None:
+    # The port is published on every interface: an API without a token would let anyone who
+    # reaches the host publish. Compose refuses to start without it (`:?`), and so would the
+    # relay itself if it were started without.
+    cfg = config_mod.load(ROOT / "config" / "relay.docker.yaml", env={})
+    assert not cfg.api.allow_unauthenticated
+    for service in _relay_services().values():
+        assert service["environment"][cfg.api.token_env] == (
+            "${" + cfg.api.token_env + ":?set " + cfg.api.token_env + "}"
+        )
+    with pytest.raises(ConfigError, match=cfg.api.token_env):
+        check_exposure(cfg)
 
 
 def test_published_port_matches_the_api_port() -> None:
