@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from relay import model
 from relay.config import Config
@@ -31,7 +32,7 @@ from relay.metrics import FANNED_OUT
 from relay.model import Action, Destination, Update
 from relay.queues import Queues
 from relay.registry import decode
-from relay.stream import UNREACHABLE, Entry, Outage, Stream, raise_if_cancelled
+from relay.stream import UNREACHABLE, Entry, Outage, Stream, is_nogroup, raise_if_cancelled
 from relay.subscriptions import Subscriptions, Unreadable
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,10 @@ class Dispatcher:
                 outage.over()
             except UNREACHABLE as exc:
                 await outage.wait(exc, stop)
+            except ResponseError as exc:
+                if not is_nogroup(exc):
+                    raise
+                log.warning("the updates stream or its group is gone; creating it again")
 
     async def _claimed(self, entry: Entry) -> None:
         attempts = await self.stream.times_delivered(entry.id)

@@ -110,6 +110,11 @@ def _id(raw: Any) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def is_nogroup(exc: ResponseError) -> bool:
+    """The stream or its group is gone (deleted, or Redis flushed): recreate, never crash."""
+    return str(exc).startswith("NOGROUP")
+
+
 class Stream:
     """The updates stream, its consumer group and the state of each entry's fan-out.
 
@@ -212,7 +217,12 @@ class Stream:
 
         Every job queued from an older entry is final in its queue position.
         """
-        summary = await self.client.xpending(self.keys.updates, self.keys.group)
+        try:
+            summary = await self.client.xpending(self.keys.updates, self.keys.group)
+        except ResponseError as exc:
+            if not is_nogroup(exc):
+                raise
+            return None  # the stream was deleted (a flush): no entry is being fanned out
         low = summary.get("min") if summary else None
         return as_str(low) if low else None
 
