@@ -186,9 +186,11 @@ async def test_healthz_turns_503_naming_the_dead_part_before_the_relay_stops(
         async with asyncio.timeout(HANG):
             while not relay.failed:  # noqa: ASYNC110 - the state is the relay's
                 await asyncio.sleep(0.01)
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
-                status, health = r.status, await r.json()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}/healthz") as r,
+        ):
+            status, health = r.status, await r.json()
         assert not running.done()  # still draining: readiness went false first
         adapter.release.set()
         with pytest.raises(Crashed) as crashed:
