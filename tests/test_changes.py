@@ -146,7 +146,7 @@ changes = st.builds(
         st.none() | st.builds(Image, url=urls, caption=text, credit=text.map(lambda s: s[:200]))
     ),
     breaking=_maybe(st.booleans()),
-    author=_maybe(text.map(lambda s: s[:100])),
+    author=_maybe(line.map(lambda s: s[:100])),  # one line, as every author
 )
 
 
