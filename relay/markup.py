@@ -10,7 +10,8 @@ the platforms cannot disagree about what the editor wrote. Beyond CommonMark its
   `![alt](url)`. Backslash escapes work (`\\*` is a star); `&amp;` stays five characters;
   leading spaces of a line go, as in any CommonMark paragraph.
 - A bare `http(s)://` URL is one verbatim run (`BareUrl`) that emphasis never splits: it stops
-  at whitespace, `<>*\\[]`, drops trailing `.,:;!?"'` and an unmatched `)`. Platforms link it.
+  at whitespace, `<>*\\[]`, drops trailing `.,:;!?"'_~` and an unmatched `)`, as GFM does.
+  Platforms link it.
 - A link target is canonical and accepted everywhere (`relay.links.canonical_url`). Any other
   target (`javascript:`, `mailto:`, relative, empty) is no link, and CommonMark's reading of
   the text stands; so for a label whose brackets Discord could not pair, and for links with
@@ -111,7 +112,7 @@ class _Reader(MarkdownIt):
 
 _SCHEME = re.compile(r"(?:^|[^A-Za-z0-9.+-])([A-Za-z][A-Za-z0-9.+-]*)$")
 _URL_REST = re.compile(r"//[^\s<>*\\\[\]\x00-\x1f\x7f]+")
-_TRAILING = ".,:;!?\"'"
+_TRAILING = ".,:;!?\"'_~"  # as GFM's autolink: trailing punctuation is not part of it
 _ESCAPABLE = re.compile(r"\\([!-/:-@\[-`{-~])")
 # A label Discord's link syntax reads as one: brackets paired, a `]` only before the end.
 _BRACKET = re.compile(r"[\[\]]")

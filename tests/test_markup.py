@@ -23,6 +23,7 @@ from relay.markup import (
     Paragraph,
     Quote,
     Text,
+    paragraphs,
     parse,
     plain_text,
 )
@@ -164,10 +165,15 @@ def test_backslash_escapes_work_and_indentation_goes() -> None:
 
 
 def test_a_bare_url_is_never_split_by_emphasis() -> None:
-    assert parse("_see https://x.org/a_b_ now_").blocks == (
-        Paragraph((Italic((Text("see "), BareUrl("https://x.org/a_b_"), Text(" now"))),)),
+    assert parse("_see https://x.org/a_b_c now_").blocks == (
+        Paragraph((Italic((Text("see "), BareUrl("https://x.org/a_b_c"), Text(" now"))),)),
     )
-    # trailing punctuation and an unmatched parenthesis are not part of it
+    # trailing punctuation (GFM's list, `_` and `~` included) and an unmatched parenthesis
+    # are not part of it: `https://x.org/a_b)_*_` ends before `)`, and `_*_` is italics, as
+    # CommonMark reads it
+    assert parse("https://x.org/a_b)_*_").blocks == (
+        Paragraph((BareUrl("https://x.org/a_b"), Text(")"), Italic((Text("*"),)))),
+    )
     assert parse("(see https://x.org/a.)").blocks == (
         Paragraph((Text("(see "), BareUrl("https://x.org/a"), Text(".)"))),
     )
@@ -367,12 +373,25 @@ _SUBSETTISH = st.lists(
 ).map("".join)
 
 
+def _has_bare_url(doc: Document) -> bool:
+    def walk(items: tuple[Inline, ...]) -> bool:
+        return any(
+            isinstance(i, BareUrl) or (isinstance(i, Bold | Italic | Link) and walk(i.children))
+            for i in items
+        )
+
+    return any(walk(paragraph.inlines) for paragraph, _ in paragraphs(doc))
+
+
 @settings(max_examples=400, deadline=None)
 @given(_SUBSETTISH)
 def test_the_tree_reads_as_commonmark_wherever_commonmark_stays_in_the_subset(body: str) -> None:
     env: dict[str, object] = {}
     reference = _reference_chars(_COMMONMARK.parse(body, env))
     assume(reference is not None and not env.get("references"))
+    # A bare URL (a broken link's target left as text) is our extension beyond CommonMark, as
+    # GFM's autolinks are: there the readings may differ by design.
+    assume(not _has_bare_url(parse(body)))
     assert reference is not None
     assert reads(body) == runs(reference)
 
