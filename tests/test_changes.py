@@ -143,7 +143,7 @@ changes = st.builds(
     body=_maybe(text),
     link=_maybe(st.none() | urls),
     image=_maybe(
-        st.none() | st.builds(Image, url=urls, caption=text, credit=text.map(lambda s: s[:200]))
+        st.none() | st.builds(Image, url=urls, caption=text, credit=line.map(lambda s: s[:200]))
     ),
     breaking=_maybe(st.booleans()),
     author=_maybe(line.map(lambda s: s[:100])),  # one line, as every author
