@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -31,15 +30,13 @@ from enum import StrEnum
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
+from relay.chars import clean, visible
 from relay.errors import InvalidUpdate
 
 # \Z, not $: `$` also matches before a final newline, and "u-1\n" is not an id
 ID_PATTERN = re.compile(r"(?=[_.-]*[A-Za-z0-9])[A-Za-z0-9_.-]{1,64}\Z")
 SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}\Z")
 WHITESPACE = re.compile(r"\s")  # what str.isspace() finds, at C speed: URLs are parsed often
-CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")  # Cc but tab; line breaks
-TEXT_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # in text of several lines
-BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")  # letters and symbols that show nothing
 MAX_HEADLINE = 256
 MAX_BODY = 10_000
 MAX_AUTHOR = 100
@@ -161,25 +158,7 @@ def text_field(field_name: str, value: object, limit: int, *, lines: bool = Fals
         raise InvalidUpdate(field_name, f"must be a string, got {_type_name(value)}")
     if len(value) > limit:
         raise InvalidUpdate(field_name, f"must be at most {limit} characters, got {len(value)}")
-    try:
-        value.encode()
-    except UnicodeEncodeError:  # a lone surrogate from a JSON escape: Redis could not store it
-        raise InvalidUpdate(field_name, "must be valid Unicode text") from None
-    if lines and "\r" in value:  # a CMS form posts CR LF
-        value = value.replace("\r\n", "\n").replace("\r", "\n")
-    bad = (TEXT_CONTROLS if lines else CONTROLS).search(value)
-    if bad is not None and bad.group() in "\n\r\x85\u2028\u2029":
-        raise InvalidUpdate(field_name, "must be a single line")
-    if bad is not None:
-        why = f"must not contain control characters, found U+{ord(bad.group()):04X}"
-        raise InvalidUpdate(field_name, why)
-    return value
-
-
-def visible(text: str) -> bool:
-    """Whether `text` shows anything: not only spaces, format marks (U+200B…) and blanks."""
-    hidden = ("Cc", "Cf", "Zs", "Zl", "Zp")
-    return any(not (c in BLANK or unicodedata.category(c) in hidden) for c in text)
+    return clean(field_name, value, lines=lines)
 
 
 def check_url(field_name: str, value: object) -> str:
