@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay import model
+from relay import chars, model
 from relay.errors import InvalidUpdate
 from relay.model import Action, Destination, Image, Update
 
@@ -21,7 +22,7 @@ one_line = st.text(
     st.characters(exclude_categories=("Cs", "Cc", "Zl", "Zp"), include_characters="\t"),
     max_size=300,
 )
-line = one_line.filter(model.visible)
+line = one_line.filter(chars.visible)
 urls = st.from_regex(r"https?://[a-z]{1,20}\.(org|com)(/[a-z0-9_-]{0,30}){0,3}", fullmatch=True)
 updates = st.builds(
     Update,
@@ -284,3 +285,23 @@ def test_a_topic_with_a_trailing_newline_is_no_slug() -> None:
     with pytest.raises(InvalidUpdate) as info:
         model.validate(_update(topic="ukraine\n"))
     assert info.value.field == "topic"
+
+
+any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=60) | st.text(
+    st.sampled_from("a é\u00a0\x85\x9b\x1b\t\n\r\u2028\u2029\u200b\u0416\x7f\x00"), max_size=20
+)
+
+
+@given(any_text, st.booleans())
+def test_the_fast_control_check_agrees_with_the_plain_definition(text: str, lines: bool) -> None:
+    """`clean` looks at bytes for speed; it refuses exactly what the category Cc says."""
+    breaks = "\n" if lines else ""
+    normal = text.replace("\r\n", "\n").replace("\r", "\n") if lines else text
+    bad = [c for c in normal if unicodedata.category(c) == "Cc" and c not in "\t" + breaks]
+    if not lines:
+        bad += [c for c in normal if c in "\u2028\u2029"]
+    try:
+        assert chars.clean("f", text, lines=lines) == normal
+        assert not bad, bad
+    except InvalidUpdate:
+        assert bad
