@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 _COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{3,32}))?(?=\s|$)")
 _CONFIRMATION = re.compile(r"\b(?:Published|Edited) update (?P<id>[A-Za-z0-9_.-]{1,64})\b")
-_REMOTE = re.compile(r"^(?:@[A-Za-z][A-Za-z0-9_]{3,31}|-\d{5,20})$")
+# a chat Destination accepts: no leading zero, at most 20 digits (\Z: no trailing newline)
+_REMOTE = re.compile(r"(?:@[A-Za-z][A-Za-z0-9_]{3,31}|-[1-9]\d{4,19})\Z")
 _REMOTE_COMMANDS = ("subscribe", "unsubscribe", "subscriptions")
 _KINDS = {ChatType.PRIVATE: ChatKind.PRIVATE, ChatType.CHANNEL: ChatKind.CHANNEL}
 
