@@ -96,8 +96,12 @@ async def retry_dead_letters(
         if update is None:
             results.append((letter.id, "kept: it carries no update"))
             continue
-        if letter.destination:
-            dest = Destination.parse(letter.destination)
+        try:
+            dest = Destination.parse(letter.destination) if letter.destination else None
+        except InvalidUpdate as exc:  # a subscriber that was no destination: never deliverable
+            results.append((letter.id, f"kept: its destination is invalid ({exc})"))
+            continue
+        if dest is not None:
             await ledger.add_targets(update.id, [dest])
             await queues.enqueue([dest], update.id, f"retry-{letter.id}", at=position(letter.id))
             outcome = f"queued again for {dest}"

@@ -15,9 +15,11 @@ import pytest
 import redis.asyncio as aioredis
 import yaml
 
+from relay import model
 from relay.config import Config
+from relay.dead_letters import DeadLetters
 from relay.keys import Keys
-from relay.model import Destination
+from relay.model import Destination, Update
 from relay.subscriptions import Subscriptions
 
 from ..conftest import BASE_CONFIG
@@ -112,3 +114,23 @@ async def test_a_good_destination_is_still_subscribed(
     assert result.stdout.strip() == "telegram:@newsch:7: subscribed to ukraine", result.stderr
     subs = Subscriptions(client, KEYS)
     assert await subs.topics(Destination.parse("telegram:@newsch:7")) == ["ukraine"]
+
+
+async def test_retrying_a_dead_letter_whose_destination_is_bad_keeps_it_and_retries_the_rest(
+    config_file: Path, client: aioredis.Redis
+) -> None:
+    """The fan-out dead-letters a stored subscriber that is no destination (written around
+    `subscribe`); retrying it must keep it with the reason, not stop the retry of the others."""
+    update = model.encode(Update(id="u-1", topic="ukraine", headline="Talks"))
+    dead = DeadLetters(client, KEYS)
+    await dead.add("u-1", update, "subscriber 'console:a b': no destination", "console:a b")
+    await dead.add("u-1", update, "delivery failed", "console:desk")
+    result = await asyncio.to_thread(_relay, config_file, "dead-letters", "retry")
+    assert result.returncode == 0, result.stderr
+    kept, queued = result.stdout.splitlines()
+    assert kept.endswith(
+        ": kept: its destination is invalid (chat: must be a name of letters, digits, '_', '-' "
+        "or '.', got 'a b')"
+    )
+    assert queued.endswith(": queued again for console:desk")
+    assert [d.destination for d in await dead.recent()] == ["console:a b"]
