@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
+from relay.budgets import Budget, Budgets, no_pace
 from relay.config import Config, TopicConfig
 from relay.model import Destination, Update
 
@@ -22,20 +23,7 @@ if TYPE_CHECKING:
     from relay.registry import Registry
     from relay.subscriptions import Subscriptions
 
-
-@dataclass(frozen=True)
-class Budget:
-    """A rate limit a delivery spends from: `rate` sends per `per` seconds, `burst` at once.
-
-    Budgets live in Redis and are shared by every worker using the same bot, so `key` names the
-    bot and the scope, e.g. `telegram:123456:chat:-100777` or `discord:app9:global`. Every key
-    of one bot must share the bot's prefix (`platform:bot`): it becomes the Redis hash tag.
-    """
-
-    key: str
-    rate: float
-    per: float = 1.0
-    burst: int = 1
+__all__ = ["Adapter", "AdapterContext", "AdapterFactory", "Budget", "Pace", "no_pace"]
 
 
 @dataclass(frozen=True)
@@ -46,18 +34,26 @@ class AdapterContext:
     adapter then listens to no chat input. An adapter that listens gets the rest too: `claims`
     (only one worker polls a bot, one answers each interaction), the update `registry` (an edit
     form shows the update as it is now) and `subscriptions` (a chat that moved, the topics a
-    chat receives). Adapters reach Redis only through these.
+    chat receives). Adapters reach Redis only through these. `budgets` is given to every
+    process: replies to commands wait their turn in it (`Budgets.wait_turn`), and budgets the
+    relay does not pace itself (Discord's crossposts per channel and hour) are counted there.
     """
 
     commands: Commands | None = None
     claims: Claims | None = None
     registry: Registry | None = None
     subscriptions: Subscriptions | None = None
+    budgets: Budgets | None = None
 
     def __post_init__(self) -> None:
         parts = (self.claims, self.registry, self.subscriptions)
         if self.commands is not None and any(p is None for p in parts):
             raise ValueError("listening for commands needs claims, registry and subscriptions")
+
+
+Pace = Callable[[], Awaitable[None]]
+"""Awaited by an adapter before each platform call a budget counts (a send or an edit of one
+part; not a delete, a pin or a read): it returns at the slot the relay reserved for that call."""
 
 
 class Adapter(ABC):
@@ -74,8 +70,22 @@ class Adapter(ABC):
         """The platform messages for `update`, each within the platform's limits. Pure."""
 
     @abstractmethod
-    async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
-        """Deliver a new copy; return the platform message ids of every part."""
+    async def send(
+        self,
+        dest: Destination,
+        update: Update,
+        topic: TopicConfig,
+        *,
+        pace: Pace = no_pace,
+        sent: tuple[str, ...] = (),
+    ) -> tuple[str, ...]:
+        """Deliver a new copy; return the platform message ids of every part.
+
+        `sent` are the ids of the first parts, delivered by an earlier try that failed part
+        way: send only the parts after them. If a part fails after others went out, raise the
+        error with `error.sent` set to every id delivered so far; never delete them.
+        `await pace()` before each part's call.
+        """
 
     @abstractmethod
     async def edit(
@@ -84,10 +94,16 @@ class Adapter(ABC):
         update: Update,
         topic: TopicConfig,
         message_ids: tuple[str, ...],
+        *,
+        pace: Pace = no_pace,
     ) -> tuple[str, ...]:
         """Make the copy `message_ids` show `update`; return the ids of the parts now shown.
 
-        Parts are edited in place, added or deleted when the number of parts changes.
+        Parts are edited in place, added or deleted when the number of parts changes. If a
+        call fails after parts were added or deleted, raise with `error.sent` set to the ids the
+        copy has now. Ids are the adapter's own strings: it may write in them what a later
+        edit needs to know (a Discord thread, a Telegram photo). `await pace()` before each
+        call that sends or edits a part.
         """
 
     @abstractmethod

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from relay.adapter import Adapter, AdapterContext, AdapterFactory
 from relay.api import serve
 from relay.backend import Backend
+from relay.budgets import Budgets
 from relay.claims import Claims
 from relay.commands import Commands
 from relay.config import Config
@@ -147,6 +148,7 @@ class Relay:
                 Claims(self.client, self.keys),
                 self.ingest.registry,
                 self.subscriptions,
+                Budgets(self.client, self.keys),
             )
             for adapter in adapters:
                 try:

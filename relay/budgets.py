@@ -4,47 +4,81 @@ A send spends from several budgets at once (Telegram: the bot's global 30/s, the
 the group's 20/min). The script checks them all and spends from all or none, so a send that
 one budget refuses costs nothing from the others. Each budget stores one number, its
 theoretical arrival time (TAT) in microseconds; the burst tolerance lets `burst` sends through
-at once. A send of several parts (`weight`) goes when the budget is open and leaves it in debt
-for the sends after it: a weight above the burst could otherwise never be admitted, and the
-long-run rate holds either way. All keys of one bot share a hash tag, so the script runs on
-Redis Cluster too.
+at once. All keys of one bot share a hash tag, so the script runs on Redis Cluster too.
+
+A copy of several parts is admitted whole: one script call reserves a slot for every part, the
+first one now, the others as soon as every budget allows (a chat's burst lets three go at
+once, a fourth waits its second). The sender then makes each call at its slot (`Pace`), so the
+parts never outrun the platform's own count, and nothing a later send needs is spent twice.
+A reply to a command queues instead of being refused (`wait_turn`): it takes the next free slot
+and waits for it, so readers' answers share the bot's budget with deliveries and never 429.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from relay.adapter import Budget
 from relay.keys import Keys
 
 log = logging.getLogger(__name__)
 
-# KEYS: budget keys. ARGV: weight, then per key: emission interval (µs), burst tolerance (µs).
-# Returns 0 when spent, else the microseconds to wait before all budgets would allow it.
-_ACQUIRE = """
+
+@dataclass(frozen=True)
+class Budget:
+    """A rate limit a delivery spends from: `rate` sends per `per` seconds, `burst` at once.
+
+    Budgets live in Redis and are shared by every worker using the same bot, so `key` names the
+    bot and the scope, e.g. `telegram:123456:chat:-100777` or `discord:app9:global`. Every key
+    of one bot must share the bot's prefix (`platform:bot`): it becomes the Redis hash tag.
+    """
+
+    key: str
+    rate: float
+    per: float = 1.0
+    burst: int = 1
+
+
+# KEYS: budget keys. ARGV: parts, queue (1: never refuse), then per key: emission interval (µs),
+# burst tolerance (µs). Returns {wait µs} when the first part may not go now (nothing spent),
+# else {0, offset of part 1, offset of part 2, …} in µs from now, every part's slot spent.
+_RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local weight = tonumber(ARGV[1])
-local wait = 0
-local tats = {}
+local parts = tonumber(ARGV[1])
+local queue = ARGV[2] == '1'
+local tats, intervals, tolerances = {}, {}, {}
 for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[2 * i]) * weight
-  local tolerance = tonumber(ARGV[2 * i + 1])
+  intervals[i] = tonumber(ARGV[2 * i + 1])
+  tolerances[i] = tonumber(ARGV[2 * i + 2])
   local tat = tonumber(redis.call('GET', key) or '0')
   if tat < now then tat = now end
-  local allow_at = tat - tolerance
-  if allow_at > now and allow_at - now > wait then wait = allow_at - now end
-  tats[i] = tat + interval
+  tats[i] = tat
 end
-if wait > 0 then return wait end
+local out = {0}
+local slot = now
+for p = 1, parts do
+  for i = 1, #KEYS do
+    local allow_at = tats[i] - tolerances[i]
+    if allow_at > slot then slot = allow_at end
+  end
+  if p == 1 and slot > now and not queue then return {slot - now} end
+  for i = 1, #KEYS do
+    if tats[i] < slot then tats[i] = slot end
+    tats[i] = tats[i] + intervals[i]
+  end
+  out[p + 1] = slot - now
+end
 for i, key in ipairs(KEYS) do
   local ttl = math.ceil((tats[i] - now) / 1000) + 1000
   redis.call('SET', key, string.format('%.0f', tats[i]), 'PX', ttl)
 end
-return 0
+return out
 """
 
 # KEYS[1]: a budget key. ARGV: pause (µs), burst tolerance (µs). Never shortens a pause.
@@ -65,26 +99,104 @@ def _interval_us(budget: Budget) -> float:
     return budget.per / budget.rate * 1_000_000
 
 
+@dataclass
+class Slots:
+    """The moments (`time.monotonic()`) a reservation lets each part's call go, in order."""
+
+    at: list[float]
+
+
+Renew = Callable[[], Awaitable[object]]
+
+
+@dataclass
+class Pacer:
+    """What a delivery awaits before each platform call that a budget counts (send or edit).
+
+    The n-th call waits for the n-th reserved slot. A call past the reservation (an edit that
+    had to add a part) queues for one more slot. While it waits, `renew` keeps the sender's
+    lease on the destination (called at most every `renew_every` seconds).
+    """
+
+    budgets: Budgets
+    spends: tuple[Budget, ...]
+    slots: list[float]
+    renew: Renew | None = None
+    renew_every: float = 1.0
+    calls: int = 0
+    _renewed: float = field(default_factory=time.monotonic)
+
+    async def __call__(self) -> None:
+        if self.calls < len(self.slots):
+            at = self.slots[self.calls]
+        else:
+            at = (await self.budgets.wait_slots(self.spends, 1))[0]
+        self.calls += 1
+        while (left := at - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, self.renew_every))
+            if self.renew is not None and time.monotonic() - self._renewed >= self.renew_every:
+                self._renewed = time.monotonic()
+                await self.renew()
+
+
+async def no_pace() -> None:
+    """The pace of calls no budget counts (tests, a delivery with no budgets): go at once."""
+    return None
+
+
 class Budgets:
-    """Spends from, and pauses, the budgets in Redis."""
+    """Reserves from, and pauses, the budgets in Redis."""
 
     def __init__(self, client: aioredis.Redis, keys: Keys | None = None) -> None:
         self.client = client
         self.keys = keys if keys is not None else Keys()
-        self._acquire = client.register_script(_ACQUIRE)
+        self._reserve = client.register_script(_RESERVE)
         self._pause = client.register_script(_PAUSE)
 
-    async def acquire(self, budgets: Sequence[Budget], weight: int = 1) -> float:
-        """Spend `weight` sends from every budget, or none; return 0, or seconds to wait."""
-        if not budgets:
-            return 0.0
+    async def _call(self, budgets: Sequence[Budget], parts: int, queue: bool) -> list[int]:
         keys = [self.keys.budget(b.key) for b in budgets]
-        args: list[float] = [weight]
+        args: list[float] = [max(1, parts), 1 if queue else 0]
         for b in budgets:
             interval = _interval_us(b)
             args += [interval, interval * max(0, b.burst - 1)]
-        wait_us = await self._acquire(keys=keys, args=args)
-        return float(wait_us) / 1_000_000
+        return [int(x) for x in await self._reserve(keys=keys, args=args)]
+
+    async def reserve(self, budgets: Sequence[Budget], parts: int = 1) -> Slots | float:
+        """Slots for `parts` calls, the first now; or, spending nothing, the seconds to wait."""
+        if not budgets:
+            return Slots([time.monotonic()] * max(1, parts))
+        reply = await self._call(budgets, parts, queue=False)
+        now = time.monotonic()
+        if len(reply) == 1:
+            return reply[0] / 1_000_000
+        return Slots([now + us / 1_000_000 for us in reply[1:]])
+
+    async def acquire(self, budgets: Sequence[Budget], parts: int = 1) -> float:
+        """Reserve `parts` slots if the first is open now: 0; else the seconds to wait."""
+        granted = await self.reserve(budgets, parts)
+        return 0.0 if isinstance(granted, Slots) else granted
+
+    async def wait_slots(self, budgets: Sequence[Budget], parts: int = 1) -> list[float]:
+        """Take the next free slots, however far ahead (never refused); their moments."""
+        if not budgets:
+            return [time.monotonic()] * max(1, parts)
+        reply = await self._call(budgets, parts, queue=True)
+        now = time.monotonic()
+        return [now + us / 1_000_000 for us in reply[1:]]
+
+    async def wait_turn(self, budgets: Sequence[Budget]) -> None:
+        """Queue for one call's slot and sleep until it (a reply to a command)."""
+        at = (await self.wait_slots(budgets, 1))[0]
+        if (left := at - time.monotonic()) > 0:
+            await asyncio.sleep(left)
+
+    async def try_spend(self, budgets: Sequence[Budget]) -> bool:
+        """Spend one call's slot if it is open now (a progress edit that may be skipped)."""
+        return isinstance(await self.reserve(budgets, 1), Slots)
+
+    def pace(self, budgets: Sequence[Budget], slots: Slots, renew: Renew | None = None) -> Pacer:
+        """A `Pacer` over `slots`, queueing for more slots from `budgets` if calls exceed them."""
+        return Pacer(self, tuple(budgets), list(slots.at), renew)
 
     async def pause(self, budget: Budget, seconds: float) -> None:
         """Hold `budget` closed for `seconds` (a platform's retry_after)."""

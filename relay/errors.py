@@ -72,7 +72,14 @@ class StreamError(RelayError):
 
 
 class DeliveryError(RelayError):
-    """An adapter failed to deliver to a destination."""
+    """An adapter failed to deliver to a destination.
+
+    `sent` holds the message ids a copy has after a multi-part send or an edit failed part way
+    (None: the call changed nothing the relay must remember). The relay records them, so the
+    retry resumes after them: nothing a reader already saw is deleted and sent again.
+    """
+
+    sent: tuple[str, ...] | None = None
 
     def __init__(
         self,

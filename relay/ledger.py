@@ -28,6 +28,8 @@ class Copy:
     message_ids: tuple[str, ...]
     deleted: bool = False
     digest: bool = False  # delivered as one line of a digest: edits and deletes skip it
+    partial: bool = False  # a send cut short: `message_ids` are its first parts
+    lost: str = ""  # why edits can no longer reach it (the chat is gone, or moved): skip it
 
 
 @dataclass(frozen=True)
@@ -130,8 +132,13 @@ class Ledger:
     def record_in(self, pipe: Any, update_id: str, dest: Destination, copy: Copy) -> None:
         """Queue the ledger write on `pipe` (to share a round trip with other writes)."""
         key = self.keys.ledger(update_id)
-        value = json.dumps({"rev": copy.revision, "ids": list(copy.message_ids),
-                            "deleted": copy.deleted, "digest": copy.digest})  # fmt: skip
+        fields: dict[str, object] = {"rev": copy.revision, "ids": list(copy.message_ids),
+                  "deleted": copy.deleted, "digest": copy.digest}  # fmt: skip
+        if copy.partial:
+            fields["partial"] = True
+        if copy.lost:
+            fields["lost"] = copy.lost
+        value = json.dumps(fields)
         pipe.hset(key, str(dest), value)
         pipe.expire(key, self.ttl_seconds)
 
@@ -181,6 +188,7 @@ def _copy(raw: bytes | str) -> Copy:
     try:
         data = json.loads(raw)
         return Copy(int(data["rev"]), tuple(str(i) for i in data["ids"]),
-                    bool(data.get("deleted")), bool(data.get("digest")))  # fmt: skip
+                    bool(data.get("deleted")), bool(data.get("digest")),
+                    bool(data.get("partial")), str(data.get("lost") or ""))  # fmt: skip
     except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as exc:
         raise ValueError(f"a ledger copy cannot be read: {type(exc).__name__}: {exc}") from None

@@ -123,6 +123,11 @@ class Sender:
                 task = asyncio.create_task(self._serve(dest, stop), name=f"serve {dest}")
                 self._active[dest] = task
 
+    async def _renew(self, dest: Destination) -> None:
+        """Keep the lease while a copy's parts wait for their slots (one call per second)."""
+        if not await self.queues.lease(dest, self.worker, self.settings.lease_seconds):
+            log.warning("lease lost while pacing dest=%s worker=%s", dest, self.worker)
+
     async def _serve(self, dest: Destination, stop: asyncio.Event) -> None:
         ttl = self.settings.lease_seconds
         leased_at = time.monotonic()  # _claim just took the lease
@@ -136,7 +141,7 @@ class Sender:
                     if not await self.queues.lease(dest, self.worker, ttl):
                         return  # our lease expired and another worker took over
                     leased_at = time.monotonic()
-                delay = await self.syncer.step(dest)
+                delay = await self.syncer.step(dest, lambda: self._renew(dest))
                 if delay is None:  # queue empty
                     await self.queues.unschedule_if_empty(dest)
                     return

@@ -15,22 +15,22 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import Enum
+from dataclasses import dataclass, replace
 
 import redis.asyncio as aioredis
 
-from relay import markup, model
-from relay.adapter import Adapter
-from relay.budgets import Budgets
+from relay import model
+from relay.adapter import Adapter, Pace
+from relay.budgets import Budgets, Renew, Slots
 from relay.config import Config, TopicConfig
 from relay.dead_letters import DeadLetters
+from relay.digest import Digester
 from relay.errors import DeliveryError, Gone, InvalidUpdate, Moved, RateLimited, Rejected
 from relay.keys import as_text
 from relay.ledger import Copy, Ledger, ProgressBook, parse_copy
-from relay.links import canonical_url
 from relay.metrics import CALL_SECONDS, DELIVERIES
-from relay.model import Action, Destination, Update
+from relay.model import Destination, Update
+from relay.plan import Op, cut_short, plan
 from relay.queues import Job, Queues, position
 from relay.registry import Registry
 from relay.stream import UNREACHABLE, Stream
@@ -39,28 +39,6 @@ from relay.subscriptions import Subscriptions
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
 WATERMARK_WAIT = 0.02
-DIGEST_LINES = 20
-# Queued jobs a digest looks at: enough to find its lines past deleted and already sent ones,
-# few enough that a queue of thousands costs the same as a short one.
-DIGEST_SCAN = 4 * DIGEST_LINES
-
-
-class Op(Enum):
-    SEND = "send"
-    EDIT = "edit"
-    DELETE = "delete"
-
-
-def plan(update: Update, copy: Copy | None) -> Op | None:
-    """What the destination needs so that its copy shows `update`."""
-    if update.action is Action.DELETE:
-        live = copy is not None and not copy.deleted and not copy.digest
-        return Op.DELETE if live else None
-    if copy is None:
-        return Op.SEND  # the original never went out here: send the latest revision
-    if copy.digest or copy.deleted or copy.revision >= update.revision:
-        return None
-    return Op.EDIT
 
 
 @dataclass
@@ -79,8 +57,15 @@ class Syncer:
     stream: Stream
     dead_letters: DeadLetters
 
-    async def step(self, dest: Destination) -> float | None:
-        """Serve the head job. None: the queue is empty; 0: go on; > 0: come back in that long."""
+    def __post_init__(self) -> None:
+        self.digester = Digester(self.client, self.config, self.adapters, self.registry,
+                                 self.queues, self.ledger, self.progress, self.budgets)  # fmt: skip
+
+    async def step(self, dest: Destination, renew: Renew | None = None) -> float | None:
+        """Serve the head job. None: the queue is empty; 0: go on; > 0: come back in that long.
+
+        `renew` keeps the destination's lease while a multi-part copy waits for its slots.
+        """
         low_entry = await self.stream.low_water()
         low = position(low_entry) if low_entry is not None else None
         head = await self.queues.head(dest)
@@ -89,21 +74,23 @@ class Syncer:
         job = head
         try:
             if job.backlog > self.config.dispatcher.digest_threshold:
-                delay = await self._digest(dest, low)
+                delay = await self.digester.send(dest, low, renew)
                 if delay is not None:
                     return delay
                 head = await self.queues.head(dest)
                 if head is None:
                     return None
                 job = head
-            return await self._serve(dest, job, low)
+            return await self._serve(dest, job, low, renew)
         except UNREACHABLE:
             raise  # Redis is away: nothing is wrong with the job
         except Exception as exc:
             log.exception("job failed dest=%s update=%s", dest, job.update_id)
             return await self._failed(dest, job, None, f"{type(exc).__name__}: {exc}")
 
-    async def _serve(self, dest: Destination, job: Job, low: int | None) -> float:
+    async def _serve(
+        self, dest: Destination, job: Job, low: int | None, renew: Renew | None
+    ) -> float:
         if low is not None and job.position > low:
             # An older entry is still being fanned out (maybe to this destination): serving
             # this job now could put it before that one. Its fan-out finishes in moments.
@@ -133,14 +120,18 @@ class Syncer:
             DELIVERIES.labels(dest.platform, "up_to_date").inc()
             await self._done(dest, job, update, ok=True)
             return 0.0
-        weight = len(adapter.render(update, topic)) if op is not Op.DELETE else 1
+        # A copy is admitted whole: a slot for each part's call, each call made at its slot.
+        parts = len(adapter.render(update, topic)) if op is not Op.DELETE else 1
+        if op is Op.RESUME and copy is not None:
+            parts = max(1, parts - len(copy.message_ids))
         budgets = adapter.budgets(dest)
-        wait = await self.budgets.acquire(budgets, weight)
-        if wait > 0:
+        slots = await self.budgets.reserve(budgets, parts)
+        if not isinstance(slots, Slots):
             # Every destination refused by a shared budget learns the same opening; spread
             # their next attempts over one interval so they do not stampede that instant.
-            return wait + random.uniform(0, min(b.per / b.rate for b in budgets))
-        return await self._call(adapter, dest, job, update, topic, op, copy)
+            return slots + random.uniform(0, min(b.per / b.rate for b in budgets))
+        pace = self.budgets.pace(budgets, slots, renew)
+        return await self._call(adapter, dest, job, update, topic, op, copy, pace)
 
     async def _call(
         self,
@@ -151,39 +142,17 @@ class Syncer:
         topic: TopicConfig,
         op: Op,
         copy: Copy | None,
+        pace: Pace,
     ) -> float:
         outcome = "failed"
         try:
-            ids = await self._platform(adapter, dest, update, topic, op, copy)
-        except Gone as exc:
-            outcome = "gone"
-            dropped = await self.queues.clear(dest)
-            topics = await self.subscriptions.unsubscribe(dest)
-            log.warning("gone dest=%s update=%s reason=%s dropped=%d",
-                        dest, update.id, exc.reason, len(dropped))  # fmt: skip
-            # Recorded so `relay status` shows why the destination stopped receiving.
-            reason = f"gone, unsubscribed from {','.join(topics) or 'nothing'}: {exc.reason}"
-            await self.dead_letters.add(update.id, model.encode(update), reason, str(dest))
-            await self.progress.count(update.id, update.revision, ok=False)
-            return 0.0
-        except Moved as exc:
-            outcome = "moved"
-            await self._move(dest, Destination(dest.platform, exc.new_chat_id, dest.thread_id))
-            return 0.0
-        except Rejected as exc:
-            outcome = "rejected"
-            await self._dead(dest, job, update, exc.reason)
-            return 0.0
-        except RateLimited as exc:
-            outcome = "rate_limited"
-            budgets = adapter.budgets(dest)
-            named = [b for b in budgets if b.key == exc.budget_key] or budgets[-1:]
-            for budget in named:
-                await self.budgets.pause(budget, exc.retry_after)
-            log.info("rate limited dest=%s retry_after=%.2f", dest, exc.retry_after)
-            return max(exc.retry_after, 0.001)
+            ids = await self._platform(adapter, dest, update, topic, op, copy, pace)
         except DeliveryError as exc:
-            return await self._failed(dest, job, update, exc.reason)
+            if exc.sent is not None:  # parts went out, or changed, before it failed
+                copy = cut_short(update, op, copy, exc.sent)
+                await self.ledger.record(update.id, dest, copy)
+            outcome, delay = await self._failure(adapter, dest, job, update, op, copy, exc)
+            return delay
         else:
             outcome = op.value
         finally:
@@ -199,6 +168,66 @@ class Syncer:
         log.debug("%s dest=%s update=%s rev=%d", op.value, dest, update.id, update.revision)
         return 0.0
 
+    async def _failure(
+        self,
+        adapter: Adapter,
+        dest: Destination,
+        job: Job,
+        update: Update,
+        op: Op,
+        copy: Copy | None,
+        exc: DeliveryError,
+    ) -> tuple[str, float]:
+        """Handle a failed call: (the outcome counted, the delay before the next step)."""
+        if isinstance(exc, Gone):
+            topics = await self.subscriptions.unsubscribe(dest)
+            dropped = await self.queues.clear(dest)
+            log.warning("gone dest=%s update=%s reason=%s dropped=%d",
+                        dest, update.id, exc.reason, len(dropped))  # fmt: skip
+            if copy is not None and op in (Op.EDIT, Op.DELETE):
+                await self._lose(update, dest, copy, f"gone: {exc.reason}")
+            if topics or op is Op.SEND:  # the first time: later ones would only repeat it
+                # Recorded so `relay status` shows why the destination stopped receiving.
+                reason = f"gone, unsubscribed from {','.join(topics) or 'nothing'}: {exc.reason}"
+                await self.dead_letters.add(update.id, model.encode(update), reason, str(dest))
+            await self.progress.count(update.id, update.revision, ok=False)
+            return "gone", 0.0
+        if isinstance(exc, Moved):
+            new = Destination(dest.platform, exc.new_chat_id, dest.thread_id)
+            if copy is not None and op in (Op.EDIT, Op.DELETE):
+                await self._moved_copy(update, dest, new, copy)
+                await self._done(dest, job, update, ok=False)
+            await self._move(dest, new)
+            return "moved", 0.0
+        if isinstance(exc, Rejected):
+            await self._dead(dest, job, update, exc.reason)
+            return "rejected", 0.0
+        if isinstance(exc, RateLimited):
+            budgets = adapter.budgets(dest)
+            named = [b for b in budgets if b.key == exc.budget_key] or budgets[-1:]
+            for budget in named:
+                await self.budgets.pause(budget, exc.retry_after)
+            log.info("rate limited dest=%s retry_after=%.2f", dest, exc.retry_after)
+            return "rate_limited", max(exc.retry_after, 0.001)
+        return "failed", await self._failed(dest, job, update, exc.reason)
+
+    async def _lose(self, update: Update, dest: Destination, copy: Copy, why: str) -> None:
+        """Mark a copy no edit can reach any more: later edits and deletes skip it."""
+        await self.ledger.record(update.id, dest, replace(copy, lost=why))
+
+    async def _moved_copy(
+        self, update: Update, old: Destination, new: Destination, copy: Copy
+    ) -> None:
+        """A copy sent before its group became a supergroup: it stays as it is, once recorded.
+
+        Telegram shows the old group's history in the supergroup, so readers keep the copy; no
+        bot can edit or delete it there, and sending the revision again would show it twice.
+        """
+        why = f"moved to {new}: a copy sent before the group became a supergroup cannot change"
+        await self._lose(update, old, copy, why)
+        await self.dead_letters.add(update.id, model.encode(update), why, str(old))
+        log.warning("copy frozen dest=%s update=%s: %s", old, update.id, why)
+
     async def _platform(
         self,
         adapter: Adapter,
@@ -207,15 +236,18 @@ class Syncer:
         topic: TopicConfig,
         op: Op,
         copy: Copy | None,
+        pace: Pace,
     ) -> tuple[str, ...]:
         """The platform call alone (timed), returning the message ids the copy now has."""
         started = time.perf_counter()
         try:
             if op is Op.SEND:
-                return await adapter.send(dest, update, topic)
+                return await adapter.send(dest, update, topic, pace=pace)
             assert copy is not None
+            if op is Op.RESUME:
+                return await adapter.send(dest, update, topic, pace=pace, sent=copy.message_ids)
             if op is Op.EDIT:
-                return await adapter.edit(dest, update, topic, copy.message_ids)
+                return await adapter.edit(dest, update, topic, copy.message_ids, pace=pace)
             await adapter.delete(dest, copy.message_ids)
             return copy.message_ids
         finally:
@@ -255,73 +287,3 @@ class Syncer:
             await self.ledger.move_target(update_id, old, new)
             await self.queues.enqueue([new], update_id, f"moved-{update_id}", at=at)
         log.warning("moved dest=%s to=%s requeued=%d", old, new, len(pending))
-
-    async def _digest(self, dest: Destination, low: int | None) -> float | None:
-        """Coalesce the oldest unsent updates of a far-behind destination into one message."""
-        scanned = await self.queues.positions(dest, DIGEST_SCAN + 1)
-        pending = [u for u, at in scanned[:DIGEST_SCAN] if low is None or at <= low]
-        if len(scanned) <= DIGEST_SCAN:
-            pending = pending[:-1]  # the whole queue: its newest still goes out in full
-        async with self.client.pipeline(transaction=False) as pipe:
-            for update_id in pending:
-                self.registry.latest_in(pipe, update_id)
-                self.ledger.get_in(pipe, update_id, dest)
-            raw = await pipe.execute()
-        lines: list[Update] = []
-        for raw_update, raw_copy in zip(raw[::2], raw[1::2], strict=True):
-            try:
-                update = self.registry.parse(raw_update)
-                copy = parse_copy(raw_copy)
-            except (InvalidUpdate, ValueError):
-                continue  # dead-lettered when it reaches the head of the queue
-            if update is None or update.action is Action.DELETE:
-                continue
-            if plan(update, copy) is Op.SEND:
-                lines.append(update)
-            if len(lines) >= DIGEST_LINES:
-                break
-        adapter = self.adapters.get(dest.platform)
-        topic = self.config.topic(lines[0].topic) if lines else None
-        if len(lines) < 2 or adapter is None or topic is None:
-            return None
-        digest = digest_update(lines, self.config)
-        wait = await self.budgets.acquire(adapter.budgets(dest), len(adapter.render(digest, topic)))
-        if wait > 0:
-            return wait
-        try:
-            ids = await adapter.send(dest, digest, topic)
-        except DeliveryError as exc:
-            log.info("digest not sent dest=%s reason=%s", dest, exc.reason)
-            return None  # serve jobs one by one; their own error handling applies
-        async with self.client.pipeline(transaction=False) as pipe:
-            for update in lines:
-                line = Copy(update.revision, ids, digest=True)
-                self.ledger.record_in(pipe, update.id, dest, line)
-                await self.progress.count(update.id, update.revision, ok=True, client=pipe)
-            await pipe.execute()
-        await self.queues.drop(dest, [u.id for u in lines])
-        log.info("digest dest=%s updates=%d", dest, len(lines))
-        return 0.0
-
-
-def digest_update(updates: list[Update], config: Config) -> Update:
-    """One message standing for several updates a slow destination fell behind on."""
-    body = []
-    for u in updates:
-        topic = config.topic(u.topic)
-        title = topic.title if topic else u.topic
-        # Titles and headlines are literal text, never Markdown: `[click me](https://…)` in a
-        # headline must not become a link in every chat.
-        line = f"• {markup.literal(title)}: {markup.literal(u.headline)}"
-        target = canonical_url(u.link) if u.link else None
-        if target:  # canonical: percent-encoded, so no space or <> ends it early
-            line += f" [Read](<{target}>)"
-        body.append(line)
-    first = updates[0]
-    return Update(
-        id=f"digest-{first.id}"[:64],
-        topic=first.topic,
-        headline=f"{len(updates)} more updates",
-        body="\n".join(body),
-        published_at=updates[-1].published_at,
-    )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 
 import redis.asyncio as aioredis
 
 from relay.adapter import Budget
-from relay.budgets import Budgets
+from relay.budgets import Budgets, Slots
 from relay.keys import Keys
 
 TEN = Budget("memory:bot:chat:1", rate=10, per=1.0)
@@ -37,13 +39,62 @@ async def test_all_or_nothing(client: aioredis.Redis) -> None:
     assert await budgets.acquire([open_one]) == 0  # the global budget was not spent
 
 
-async def test_weight_spends_several_sends(client: aioredis.Redis) -> None:
-    """A three-part message goes at once when open, then the budget is three sends in debt."""
+async def test_parts_are_admitted_whole_each_at_its_slot(client: aioredis.Redis) -> None:
+    """A three-part copy gets three slots at once: now, and one interval apart after that."""
     budgets = Budgets(client)
-    assert await budgets.acquire([TEN], weight=3) == 0
-    wait = await budgets.acquire([TEN])
+    slots = await budgets.reserve([TEN], 3)
+    assert isinstance(slots, Slots)
+    gaps = [b - a for a, b in itertools.pairwise(slots.at)]
+    assert len(slots.at) == 3 and all(0.09 < g < 0.11 for g in gaps)
+    wait = await budgets.acquire([TEN])  # the next send comes after all three
     assert 0.25 < wait <= 0.3
-    assert await budgets.acquire([TEN], weight=3) > 0.25  # and a big send waits its turn too
+    assert await budgets.acquire([TEN], 3) > 0.25  # and a big send waits its turn too
+
+
+async def test_a_burst_budget_lets_parts_go_at_once_then_one_per_interval(
+    client: aioredis.Redis,
+) -> None:
+    """A chat's burst of 3 takes three parts at once; a fourth part waits its interval."""
+    budgets = Budgets(client)
+    chat = Budget("memory:bot:chat:7", rate=1, per=1.0, burst=3)
+    overall = Budget("memory:bot:global", rate=30, per=1.0)
+    slots = await budgets.reserve([overall, chat], 4)
+    assert isinstance(slots, Slots)
+    offsets = [at - slots.at[0] for at in slots.at]
+    assert offsets[1] < 0.05 and offsets[2] < 0.1  # the global budget spaces them 1/30 s
+    assert 0.95 < offsets[3] < 1.05  # the chat's burst is spent: the fourth waits a second
+    refused = await budgets.reserve([overall, chat], 2)  # the chat is two seconds ahead now
+    assert isinstance(refused, float) and 0.9 < refused <= 2.0
+
+
+async def test_a_reply_queues_instead_of_being_refused(client: aioredis.Redis) -> None:
+    """`wait_slots` never refuses: each caller takes the next free slot and waits for it."""
+    budgets = Budgets(client)
+    chat = Budget("memory:bot:chat:8", rate=5, per=1.0)
+    firsts = [(await budgets.wait_slots([chat]))[0] for _ in range(4)]
+    gaps = [b - a for a, b in itertools.pairwise(firsts)]
+    assert all(0.18 < g < 0.22 for g in gaps)  # 5 a second: one slot every 200 ms
+    assert not await budgets.try_spend([chat])  # the queued slots keep the budget closed
+
+
+async def test_pace_waits_for_each_slot_and_queues_past_them(client: aioredis.Redis) -> None:
+    budgets = Budgets(client)
+    chat = Budget("memory:bot:chat:9", rate=10, per=1.0)
+    slots = await budgets.reserve([chat], 2)
+    assert isinstance(slots, Slots)
+    renewed: list[float] = []
+
+    async def renew() -> None:
+        renewed.append(time.monotonic())
+
+    pace = budgets.pace([chat], slots, renew)
+    pace.renew_every = 0.05
+    started = time.monotonic()
+    for _ in range(4):  # two reserved calls, two more than were reserved
+        await pace()
+    took = time.monotonic() - started
+    assert 0.28 < took < 0.6  # four slots 100 ms apart: the fourth at +300 ms
+    assert renewed  # waiting kept the lease
 
 
 async def test_pause_holds_the_budget_closed(client: aioredis.Redis) -> None:

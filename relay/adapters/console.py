@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from relay.adapter import Adapter
+from relay.adapter import Adapter, Pace, no_pace
 from relay.adapters.text import plain_text
 from relay.config import Config, TopicConfig
 from relay.model import Destination, Update
@@ -31,7 +31,18 @@ class ConsoleAdapter(Adapter):
         self.out.write(f"{RULE}\n{header}\n{body}{chr(10) if body else ''}")
         self.out.flush()
 
-    async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
+    async def send(
+        self,
+        dest: Destination,
+        update: Update,
+        topic: TopicConfig,
+        *,
+        pace: Pace = no_pace,
+        sent: tuple[str, ...] = (),
+    ) -> tuple[str, ...]:
+        if sent:  # one part: a copy with a part out is whole
+            return sent
+        await pace()
         message_id = f"c{next(self._ids)}"
         header = f"→ {dest}  update={update.id} rev={update.revision} message={message_id}"
         self._write(header, self.render(update, topic)[0])
@@ -43,7 +54,10 @@ class ConsoleAdapter(Adapter):
         update: Update,
         topic: TopicConfig,
         message_ids: tuple[str, ...],
+        *,
+        pace: Pace = no_pace,
     ) -> tuple[str, ...]:
+        await pace()
         header = f"✎ {dest}  update={update.id} rev={update.revision} edits={','.join(message_ids)}"
         self._write(header, self.render(update, topic)[0])
         return message_ids[:1]

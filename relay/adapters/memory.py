@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from relay.adapter import Adapter, Budget
+from relay.adapter import Adapter, Budget, Pace, no_pace
 from relay.adapters.text import plain_text
 from relay.config import TopicConfig
 from relay.errors import DeliveryError, Rejected, Transient
@@ -31,9 +32,11 @@ class MemoryAdapter(Adapter):
 
     Failures, as a platform gives them: `fail_next` (the next calls fail), `fail_always` (a
     destination gone or moved for good), `lose_next_answer` (the call takes effect, its answer
-    is lost). Like Telegram it has no idempotency key: a send retried after a lost answer is
-    a second copy. An injected error without context gets the call's platform, destination and
-    update id, as the real adapters give them.
+    is lost), `fail_part` (one part of a multi-part send fails after the parts before it went
+    out). `part_times` holds when each part was sent or edited, to check the pacing. Like
+    Telegram it has no idempotency key: a send retried after a lost answer is a second copy.
+    An injected error without context gets the call's platform, destination and update id, as
+    the real adapters give them.
     """
 
     def __init__(
@@ -51,6 +54,8 @@ class MemoryAdapter(Adapter):
         self._failures: dict[Destination, list[DeliveryError]] = defaultdict(list)
         self._broken: dict[Destination, DeliveryError] = {}
         self._lost: dict[Destination, int] = defaultdict(int)
+        self._part_failures: dict[Destination, list[tuple[int, DeliveryError]]] = defaultdict(list)
+        self.part_times: dict[Destination, list[float]] = defaultdict(list)
         self.delivered = asyncio.Condition()
 
     def budgets(self, dest: Destination) -> tuple[Budget, ...]:
@@ -67,6 +72,10 @@ class MemoryAdapter(Adapter):
     def lose_next_answer(self, dest: Destination, count: int = 1) -> None:
         """Let the next `count` calls for `dest` take effect, then raise `Transient`."""
         self._lost[dest] += count
+
+    def fail_part(self, dest: Destination, part: int, error: DeliveryError) -> None:
+        """Make the next send to `dest` fail at part `part` (0-based), after the parts before."""
+        self._part_failures[dest].append((part, error))
 
     def render(self, update: Update, topic: TopicConfig) -> Sequence[str]:
         text = plain_text(update, topic)
@@ -95,12 +104,32 @@ class MemoryAdapter(Adapter):
         async with self.delivered:
             self.delivered.notify_all()
 
-    async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
+    async def _part(self, dest: Destination, pace: Pace, message_id: str, text: str) -> None:
+        await pace()
+        self.part_times[dest].append(time.monotonic())
+        self.messages[dest][message_id] = text
+
+    async def send(
+        self,
+        dest: Destination,
+        update: Update,
+        topic: TopicConfig,
+        *,
+        pace: Pace = no_pace,
+        sent: tuple[str, ...] = (),
+    ) -> tuple[str, ...]:
         self._maybe_fail(dest, update.id)
-        ids = []
-        for part in self.render(update, topic):
+        ids = list(sent)
+        fail_at = self._part_failures[dest].pop(0) if self._part_failures[dest] else None
+        for i, part in enumerate(self.render(update, topic)):
+            if i < len(sent):
+                continue
+            if fail_at is not None and fail_at[0] == i:
+                error = self._in_context(fail_at[1], dest, update.id)
+                error.sent = tuple(ids)
+                raise error
             message_id = str(next(self._ids))
-            self.messages[dest][message_id] = part
+            await self._part(dest, pace, message_id, part)
             ids.append(message_id)
         self.calls.append(Call("send", dest, update.id, update.revision, tuple(ids)))
         await self._notify()
@@ -113,6 +142,8 @@ class MemoryAdapter(Adapter):
         update: Update,
         topic: TopicConfig,
         message_ids: tuple[str, ...],
+        *,
+        pace: Pace = no_pace,
     ) -> tuple[str, ...]:
         self._maybe_fail(dest, update.id)
         parts = list(self.render(update, topic))
@@ -125,7 +156,7 @@ class MemoryAdapter(Adapter):
             elif ids[i] not in self.messages[dest]:
                 error = Rejected(f"message {ids[i]} not found", destination=str(dest))
                 raise self._in_context(error, dest, update.id)
-            self.messages[dest][ids[i]] = part
+            await self._part(dest, pace, ids[i], part)
         self.calls.append(Call("edit", dest, update.id, update.revision, tuple(ids)))
         await self._notify()
         self._maybe_lose_answer(dest, update.id)

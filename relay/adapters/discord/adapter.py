@@ -15,7 +15,7 @@ import discord.gateway
 import discord.http
 import yarl
 
-from relay.adapter import Adapter, AdapterContext, Budget
+from relay.adapter import Adapter, AdapterContext, Budget, Pace, no_pace
 from relay.adapters.discord import render as R
 from relay.adapters.discord.commands import SlashCommands
 from relay.adapters.discord.delivery import Delivery, ForumMode, target
@@ -107,13 +107,27 @@ class DiscordAdapter(Adapter):
 
     # -- delivery -------------------------------------------------------------------------------
 
-    async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
-        return await self.delivery.send(dest, update, topic)
+    async def send(
+        self,
+        dest: Destination,
+        update: Update,
+        topic: TopicConfig,
+        *,
+        pace: Pace = no_pace,
+        sent: tuple[str, ...] = (),
+    ) -> tuple[str, ...]:
+        return await self.delivery.send(dest, update, topic, pace, sent)
 
     async def edit(
-        self, dest: Destination, update: Update, topic: TopicConfig, message_ids: tuple[str, ...]
+        self,
+        dest: Destination,
+        update: Update,
+        topic: TopicConfig,
+        message_ids: tuple[str, ...],
+        *,
+        pace: Pace = no_pace,
     ) -> tuple[str, ...]:
-        return await self.delivery.edit(dest, update, topic, message_ids)
+        return await self.delivery.edit(dest, update, topic, message_ids, pace)
 
     async def delete(self, dest: Destination, message_ids: tuple[str, ...]) -> None:
         await self.delivery.delete(dest, message_ids)

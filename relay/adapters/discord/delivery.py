@@ -28,6 +28,7 @@ import discord
 import discord.http
 from discord.http import Route
 
+from relay.adapter import Pace, no_pace
 from relay.adapters.discord import render as R
 from relay.adapters.discord.errors import is_unknown_message, translate
 from relay.adapters.discord.markdown import escape, escape_headline
@@ -183,38 +184,71 @@ class Delivery:
 
     # -- the three operations ------------------------------------------------------------------
 
-    async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
-        channel_id = target(dest)
-        kind = await self.kind(channel_id, dest, update.id)
-        prefix = ""
-        if kind == FORUM:
-            channel_id = await self._forum_post(channel_id, dest, update, topic)
-            kind, prefix = 11, f"{channel_id}:"
-        ids: list[str] = []
-        for part, payload in enumerate(R.render_cached(update, topic)):
-            body = {**payload, "nonce": nonce(update, dest, part), "enforce_nonce": True}
-            mid = await self._create(channel_id, body, dest, update, self._send_need(kind))
-            ids.append(prefix + mid)
+    async def send(
+        self,
+        dest: Destination,
+        update: Update,
+        topic: TopicConfig,
+        pace: Pace = no_pace,
+        sent: tuple[str, ...] = (),
+    ) -> tuple[str, ...]:
+        """The parts after `sent`, each at its `pace`; a failure part way carries `error.sent`."""
+        ids: list[str] = list(sent)
+        try:
+            if sent:  # resume where the copy lives (a forum copy: its post)
+                channel_id = split_id(dest, sent[0])[0]
+                prefix = f"{channel_id}:" if ":" in sent[0] else ""
+                kind = await self.kind(channel_id, dest, update.id)
+            else:
+                channel_id = target(dest)
+                kind = await self.kind(channel_id, dest, update.id)
+                prefix = ""
+                if kind == FORUM:
+                    channel_id = await self._forum_post(channel_id, dest, update, topic)
+                    kind, prefix = 11, f"{channel_id}:"
+            for part, payload in enumerate(R.render_cached(update, topic)):
+                if part < len(sent):
+                    continue
+                body = {**payload, "nonce": nonce(update, dest, part), "enforce_nonce": True}
+                await pace()
+                mid = await self._create(channel_id, body, dest, update, self._send_need(kind))
+                ids.append(prefix + mid)
+        except DeliveryError as exc:
+            if len(ids) > len(sent):
+                exc.sent = tuple(ids)
+            raise
         if kind == ANNOUNCEMENT and self.crosspost:
-            await self._crosspost(channel_id, ids, dest)
+            await self._crosspost(channel_id, ids[len(sent) :], dest)
         return tuple(ids)
 
     async def edit(
-        self, dest: Destination, update: Update, topic: TopicConfig, message_ids: tuple[str, ...]
+        self,
+        dest: Destination,
+        update: Update,
+        topic: TopicConfig,
+        message_ids: tuple[str, ...],
+        pace: Pace = no_pace,
     ) -> tuple[str, ...]:
         payloads = R.render_cached(update, topic)
         # added or re-sent parts go where the copy lives (a forum copy: its post)
         home = split_id(dest, message_ids[0])[0] if message_ids else target(dest)
         prefix = f"{home}:" if message_ids and ":" in message_ids[0] else ""
         ids: list[str] = []
-        for part, payload in enumerate(payloads):
-            if part < len(message_ids) and await self._edit_part(dest, update, message_ids[part],
-                                                                 payload):  # fmt: skip
-                ids.append(message_ids[part])
-                continue
-            body = {**payload, "nonce": nonce(update, dest, part), "enforce_nonce": True}
-            need = self._send_need(await self.kind(home, dest, update.id))
-            ids.append(prefix + await self._create(home, body, dest, update, need))
+        try:
+            for part, payload in enumerate(payloads):
+                await pace()
+                if part < len(message_ids) and await self._edit_part(
+                    dest, update, message_ids[part], payload
+                ):
+                    ids.append(message_ids[part])
+                    continue
+                body = {**payload, "nonce": nonce(update, dest, part), "enforce_nonce": True}
+                need = self._send_need(await self.kind(home, dest, update.id))
+                ids.append(prefix + await self._create(home, body, dest, update, need))
+        except DeliveryError as exc:
+            if ids != list(message_ids[: len(ids)]):  # parts were sent again or added
+                exc.sent = (*ids, *message_ids[len(ids) :])
+            raise
         await self.delete(dest, message_ids[len(payloads) :], update.id)
         return tuple(ids)
 

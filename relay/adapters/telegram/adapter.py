@@ -12,7 +12,7 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
 
-from relay.adapter import Adapter, AdapterContext, Budget
+from relay.adapter import Adapter, AdapterContext, Budget, Pace, no_pace
 from relay.adapters.telegram.delivery import Delivery, translate
 from relay.adapters.telegram.handlers import CommandListener, log_error
 from relay.adapters.telegram.render import TelegramMessage, render
@@ -96,12 +96,25 @@ class TelegramAdapter(Adapter):
     def _silent(update: Update, topic: TopicConfig) -> bool:
         return False if update.breaking else topic.silent
 
-    async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
+    async def send(
+        self,
+        dest: Destination,
+        update: Update,
+        topic: TopicConfig,
+        *,
+        pace: Pace = no_pace,
+        sent: tuple[str, ...] = (),
+    ) -> tuple[str, ...]:
+        done = list(sent)
         try:
             await self._ready()
-            ids = await self.delivery.send(dest, render(update, topic), self._silent(update, topic))
+            messages = render(update, topic)
+            ids = await self.delivery.send(dest, messages, self._silent(update, topic), done, pace)
         except TelegramError as exc:
-            raise translate(exc, dest, update.id, self._chat_key(dest)) from exc
+            error = translate(exc, dest, update.id, self._chat_key(dest))
+            if len(done) > len(sent):
+                error.sent = tuple(done)  # kept: the retry sends only the parts after them
+            raise error from exc
         if update.breaking and topic.pin_breaking:
             await self.delivery.pin(dest, ids[0])
         return ids
@@ -112,11 +125,14 @@ class TelegramAdapter(Adapter):
         update: Update,
         topic: TopicConfig,
         message_ids: tuple[str, ...],
+        *,
+        pace: Pace = no_pace,
     ) -> tuple[str, ...]:
         messages = render(update, topic)
         try:
             await self._ready()
-            ids = await self.delivery.edit(dest, messages, message_ids, self._silent(update, topic))
+            silent = self._silent(update, topic)
+            ids = await self.delivery.edit(dest, messages, message_ids, silent, pace)
         except TelegramError as exc:
             raise translate(exc, dest, update.id, self._chat_key(dest)) from exc
         if topic.pin_breaking and update.breaking:

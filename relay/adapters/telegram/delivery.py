@@ -9,8 +9,9 @@ and `InvalidToken` → `Transient`. "Message is not modified" on an edit is a su
 
 Delivery is at-least-once for the one message in flight: Telegram has no idempotency key, so
 if the process dies after Telegram accepted a message but before the ledger recorded its id,
-the retry sends it again (one duplicate). A multi-part send that fails half way deletes the
-parts it already sent before raising, so a retry does not duplicate them.
+the retry sends it again (one duplicate). A multi-part send that fails half way keeps the parts
+it sent (the caller's `done` list holds their ids): the relay records them, and the retry sends
+only the parts after them, so a reader never sees parts vanish and come back.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from relay.adapter import Pace, no_pace
 from relay.adapters.telegram.render import BREAKING, TelegramMessage
 from relay.errors import DeliveryError, Gone, Moved, RateLimited, Rejected, Transient
 from relay.model import Destination
@@ -102,18 +104,21 @@ class Delivery:
         )  # fmt: skip
 
     async def send(
-        self, dest: Destination, messages: tuple[TelegramMessage, ...], silent: bool
+        self,
+        dest: Destination,
+        messages: tuple[TelegramMessage, ...],
+        silent: bool,
+        done: list[str],
+        pace: Pace = no_pace,
     ) -> tuple[str, ...]:
-        """Every part; on a failure the parts already sent are deleted, then the error raised."""
-        sent: list[str] = []
-        try:
-            for msg in messages:
-                sent.append(str((await self.send_one(dest, msg, silent)).message_id))
-        except TelegramError:
-            if sent:
-                await self.delete(dest, tuple(sent), quiet=True)
-            raise
-        return tuple(sent)
+        """The parts after the `done` ones, each at its `pace`; `done` grows as parts go out.
+
+        On a failure the error is raised and `done` holds every part delivered so far.
+        """
+        for msg in messages[len(done) :]:
+            await pace()
+            done.append(str((await self.send_one(dest, msg, silent)).message_id))
+        return tuple(done)
 
     async def edit_one(self, dest: Destination, message_id: str, msg: TelegramMessage) -> None:
         """Edit one part in place; "not modified" is fine. Raises python-telegram-bot's errors."""
@@ -139,10 +144,12 @@ class Delivery:
         messages: tuple[TelegramMessage, ...],
         message_ids: tuple[str, ...],
         silent: bool,
+        pace: Pace = no_pace,
     ) -> tuple[str, ...]:
         """Edit the parts in place, send added parts, delete dropped ones."""
         shown: list[str] = []
         for i, msg in enumerate(messages):
+            await pace()
             if i >= len(message_ids):
                 shown.append(str((await self.send_one(dest, msg, silent)).message_id))
                 continue
@@ -153,7 +160,7 @@ class Delivery:
                     raise
                 # A photo came or went: a text message cannot become a photo. Replace the copy.
                 log.info("replacing copy dest=%s: %s", dest, exc.message)
-                fresh = await self.send(dest, messages, silent)
+                fresh = await self.send(dest, messages, silent, [], pace)
                 await self.delete(dest, message_ids, quiet=True)
                 return fresh
             shown.append(message_ids[i])
