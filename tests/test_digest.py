@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from relay import markup
 from relay.config import Config
-from relay.model import Update
 from relay.digest import digest_update
+from relay.model import Update
 from tests.adapters.test_markup_platforms import both
 
 PHISH = "[click me](https://evil.example/phish) **now** _please_ > https://evil.example/x"

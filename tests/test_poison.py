@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -123,10 +124,12 @@ async def test_an_unreadable_ledger_copy_is_dead_lettered_and_the_queue_moves_on
 class Buggy(MemoryAdapter):
     """An adapter with a bug for one update: it raises what no `DeliveryError` names."""
 
-    async def send(self, dest: Destination, update: Update, topic: object) -> tuple[str, ...]:
+    async def send(
+        self, dest: Destination, update: Update, topic: object, **kw: Any
+    ) -> tuple[str, ...]:
         if update.id == "u1":
             raise RuntimeError("adapter bug")
-        return await super().send(dest, update, topic)  # type: ignore[arg-type]
+        return await super().send(dest, update, topic, **kw)  # type: ignore[arg-type]
 
 
 async def test_a_job_that_fails_unexpectedly_is_retried_then_dead_lettered(

@@ -159,10 +159,12 @@ class Watched(MemoryAdapter):
     def background(self) -> Sequence[asyncio.Task[Any]]:
         return () if self.task is None else (self.task,)
 
-    async def send(self, dest: Destination, update: Update, topic: TopicConfig) -> tuple[str, ...]:
+    async def send(
+        self, dest: Destination, update: Update, topic: TopicConfig, **kw: Any
+    ) -> tuple[str, ...]:
         self.sending.set()
         await self.release.wait()
-        return await super().send(dest, update, topic)
+        return await super().send(dest, update, topic, **kw)
 
     async def aclose(self) -> None:
         if self.task is not None:

@@ -44,7 +44,7 @@ def plain_text(update: Update, topic: TopicConfig) -> str:
     if body:
         lines.extend(["", body])
     if update.image is not None:
-        credit = f" ({credit_line(update.image.credit)})" if update.image.credit.strip() else ""
+        credit = f" ({update.image.credit})" if update.image.credit else ""
         caption = f" {update.image.caption}" if update.image.caption else ""
         lines.extend(["", f"Photo: {update.image.url}{caption}{credit}"])
     if update.link:

@@ -126,9 +126,10 @@ async def test_a_bad_request_is_rejected_with_telegrams_description(
         await adapter.edit(dest(reader.id), upd(), UKRAINE, ("999",))
 
 
-async def test_a_send_failing_half_way_removes_the_parts_already_sent(
+async def test_a_send_failing_half_way_keeps_its_parts_and_the_retry_sends_the_rest(
     tg: TelegramSandbox, account: Bot, reader: User, adapter: TelegramAdapter
 ) -> None:
+    """A reader never sees part 1 vanish and come back: it stays, the retry adds the rest."""
     before = [m.message_id for m in tg.control.transcript(reader.id)]
     sent = {"n": 0}
 
@@ -139,13 +140,23 @@ async def test_a_send_failing_half_way_removes_the_parts_already_sent(
 
     unsubscribe = tg.control.subscribe(fail_second)
     try:
-        with pytest.raises(Transient):
+        with pytest.raises(Transient) as failed:
             await adapter.send(dest(reader.id), upd(body=LONG_BODY), UKRAINE)
     finally:
         unsubscribe()
-    assert [m.message_id for m in tg.control.transcript(reader.id)] == before
+    assert failed.value.sent is not None and len(failed.value.sent) == 1
+    shown = [m for m in tg.control.transcript(reader.id) if m.message_id not in before]
+    assert [str(m.message_id) for m in shown] == list(failed.value.sent)
+    parts = len(adapter.render(upd(body=LONG_BODY), UKRAINE))
+    ids = await adapter.send(
+        dest(reader.id), upd(body=LONG_BODY), UKRAINE, sent=failed.value.sent
+    )
+    assert len(ids) == parts and ids[0] == failed.value.sent[0]
+    shown = [m for m in tg.control.transcript(reader.id) if m.message_id not in before]
+    assert [str(m.message_id) for m in shown] == list(ids)
+    assert [f"({i}/{parts})" in (m.text or "") for i, m in enumerate(shown, 1)] == [True] * parts
     gone = [m for m in tg.control.transcript(reader.id, include_deleted=True) if m.deleted]
-    assert len(gone) == 1 and gone[0].text is not None and "\n\n(1/" in gone[0].text
+    assert gone == []  # nothing deleted and sent again
 
 
 async def test_a_bad_token_is_transient_not_gone(
