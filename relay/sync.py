@@ -279,11 +279,22 @@ class Syncer:
         return backoff
 
     async def _move(self, old: Destination, new: Destination) -> None:
-        """A Telegram group became a supergroup: re-key subscriptions and queue, resend there."""
+        """A Telegram group became a supergroup: re-key subscriptions and queue.
+
+        A queued update that never reached the old group goes to the supergroup; one whose copy
+        is in the old group stays there as it is (`_moved_copy`).
+        """
         await self.subscriptions.move(old, new)
         pending = await self.queues.positions(old)
         await self.queues.clear(old)
+        requeued = 0
         for update_id, at in pending:
+            copy = await self.ledger.get(update_id, old)
+            update = await self.registry.latest(update_id)
+            if copy is not None and update is not None and plan(update, copy) is not None:
+                await self._moved_copy(update, old, new, copy)
+                continue
             await self.ledger.move_target(update_id, old, new)
             await self.queues.enqueue([new], update_id, f"moved-{update_id}", at=at)
-        log.warning("moved dest=%s to=%s requeued=%d", old, new, len(pending))
+            requeued += 1
+        log.warning("moved dest=%s to=%s requeued=%d", old, new, requeued)
