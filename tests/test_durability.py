@@ -33,9 +33,9 @@ def own_valkey() -> Iterator[EmbeddedValkey]:
 
 
 def crash_and_restart(server: EmbeddedValkey) -> None:
-    assert server.process is not None
-    os.kill(server.process.pid, signal.SIGKILL)  # no shutdown, no final fsync
-    server.process.wait()
+    assert server.process is not None and server.pid is not None
+    os.kill(server.pid, signal.SIGKILL)  # the server itself: no shutdown, no final fsync
+    server.process.wait()  # its keeper exits with it
     server.process = None
     server.start()  # replays the AOF
 
