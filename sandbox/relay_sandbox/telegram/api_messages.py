@@ -1,13 +1,12 @@
-"""Bot API methods that send, edit, delete and pin messages."""
+"""Bot API methods that send, delete and pin messages (edits: `api_edits`)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Any
 
 from relay_sandbox.telegram.core import Engine
-from relay_sandbox.telegram.errors import NOT_MODIFIED, ApiError, bad_request
+from relay_sandbox.telegram.errors import bad_request
 from relay_sandbox.telegram.formatting import formatted
 from relay_sandbox.telegram.records import Bot, Chat, Json, Member, Message, Photo
 from relay_sandbox.telegram.render import message_to_api
@@ -93,7 +92,8 @@ def send_message(engine: Engine, bot: Bot, call: ApiCall) -> Json:
     return _publish(engine, msg)
 
 
-def _photo(engine: Engine, value: Any, files: dict[str, UploadedFile]) -> Photo:
+def photo_input(engine: Engine, value: Any, files: dict[str, UploadedFile]) -> Photo:
+    """The photo an InputFile/String parameter names: an upload, an HTTP URL or a file_id."""
     world = engine.world
     if isinstance(value, str) and value.startswith("attach://"):
         value = files.get(value.removeprefix("attach://"))
@@ -127,7 +127,7 @@ def send_photo(engine: Engine, bot: Bot, call: ApiCall) -> Json:
         chat,
         key,
         p,
-        photo=_photo(engine, p["photo"], call.files),
+        photo=photo_input(engine, p["photo"], call.files),
         caption=caption or None,
         caption_entities=entities,
         reply_markup=p.get("reply_markup"),
@@ -157,7 +157,7 @@ def send_media_group(engine: Engine, bot: Bot, call: ApiCall) -> list[Json]:
         caption, entities = formatted(
             item.get("caption"), item.get("parse_mode"), item.get("caption_entities"), caption=True
         )
-        items.append((_photo(engine, item.get("media"), call.files), caption, entities, item))
+        items.append((photo_input(engine, item.get("media"), call.files), caption, entities, item))
     paid = bool(p.get("allow_paid_broadcast"))
     engine.limiter.check(bot.id, chat.id, chat.type, paid=paid, count=len(items))
     group = engine.media_group_id()
@@ -177,78 +177,6 @@ def send_media_group(engine: Engine, bot: Bot, call: ApiCall) -> list[Json]:
         )
         out.append(_publish(engine, msg))
     return out
-
-
-def _editable(engine: Engine, bot: Bot, p: dict[str, Any]) -> tuple[Chat, Message]:
-    if p.get("inline_message_id") is not None:
-        raise bad_request("the sandbox does not emulate inline messages")
-    if p.get("chat_id") is None:
-        raise bad_request("chat_id is empty")
-    if p.get("message_id") is None:
-        raise bad_request("message identifier is not specified")
-    chat = engine.world.resolve(p["chat_id"])
-    engine.world.check_access(bot, chat, write=False)
-    msg = engine.world.find(engine.world.box_key(chat, bot.id), p["message_id"])
-    if msg is None:
-        raise bad_request("message to edit not found")
-    if msg.posted_by != bot.id:
-        raise bad_request("message can't be edited")
-    return chat, msg
-
-
-def _apply_edit(engine: Engine, bot: Bot, old: Message, **changes: Any) -> Json:
-    new = replace(old, **changes)
-    if new == old:
-        raise ApiError(400, NOT_MODIFIED)
-    if engine.limiter.limits.count_edits:
-        chat = engine.world.chats[old.chat_id]
-        engine.limiter.check(bot.id, chat.id, chat.type)
-    new = replace(new, history=(*old.history, old.version()), edit_date=engine.date())
-    engine.world.store(new)
-    engine.emit("message_edited", new)
-    return message_to_api(engine.world, new)
-
-
-def edit_message_text(engine: Engine, bot: Bot, call: ApiCall) -> Json:
-    """editMessageText (chat_id + message_id)."""
-    p = call.params
-    _, msg = _editable(engine, bot, p)
-    if msg.text is None:
-        raise bad_request("there is no text in the message to edit")
-    if p.get("text") is None:
-        raise bad_request("message text is empty")
-    text, entities = formatted(p["text"], p.get("parse_mode"), p.get("entities"), caption=False)
-    preview = p.get("link_preview_options", msg.link_preview_options)
-    return _apply_edit(
-        engine,
-        bot,
-        msg,
-        text=text,
-        entities=entities,
-        link_preview_options=preview,
-        reply_markup=p.get("reply_markup"),  # an edit without a keyboard removes it
-    )
-
-
-def edit_message_caption(engine: Engine, bot: Bot, call: ApiCall) -> Json:
-    """editMessageCaption (chat_id + message_id)."""
-    p = call.params
-    _, msg = _editable(engine, bot, p)
-    if msg.photo is None:
-        raise bad_request("there is no caption in the message to edit")
-    caption, entities = formatted(
-        p.get("caption"), p.get("parse_mode"), p.get("caption_entities"), caption=True
-    )
-    above = p.get("show_caption_above_media", msg.show_caption_above_media)
-    return _apply_edit(
-        engine,
-        bot,
-        msg,
-        caption=caption or None,
-        caption_entities=entities,
-        show_caption_above_media=bool(above),
-        reply_markup=p.get("reply_markup"),
-    )
 
 
 def delete_message(engine: Engine, bot: Bot, call: ApiCall) -> bool:

@@ -114,6 +114,7 @@ _POST: dict[str, Action] = {
         drop=bool(b.get("drop", False)),
         delay=b.get("delay"),
         after=bool(b.get("after", False)),
+        skip=int(b.get("skip", 0)),
     ),
     "/faults/clear": lambda c, r, b: c.faults.clear(),
     "/limits": lambda c, r, b: c.set_limits(TelegramLimits(**b)),

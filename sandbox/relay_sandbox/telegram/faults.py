@@ -31,6 +31,7 @@ class _Rule:
     chat_id: str | None
     fault: Fault
     remaining: int
+    skip: int = 0
 
 
 class Faults:
@@ -73,8 +74,10 @@ class Faults:
         drop: bool = False,
         delay: float | None = None,
         after: bool = False,
+        skip: int = 0,
     ) -> None:
-        """Fail the next ``count`` calls of ``method`` (any if None), for ``chat_id`` if given.
+        """Fail the next ``count`` calls of ``method`` (any if None), for ``chat_id`` if given,
+        after letting ``skip`` matching calls through (``skip=1``: fail the second one).
 
         ``error`` is an ApiError or ``(code, description)``; default 502 Bad Gateway.
         ``drop`` closes the connection instead; ``delay`` only slows the answer.
@@ -89,7 +92,7 @@ class Faults:
             fault = Fault("error", error or bad_gateway(), delay or 0.0, after)
         key = None if chat_id is None else str(chat_id)
         name = None if method is None else method.lower()
-        self._rules.append(_Rule(name, key, fault, count))
+        self._rules.append(_Rule(name, key, fault, count, skip))
 
     def clear(self) -> None:
         """No faults at all."""
@@ -104,6 +107,9 @@ class Faults:
                 continue
             if rule.chat_id is not None and rule.chat_id != str(chat_id):
                 continue
+            if rule.skip:
+                self._rules[i] = replace(rule, skip=rule.skip - 1)
+                continue  # this rule lets the call through
             if rule.remaining <= 1:
                 del self._rules[i]
             else:

@@ -1,4 +1,10 @@
-"""Message text and captions as the server stores them: parse_mode, entities and length limits."""
+"""Message text and captions as the server stores them: parse_mode, entities and length limits.
+
+Telegram keeps at most 100 entities of a message: the message is accepted and every entity
+after the 100th is dropped, its text shown plain (platforms.md §1.2; a message with 110 `<b>`
+tags shows the first 100 bold: rubenlagus/TelegramBots issue #854). The sandbox stores what a
+reader sees, so it drops them too.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ from relay_sandbox.telegram.entities import MessageEntity, entities_to_html
 from relay_sandbox.telegram.errors import ApiError, bad_request
 from relay_sandbox.telegram.html import TextError, check_length, finalize_text, process_text
 from relay_sandbox.telegram.records import Json
+
+MAX_ENTITIES = 100
 
 
 def formatted(
@@ -36,7 +44,7 @@ def formatted(
                 raise ApiError(400, too_long)
     except TextError as exc:
         raise ApiError(400, exc.description) from exc
-    return plain, tuple(e.to_dict() for e in parsed)
+    return plain, tuple(e.to_dict() for e in parsed[:MAX_ENTITIES])
 
 
 def _entity(value: Any) -> Json:

@@ -15,9 +15,10 @@ of TDLib's test/message_entities.cpp pass), links as in ``links.py``:
 ``finalize_text`` then gives what the chat stores and ``process_text`` runs the whole path.
 
 Not reproduced: automatic url/mention/hashtag/… entities; the rules on who may send custom
-emoji; the ~100-entity display cap; Markdown and MarkdownV2. Not verifiable in the TDLib source
-we could read (newer than it): for ``tg-time``, a bad ``unix`` raises our own "Invalid Unix time
-specified" ("Invalid date format used" is TDLib's), and date_time's sort priority is a guess.
+emoji; Markdown and MarkdownV2 (the 100-entity cap is applied later, in ``formatting``). Not
+verifiable in the TDLib source we could read (newer than it): for ``tg-time``, a bad ``unix``
+raises our own "Invalid Unix time specified" ("Invalid date format used" is TDLib's), and
+date_time's sort priority is a guess.
 """
 
 from __future__ import annotations

@@ -155,6 +155,14 @@ _TABLE: tuple[Method, ...] = (
             _p("reply_markup", "InlineKeyboardMarkup"),
         ),
     ),
+    Method(
+        "editMessageMedia",
+        (
+            *_EDIT_TARGET,
+            _p("media", "InputMedia", True),
+            _p("reply_markup", "InlineKeyboardMarkup"),
+        ),
+    ),
     Method("deleteMessage", (_CHAT, _p("message_id", "Integer", True))),
     Method(
         "pinChatMessage",

@@ -160,6 +160,7 @@ class Version:
     caption_entities: tuple[Json, ...]
     reply_markup: Json | None
     date: int
+    photo: Photo | None = None
 
 
 @dataclass(frozen=True)
@@ -205,4 +206,5 @@ class Message:
             self.caption_entities,
             self.reply_markup,
             self.edit_date or self.date,
+            self.photo,
         )

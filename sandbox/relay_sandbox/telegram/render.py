@@ -180,7 +180,13 @@ class DisplayedMessage:
         out["entities"] = list(self.entities)
         out["caption_entities"] = list(self.caption_entities)
         out["history"] = [
-            {"text": v.text, "caption": v.caption, "date": v.date} for v in self.history
+            {
+                "text": v.text,
+                "caption": v.caption,
+                "photo_url": v.photo.url if v.photo else None,
+                "date": v.date,
+            }
+            for v in self.history
         ]
         return out
 

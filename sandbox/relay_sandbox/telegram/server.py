@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from relay_sandbox.telegram import api_bot, api_messages
+from relay_sandbox.telegram import api_bot, api_edits, api_messages
 from relay_sandbox.telegram.control import TelegramControl
 from relay_sandbox.telegram.control_http import add_control_routes
 from relay_sandbox.telegram.core import Engine, RequestRecord
@@ -49,8 +49,9 @@ HANDLERS: dict[str, Handler] = {
     "sendmessage": api_messages.send_message,
     "sendphoto": api_messages.send_photo,
     "sendmediagroup": api_messages.send_media_group,
-    "editmessagetext": api_messages.edit_message_text,
-    "editmessagecaption": api_messages.edit_message_caption,
+    "editmessagetext": api_edits.edit_message_text,
+    "editmessagecaption": api_edits.edit_message_caption,
+    "editmessagemedia": api_edits.edit_message_media,
     "deletemessage": api_messages.delete_message,
     "pinchatmessage": api_messages.pin_chat_message,
     "unpinchatmessage": api_messages.unpin_chat_message,

@@ -100,6 +100,10 @@ class World:
             raise ValueError("private chats come with their user")
         chat = Chat(chat_id, type_, title, username, is_forum=is_forum and type_ == "supergroup")
         self.chats[chat_id] = chat
+        if chat.is_forum:
+            # Thread 1 is the General topic (its messages carry no message_thread_id): the
+            # first topic a forum opens gets the id of its creation message, 2 or more.
+            self.next_message_id((chat_id, 0))
         self.members[chat_id] = {}
         if creator is not None:
             self.set_member(chat_id, creator, "creator")
@@ -129,7 +133,8 @@ class World:
         return self.members.get(chat_id, {}).get(user_id)
 
     def add_topic(self, chat_id: int, name: str) -> Topic:
-        """Open a forum topic; its thread id comes from the chat's message ids as in Telegram."""
+        """Open a forum topic; its thread id is the id of its creation message, as in Telegram
+        (never 1: that is the General topic's)."""
         chat = self.chat(chat_id)
         if not chat.is_forum:
             raise ValueError(f"chat {chat_id} is not a forum")

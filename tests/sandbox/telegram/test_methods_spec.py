@@ -33,6 +33,7 @@ def test_every_brief_method_is_served() -> None:
         "setMyCommands", "getMyCommands", "deleteMyCommands",
         "getChat", "getChatMember", "getChatAdministrators",
         "sendMessage", "sendPhoto", "sendMediaGroup", "editMessageText", "editMessageCaption",
+        "editMessageMedia",
         "deleteMessage", "pinChatMessage", "unpinChatMessage", "answerCallbackQuery",
     }  # fmt: skip
     assert sorted(HANDLERS) == sorted(n.lower() for n in wanted)
