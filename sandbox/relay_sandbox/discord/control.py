@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from relay_sandbox.discord import payloads
@@ -305,11 +305,12 @@ class Control:
         count: int = 1,
         channel_id: int | None = None,
         retry_after: float | None = None,
+        after: int = 0,
     ) -> None:
-        """Make the next `count` requests to `endpoint` (a name in endpoints.py) fail."""
-        self.faults.fail_next(
-            ScriptedFailure(endpoint, status, code, message, retry_after, channel_id), count
-        )
+        """Make the next `count` requests to `endpoint` (a name in endpoints.py) fail, after
+        letting `after` of them through."""
+        failure = ScriptedFailure(endpoint, status, code, message, retry_after, channel_id)
+        self.faults.fail_next(replace(failure, after=after), count)
 
     def lose_next_answer(
         self, endpoint: str, *, count: int = 1, channel_id: int | None = None

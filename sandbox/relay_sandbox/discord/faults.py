@@ -20,7 +20,8 @@ class FaultRates:
 
 @dataclass(frozen=True)
 class ScriptedFailure:
-    """Fail the next `count` requests to endpoint `endpoint` (optionally one channel)."""
+    """Fail the next `count` requests to endpoint `endpoint` (optionally one channel), after
+    letting `after` of them through (part 2 of a multi-part message, say)."""
 
     endpoint: str
     status: int
@@ -29,6 +30,7 @@ class ScriptedFailure:
     retry_after: float | None = None
     channel_id: int | None = None
     lose_answer: bool = False  # serve the request (it takes effect), then drop the connection
+    after: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,14 @@ class Faults:
     def __init__(self) -> None:
         self.rates = FaultRates()
         self._rng = random.Random(0)
-        self._scripted: list[list[ScriptedFailure | int]] = []
+        self._scripted: list[list[ScriptedFailure | int]] = []  # [failure, count, let through]
 
     def set_rates(self, rates: FaultRates) -> None:
         self.rates = rates
         self._rng = random.Random(rates.seed)
 
     def fail_next(self, failure: ScriptedFailure, count: int = 1) -> None:
-        self._scripted.append([failure, count])
+        self._scripted.append([failure, count, failure.after])
 
     def clear(self) -> None:
         self.rates = FaultRates()
@@ -62,12 +64,16 @@ class Faults:
 
     def decide(self, endpoint: str | None, channel_id: int | None) -> Decision:
         for entry in self._scripted:
-            failure, left = entry
-            assert isinstance(failure, ScriptedFailure) and isinstance(left, int)
+            failure, left, through = entry
+            assert isinstance(failure, ScriptedFailure)
+            assert isinstance(left, int) and isinstance(through, int)
             if failure.endpoint != endpoint:
                 continue
             if failure.channel_id is not None and failure.channel_id != channel_id:
                 continue
+            if through > 0:
+                entry[2] = through - 1
+                return Decision()
             if left <= 1:
                 self._scripted.remove(entry)
             else:

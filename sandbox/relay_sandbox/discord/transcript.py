@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -35,12 +36,28 @@ class MessageView:
     ephemeral: bool
     webhook_id: int | None
     interaction_id: int | None
+    shown: str = ""  # the content as a reader sees it: role mentions as @name or @deleted-role
 
     @property
     def embeds(self) -> list[dict[str, Any]]:
         """The embeds as JSON objects (kept as text so the view stays immutable)."""
         value: list[dict[str, Any]] = json.loads(self.embeds_json)
         return value
+
+
+_ROLE = re.compile(r"<@&(\d{1,20})>")
+
+
+def shown_content(world: World, m: Message) -> str:
+    """The content as Discord's client shows it: a role of the message's guild as `@name`, any
+    other role (another guild's, a deleted one) as `@deleted-role`, which pings no one."""
+    guild = world.guilds.get(m.guild_id)
+
+    def role(match: re.Match[str]) -> str:
+        found = guild.roles.get(int(match.group(1))) if guild is not None else None
+        return f"@{found.name}" if found is not None else "@deleted-role"
+
+    return _ROLE.sub(role, m.content)
 
 
 def view(world: World, m: Message) -> MessageView:
@@ -66,6 +83,7 @@ def view(world: World, m: Message) -> MessageView:
         ephemeral=bool(m.flags & EPHEMERAL),
         webhook_id=m.webhook_id,
         interaction_id=m.interaction_id,
+        shown=shown_content(world, m),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +10,20 @@ from relay_sandbox.discord import errors
 from relay_sandbox.discord.endpoints import Field
 
 EMBED_TOTAL_MAX = 6000
+# Every URL an embed carries; DSPEC types them `format: uri`, and Discord takes http(s) only
+# (images and icons may also name an upload, `attachment://<file name>`).
+EMBED_URLS = (("url",), ("author", "url"), ("author", "icon_url"), ("footer", "icon_url"),
+              ("image", "url"), ("thumbnail", "url"), ("video", "url"))  # fmt: skip
+_MEDIA = frozenset({"image", "thumbnail", "footer", "video"}) | {"icon_url"}
+_PCHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
+_HOST = r"(?P<host>\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)"
+_USER = r"(?:(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*@)?"
+# RFC 3986 `absolute-URI` with an authority, ASCII only: no IRI, no space, no " < > | { } ^ `.
+_URI = re.compile(
+    rf"[A-Za-z][A-Za-z0-9+.-]*://{_USER}{_HOST}(?::[0-9]*)?(?:/{_PCHAR}*)*"
+    rf"(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?"
+)
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
@@ -137,8 +152,10 @@ def embed_text_total(embeds: list[Any]) -> int:
 def check_message_rules(
     body: dict[str, Any], errs: FormErrors, *, prefix: tuple[str, ...] = ()
 ) -> None:
-    """Documented rules the spec lacks: the 6000 embed total and allowed_mentions exclusivity."""
+    """Documented rules the spec lacks: the 6000 embed total, allowed_mentions exclusivity, and
+    embed URLs that are URIs (the spec says `format: uri`, which a length check misses)."""
     embeds = body.get("embeds")
+    check_embed_urls(embeds, errs, prefix)
     if isinstance(embeds, list) and embed_text_total(embeds) > EMBED_TOTAL_MAX:
         errs.add(
             (*prefix, "embeds"),
@@ -162,6 +179,46 @@ def check_message_rules(
                     "BASE_TYPE_CHOICES",
                     "Value must be one of {'everyone', 'roles', 'users'}.",
                 )
+
+
+def url_error(value: Any, *, media: bool = False) -> tuple[str, str] | None:
+    """Discord's form error (code, message) for an embed URL, or None when it takes it.
+
+    A host needs a dot (Discord refuses `http://localhost/`), an attachment only a file name.
+    """
+    if not isinstance(value, str):
+        return None  # the type check reports it
+    m = _SCHEME.match(value)
+    scheme = m.group(1) if m else ""
+    allowed = ("http", "https", "attachment") if media else ("http", "https")
+    if scheme.lower() not in allowed:
+        why = f"Scheme \"{scheme}\" is not supported. Scheme must be one of ('http', 'https')."
+        return ("URL_TYPE_INVALID_SCHEME", why)
+    if scheme.lower() == "attachment":
+        ok = re.fullmatch(r"attachment://[A-Za-z0-9_.-]+", value) is not None
+    else:
+        uri = _URI.fullmatch(value)
+        ok = uri is not None and ("." in uri.group("host") or uri.group("host").startswith("["))
+    return None if ok else ("URL_TYPE_INVALID_URL", "Not a well formed URL.")
+
+
+def check_embed_urls(embeds: Any, errs: FormErrors, prefix: tuple[str, ...]) -> None:
+    """Every URL of every embed must be a well-formed http(s) URI."""
+    if not isinstance(embeds, list):
+        return
+    for i, embed in enumerate(embeds):
+        if not isinstance(embed, dict):
+            continue
+        for path in EMBED_URLS:
+            node: Any = embed
+            for key in path[:-1]:
+                node = node.get(key) if isinstance(node, dict) else None
+            value = node.get(path[-1]) if isinstance(node, dict) else None
+            if value is None:
+                continue
+            error = url_error(value, media=path[0] in _MEDIA or path[-1] in _MEDIA)
+            if error is not None:
+                errs.add((*prefix, "embeds", str(i), *path), *error)
 
 
 def is_empty_message(body: dict[str, Any], *, has_files: bool = False) -> bool:

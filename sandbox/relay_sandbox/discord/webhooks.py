@@ -13,6 +13,7 @@ from relay_sandbox.discord.endpoints import (
 )
 from relay_sandbox.discord.gateway import GatewayHub
 from relay_sandbox.discord.messages import WEBHOOK_PARSE, MessageOps
+from relay_sandbox.discord.modals import check_modal
 from relay_sandbox.discord.rest import attachments_of
 from relay_sandbox.discord.routing import Call, Handler
 from relay_sandbox.discord.state import (
@@ -83,6 +84,8 @@ class WebhookApi:
                 }
             )
         message: Message | None = None
+        if rtype == MODAL:
+            check_modal(data).raise_if_any()
         if rtype == MESSAGE:
             validate(data, CALLBACK_DATA_FIELDS, message=True, prefix=("data",))
             if is_empty_message(data, has_files=bool(call.files)):
