@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from redis.connection import parse_url
 
@@ -94,7 +94,35 @@ Colour = Annotated[int, Rule('a colour like "#0057b7"', parse=_colour)]
 LinkPreviews = Annotated[
     str, Rule("one of auto, on, off", test=lambda x: x in ("auto", "on", "off"))
 ]
-RoleId = Annotated[int | None, Rule("a numeric Discord role id")]
+
+
+def _snowflake(raw: Any) -> int:
+    """A Discord id, written as a number or a string of digits (YAML keys are often strings)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise ValueError(raw)
+    text = str(raw).strip()
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 2**64:
+        raise ValueError(raw)
+    return int(text)
+
+
+def _roles_per_guild(raw: Any) -> tuple[tuple[int, int], ...]:
+    if not isinstance(raw, dict):
+        raise Refused("roles belong to one server: map each guild id to its role id")
+    try:
+        pairs = tuple(sorted((_snowflake(g), _snowflake(r)) for g, r in raw.items()))
+    except ValueError as exc:
+        raise Refused(f"{exc.args[0]!r} is no numeric id") from None
+    guilds = [g for g, _ in pairs]
+    if len(set(guilds)) < len(guilds):
+        raise Refused("a guild is named twice")
+    return pairs
+
+
+RolesPerGuild = Annotated[
+    tuple[tuple[int, int], ...],
+    Rule("a mapping of Discord guild (server) id to role id", parse=_roles_per_guild),
+]
 GuildIds = Annotated[
     tuple[int, ...], Rule("a list of numeric ids", then=lambda ids: tuple(sorted(set(ids))))
 ]
@@ -128,7 +156,17 @@ class TopicConfig:
     silent: bool = False
     pin_breaking: bool = False
     link_previews: LinkPreviews = "auto"
-    breaking_role_id: RoleId = None
+    breaking_roles: RolesPerGuild = ()
+
+    RETIRED_KEYS: ClassVar[dict[str, str]] = {
+        "breaking_role_id": "no longer read, since a role belongs to one server: write "
+        "breaking_roles, a mapping of Discord guild id to role id, e.g. "
+        "{123456789012345678: 234567890123456789}",
+    }
+
+    def breaking_role(self, guild_id: int | None) -> int | None:
+        """The role to ping on breaking news in guild `guild_id`, if the topic names one."""
+        return next((role for guild, role in self.breaking_roles if guild == guild_id), None)
 
 
 @dataclass(frozen=True)

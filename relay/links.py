@@ -4,7 +4,9 @@ A link target (`canonical_url`) is an absolute http(s) URL with a dotted host na
 address (Telegram links nothing else), no user info, at most 2,048 characters (as the `link`
 field). It is written one way: lower-case scheme and host, a port without leading zeros, a path
 of at least `/` (Telegram adds it), percent-encoded as CommonMark does, and `*` and unpaired or
-nested parentheses encoded too, since Discord's Markdown cannot carry them in a link.
+nested parentheses encoded too, since Discord's Markdown cannot carry them in a link. The result
+is an RFC 3986 URI (ASCII, the host in IDNA): what Discord's `format: uri` fields (an embed's
+`url`, `image.url`) take.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ def canonical_url(raw: str) -> str | None:
     if not rest.startswith("/"):
         rest = "/" + rest
     rest = rest.replace("*", "%2A")
+    path, hash_, fragment = rest.partition("#")  # a "#" inside the fragment is no URI (RFC 3986)
+    rest = path + hash_ + fragment.replace("#", "%23")
     if not _flat_parens(rest):
         rest = rest.replace("(", "%28").replace(")", "%29")
     url = f"{scheme.lower()}://{host}{f':{int(port)}' if port else ''}{rest}"

@@ -9,7 +9,8 @@ The walker understands `bool`, `int`, `float` (finite only), `str`, `Path`, `X |
 `tuple[X, ...]` and `frozenset[X]` of those, and nested dataclasses (a mapping, or a list of
 mappings). Every error is a `ConfigError` naming the file, the key path (`topics[0].slug`) and
 what was expected, with the value found unless the field is hidden from `repr` (a secret); a key
-the declaration lacks is refused, naming the keys allowed there.
+the declaration lacks is refused, naming the keys allowed there; a key the class lists in its
+`RETIRED_KEYS` class variable (key: what replaced it) is refused with that explanation.
 """
 
 from __future__ import annotations
@@ -134,6 +135,10 @@ def build(cls: type[D], data: Any, context: Context, path: str = "") -> D:
         where = _join(path, f.name)
         values[f.name] = _field(f, kind, rules, data.get(f.name), values, context, where)
     unknown = sorted(str(k) for k in data if k not in keys)
+    retired: dict[str, str] = getattr(cls, "RETIRED_KEYS", {})
+    for key in unknown:
+        if key in retired:  # a key an older version read: say what replaced it
+            raise ConfigError(context.file, _join(path, key), retired[key])
     if unknown:
         allowed = ", ".join(sorted(keys))
         expected = f"unknown key (allowed here: {allowed})"

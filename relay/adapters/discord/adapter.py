@@ -140,7 +140,7 @@ class DiscordAdapter(Adapter):
         if context.commands is not None:
             self.slash = SlashCommands(self.client, context, **self.options)
         await self.client.login(self.settings.token)
-        await self.delivery.open(self.settings.token)
+        await self.delivery.open(self.settings.token, context.budgets)
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gw")
         ready = asyncio.create_task(self.client.wait_until_ready())
         done, _ = await asyncio.wait({self._task, ready}, timeout=READY_WITHIN,

@@ -229,22 +229,44 @@ class SlashCommands:
         self, interaction: discord.Interaction, command: str, head: str, form: UpdateForm
     ) -> None:
         """Turn the /post or /preview form into the command's text form and run it."""
-        link, image_url = form.link.value.strip(), form.image.value.strip()
+        link = form.link.value.strip()
         try:
             if link:
                 check_url("link", link)
-            if image_url:
-                check_url("image.url", image_url)
+            photo = form.photo()
         except InvalidUpdate as exc:
             await self.refuse(interaction, f"Nothing was changed: {exc.field}: {exc.message}.")
             return
-        args = f"{head} {form.headline.value.strip()}\n{form.body.value.strip()}"
+        args = f"{head} {form.headline.value.strip()}\n{form.body_text}"
         if link:
             args += f"\nLink: {link}"
-        await self.run(interaction, command, args, image=Image(image_url) if image_url else None)
+        await self.run(interaction, command, args, image=photo)
 
     async def refuse(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+HELP = (
+    "This bot relays the newsroom's live updates into this channel.",
+    "",
+    "/topics: list the topics",
+    "/subscribe topic: receive a topic in this channel (needs Manage Channels)",
+    "/unsubscribe topic: stop receiving a topic, or all",
+    "/subscriptions: what this channel receives",
+)
+EDITOR_HELP = (
+    "",
+    "Editors:",
+    "/post [topic] [breaking]: opens a form (headline, body, link, photo) and publishes it",
+    "/preview [topic] [breaking]: the same form; shows the update rendered, publishes nothing",
+    "/edit id: opens the update in a form; what you leave as it is stays as it is",
+    "/delete id: withdraws the update everywhere",
+)
+
+
+async def help_reply(auth: InteractionAuthority) -> Reply:
+    """/help as Discord spells it: slash commands and their options, the forms for editors."""
+    return Reply("\n".join(HELP + (EDITOR_HELP if await auth.is_editor() else ())))
 
 
 def _register(s: SlashCommands) -> None:
@@ -308,7 +330,8 @@ def _register(s: SlashCommands) -> None:
     @tree.command(name="help", description=DESCRIPTIONS["help"])
     @guild_only
     async def help_(interaction: discord.Interaction) -> None:
-        await s.run(interaction, "help")
+        auth = InteractionAuthority(interaction, s.editors)
+        await s.answer(interaction, help_reply(auth))
 
     @tree.command(name="post", description=DESCRIPTIONS["post"])
     @app_commands.describe(topic="Prefill the topic", breaking="Mark it as breaking news")

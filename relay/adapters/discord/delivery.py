@@ -3,11 +3,9 @@
 Every part is created with a `nonce` derived from (update, revision, destination, part) and
 `enforce_nonce: true`: a retry after a lost answer gets the message created the first time.
 
-Announcement channels crosspost new copies in the background, at most `crosspost_per_hour` per
-channel; a refused crosspost never fails or delays the delivery. Crossposts use their own
-discord.py HTTP client without `max_ratelimit_timeout`: Discord's crosspost bucket resets after
-up to an hour, and the main client would refuse every crosspost after the first one before
-sending it.
+Announcement channels crosspost new copies in the background (`crosspost.Crossposts`, within
+a budget in Redis). A topic's breaking-news role belongs to one guild: it is mentioned only in
+copies sent to that guild's channels (the guild from the gateway cache, else GET /channels/{id}).
 
 Forum channels receive updates in one post (thread) per topic, or per topic and day; parts
 posted there have ids written `<thread id>:<message id>`.
@@ -19,9 +17,7 @@ import asyncio
 import base64
 import hashlib
 import logging
-import time
-from collections import defaultdict, deque
-from collections.abc import Callable
+from collections import defaultdict
 from typing import Any, Literal
 
 import discord
@@ -30,8 +26,10 @@ from discord.http import Route
 
 from relay.adapter import Pace, no_pace
 from relay.adapters.discord import render as R
+from relay.adapters.discord.crosspost import Crossposts
 from relay.adapters.discord.errors import is_unknown_message, translate
 from relay.adapters.discord.markdown import escape, escape_headline
+from relay.budgets import Budgets
 from relay.config import TopicConfig
 from relay.errors import DeliveryError
 from relay.model import Destination, Update
@@ -84,39 +82,26 @@ class Delivery:
         forum_threads: ForumMode = "topic",
         crosspost: bool = True,
         crosspost_per_hour: int = 10,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.bot_id = bot_id
         self.forum_threads = forum_threads
-        self.crosspost = crosspost
-        self.crosspost_per_hour = crosspost_per_hour
-        self.clock = clock
+        self.crossposts = Crossposts(bot_id, enabled=crosspost, per_hour=crosspost_per_hour)
         self._kinds: dict[int, int] = {}
+        self._guilds: dict[int, int | None] = {}
         self._threads: dict[tuple[int, str], int] = {}
         self._forum_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._crossposts: dict[int, deque[float]] = defaultdict(deque)
-        self._publisher: discord.http.HTTPClient | None = None
-        self._pending: set[asyncio.Task[None]] = set()
 
-    async def open(self, token: str) -> None:
+    async def open(self, token: str, budgets: Budgets | None = None) -> None:
         """Log in the crosspost client (the main client is logged in by the adapter)."""
-        if self.crosspost:
-            self._publisher = discord.http.HTTPClient(asyncio.get_running_loop())
-            await self._publisher.static_login(token)
+        await self.crossposts.open(token, budgets)
 
     async def settle(self) -> None:
         """Wait for the crossposts in flight."""
-        while self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.crossposts.settle()
 
     async def close(self) -> None:
-        for task in self._pending:
-            task.cancel()
-        await asyncio.gather(*self._pending, return_exceptions=True)
-        if self._publisher is not None:
-            await self._publisher.close()
-            self._publisher = None
+        await self.crossposts.close()
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -165,11 +150,23 @@ class Delivery:
             cached = self.client.get_channel(channel_id)
             if cached is not None and not isinstance(cached, discord.abc.PrivateChannel):
                 self._kinds[channel_id] = cached.type.value
+                self._guilds[channel_id] = cached.guild.id
             else:
                 route = Route("GET", "/channels/{channel_id}", channel_id=channel_id)
                 data = await self._request(route, dest, update_id, "View Channel")
                 self._kinds[channel_id] = int(data["type"])
+                self._guilds[channel_id] = int(data["guild_id"]) if data.get("guild_id") else None
         return self._kinds[channel_id]
+
+    async def payloads(
+        self, channel_id: int, dest: Destination, update: Update, topic: TopicConfig
+    ) -> tuple[dict[str, Any], ...]:
+        """The messages of `update` for a channel: the breaking role of the channel's guild."""
+        payloads = R.render_cached(update, topic)
+        if not (update.breaking and topic.breaking_roles):
+            return payloads
+        await self.kind(channel_id, dest, update.id)
+        return R.with_role(payloads, topic.breaking_role(self._guilds.get(channel_id)))
 
     def _send_need(self, kind: int) -> str:
         send = "Send Messages in Threads" if kind in THREAD_TYPES else "Send Messages"
@@ -206,7 +203,8 @@ class Delivery:
                 if kind == FORUM:
                     channel_id = await self._forum_post(channel_id, dest, update, topic)
                     kind, prefix = 11, f"{channel_id}:"
-            for part, payload in enumerate(R.render_cached(update, topic)):
+            payloads = await self.payloads(channel_id, dest, update, topic)
+            for part, payload in enumerate(payloads):
                 if part < len(sent):
                     continue
                 body = {**payload, "nonce": nonce(update, dest, part), "enforce_nonce": True}
@@ -217,8 +215,8 @@ class Delivery:
             if len(ids) > len(sent):
                 exc.sent = tuple(ids)
             raise
-        if kind == ANNOUNCEMENT and self.crosspost:
-            await self._crosspost(channel_id, ids[len(sent) :], dest)
+        if kind == ANNOUNCEMENT:
+            self.crossposts.publish(channel_id, ids[len(sent) :], dest)
         return tuple(ids)
 
     async def edit(
@@ -229,12 +227,12 @@ class Delivery:
         message_ids: tuple[str, ...],
         pace: Pace = no_pace,
     ) -> tuple[str, ...]:
-        payloads = R.render_cached(update, topic)
         # added or re-sent parts go where the copy lives (a forum copy: its post)
         home = split_id(dest, message_ids[0])[0] if message_ids else target(dest)
         prefix = f"{home}:" if message_ids and ":" in message_ids[0] else ""
         ids: list[str] = []
         try:
+            payloads = await self.payloads(home, dest, update, topic)
             for part, payload in enumerate(payloads):
                 await pace()
                 if part < len(message_ids) and await self._edit_part(
@@ -294,32 +292,6 @@ class Delivery:
 
     # -- announcement and forum channels ------------------------------------------------------
 
-    async def _crosspost(self, channel_id: int, ids: list[str], dest: Destination) -> None:
-        """Publish to following servers, within the hourly limit, in the background."""
-        window = self._crossposts[channel_id]
-        for message_id in ids:
-            now = self.clock()
-            while window and now - window[0] > 3600:
-                window.popleft()
-            if len(window) >= self.crosspost_per_hour or self._publisher is None:
-                log.warning("crosspost skipped (hourly limit) dest=%s message=%s", dest, message_id)
-                continue
-            window.append(now)
-            task = asyncio.create_task(self._publish(self._publisher, channel_id, message_id, dest))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
-
-    async def _publish(
-        self, http: discord.http.HTTPClient, channel_id: int, message_id: str, dest: Destination
-    ) -> None:
-        route = Route("POST", "/channels/{channel_id}/messages/{message_id}/crosspost",
-                      channel_id=channel_id, message_id=int(message_id))  # fmt: skip
-        try:
-            await http.request(route)
-            log.info("crossposted dest=%s message=%s", dest, message_id)
-        except (discord.HTTPException, OSError) as exc:
-            log.warning("crosspost failed dest=%s message=%s error=%s", dest, message_id, exc)
-
     async def _forum_post(
         self, forum_id: int, dest: Destination, update: Update, topic: TopicConfig
     ) -> int:
@@ -342,6 +314,7 @@ class Delivery:
             log.info("forum post created dest=%s thread=%s name=%r", dest, thread_id, name)
             self._threads[(forum_id, name)] = thread_id
             self._kinds[thread_id] = 11
+            self._guilds[thread_id] = self._guilds.get(forum_id)
             return thread_id
 
     def _cached_thread(self, forum_id: int, name: str) -> int | None:

@@ -1,4 +1,12 @@
-"""The editor's form (a modal): topic, headline, body, link and image URL."""
+"""The editor's form (a modal): topic, headline, body, link and photo.
+
+Discord's forms hold at most 5 inputs of at most 4,000 characters each. /post and /preview show
+topic, headline, body, link and photo; /edit shows the update as it is now, without the topic.
+The photo is one field of lines: its URL, then the credit, then the caption (which may run on
+over several lines), so caption and credit are there to see and change. A body longer than an
+input holds is not shown at all (a text in its place says so) and stays as it is: a cut body in
+the form would cut the update the moment the editor changed a word of it.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +16,35 @@ from dataclasses import dataclass
 import discord
 
 from relay.changes import UNSET, Changes
-from relay.model import MAX_HEADLINE, Image, Update
+from relay.model import MAX_HEADLINE, Image, Update, parse_image
 
 BODY_MAX = 4000  # Discord's limit for a text input
+PHOTO_LABEL = "Photo: URL, credit, caption (one per line)"
+PHOTO_HINT = "https://…/photo.jpg, then the credit, then the caption. Empty: no photo."
+
+
+def photo_text(image: Image | None) -> str:
+    """A photo as the form shows it: URL, credit and caption, one per line."""
+    if image is None:
+        return ""
+    return f"{image.url}\n{image.credit}\n{image.caption}".rstrip()
+
+
+def parse_photo(text: str) -> Image | None:
+    """The photo the form's field describes (None: no photo); raises `InvalidUpdate`."""
+    url, _, rest = text.strip().partition("\n")
+    credit, _, caption = rest.partition("\n")
+    if not url.strip() and not rest.strip():
+        return None
+    return parse_image(Image(url.strip(), caption.strip(), credit.strip()))
+
+
+def long_body_note(body: str) -> str:
+    return (
+        f"The body ({len(body):,} characters) is longer than a form holds ({BODY_MAX:,}): "
+        "it is not shown here and stays exactly as it is. To change it, edit the update over "
+        "the HTTP API (PATCH /v1/updates/<id>) or with /edit on Telegram."
+    )
 
 
 class UpdateForm(discord.ui.Modal):
@@ -39,57 +73,75 @@ class UpdateForm(discord.ui.Modal):
             label="Headline", custom_id="headline", max_length=MAX_HEADLINE,
             default=current.headline if current else None,
         )  # fmt: skip
-        self.body: discord.ui.TextInput[UpdateForm] = discord.ui.TextInput(
-            label="Body", custom_id="body", style=discord.TextStyle.paragraph, required=False,
-            max_length=BODY_MAX, default=current.body[:BODY_MAX] if current else None,
-        )  # fmt: skip
+        self.add_item(self.headline)
+        shown = _prefill(current) if current is not None else None
+        self.body: discord.ui.TextInput[UpdateForm] | None = None
+        if shown is not None and shown.body is None:  # too long: a note instead of the body
+            self.add_item(discord.ui.TextDisplay(long_body_note(current.body if current else "")))
+        else:
+            self.body = discord.ui.TextInput(
+                label="Body", custom_id="body", style=discord.TextStyle.paragraph,
+                required=False, max_length=BODY_MAX, default=shown.body if shown else None,
+            )  # fmt: skip
+            self.add_item(self.body)
         self.link: discord.ui.TextInput[UpdateForm] = discord.ui.TextInput(
             label="Link (Read more)", custom_id="link", required=False, max_length=2048,
             default=current.link if current and current.link else None,
         )  # fmt: skip
         self.image: discord.ui.TextInput[UpdateForm] = discord.ui.TextInput(
-            label="Image URL", custom_id="image", required=False, max_length=2048,
-            default=current.image.url if current and current.image else None,
+            label=PHOTO_LABEL, custom_id="image", style=discord.TextStyle.paragraph,
+            required=False, max_length=BODY_MAX, placeholder=PHOTO_HINT,
+            default=(shown.image or None) if shown else None,
         )  # fmt: skip
-        for item in (self.headline, self.body, self.link, self.image):
-            self.add_item(item)
+        self.add_item(self.link)
+        self.add_item(self.image)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await self._on_submit(interaction, self)
 
+    @property
+    def body_text(self) -> str:
+        return self.body.value.strip() if self.body is not None else ""
+
+    def photo(self) -> Image | None:
+        """The photo the submitted form describes; raises `InvalidUpdate` naming a bad part."""
+        return parse_photo(self.image.value)
+
     def changes(self, current: Update) -> Changes:
         """The edit of `current` this submitted form asks for: only what the editor changed.
 
-        A field left as prefilled stays as it is, so a body longer than the form can show is
-        not cut to `BODY_MAX`, and a photo keeps its caption and credit; an emptied link or
-        image field removes the link or the photo; a new image URL is a new photo, without the
-        old caption and credit. Raises `InvalidUpdate` naming a bad field.
+        A field left as prefilled stays as it is (the body, when the form could not show it,
+        always does); an emptied link or photo field removes the link or the photo. Raises
+        `InvalidUpdate` naming a bad field.
         """
         shown = _prefill(current)
-        headline, body = self.headline.value.strip(), self.body.value.strip()
-        link, image = self.link.value.strip(), self.image.value.strip()
+        headline, link = self.headline.value.strip(), self.link.value.strip()
+        body = self.body_text
+        photo = self.image.value.strip()
         return Changes(
             headline=headline if headline != shown.headline else UNSET,
-            body=body if body != shown.body else UNSET,
+            body=body if shown.body is not None and body != shown.body else UNSET,
             link=link if link != shown.link else UNSET,
-            image=(Image(image) if image else None) if image != shown.image else UNSET,
+            image=self.photo() if photo != shown.image else UNSET,
         )
 
 
 @dataclass(frozen=True)
 class _Shown:
-    """What the edit form shows of an update, as its fields read back when left untouched."""
+    """What the edit form shows of an update, as its fields read back when left untouched
+    (`body` None: not shown)."""
 
     headline: str
-    body: str
+    body: str | None
     link: str
     image: str
 
 
 def _prefill(current: Update) -> _Shown:
+    body = current.body.strip()
     return _Shown(
         headline=current.headline.strip(),
-        body=current.body[:BODY_MAX].strip(),
+        body=body if len(body) <= BODY_MAX else None,
         link=current.link or "",
-        image=current.image.url if current.image else "",
+        image=photo_text(current.image).strip(),
     )

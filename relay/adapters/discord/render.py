@@ -1,10 +1,13 @@
 """An update as Discord message payloads: embeds within Discord's limits, mentions explicit.
 
 Pure. The first embed carries the topic (author), the headline (title) linked to `link`, the
-photo, its caption and credit (footer), the time and the topic's colour; a long body continues
-in further embeds (no `url`, so Discord never merges them into one gallery card) and further
-messages, each message within 10 embeds and 6,000 characters of embed text. `allowed_mentions`
-is always explicit: `{"parse": []}`, or the topic's breaking-news role on a breaking update.
+photo, the byline, the photo's caption and credit (footer), the time and the topic's colour; a
+long body continues in further embeds (no `url`, so Discord never merges them into one gallery
+card) and further messages, each message within 10 embeds and 6,000 characters of embed text.
+Every URL in an embed is `relay.links.canonical_url`'s: percent-encoded, the host in IDNA, as
+Discord's `format: uri` requires (one it cannot link is left out). `allowed_mentions` is always
+`{"parse": []}`: a breaking-news role belongs to one guild, so delivery adds it per channel
+(`with_role`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from functools import lru_cache
 from typing import Any
 
 from relay.adapters.discord.markdown import MIN_CAP, Chunker, escape_headline
+from relay.adapters.text import byline, credit_line
 from relay.config import TopicConfig
+from relay.links import canonical_url
 from relay.model import Update
 
 TITLE_MAX = 256
@@ -34,15 +39,12 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _footer(update: Update, topic: TopicConfig) -> str:
-    parts = []
+    parts = [byline(update.author)]
     if update.image is not None:
-        if update.image.caption:
-            parts.append(update.image.caption)
-        if update.image.credit:
-            parts.append(f"Photo: {update.image.credit}")
+        parts += [update.image.caption.strip(), credit_line(update.image.credit)]
     if topic.hashtag:
         parts.append(topic.hashtag)
-    return _cut(" · ".join(parts), FOOTER_MAX)
+    return _cut(" · ".join(p for p in parts if p), FOOTER_MAX)
 
 
 def first_embed(update: Update, topic: TopicConfig) -> tuple[Payload, str]:
@@ -62,10 +64,12 @@ def first_embed(update: Update, topic: TopicConfig) -> tuple[Payload, str]:
             cut = cut[: -max(1, (len(escape_headline(cut)) - TITLE_MAX) // 2)]
         title = escape_headline(cut.rstrip()) + "…"
     embed["title"] = title
-    if update.link:
-        embed["url"] = update.link
-    if update.image is not None:
-        embed["image"] = {"url": update.image.url}
+    url = canonical_url(update.link) if update.link else None
+    if url:
+        embed["url"] = url
+    image = canonical_url(update.image.url) if update.image is not None else None
+    if image:
+        embed["image"] = {"url": image}
     footer = _footer(update, topic)
     if footer:
         embed["footer"] = {"text": footer}
@@ -108,14 +112,20 @@ def render(update: Update, topic: TopicConfig) -> list[Payload]:
         used += len(piece)
     payloads: list[Payload] = [{"embeds": embeds, "allowed_mentions": NO_MENTIONS}
                                for embeds in messages]  # fmt: skip
-    role = topic.breaking_role_id
-    if update.breaking and role is not None:
-        payloads[0]["content"] = f"<@&{role}>"
-        payloads[0]["allowed_mentions"] = {"parse": [], "roles": [str(role)]}
     if topic.silent:
         for p in payloads:
             p["flags"] = SUPPRESS_NOTIFICATIONS
     return payloads
+
+
+def with_role(payloads: tuple[Payload, ...], role: int | None) -> tuple[Payload, ...]:
+    """The payloads with the breaking-news `role` mentioned (and allowed) in the first; as they
+    are without a role. Never mutates them (they may be `render_cached`'s)."""
+    if role is None or not payloads:
+        return payloads
+    first = {**payloads[0], "content": f"<@&{role}>",
+             "allowed_mentions": {"parse": [], "roles": [str(role)]}}  # fmt: skip
+    return (first, *payloads[1:])
 
 
 @lru_cache(maxsize=64)

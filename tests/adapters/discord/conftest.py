@@ -13,6 +13,7 @@ from relay_sandbox.discord.wiring import pointed_at
 
 from relay.adapter import AdapterContext
 from relay.adapters.discord import DiscordAdapter
+from relay.budgets import Budgets
 from relay.commands import Commands
 from relay.config import Config, DiscordConfig, Editors
 from relay.ingest import Ingest
@@ -61,10 +62,10 @@ def make_adapter(config: Config, **options: Any) -> DiscordAdapter:
 
 
 @pytest.fixture
-async def adapter(discord_config: Config) -> AsyncIterator[DiscordAdapter]:
-    """The adapter connected (REST + gateway), without commands."""
+async def adapter(discord_config: Config, client: aioredis.Redis) -> AsyncIterator[DiscordAdapter]:
+    """The adapter connected (REST + gateway), without commands, with budgets (crossposts)."""
     a = make_adapter(discord_config)
-    await a.start(AdapterContext())
+    await a.start(AdapterContext(budgets=Budgets(client)))
     yield a
     await a.aclose()
 
@@ -79,6 +80,7 @@ def commands(client: aioredis.Redis, discord_config: Config) -> Commands:
 async def bot(discord_config: Config, commands: Commands) -> AsyncIterator[DiscordAdapter]:
     """The adapter listening for slash commands (synced to the newsroom guild)."""
     a = make_adapter(discord_config)
-    await a.start(listening(commands))
+    budgets = Budgets(commands.ingest.client)
+    await a.start(dataclasses.replace(listening(commands), budgets=budgets))
     yield a
     await a.aclose()
