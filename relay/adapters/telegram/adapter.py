@@ -129,12 +129,16 @@ class TelegramAdapter(Adapter):
         pace: Pace = no_pace,
     ) -> tuple[str, ...]:
         messages = render(update, topic)
+        now: list[str] = []  # the ids the copy has, kept up to date by each step of the edit
         try:
             await self._ready()
             silent = self._silent(update, topic)
-            ids = await self.delivery.edit(dest, messages, message_ids, silent, pace)
+            ids = await self.delivery.edit(dest, messages, message_ids, silent, now, pace)
         except TelegramError as exc:
-            raise translate(exc, dest, update.id, self._chat_key(dest)) from exc
+            error = translate(exc, dest, update.id, self._chat_key(dest))
+            if now and tuple(now) != message_ids:
+                error.sent = tuple(now)  # parts added, replaced or changed before it failed
+            raise error from exc
         if topic.pin_breaking and update.breaking:
             await self.delivery.pin(dest, ids[0])
         elif topic.pin_breaking:

@@ -12,15 +12,25 @@ if the process dies after Telegram accepted a message but before the ledger reco
 the retry sends it again (one duplicate). A multi-part send that fails half way keeps the parts
 it sent (the caller's `done` list holds their ids): the relay records them, and the retry sends
 only the parts after them, so a reader never sees parts vanish and come back.
+
+Edits are decided from what the ledger knows: each id says whether its part is a photo and
+which picture it shows (`Part`). A new picture is put in place with editMessageMedia, a new
+caption alone with editMessageCaption; a photo that comes or goes replaces the copy (the new
+parts sent, then the old ones deleted). An edit that fails part way leaves in `now` the ids the
+copy has at that moment (parts added, a picture changed, a copy replaced): the relay records
+them, and the retry edits from there.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import warnings
+from dataclasses import dataclass
 from datetime import timedelta
 
-from telegram import Bot, LinkPreviewOptions, Message
+from telegram import Bot, InputMediaPhoto, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -76,6 +86,52 @@ def translate(
     return Transient(f"{type(exc).__name__}: {exc.message}", **context)
 
 
+_PART_ID = re.compile(r"([0-9]+)(?::(photo):([0-9a-f]*))?")
+
+
+def picture_tag(url: str) -> str:
+    """A short name for the picture at `url`: an edit compares it to know if the photo changed."""
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a copy, as its id says: "123" is a text message, "123:photo:<tag>" a photo
+    showing the picture `tag` names (`picture_tag`).
+
+    The ledger keeps these strings, so an edit knows each part's kind and picture without asking
+    Telegram. Plain digits recorded before photo parts were marked may be a photo too: the edit
+    of such a copy learns it from Telegram's answer and replaces the copy.
+    """
+
+    message_id: int
+    photo: bool = False
+    tag: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Part:
+        match = _PART_ID.fullmatch(text)
+        if match is None:
+            raise ValueError(f"not a Telegram message id: {text!r}")
+        number, kind, tag = match.groups()
+        return cls(int(number), kind is not None, tag or "")
+
+    @classmethod
+    def of(cls, message_id: int, msg: TelegramMessage) -> Part:
+        """The part `msg` became once Telegram gave it `message_id`."""
+        if msg.photo is None:
+            return cls(message_id)
+        return cls(message_id, True, picture_tag(msg.photo))
+
+    def __str__(self) -> str:
+        return f"{self.message_id}:photo:{self.tag}" if self.photo else str(self.message_id)
+
+
+def message_number(message_id: str) -> int:
+    """The Telegram message id in one of our part ids."""
+    return Part.parse(message_id).message_id
+
+
 class Delivery:
     """One bot's send/edit/delete of rendered messages to one destination at a time."""
 
@@ -117,26 +173,36 @@ class Delivery:
         """
         for msg in messages[len(done) :]:
             await pace()
-            done.append(str((await self.send_one(dest, msg, silent)).message_id))
+            sent = await self.send_one(dest, msg, silent)
+            done.append(str(Part.of(sent.message_id, msg)))
         return tuple(done)
 
-    async def edit_one(self, dest: Destination, message_id: str, msg: TelegramMessage) -> None:
-        """Edit one part in place; "not modified" is fine. Raises python-telegram-bot's errors."""
+    async def edit_one(self, dest: Destination, part: Part, msg: TelegramMessage) -> Part:
+        """Make one part show `msg` in place: its text, its caption, or its picture and caption
+        (editMessageMedia) when the picture changed. "Not modified" is fine. Raises
+        python-telegram-bot's errors."""
         chat = chat_ref(dest.chat_id)
+        new = Part.of(part.message_id, msg)
         try:
-            if msg.photo is not None:
+            if msg.photo is None:
+                await self.bot.edit_message_text(
+                    msg.html, chat_id=chat, message_id=part.message_id,
+                    parse_mode=ParseMode.HTML, link_preview_options=preview(msg),
+                )  # fmt: skip
+            elif new.tag == part.tag:  # the same picture: only the caption may have changed
                 await self.bot.edit_message_caption(
-                    chat_id=chat, message_id=int(message_id), caption=msg.html,
+                    chat_id=chat, message_id=part.message_id, caption=msg.html,
                     parse_mode=ParseMode.HTML,
                 )  # fmt: skip
             else:
-                await self.bot.edit_message_text(
-                    msg.html, chat_id=chat, message_id=int(message_id),
-                    parse_mode=ParseMode.HTML, link_preview_options=preview(msg),
-                )  # fmt: skip
+                media = InputMediaPhoto(
+                    photo_ref(msg.photo), caption=msg.html, parse_mode=ParseMode.HTML
+                )
+                await self.bot.edit_message_media(media, chat_id=chat, message_id=part.message_id)
         except BadRequest as exc:
             if NOT_MODIFIED not in exc.message.lower():
                 raise
+        return new
 
     async def edit(
         self,
@@ -144,28 +210,60 @@ class Delivery:
         messages: tuple[TelegramMessage, ...],
         message_ids: tuple[str, ...],
         silent: bool,
+        now: list[str],
         pace: Pace = no_pace,
     ) -> tuple[str, ...]:
-        """Edit the parts in place, send added parts, delete dropped ones."""
-        shown: list[str] = []
+        """Edit the parts in place, send added parts, delete dropped ones; a photo that came or
+        went replaces the copy. `now` holds the ids the copy has at every step, so after a
+        failure it tells what the copy became."""
+        now[:] = message_ids
+        old = [Part.parse(i) for i in message_ids]
+        if old and old[0].photo != messages[0].is_photo:
+            return await self.replace(dest, messages, message_ids, silent, now, pace)
         for i, msg in enumerate(messages):
             await pace()
-            if i >= len(message_ids):
-                shown.append(str((await self.send_one(dest, msg, silent)).message_id))
+            if i >= len(old):
+                sent = await self.send_one(dest, msg, silent)
+                now.append(str(Part.of(sent.message_id, msg)))
                 continue
             try:
-                await self.edit_one(dest, message_ids[i], msg)
+                now[i] = str(await self.edit_one(dest, old[i], msg))
             except BadRequest as exc:
-                if not any(m in exc.message.lower() for m in _WRONG_KIND):
+                if i or not any(m in exc.message.lower() for m in _WRONG_KIND):
                     raise
-                # A photo came or went: a text message cannot become a photo. Replace the copy.
-                log.info("replacing copy dest=%s: %s", dest, exc.message)
-                fresh = await self.send(dest, messages, silent, [], pace)
-                await self.delete(dest, message_ids, quiet=True)
-                return fresh
-            shown.append(message_ids[i])
-        await self.delete(dest, message_ids[len(messages) :])
-        return tuple(shown)
+                # Recorded before photo parts were marked, the first part is a photo after all.
+                log.info("replacing an unmarked copy dest=%s: %s", dest, exc.message)
+                return await self.replace(dest, messages, message_ids, silent, now, pace)
+        for dropped in now[len(messages) :]:
+            await self.delete(dest, (dropped,))
+            now.remove(dropped)
+        return tuple(now)
+
+    async def replace(
+        self,
+        dest: Destination,
+        messages: tuple[TelegramMessage, ...],
+        old_ids: tuple[str, ...],
+        silent: bool,
+        now: list[str],
+        pace: Pace = no_pace,
+    ) -> tuple[str, ...]:
+        """A photo came or went: send the new copy's parts, then delete the old copy.
+
+        Cut short, the old copy is deleted all the same and `now` holds the new parts sent: the
+        retry edits those and sends the rest, so no part a reader saw comes back twice.
+        """
+        fresh: list[str] = []
+        try:
+            await self.send(dest, messages, silent, fresh, pace)
+        except TelegramError:
+            if fresh:
+                await self.delete(dest, old_ids, quiet=True)
+                now[:] = fresh
+            raise
+        await self.delete(dest, old_ids, quiet=True)
+        now[:] = fresh
+        return tuple(fresh)
 
     async def delete(
         self, dest: Destination, message_ids: tuple[str, ...], quiet: bool = False
@@ -174,7 +272,7 @@ class Delivery:
         chat = chat_ref(dest.chat_id)
         for message_id in message_ids:
             try:
-                await self.bot.delete_message(chat, int(message_id))
+                await self.bot.delete_message(chat, message_number(message_id))
             except BadRequest as exc:
                 if any(m in exc.message.lower() for m in _ALREADY_GONE):
                     continue
@@ -193,11 +291,12 @@ class Delivery:
         chat = chat_ref(dest.chat_id)
         try:
             current = (await self.bot.get_chat(chat)).pinned_message
-            if current is not None and str(current.message_id) == message_id:
+            number = message_number(message_id)
+            if current is not None and current.message_id == number:
                 return
             if current is not None and self.is_breaking(current):
                 await self.bot.unpin_chat_message(chat, current.message_id)
-            await self.bot.pin_chat_message(chat, int(message_id), disable_notification=True)
+            await self.bot.pin_chat_message(chat, number, disable_notification=True)
         except TelegramError as exc:
             log.warning("could not pin dest=%s message=%s: %s", dest, message_id, exc)
 
@@ -206,7 +305,7 @@ class Delivery:
         chat = chat_ref(dest.chat_id)
         try:
             current = (await self.bot.get_chat(chat)).pinned_message
-            if current is not None and str(current.message_id) == message_id:
+            if current is not None and current.message_id == message_number(message_id):
                 await self.bot.unpin_chat_message(chat, current.message_id)
         except TelegramError as exc:
             log.warning("could not unpin dest=%s message=%s: %s", dest, message_id, exc)

@@ -1,13 +1,16 @@
 """An update as Telegram messages (HTML parse mode), split to Telegram's limits. Pure.
 
-Layout: a breaking marker, the headline in bold, the body, the photo's caption and credit (in
-italics), a "Read more" link and the topic's hashtag, blocks separated by blank lines. With a
-photo, everything goes in the photo's caption if it fits 1,024 characters; otherwise the photo
-carries the headline and its caption, and the rest follows as text. Text over 4,096 characters
-is split on paragraphs, then sentences, then words (a character cut only as a last resort), and
-every part of a split update ends with a part marker "(2/3)". Lengths are counted in code points
-of the visible text, as Telegram counts them; the raw HTML is also kept under the Bot API's
-32,768-byte limit (long link targets count there).
+Layout: a breaking marker, the headline in bold, the author's byline (in italics), the body,
+the photo's caption and credit line (in italics), a "Read more" link and the topic's hashtag,
+blocks separated by blank lines. With a photo, everything goes in the photo's caption if it fits
+1,024 characters; otherwise the photo carries the headline and its caption, and the rest follows
+as text. Text over 4,096 characters is split on paragraphs, then sentences, then words (a
+character cut only as a last resort), and every part of a split update ends with a part marker
+"(2/3)". Lengths are counted in code points of the visible text, as Telegram counts them; the
+raw HTML is also kept under the Bot API's 32,768-byte limit (long link targets count there).
+A part also carries at most 100 formatting entities (each bold, italic, link or quote is one):
+Telegram drops every entity after the 100th, so a body with more links is split into more
+parts rather than shown with its later links dead.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from relay.adapters.telegram.markdown import (
     parse_body,
     strip_runs,
 )
+from relay.adapters.text import byline, credit_line
 from relay.config import TopicConfig
 from relay.model import Update
 
@@ -36,6 +40,7 @@ READ_MORE = "Read more"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_HTML_BYTES = 32768 - 1024  # the raw limit, with room for the part marker
+MAX_ENTITIES = 100  # Telegram keeps the first 100 entities of a message and drops the rest
 _MARKER_ROOM = len("\n\n(99/99)")
 _SENTENCE = re.compile(r"[.!?…。！？]+[\"'”’»)\]]*(\s+)")
 _SPACE = re.compile(r"\s+")
@@ -87,6 +92,8 @@ def _header(update: Update) -> list[Block]:
     blocks = [Block((Run(update.headline, bold=True),), glue="\n")]
     if update.breaking:
         blocks.insert(0, Block((Run(BREAKING, bold=True),)))
+    if by := byline(update.author):
+        blocks.append(Block((Run(by, italic=True),), glue="\n"))
     return blocks
 
 
@@ -97,7 +104,7 @@ def _image_blocks(caption: str, credit: str) -> list[Block]:
     if credit.strip():
         if runs:
             runs.append(Run("\n"))
-        runs.append(Run(f"Photo: {credit.strip()}", italic=True))
+        runs.append(Run(credit_line(credit), italic=True))
     return [Block(tuple(runs))] if runs else []
 
 
@@ -156,55 +163,79 @@ def _bytes(block: Block, first: bool = False) -> int:
     return (0 if first else len(block.glue)) + len(block_html(block).encode("utf-8"))
 
 
+def _entities(block: Block) -> int:
+    """The entities Telegram makes of the block's HTML: one per style of each run, one per quote.
+
+    An upper bound: Telegram may merge adjacent runs of one style into one entity.
+    """
+    styles = sum(r.bold + r.italic + (r.href is not None) for r in block.runs if r.text)
+    return styles + (1 if block.quote and block.text else 0)
+
+
+@dataclass(frozen=True)
+class _Room:
+    """What a part has left: characters, raw HTML bytes and entities."""
+
+    chars: int
+    bytes: int
+    entities: int = MAX_ENTITIES
+
+    def takes(self, block: Block, first: bool) -> _Room | None:
+        """The room left once `block` is added, or None if it does not fit."""
+        left = _Room(self.chars - _length(block, first), self.bytes - _bytes(block, first),
+                     self.entities - _entities(block))  # fmt: skip
+        return left if min(left.chars, left.bytes, left.entities) >= 0 else None
+
+
 def pack(blocks: list[Block], limit: int) -> list[list[Block]]:
     """Blocks grouped into parts of at most `limit` characters, splitting blocks that cannot fit.
 
     A block that fits a part of its own starts a new part rather than being split; a longer
     one fills the rest of the current part and goes on in the next.
     """
-    room = limit - _MARKER_ROOM
+    empty = _Room(limit - _MARKER_ROOM, MAX_HTML_BYTES)
     parts: list[list[Block]] = []
     current: list[Block] = []
-    used = used_bytes = 0
+    room = empty
     queue = deque(blocks)
     while queue:
         block = queue.popleft()
         if not block.runs:
             continue
         first = not current
-        size, size_bytes = _length(block, first), _bytes(block, first)
-        if used + size <= room and used_bytes + size_bytes <= MAX_HTML_BYTES:
+        left = room.takes(block, first)
+        if left is not None:
             current.append(block)
-            used, used_bytes = used + size, used_bytes + size_bytes
+            room = left
             continue
-        alone = _length(block, True) <= room and _bytes(block, True) <= MAX_HTML_BYTES
+        alone = empty.takes(block, True) is not None
         glue = 0 if first else len(block.glue)
-        free, free_bytes = room - used - glue, MAX_HTML_BYTES - used_bytes - glue
-        cut = None if alone or free < room // 4 else split_block(block, free, free_bytes)
+        free = replace(room, chars=room.chars - glue, bytes=room.bytes - glue)
+        cut = None if alone or free.chars < empty.chars // 4 else split_block(block, free)
         if cut is None and current:  # go on in a fresh part
             parts.append(current)
-            current, used, used_bytes = [], 0, 0
+            current, room = [], empty
             queue.appendleft(block)
             continue
         if cut is None:
-            cut = split_block(block, room, MAX_HTML_BYTES)
+            cut = split_block(block, empty)
             assert cut is not None, "one character always fits an empty part"
         parts.append([*current, cut[0]])
-        current, used, used_bytes = [], 0, 0
+        current, room = [], empty
         queue.appendleft(cut[1])
     if current:
         parts.append(current)
     return parts or [[]]
 
 
-def split_block(block: Block, room: int, room_bytes: int) -> tuple[Block, Block] | None:
+def split_block(block: Block, room: _Room) -> tuple[Block, Block] | None:
     """The longest head of `block` fitting the room (cut at a sentence, else a word) and the
     rest; None if not even one character fits."""
     text = block.text
 
     def fits(end: int) -> bool:
         head = replace(block, runs=strip_runs(cut_runs(block.runs, end)[0]))
-        return len(head.text) <= room and _bytes(head, True) <= room_bytes
+        return room.takes(head, True) is not None
 
     if not fits(1):
         return None

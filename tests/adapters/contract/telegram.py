@@ -15,6 +15,7 @@ from relay_sandbox.telegram.server import TelegramSandbox
 
 from relay.adapter import AdapterContext
 from relay.adapters.telegram import TelegramAdapter, TelegramMessage
+from relay.adapters.telegram.delivery import Part, picture_tag
 from relay.config import Config
 from relay.model import Destination
 from tests.adapters.contract import (
@@ -124,7 +125,12 @@ class TelegramHarness(Harness):
         return [m for m in shown if m.sender_id == self.bot.id]
 
     def shown(self, dest: Destination) -> list[Shown]:
-        return [Shown(str(m.message_id), m.content) for m in self._ours(dest)]
+        # A photo part's id names the picture it shows (relay/adapters/telegram/delivery.py).
+        def part_id(m: Any) -> str:
+            photo = m.photo_url is not None
+            return str(Part(m.message_id, photo, picture_tag(m.photo_url) if photo else ""))
+
+        return [Shown(part_id(m), m.content) for m in self._ours(dest)]
 
     def photos(self, dest: Destination) -> list[str]:
         return [m.photo_url for m in self._ours(dest) if m.photo_url is not None]
