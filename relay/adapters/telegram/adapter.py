@@ -168,8 +168,9 @@ class TelegramAdapter(Adapter):
             await self._ready()
             return
         self.listener = CommandListener(
-            self.bot, self.config, commands, subscriptions, self.delivery, self.progress_interval
-        )
+            self.bot, self.config, commands, subscriptions, self.delivery, self.progress_interval,
+            budgets=context.budgets, spends=self.budgets,
+        )  # fmt: skip
         self.app.add_handler(
             MessageHandler(
                 filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST,

@@ -4,6 +4,11 @@ python-telegram-bot's `CommandHandler` ignores channel posts and photo captions,
 `MessageHandler` takes messages and channel posts alike and parses `/command[@bot] args` from
 the text or the caption. Commands addressed to another bot are ignored; so are unknown commands
 outside private chats (other bots in a group have their own).
+
+Answers spend the bot's budgets like deliveries do (`Budgets.wait_turn`), so a crowd typing
+commands at once is answered at the platform's pace, never refused; an editor's progress
+message skips an edit while its chat's budget is closed and always shows the final count.
+In a channel an answer is silent and removed after `channel_answer_seconds`, with the command.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import html
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from telegram import Bot, Message
@@ -23,6 +29,7 @@ from telegram.ext import ContextTypes
 from relay.adapters.telegram.auth import TelegramAuthority
 from relay.adapters.telegram.delivery import FILE_URL, Delivery
 from relay.adapters.telegram.render import render
+from relay.budgets import Budget, Budgets
 from relay.commands import EDITORS, EVERYONE, ChatKind, Commands, Invocation, Reply
 from relay.config import Config
 from relay.model import Destination, Image
@@ -50,11 +57,13 @@ def parse_command(text: str, bot_username: str) -> tuple[str, str] | None:
 
 
 def split_target(args: str) -> tuple[str, str | None]:
-    """A trailing `@channel` or `-100…` chat among the args: (the other args, the chat)."""
+    """An `@channel` or `-100…` chat first or last among the args: (the other args, the chat)."""
     first, newline, rest = args.partition("\n")
     words = first.split()
-    if words and _REMOTE.match(words[-1]):
-        return " ".join(words[:-1]) + newline + rest, words[-1]
+    for at in (-1, 0):
+        if words and _REMOTE.match(words[at]):
+            ref = words.pop(at)
+            return " ".join(words) + newline + rest, ref
     return args, None
 
 
@@ -70,6 +79,8 @@ class CommandListener:
         delivery: Delivery,
         progress_interval: float = 3.0,
         progress_timeout: float = 600.0,
+        budgets: Budgets | None = None,
+        spends: Callable[[Destination], tuple[Budget, ...]] | None = None,
     ) -> None:
         self.bot = bot
         self.config = config
@@ -78,7 +89,24 @@ class CommandListener:
         self.delivery = delivery
         self.progress_interval = progress_interval
         self.progress_timeout = progress_timeout
+        self.budgets = budgets  # None: answer at once (a process without the relay's Redis)
+        self.spends = spends or (lambda _dest: ())
+        self.channel_answer_seconds = 30.0  # how long an answer stays in a channel
         self.tasks: set[asyncio.Task[None]] = set()
+
+    async def _turn(self, chat: Destination) -> None:
+        """Wait for this chat's next slot in the bot's budgets (a send or an edit)."""
+        if self.budgets is not None:
+            await self.budgets.wait_turn(self.spends(chat))
+
+    async def _may_edit_now(self, chat: Destination) -> bool:
+        """Spend a slot for an edit that may be skipped, if one is open now."""
+        return self.budgets is None or await self.budgets.try_spend(self.spends(chat))
+
+    def _background(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def on_update(self, update: TgUpdate, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The handler callback for messages and channel posts."""
@@ -124,15 +152,16 @@ class CommandListener:
         log.info("command /%s chat=%s user=%s ok=%s", command, chat, user_id, reply.ok)
         sent = await self._reply(chat, msg, reply, kind)
         if kind is ChatKind.CHANNEL:  # keep the channel clean: the command post goes
-            try:
-                await msg.delete()
-            except TelegramError as exc:
-                log.warning("could not delete the command post chat=%s: %s", chat, exc)
+            await _delete(msg, "command post", chat)
+            if sent is not None:  # and the answer, once the admin had time to read it
+                self._background(self._remove_later(sent, chat))
         tracked = reply.update is not None and not reply.preview and command in EDITORS
         if sent is not None and tracked and reply.update is not None:
-            task = asyncio.create_task(self._progress(sent, reply.text, reply.update.id))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self._background(self._progress(chat, sent, reply.text, reply.update.id))
+
+    async def _remove_later(self, sent: Message, chat: Destination) -> None:
+        await asyncio.sleep(self.channel_answer_seconds)
+        await _delete(sent, "answer", chat)
 
     async def _resolve(self, ref: str) -> Destination:
         """A remote chat by @username or id, as its numeric id when the bot can see it."""
@@ -161,25 +190,32 @@ class CommandListener:
         self, chat: Destination, msg: Message, reply: Reply, kind: ChatKind
     ) -> Message | None:
         """Send the answer (and a preview's rendering); the answer message, if sent."""
-        quote = msg.message_id if kind is not ChatKind.CHANNEL else None
+        channel = kind is ChatKind.CHANNEL
         try:
+            await self._turn(chat)
             sent = await self.bot.send_message(
                 int(chat.chat_id), html.escape(reply.text, quote=False),
                 parse_mode=ParseMode.HTML, message_thread_id=_thread(chat),
-                reply_to_message_id=quote,
+                reply_to_message_id=None if channel else msg.message_id,
+                disable_notification=True if channel else None,
             )  # fmt: skip
             if reply.preview and reply.update is not None:
                 topic = self.config.topic(reply.update.topic)
                 if topic is not None:
                     for part in render(reply.update, topic):
+                        await self._turn(chat)
                         await self.delivery.send_one(chat, part, silent=True, paid=False)
         except TelegramError as exc:
             log.warning("could not answer chat=%s: %s", chat, exc)
             return None
         return sent
 
-    async def _progress(self, sent: Message, text: str, update_id: str) -> None:
-        """Edit the confirmation in place with the fan-out progress until it is done."""
+    async def _progress(self, chat: Destination, sent: Message, text: str, update_id: str) -> None:
+        """Edit the confirmation in place with the fan-out progress until it is done.
+
+        An edit in progress goes only if the chat's budget has a slot open now (the next
+        tick tries again); the final one waits for its turn.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.progress_timeout
         shown = ""
@@ -190,6 +226,10 @@ class CommandListener:
                 continue
             summary = progress.summary()
             if summary != shown:
+                if progress.done:
+                    await self._turn(chat)
+                elif not await self._may_edit_now(chat):
+                    continue
                 shown = summary
                 try:
                     await sent.edit_text(html.escape(f"{text}\n\n{summary}", quote=False),
@@ -205,6 +245,14 @@ class CommandListener:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def _delete(msg: Message, what: str, chat: Destination) -> None:
+    """Delete `msg`; a failure (no right to, already gone) is logged, not raised."""
+    try:
+        await msg.delete()
+    except TelegramError as exc:
+        log.warning("could not delete the %s chat=%s: %s", what, chat, exc)
 
 
 def _thread(chat: Destination) -> int | None:
