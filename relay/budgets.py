@@ -95,8 +95,15 @@ return 0
 """
 
 
+# Each slot is this much longer than the platform's rate allows: the relay's clock (Redis) and the
+# platform's are not the same instant, and a request's path through the network varies by some
+# milliseconds. Without it, a send timed exactly at the boundary of a platform's window can
+# arrive a hair early and get a 429. 2% keeps a 1/s chat 20 ms clear and costs 2% of the fill.
+MARGIN = 0.02
+
+
 def _interval_us(budget: Budget) -> float:
-    return budget.per / budget.rate * 1_000_000
+    return budget.per / budget.rate * 1_000_000 * (1 + MARGIN)
 
 
 @dataclass
