@@ -72,6 +72,7 @@ class Invocation:
     image: Image | None = None  # a photo the command came with
     reply_to_update: str | None = None  # the update id of the message replied to
     changes: Changes | None = None  # an /edit from a form: the fields it changes, typed
+    author: str = ""  # the name a /post is signed with (the user's display name), if valid
 
 
 class Authority(Protocol):
@@ -97,6 +98,11 @@ class Reply:
     def __post_init__(self) -> None:  # a reply too long for the platform would reach nobody
         if len(self.text) > MAX_REPLY:
             object.__setattr__(self, "text", _shorten(self.text))
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`n` and the noun it counts, in the singular for one: "1 subscribed chat", "2 chats"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def suggest(word: str, choices: list[str]) -> list[str]:
@@ -138,8 +144,9 @@ class Commands:
             return Reply(f"There is no update with id {exc.update_id}.", ok=False)
         except Overloaded as exc:
             return Reply(
-                f"Nothing was changed: the relay is busy ({exc.backlog:,} updates are waiting "
-                f"to go out). Please try again in {max(1, round(exc.retry_after))} s.",
+                f"Nothing was changed: the relay is busy ({counted(exc.backlog, 'update')} "
+                f"{'is' if exc.backlog == 1 else 'are'} waiting to go out). "
+                f"Please try again in {max(1, round(exc.retry_after))} s.",
                 ok=False,
             )
 
@@ -193,10 +200,8 @@ class Commands:
         return list(dict.fromkeys(topics)), None
 
     async def _managed(self, inv: Invocation, auth: Authority) -> tuple[Destination, str | None]:
-        dest = inv.target or inv.chat
-        if inv.target is None and inv.chat_kind is ChatKind.PRIVATE:
-            return dest, None
-        return dest, await auth.may_manage(dest)
+        dest, private = inv.target or inv.chat, inv.chat_kind is ChatKind.PRIVATE
+        return dest, None if private and inv.target is None else await auth.may_manage(dest)
 
     async def subscribe(self, inv: Invocation, auth: Authority) -> Reply:
         words = inv.args.split()
@@ -265,7 +270,7 @@ class Commands:
         body, link = _split_link(rest)
         return Update(
             id=new_update_id(), topic=topics[0], headline=headline, body=body, link=link,
-            image=inv.image, breaking=breaking, author=inv.user_id,
+            image=inv.image, breaking=breaking, author=inv.author,
         )  # fmt: skip
 
     async def post(self, inv: Invocation, auth: Authority) -> Reply:
@@ -276,7 +281,7 @@ class Commands:
         count = await self.subscriptions.count(draft.topic)
         return Reply(
             f"Published update {accepted.update.id} to {self._title(draft.topic)}: "
-            f"on its way to {count:,} subscribed chats.",
+            f"on its way to {counted(count, 'subscribed chat')}.",
             update=accepted.update,
         )
 

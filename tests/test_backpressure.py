@@ -93,7 +93,7 @@ async def test_a_chat_post_is_told_to_try_again(client: aioredis.Redis, config: 
     )
     assert not refused.ok
     assert refused.text == (
-        "Nothing was changed: the relay is busy (1 updates are waiting to go out). "
+        "Nothing was changed: the relay is busy (1 update is waiting to go out). "
         "Please try again in 1 s."
     )
     assert await client.xlen(KEYS.updates) == 1

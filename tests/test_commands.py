@@ -181,13 +181,14 @@ async def test_editor_post_edit_delete_flow(commands: Commands, client: aioredis
     args = (
         "ukraine --breaking Ceasefire talks resume\nDelegations met.\n\nLink: https://example.org/a"
     )
-    posted = await commands.handle(inv("post", args, image=Image("https://x.org/p.jpg")), editor)
+    photo = Image("https://x.org/p.jpg")
+    posted = await commands.handle(inv("post", args, image=photo, author="Eda Editor"), editor)
     assert posted.ok and posted.update is not None
     update = posted.update
     assert (update.headline, update.body, update.link, update.breaking) == (
         "Ceasefire talks resume", "Delegations met.", "https://example.org/a", True
     )  # fmt: skip
-    assert update.image == Image("https://x.org/p.jpg") and update.author == "42"
+    assert update.image == photo and update.author == "Eda Editor"  # never the user id
     assert posted.text.startswith(f"Published update {update.id} to War in Ukraine")
     edited = await commands.handle(inv("edit", f"{update.id} Talks resume in Geneva"), editor)
     assert edited.ok and edited.update is not None and edited.update.revision == 2

@@ -32,7 +32,8 @@ from relay.adapters.telegram.render import render
 from relay.budgets import Budget, Budgets
 from relay.commands import EDITORS, EVERYONE, ChatKind, Commands, Invocation, Reply
 from relay.config import Config
-from relay.model import Destination, Image
+from relay.errors import InvalidUpdate
+from relay.model import Destination, Image, parse_author
 from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class CommandListener:
         inv = Invocation(
             command, args, chat, kind, str(user_id or ""), target=target,
             image=self._image(msg), reply_to_update=self._replied_update(msg),
+            author=_author(msg) if user_id is not None else "",
         )  # fmt: skip
         auth = TelegramAuthority(self.bot, self.config, user_id, chat, as_chat=as_chat)
         try:
@@ -245,6 +247,14 @@ class CommandListener:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _author(msg: Message) -> str:
+    """The name a post by `msg`'s sender is signed with; "" if it is no valid author."""
+    try:
+        return parse_author(msg.from_user.full_name if msg.from_user else "")
+    except InvalidUpdate:  # a control character in the name, say: unsigned rather than refused
+        return ""
 
 
 async def _delete(msg: Message, what: str, chat: Destination) -> None:
