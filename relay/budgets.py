@@ -116,6 +116,45 @@ class Slots:
 Renew = Callable[[], Awaitable[object]]
 
 
+class Actual:
+    """This process's own calls, by the moment each one is really made: the second guard.
+
+    Reserved slots are moments planned in Redis; a call is made when its coroutine wakes, some
+    milliseconds later under load, and a busy event loop wakes the first of a burst later than
+    the rest. Sends late at first and on time after crowd into one window of the platform's
+    count (seen: 90 requests in under a second at 90/s, and 429s). So before each call the
+    process also keeps the budget's rate by the moments calls are actually made (GCRA on the
+    monotonic clock, per budget key): a call that would come too soon after late ones waits
+    the difference.
+    """
+
+    PRUNE_AT = 10_000  # keys; stale ones (their budget fully recovered) are dropped past this
+
+    def __init__(self) -> None:
+        self._tat: dict[str, float] = {}
+
+    async def turn(self, budgets: Sequence[Budget]) -> None:
+        """Wait until every budget allows a call by this process's actual clock, then take it."""
+        while True:
+            now = time.monotonic()
+            wait = 0.0
+            for b in budgets:
+                interval = _interval_us(b) / 1_000_000
+                allow_at = self._tat.get(b.key, 0.0) - interval * max(0, b.burst - 1)
+                wait = max(wait, allow_at - now)
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
+        for b in budgets:
+            interval = _interval_us(b) / 1_000_000
+            self._tat[b.key] = max(self._tat.get(b.key, 0.0), now) + interval
+        if len(self._tat) > self.PRUNE_AT:
+            self._tat = {k: t for k, t in self._tat.items() if t > now}
+
+
+ACTUAL = Actual()  # one per process: every worker's budgets object shares it
+
+
 @dataclass
 class Pacer:
     """What a delivery awaits before each platform call that a budget counts (send or edit).
@@ -144,6 +183,7 @@ class Pacer:
             if self.renew is not None and time.monotonic() - self._renewed >= self.renew_every:
                 self._renewed = time.monotonic()
                 await self.renew()
+        await ACTUAL.turn(self.spends)
 
 
 async def no_pace() -> None:
@@ -196,10 +236,14 @@ class Budgets:
         at = (await self.wait_slots(budgets, 1))[0]
         if (left := at - time.monotonic()) > 0:
             await asyncio.sleep(left)
+        await ACTUAL.turn(budgets)
 
     async def try_spend(self, budgets: Sequence[Budget]) -> bool:
         """Spend one call's slot if it is open now (a progress edit that may be skipped)."""
-        return isinstance(await self.reserve(budgets, 1), Slots)
+        if not isinstance(await self.reserve(budgets, 1), Slots):
+            return False
+        await ACTUAL.turn(budgets)
+        return True
 
     def pace(self, budgets: Sequence[Budget], slots: Slots, renew: Renew | None = None) -> Pacer:
         """A `Pacer` over `slots`, queueing for more slots from `budgets` if calls exceed them."""

@@ -133,3 +133,18 @@ async def test_workers_sharing_a_budget_never_exceed_it(client: aioredis.Redis) 
     elapsed = (end[0] - start[0]) + (end[1] - start[1]) / 1e6
     assert len(log) <= budget.rate * elapsed + budget.burst
     assert len(log) > 0
+
+
+async def test_calls_keep_the_rate_by_when_they_are_really_made(client: aioredis.Redis) -> None:
+    """Slots planned 100 ms apart, the first call made late: the next still waits its interval
+    after the late one, so the platform never counts two calls closer than its rate."""
+    budgets = Budgets(client)
+    chat = Budget("memory:bot:chat:10", rate=10, per=1.0)
+    slots = await budgets.reserve([chat], 2)
+    assert isinstance(slots, Slots)
+    pace = budgets.pace([chat], slots)
+    await asyncio.sleep(0.09)  # the event loop was busy: the first call goes 90 ms late
+    await pace()
+    first = time.monotonic()
+    await pace()  # its slot (+100 ms) is 10 ms away, but the last call was just made
+    assert time.monotonic() - first >= 0.1
