@@ -68,6 +68,10 @@ class Run:
     def printed(self) -> str:
         return self.out.read_text()
 
+    def joined(self) -> bool:
+        """Whether it runs on the server (it syncs the config's channels once connected)."""
+        return "config channels synced" in self.printed()
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.process.send_signal(sig)
         code = self.process.wait(30)
@@ -110,7 +114,7 @@ def test_a_sigkilled_relay_takes_its_embedded_valkey_with_it_and_keeps_the_data(
 ) -> None:
     cfg_file = embedded_config(tmp_path, data_dir)
     run = runs(cfg_file, tmp_path / "run.out")
-    wait_for(lambda: _socket_alive(data_dir / "valkey.sock"))
+    wait_for(run.joined)
     update_id = post(cfg_file, "Before the crash")
     wait_for(lambda: "Before the crash" in run.printed())
     [server] = valkeys(data_dir)
@@ -144,7 +148,7 @@ def test_a_server_left_by_a_dead_relay_is_restarted_and_stopped_with_the_next_re
     marker.close()
     cfg_file = embedded_config(tmp_path, data_dir)
     run = runs(cfg_file, tmp_path / "run.out")
-    wait_for(lambda: _socket_alive(data_dir / "valkey.sock"))
+    wait_for(run.joined)
     post(cfg_file, "On the next relay")
     wait_for(lambda: "On the next relay" in run.printed())
     check = redis.Redis(unix_socket_path=str(data_dir / "valkey.sock"))
@@ -160,9 +164,9 @@ def test_relays_sharing_one_server_never_stop_it_under_each_other(
 ) -> None:
     cfg_file = embedded_config(tmp_path, data_dir)
     first = runs(cfg_file, tmp_path / "first.out")
-    wait_for(lambda: _socket_alive(data_dir / "valkey.sock"))
+    second = runs(cfg_file, tmp_path / "second.out")  # both start at once: one server
+    wait_for(lambda: first.joined() and second.joined())
     [server] = valkeys(data_dir)
-    second = runs(cfg_file, tmp_path / "second.out")
     post(cfg_file, "Both running")
     wait_for(lambda: "Both running" in first.printed() + second.printed())
     assert first.stop() == 0  # the relay that started the server stops normally
@@ -170,6 +174,7 @@ def test_relays_sharing_one_server_never_stop_it_under_each_other(
     post(cfg_file, "Second alone")
     wait_for(lambda: "Second alone" in second.printed())
     third = runs(cfg_file, tmp_path / "third.out")
+    wait_for(third.joined)
     post(cfg_file, "Second and third")
     wait_for(lambda: "Second and third" in second.printed() + third.printed())
     second.stop(signal.SIGKILL)  # a user dies: the others keep the server
