@@ -32,11 +32,11 @@ from tests.helpers import KEYS, Pipeline
 
 CROWD = 150
 BROADCAST = 200
-# The relay's budgets a little under the sandbox's limits: the sandbox, the relay and their
-# HTTP run on one event loop here, and a request that reaches the sandbox tens of ms late
-# after its slot bunches with the next one. At exactly 30/s a run of 150 answers saw 4-5 such
-# 429s with or without this fix; with no budgets at all, over a hundred.
-MARGIN = {"global_per_second": 25, "per_chat_per_second": 0.8}
+# The relay's budgets 10% under the sandbox's limits: the sandbox, the relay and their HTTP
+# share one event loop here, and while 150 commands are handled at once a request can reach
+# the sandbox 15-30 ms after its slot and bunch with the next. At the defaults (30/s, with the
+# budgets' 2% margin) 1 run in 3 of the crowd test saw 3 such 429s; with no budgets, over 100.
+MARGIN = {"global_per_second": 27, "per_chat_per_second": 0.9}
 
 
 @pytest.fixture
