@@ -55,7 +55,7 @@ async def test_relay_commands_to_copies_with_progress(
 
             shown = await wait_for(tg, reader.id, copy, bot=account)
             mine = next(m for m in shown if m.text and m.text.startswith("🔴"))
-            assert mine.text == "🔴 BREAKING\nKyiv: air raid alert\n\nSirens.\n\n#Ukraine"
+            assert mine.text == "🔴 BREAKING\nKyiv: air raid alert\nBy Eda\n\nSirens.\n\n#Ukraine"
             in_channel = await wait_for(tg, channel.id, copy)
             post = next(m for m in in_channel if m.text and m.text.startswith("🔴"))
             assert post.disable_notification is False  # breaking: loud
