@@ -28,6 +28,7 @@ from telegram.ext import ContextTypes
 
 from relay.adapters.telegram.auth import TelegramAuthority
 from relay.adapters.telegram.delivery import FILE_URL, Delivery
+from relay.adapters.telegram.entities import body_markdown
 from relay.adapters.telegram.render import render
 from relay.budgets import Budget, Budgets
 from relay.commands import EDITORS, EVERYONE, ChatKind, Commands, Invocation, Reply
@@ -43,6 +44,7 @@ _CONFIRMATION = re.compile(r"\b(?:Published|Edited) update (?P<id>[A-Za-z0-9_.-]
 # a chat Destination accepts: no leading zero, at most 20 digits (\Z: no trailing newline)
 _REMOTE = re.compile(r"(?:@[A-Za-z][A-Za-z0-9_]{3,31}|-[1-9]\d{4,19})\Z")
 _REMOTE_COMMANDS = ("subscribe", "unsubscribe", "subscriptions")
+_BODY_COMMANDS = ("post", "edit", "preview")
 _KINDS = {ChatType.PRIVATE: ChatKind.PRIVATE, ChatType.CHANNEL: ChatKind.CHANNEL}
 
 
@@ -124,6 +126,8 @@ class CommandListener:
         if parsed is None:
             return
         command, args = parsed
+        if command in _BODY_COMMANDS:  # the body as the editor formatted it in the app
+            args = _formatted(msg, args)
         kind = _KINDS.get(ChatType(msg.chat.type), ChatKind.GROUP)
         if command not in (*EVERYONE, *EDITORS) and kind is not ChatKind.PRIVATE:
             return
@@ -247,6 +251,16 @@ class CommandListener:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _formatted(msg: Message, args: str) -> str:
+    """`args` with the lines after the first (the body) in Markdown, from the entities."""
+    text = msg.text or msg.caption or ""
+    first, newline, _ = args.partition("\n")
+    if not newline:
+        return args
+    entities = msg.entities if msg.text else msg.caption_entities
+    return first + "\n" + body_markdown(text, entities, text.index("\n") + 1)
 
 
 def _author(msg: Message) -> str:
