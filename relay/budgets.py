@@ -44,18 +44,23 @@ class Budget:
     burst: int = 1
 
 
-# KEYS: budget keys. ARGV: parts, queue (1: never refuse), then per key: emission interval (µs),
-# burst tolerance (µs). Returns {wait µs} when the first part may not go now (nothing spent),
-# else {0, offset of part 1, offset of part 2, …} in µs from now, every part's slot spent.
+# KEYS: budget keys, the shared ones (the bot's) first, the destination's own last. ARGV: parts,
+# queue (1: never refuse), shared (how many keys are shared), then per key: emission interval
+# (µs), burst tolerance (µs). The first part spends from every budget; the later parts only
+# from the destination's own (they take a shared slot each when their moment comes: a far
+# slot on a shared budget would hold every other destination back until it).
+# Returns {wait µs} when the first part may not go now (nothing spent), else
+# {0, offset of part 1, offset of part 2, …} in µs from now, every part's slot spent.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local parts = tonumber(ARGV[1])
 local queue = ARGV[2] == '1'
+local shared = tonumber(ARGV[3])
 local tats, intervals, tolerances = {}, {}, {}
 for i, key in ipairs(KEYS) do
-  intervals[i] = tonumber(ARGV[2 * i + 1])
-  tolerances[i] = tonumber(ARGV[2 * i + 2])
+  intervals[i] = tonumber(ARGV[2 * i + 2])
+  tolerances[i] = tonumber(ARGV[2 * i + 3])
   local tat = tonumber(redis.call('GET', key) or '0')
   if tat < now then tat = now end
   tats[i] = tat
@@ -63,12 +68,14 @@ end
 local out = {0}
 local slot = now
 for p = 1, parts do
-  for i = 1, #KEYS do
+  local first = 1
+  if p > 1 then first = shared + 1 end
+  for i = first, #KEYS do
     local allow_at = tats[i] - tolerances[i]
     if allow_at > slot then slot = allow_at end
   end
   if p == 1 and slot > now and not queue then return {slot - now} end
-  for i = 1, #KEYS do
+  for i = first, #KEYS do
     if tats[i] < slot then tats[i] = slot end
     tats[i] = tats[i] + intervals[i]
   end
@@ -159,8 +166,10 @@ ACTUAL = Actual()  # one per process: every worker's budgets object shares it
 class Pacer:
     """What a delivery awaits before each platform call that a budget counts (send or edit).
 
-    The n-th call waits for the n-th reserved slot. A call past the reservation (an edit that
-    had to add a part) queues for one more slot. While it waits, `renew` keeps the sender's
+    The n-th call waits for the n-th reserved slot: the first was spent from every budget, the
+    later ones from the destination's own, and each of those then queues for the next slot of
+    the bot's shared budgets. A call past the reservation (an edit that had to add a part)
+    queues for one more slot of every budget. While it waits, `renew` keeps the sender's
     lease on the destination (called at most every `renew_every` seconds).
     """
 
@@ -177,13 +186,19 @@ class Pacer:
             at = self.slots[self.calls]
         else:
             at = (await self.budgets.wait_slots(self.spends, 1))[0]
+        later = 0 < self.calls < len(self.slots)
         self.calls += 1
+        await self._sleep_until(at)
+        if later and len(self.spends) > 1:  # its own slot came: now the bot's next free one
+            await self._sleep_until((await self.budgets.wait_slots(self.spends[:-1], 1))[0])
+        await ACTUAL.turn(self.spends)
+
+    async def _sleep_until(self, at: float) -> None:
         while (left := at - time.monotonic()) > 0:
             await asyncio.sleep(min(left, self.renew_every))
             if self.renew is not None and time.monotonic() - self._renewed >= self.renew_every:
                 self._renewed = time.monotonic()
                 await self.renew()
-        await ACTUAL.turn(self.spends)
 
 
 async def no_pace() -> None:
@@ -202,7 +217,8 @@ class Budgets:
 
     async def _call(self, budgets: Sequence[Budget], parts: int, queue: bool) -> list[int]:
         keys = [self.keys.budget(b.key) for b in budgets]
-        args: list[float] = [max(1, parts), 1 if queue else 0]
+        # The last budget is the destination's own (Adapter.budgets: broadest first).
+        args: list[float] = [max(1, parts), 1 if queue else 0, len(budgets) - 1]
         for b in budgets:
             interval = _interval_us(b)
             args += [interval, interval * max(0, b.burst - 1)]

@@ -148,3 +148,17 @@ async def test_calls_keep_the_rate_by_when_they_are_really_made(client: aioredis
     first = time.monotonic()
     await pace()  # its slot (+100 ms) is 10 ms away, but the last call was just made
     assert time.monotonic() - first >= 0.1
+
+
+async def test_a_long_copy_never_holds_the_bots_budget_for_other_chats(
+    client: aioredis.Redis,
+) -> None:
+    """Three parts to a group (one a second) reserve the group's slots, not the bot's: another
+    chat's send is admitted at once, and each later part takes the bot's next slot when due."""
+    budgets = Budgets(client)
+    overall = Budget("memory:bot:global", rate=30, per=1.0)
+    group = Budget("memory:bot:chat:-5", rate=1, per=1.0)
+    slots = await budgets.reserve([overall, group], 3)
+    assert isinstance(slots, Slots) and slots.at[2] - slots.at[0] > 1.9
+    other = await budgets.reserve([overall, Budget("memory:bot:chat:6", rate=1, per=1.0)])
+    assert isinstance(other, float) and other < 0.05  # one bot interval, not two seconds
