@@ -17,7 +17,7 @@ import asyncio
 import html
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import Bot, Message
@@ -106,7 +106,7 @@ class CommandListener:
         """Spend a slot for an edit that may be skipped, if one is open now."""
         return self.budgets is None or await self.budgets.try_spend(self.spends(chat))
 
-    def _background(self, work: Any) -> None:
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -260,7 +260,11 @@ def _formatted(msg: Message, args: str) -> str:
     if not newline:
         return args
     entities = msg.entities if msg.text else msg.caption_entities
-    return first + "\n" + body_markdown(text, entities, text.index("\n") + 1)
+    try:
+        return first + "\n" + body_markdown(text, entities, text.index("\n") + 1)
+    except Exception:  # a formatting we cannot read must not cost the editor an answer
+        log.exception("formatting not read chat=%s", msg.chat.id)
+        return args
 
 
 def _author(msg: Message) -> str:
