@@ -213,12 +213,13 @@ class Delivery:
         now: list[str],
         pace: Pace = no_pace,
     ) -> tuple[str, ...]:
-        """Edit the parts in place, send added parts, delete dropped ones; a photo that came or
-        went replaces the copy. `now` holds the ids the copy has at every step, so after a
-        failure it tells what the copy became."""
+        """Edit the parts in place, send added parts, delete dropped ones. A photo added to a
+        text copy goes in place too (editMessageMedia takes a text message since Bot API 9.x);
+        a photo removed replaces the copy, as no edit turns a photo into text. `now` holds the
+        ids the copy has at every step, so after a failure it tells what the copy became."""
         now[:] = message_ids
         old = [Part.parse(i) for i in message_ids]
-        if old and old[0].photo != messages[0].is_photo:
+        if old and old[0].photo and not messages[0].is_photo:
             return await self.replace(dest, messages, message_ids, silent, now, pace)
         for i, msg in enumerate(messages):
             await pace()
@@ -248,7 +249,7 @@ class Delivery:
         now: list[str],
         pace: Pace = no_pace,
     ) -> tuple[str, ...]:
-        """A photo came or went: send the new copy's parts, then delete the old copy.
+        """The photo went: send the new copy's parts, then delete the old copy.
 
         Cut short, the old copy is deleted all the same and `now` holds the new parts sent: the
         retry edits those and sends the rest, so no part a reader saw comes back twice.

@@ -16,7 +16,7 @@ from relay_sandbox.telegram.render import DisplayedMessage
 from relay_sandbox.telegram.server import TelegramSandbox
 
 from relay.adapters.telegram import TelegramAdapter, render
-from relay.adapters.telegram.delivery import NOT_MODIFIED
+from relay.adapters.telegram.delivery import NOT_MODIFIED, message_number
 from relay.config import TopicConfig
 from relay.errors import RateLimited
 from relay.model import Destination, Image, Update
@@ -113,11 +113,16 @@ async def test_a_photo_added_replaced_twice_and_removed_without_one_bad_request(
     ids = await adapter.send(dest, revisions[0], UKRAINE)
     assert_shows(tg, reader.id, account, revisions[0])
     for revision in revisions[1:]:
+        before = message_number(ids[0])
         ids = await adapter.edit(dest, revision, UKRAINE, ids)
         assert_shows(tg, reader.id, account, revision)
         assert len(ids) == len(render(revision, UKRAINE))
+        if revision.image is not None:  # a photo added or changed: the same message, in place
+            assert message_number(ids[0]) == before
     assert bad_requests(tg) == []
-    assert len(tg.control.requests("editMessageMedia")) == 2  # a → b and b → c, in place
+    # In place: text → a (revisions 2 and 6), a → b, b → c; only removals replaced the copy.
+    assert len(tg.control.requests("editMessageMedia")) == 4
+    assert tg.control.requests("sendPhoto") == []
     await adapter.delete(dest, ids)
     assert relayed(tg, reader.id, account) == []
 
@@ -201,19 +206,22 @@ async def test_an_edit_cut_short_after_adding_a_part_says_what_the_copy_has(
 async def test_a_replacement_cut_short_keeps_the_new_parts_and_the_retry_finishes_them(
     tg: TelegramSandbox, account: Bot, reader: User, adapter: TelegramAdapter
 ) -> None:
+    """The photo removed from a copy: the text copy replaces it; a 429 on its part 2 leaves
+    part 1 (the old photo already gone), and the retry sends only parts 2 and 3."""
     dest = private(reader)
-    ids = await adapter.send(dest, upd(body="Text first."), UKRAINE)
-    photo = upd(2, body=MEDIUM, image=KYIV)
-    assert len(render(photo, UKRAINE)) == 3
-    tg.control.faults.fail_next("sendMessage", error=SLOW_DOWN)  # part 2 of the new copy
+    ids = await adapter.send(dest, upd(body="Photo first.", image=KYIV), UKRAINE)
+    text = upd(2, body=LONG)
+    assert len(render(text, UKRAINE)) == 3
+    tg.control.faults.fail_next("sendMessage", skip=1, error=SLOW_DOWN)  # the new part 2
     with pytest.raises(RateLimited) as cut:
-        await adapter.edit(dest, photo, UKRAINE, ids)
+        await adapter.edit(dest, text, UKRAINE, ids)
     shown = relayed(tg, reader.id, account)
-    assert [m.photo_url for m in shown] == [KYIV.url]  # the old copy went, the new part stays
-    assert cut.value.sent is not None and cut.value.sent[0].startswith(f"{shown[0].message_id}:")
-    await adapter.edit(dest, photo, UKRAINE, cut.value.sent)
-    assert_shows(tg, reader.id, account, photo)
-    assert len(tg.control.requests("sendPhoto")) == 1  # the photo was never sent twice
+    assert [m.photo_url for m in shown] == [None]  # the photo went, the new part 1 stays
+    assert cut.value.sent == (str(shown[0].message_id),)
+    await adapter.edit(dest, text, UKRAINE, cut.value.sent)
+    assert_shows(tg, reader.id, account, text)
+    sent = [r for r in tg.control.requests("sendMessage") if r.status == 200]
+    assert len(sent) == 3  # part 1 was never sent twice
 
 
 async def test_an_edit_cut_short_after_a_new_picture_records_it(
