@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from relay.budgets import Budget, Budgets, no_pace
+from relay.budgets import SHARED_MARGIN, Budget, Budgets, no_pace
 from relay.config import Config, TopicConfig
 from relay.model import Destination, Update
 
@@ -23,7 +23,15 @@ if TYPE_CHECKING:
     from relay.registry import Registry
     from relay.subscriptions import Subscriptions
 
-__all__ = ["Adapter", "AdapterContext", "AdapterFactory", "Budget", "Pace", "no_pace"]
+__all__ = [
+    "SHARED_MARGIN",
+    "Adapter",
+    "AdapterContext",
+    "AdapterFactory",
+    "Budget",
+    "Pace",
+    "no_pace",
+]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 
 from relay import model
 from relay.adapter import Adapter, Pace
-from relay.budgets import Budgets, Renew, Slots
+from relay.budgets import Budgets, Pacer, Renew, Slots
 from relay.config import Config, TopicConfig
 from relay.dead_letters import DeadLetters
 from relay.digest import Digester
@@ -148,6 +148,8 @@ class Syncer:
         try:
             ids = await self._platform(adapter, dest, update, topic, op, copy, pace)
         except DeliveryError as exc:
+            if isinstance(pace, Pacer):
+                await self.budgets.settle(pace)
             if exc.sent is not None:  # parts went out, or changed, before it failed
                 copy = cut_short(update, op, copy, exc.sent)
                 await self.ledger.record(update.id, dest, copy)
@@ -161,6 +163,8 @@ class Syncer:
         async with self.client.pipeline(transaction=False) as pipe:
             # One round trip: the ledger first, so a crash here repeats nothing.
             self.ledger.record_in(pipe, update.id, dest, Copy(update.revision, ids, deleted))
+            if isinstance(pace, Pacer):
+                await self.budgets.settle(pace, client=pipe)
             self.queues.reset_attempts_in(pipe, dest, update.id)
             await self.queues.complete(dest, job, client=pipe)
             await self.progress.count(update.id, update.revision, ok=True, client=pipe)

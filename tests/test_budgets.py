@@ -19,7 +19,7 @@ async def test_spacing_follows_the_rate(client: aioredis.Redis) -> None:
     budgets = Budgets(client)
     assert await budgets.acquire([TEN]) == 0
     wait = await budgets.acquire([TEN])
-    assert 0.05 < wait <= 0.102  # the next send is due one emission interval (100 ms) later
+    assert 0.05 < wait <= 0.105  # the next send is due one emission interval (100 ms) later
 
 
 async def test_burst_lets_that_many_through_at_once(client: aioredis.Redis) -> None:
@@ -47,7 +47,7 @@ async def test_parts_are_admitted_whole_each_at_its_slot(client: aioredis.Redis)
     gaps = [b - a for a, b in itertools.pairwise(slots.at)]
     assert len(slots.at) == 3 and all(0.09 < g < 0.11 for g in gaps)
     wait = await budgets.acquire([TEN])  # the next send comes after all three
-    assert 0.25 < wait <= 0.31
+    assert 0.25 < wait <= 0.32
     assert await budgets.acquire([TEN], 3) > 0.25  # and a big send waits its turn too
 
 
@@ -62,9 +62,9 @@ async def test_a_burst_budget_lets_parts_go_at_once_then_one_per_interval(
     assert isinstance(slots, Slots)
     offsets = [at - slots.at[0] for at in slots.at]
     assert offsets[1] < 0.05 and offsets[2] < 0.1  # the global budget spaces them 1/30 s
-    assert 0.95 < offsets[3] < 1.05  # the chat's burst is spent: the fourth waits a second
+    assert 0.95 < offsets[3] < 1.1  # the chat's burst is spent: the fourth waits a second
     refused = await budgets.reserve([overall, chat], 2)  # the chat is two seconds ahead now
-    assert isinstance(refused, float) and 0.9 < refused <= 2.05
+    assert isinstance(refused, float) and 0.9 < refused <= 2.1
 
 
 async def test_a_reply_queues_instead_of_being_refused(client: aioredis.Redis) -> None:
@@ -73,7 +73,7 @@ async def test_a_reply_queues_instead_of_being_refused(client: aioredis.Redis) -
     chat = Budget("memory:bot:chat:8", rate=5, per=1.0)
     firsts = [(await budgets.wait_slots([chat]))[0] for _ in range(4)]
     gaps = [b - a for a, b in itertools.pairwise(firsts)]
-    assert all(0.18 < g < 0.22 for g in gaps)  # 5 a second: one slot every 200 ms
+    assert all(0.18 < g < 0.23 for g in gaps)  # 5 a second: one slot every 200 ms
     assert not await budgets.try_spend([chat])  # the queued slots keep the budget closed
 
 

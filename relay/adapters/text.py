@@ -9,7 +9,6 @@ from relay import markup
 from relay.config import TopicConfig
 from relay.model import Update
 
-
 # A credit that already says what it is: "Photo: AP", "Photograph by …", "© Reuters", "Foto: …".
 _LABELLED = re.compile(
     r"^\s*(?:©|\(c\)|(?:photo(?:graph)?s?|pictures?|image|illustration|credit|foto)\b\s*"

@@ -15,7 +15,7 @@ import discord.gateway
 import discord.http
 import yarl
 
-from relay.adapter import Adapter, AdapterContext, Budget, Pace, no_pace
+from relay.adapter import SHARED_MARGIN, Adapter, AdapterContext, Budget, Pace, no_pace
 from relay.adapters.discord import render as R
 from relay.adapters.discord.commands import SlashCommands
 from relay.adapters.discord.delivery import Delivery, ForumMode, target
@@ -98,7 +98,8 @@ class DiscordAdapter(Adapter):
         return (
             # No bursts: Discord counts fixed windows that open with their first request, and
             # a burst on top of the steady rate could put two windows' worth into one.
-            Budget(f"discord:{self.bot_id}:global", b.global_per_second, 1.0),
+            Budget(f"discord:{self.bot_id}:global", b.global_per_second, 1.0,
+                   margin=SHARED_MARGIN),
             Budget(self.delivery.channel_key(target(dest)), b.per_channel, b.per_channel_seconds),
         )  # fmt: skip
 
