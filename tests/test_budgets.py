@@ -162,3 +162,21 @@ async def test_a_long_copy_never_holds_the_bots_budget_for_other_chats(
     assert isinstance(slots, Slots) and slots.at[2] - slots.at[0] > 1.9
     other = await budgets.reserve([overall, Budget("memory:bot:chat:6", rate=1, per=1.0)])
     assert isinstance(other, float) and other < 0.05  # one bot interval, not two seconds
+
+
+async def test_a_copy_that_went_late_holds_its_chat_from_when_it_went(
+    client: aioredis.Redis,
+) -> None:
+    """Three parts reserved now but sent 200 ms late (queued behind other chats' calls): the
+    chat's next copy waits from when they went, as the platform counts, not from the plan."""
+    budgets = Budgets(client)
+    chat = Budget("memory:bot:chat:11", rate=10, per=1.0, burst=3)
+    slots = await budgets.reserve([chat], 3)
+    assert isinstance(slots, Slots)
+    pace = budgets.pace([chat], slots)
+    await asyncio.sleep(0.2)
+    for _ in range(3):
+        await pace()
+    await budgets.settle(pace)
+    wait = await budgets.reserve([chat], 1)
+    assert isinstance(wait, float) and 0.05 < wait <= 0.11  # planned: it would go at once
