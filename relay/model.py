@@ -188,6 +188,15 @@ def parse_author(value: object) -> str:
     return text_field("author", value, MAX_AUTHOR)
 
 
+def signature(name: str) -> str:
+    """The author a chat user's display name signs a post as; "" if it is no valid author (a
+    control character in it, say): such a post goes unsigned rather than refused."""
+    try:
+        return parse_author(name.strip())
+    except InvalidUpdate:
+        return ""
+
+
 def parse_breaking(value: object) -> bool:
     if not isinstance(value, bool):
         raise InvalidUpdate("breaking", f"must be true or false, got {_type_name(value)}")

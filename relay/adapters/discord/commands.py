@@ -24,7 +24,7 @@ from relay.changes import Changes
 from relay.claims import Claims
 from relay.commands import DESCRIPTIONS, ChatKind, Invocation, Reply
 from relay.errors import InvalidUpdate
-from relay.model import ID_PATTERN, Destination, Image, check_url
+from relay.model import ID_PATTERN, Destination, Image, check_url, signature
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = 900  # an interaction token lives 15 minutes
@@ -110,7 +110,8 @@ class SlashCommands:
         kind = ChatKind.GROUP if interaction.guild_id else ChatKind.PRIVATE
         chat = Destination("discord", str(interaction.channel_id))
         user = str(interaction.user.id)
-        return Invocation(command, args, chat, kind, user, image=image, changes=changes)
+        return Invocation(command, args, chat, kind, user, image=image, changes=changes,
+                          author=signature(interaction.user.display_name))  # fmt: skip
 
     async def run(
         self, interaction: discord.Interaction, command: str, args: str = "", *,

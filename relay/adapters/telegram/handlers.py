@@ -33,8 +33,7 @@ from relay.adapters.telegram.render import render
 from relay.budgets import Budget, Budgets
 from relay.commands import EDITORS, EVERYONE, ChatKind, Commands, Invocation, Reply
 from relay.config import Config
-from relay.errors import InvalidUpdate
-from relay.model import Destination, Image, parse_author
+from relay.model import Destination, Image, signature
 from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -269,10 +268,7 @@ def _formatted(msg: Message, args: str) -> str:
 
 def _author(msg: Message) -> str:
     """The name a post by `msg`'s sender is signed with; "" if it is no valid author."""
-    try:
-        return parse_author(msg.from_user.full_name if msg.from_user else "")
-    except InvalidUpdate:  # a control character in the name, say: unsigned rather than refused
-        return ""
+    return signature(msg.from_user.full_name if msg.from_user else "")
 
 
 async def _delete(msg: Message, what: str, chat: Destination) -> None:

@@ -11,7 +11,9 @@ from relay_sandbox.discord.state import PUBLIC_THREAD
 from relay.adapters.discord import DiscordAdapter
 from relay.commands import Commands
 from relay.config import Config
+from relay.keys import Keys
 from relay.model import Destination, Image, Update
+from relay.registry import Registry
 from tests.adapters.discord.conftest import make_adapter
 from tests.helpers import Pipeline, listening
 from tests.sandbox.discord.conftest import Newsroom
@@ -188,6 +190,10 @@ async def test_post_through_the_form_with_progress_until_delivered(
     assert embed["author"]["name"] == "🔴 BREAKING · War in Ukraine"
     assert embed["image"] == {"url": "https://img.example/dam.jpg"}
     assert embed["url"] == "https://news.example/dam"
+    # Signed with the editor's display name, as a /post from Telegram is.
+    stored = await Registry(client, Keys(discord_config.redis.key_prefix)).latest(update_id)
+    assert stored is not None and stored.author != ""
+    assert f"By {stored.author}" in embed["footer"]["text"]
 
     handle_result = await _progress_done(sandbox, posted)
     assert handle_result == "Delivery: delivered 2 / 2 · 0 failed (done)"
