@@ -22,7 +22,7 @@ from relay.adapters.discord.auth import InteractionAuthority, is_editor
 from relay.adapters.discord.forms import UpdateForm
 from relay.changes import Changes
 from relay.claims import Claims
-from relay.commands import DESCRIPTIONS, ChatKind, Invocation, Reply
+from relay.commands import DESCRIPTIONS, ChatKind, Invocation, Reply, counted
 from relay.errors import InvalidUpdate
 from relay.model import ID_PATTERN, Destination, Image, check_url, signature
 
@@ -157,7 +157,8 @@ class SlashCommands:
             messages = R.render(reply.update, topic)
             kwargs["embeds"] = [discord.Embed.from_dict(e) for e in messages[0]["embeds"]]
             if len(messages) > 1:
-                kwargs["content"] += f" (continues in {len(messages) - 1} more message(s))"
+                more = counted(len(messages) - 1, "more message")
+                kwargs["content"] += f" (continues in {more})"
         return kwargs
 
     async def follow_progress(self, interaction: discord.Interaction, update_id: str) -> None:
