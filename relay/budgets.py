@@ -165,6 +165,14 @@ class Actual:
     def __init__(self) -> None:
         self._tat: dict[str, float] = {}
 
+    @staticmethod
+    def tolerance(budget: Budget, interval: float) -> float:
+        """How far ahead of its rate this process's calls may bunch: the budget's burst, or half
+        the time its margin keeps clear in one window, whichever is more. Spacing calls exactly
+        would lose a slot to every late wake-up (fill fell to 44% at 300/s); half the margin
+        leaves the other half for the network."""
+        return max(interval * max(0, budget.burst - 1), budget.margin * budget.per / 2)
+
     async def turn(self, budgets: Sequence[Budget]) -> None:
         """Wait until every budget allows a call by this process's actual clock, then take it."""
         while True:
@@ -172,7 +180,7 @@ class Actual:
             wait = 0.0
             for b in budgets:
                 interval = _interval_us(b) / 1_000_000
-                allow_at = self._tat.get(b.key, 0.0) - interval * max(0, b.burst - 1)
+                allow_at = self._tat.get(b.key, 0.0) - self.tolerance(b, interval)
                 wait = max(wait, allow_at - now)
             if wait <= 0:
                 break
@@ -299,8 +307,8 @@ class Budgets:
 
         `client`: a pipeline to join (the ledger write's round trip).
         """
-        if pace.first_at is None or not pace.spends:
-            return
+        if pace.first_at is None or len(pace.spends) < 2:
+            return  # a lone budget may be a shared one: settling it would waste others' slots
         own = pace.spends[-1]
         ago = (time.monotonic() - pace.first_at) * 1_000_000
         args = [ago, pace.calls, _interval_us(own)]
