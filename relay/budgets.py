@@ -271,11 +271,6 @@ class Budgets:
             return reply[0] / 1_000_000
         return Slots([now + us / 1_000_000 for us in reply[1:]])
 
-    async def acquire(self, budgets: Sequence[Budget], parts: int = 1) -> float:
-        """Reserve `parts` slots if the first is open now: 0; else the seconds to wait."""
-        granted = await self.reserve(budgets, parts)
-        return 0.0 if isinstance(granted, Slots) else granted
-
     async def wait_slots(self, budgets: Sequence[Budget], parts: int = 1) -> list[float]:
         """Take the next free slots, however far ahead (never refused); their moments."""
         if not budgets:
