@@ -148,9 +148,7 @@ async def test_a_send_failing_half_way_keeps_its_parts_and_the_retry_sends_the_r
     shown = [m for m in tg.control.transcript(reader.id) if m.message_id not in before]
     assert [str(m.message_id) for m in shown] == list(failed.value.sent)
     parts = len(adapter.render(upd(body=LONG_BODY), UKRAINE))
-    ids = await adapter.send(
-        dest(reader.id), upd(body=LONG_BODY), UKRAINE, sent=failed.value.sent
-    )
+    ids = await adapter.send(dest(reader.id), upd(body=LONG_BODY), UKRAINE, sent=failed.value.sent)
     assert len(ids) == parts and ids[0] == failed.value.sent[0]
     shown = [m for m in tg.control.transcript(reader.id) if m.message_id not in before]
     assert [str(m.message_id) for m in shown] == list(ids)
