@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from relay import markup
+from relay import markup, pieces
 
 ZWSP = "\u200b"
 _SPECIAL = re.compile(r"([\\*_~`|\[\]<])")
@@ -217,33 +217,12 @@ def render_line(line: Line) -> str:
 
 def _cut(spans: tuple[Span, ...], at: int) -> tuple[tuple[Span, ...], tuple[Span, ...]]:
     """Spans split at character offset `at`; a bare URL cut in two is no URL any more."""
-    head: list[Span] = []
-    tail: list[Span] = []
-    seen = 0
-    for span in spans:
-        end = seen + len(span.text)
-        if end <= at:
-            head.append(span)
-        elif seen >= at:
-            tail.append(span)
-        else:
-            head.append(replace(span, text=span.text[: at - seen], bare=False))
-            tail.append(replace(span, text=span.text[at - seen :], bare=False))
-        seen = end
-    return tuple(head), tuple(tail)
+    return pieces.cut(spans, at, lambda span, text: replace(span, text=text, bare=False))
 
 
 def _strip(spans: tuple[Span, ...]) -> tuple[Span, ...]:
     """Spans without leading and trailing whitespace (at a cut)."""
-    items = [s for s in spans if s.text]
-    while items and not items[0].text.strip():
-        items.pop(0)
-    while items and not items[-1].text.strip():
-        items.pop()
-    if items:
-        items[0] = replace(items[0], text=items[0].text.lstrip())
-        items[-1] = replace(items[-1], text=items[-1].text.rstrip())
-    return tuple(items)
+    return pieces.strip([s for s in spans if s.text])
 
 
 _SPACE = re.compile(r"\s+")

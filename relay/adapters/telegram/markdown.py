@@ -10,9 +10,9 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from relay import markup
+from relay import markup, pieces
 
 log = logging.getLogger(__name__)
 
@@ -106,30 +106,9 @@ def links(blocks: list[Block]) -> int:
 
 def cut_runs(runs: tuple[Run, ...], at: int) -> tuple[tuple[Run, ...], tuple[Run, ...]]:
     """Split runs at character offset `at` of their joined text."""
-    head: list[Run] = []
-    tail: list[Run] = []
-    seen = 0
-    for run in runs:
-        end = seen + len(run.text)
-        if end <= at:
-            head.append(run)
-        elif seen >= at:
-            tail.append(run)
-        else:
-            head.append(replace(run, text=run.text[: at - seen]))
-            tail.append(replace(run, text=run.text[at - seen :]))
-        seen = end
-    return tuple(head), tuple(tail)
+    return pieces.cut(runs, at)
 
 
 def strip_runs(runs: tuple[Run, ...]) -> tuple[Run, ...]:
     """Runs without leading and trailing whitespace (at a cut)."""
-    items = list(runs)
-    while items and not items[0].text.strip():
-        items.pop(0)
-    while items and not items[-1].text.strip():
-        items.pop()
-    if items:
-        items[0] = replace(items[0], text=items[0].text.lstrip())
-        items[-1] = replace(items[-1], text=items[-1].text.rstrip())
-    return tuple(items)
+    return pieces.strip(runs)
