@@ -1,4 +1,7 @@
-"""The Redis connection: the embedded Valkey server by default, or any Redis ≥ 6.2 by URL."""
+"""The Redis connection: the embedded Valkey server by default, or any Redis ≥ 6.2 by URL.
+
+On Redis/Valkey older than 7.2 ingest gives a weaker, logged guarantee (relay.redis_version).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from relay import keeper
+from relay import keeper, redis_version
 from relay.config import RedisConfig
 from relay.errors import StreamError
 
@@ -242,15 +245,14 @@ async def connect(url: str, max_connections: int = 100) -> aioredis.Redis:
     client: aioredis.Redis = aioredis.Redis(connection_pool=pool)
     try:
         await asyncio.wait_for(client.ping(), timeout=5.0)
-        info = await client.info("server")
+        await redis_version.check(client)  # refuses < 6.2; logs the durability guarantee
     except (RedisError, OSError, TimeoutError) as exc:
         await client.aclose()
         safe = url.split("@")[-1]  # never echo a password
         raise StreamError(f"cannot reach Redis at {safe}: {exc or type(exc).__name__}") from exc
-    version = str(info.get("redis_version", "0"))
-    if tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) < (6, 2):
+    except StreamError:
         await client.aclose()
-        raise StreamError(f"Redis {version} is too old: live-relay needs 6.2 or newer")
+        raise
     return client
 
 

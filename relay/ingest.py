@@ -20,7 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
-from relay import model
+from relay import model, redis_version
 from relay.changes import Changes
 from relay.config import Config
 from relay.errors import InvalidUpdate, Overloaded, UnknownUpdate
@@ -69,7 +69,7 @@ class Ingest:
         self.max_backlog = max_backlog
         self.registry = Registry(client, keys, ttl_seconds)
         self.stream = Stream(client, keys)
-        self._aof: bool | None = None  # does the server keep an append-only file?
+        self._waitaof: bool | None = None  # AOF on and WAITAOF known (Redis 7.2+)?
         self._refusing = False  # log an overload once when it starts and once when it ends
 
     @classmethod
@@ -98,19 +98,17 @@ class Ingest:
         raise Overloaded(RETRY_AFTER, backlog, self.max_backlog)
 
     async def _durable(self) -> None:
-        """Return only once the accepted write is fsynced to the AOF (when AOF is on).
+        """Return only once the accepted write is fsynced to the AOF (when the server can say).
 
-        Acknowledging before the fsync would let a Redis crash in the next second lose an
-        update the editor was told was accepted.
+        Acknowledging before the fsync would let an operating-system crash in the next second
+        lose an update the editor was told was accepted. `WAITAOF` exists from Redis/Valkey
+        7.2; on older servers the guarantee is what their fsync policy gives, logged at start
+        (relay/redis_version.py).
         """
-        if self._aof is None:
-            info = await self.client.info("persistence")
-            self._aof = bool(int(info.get("aof_enabled", 0)))
-            if not self._aof:
-                log.warning(
-                    "Redis runs without appendonly: a Redis crash can lose accepted updates"
-                )
-        if self._aof:
+        if self._waitaof is None:
+            server = await redis_version.probe(self.client)
+            self._waitaof = server.guarantee is redis_version.Guarantee.WAITAOF
+        if self._waitaof:
             waitaof = self.client.execute_command
             await waitaof("WAITAOF", 1, 0, 5000)  # type: ignore[no-untyped-call]
 
