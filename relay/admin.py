@@ -18,6 +18,7 @@ from relay.model import Destination
 from relay.queues import Queues, position
 from relay.stream import Consumer, Stream
 from relay.subscriptions import Subscriptions
+from relay.workers import Worker, Workers
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,9 @@ class Status:
 
     stream_length: int
     pending_entries: int
-    consumers: tuple[Consumer, ...]
+    consumers: tuple[Consumer, ...]  # every member of the group, live or not
+    workers: tuple[Worker, ...]  # the live ones (a heartbeat within `workers.TTL`)
+    lag: int  # entries accepted and not yet fanned out
     subscribers: dict[str, int]
     destinations: int
     destinations_with_work: int
@@ -39,10 +42,13 @@ class Status:
         lines = [
             f"updates stream: {self.stream_length:,} entries, {self.pending_entries:,} being "
             "fanned out",
-            f"workers: {len(self.consumers)}",
+            f"stream lag: {self.lag:,} entries waiting for fan-out",
+            f"workers: {len(self.workers)} live",
         ]
-        for c in self.consumers:
-            lines.append(f"  {c.name}: {c.pending} pending, idle {c.idle_seconds:.1f}s")
+        pending = {c.name: c.pending for c in self.consumers}
+        for w in self.workers:
+            lines.append(f"  {w.name} (host {w.host}, pid {w.pid}): last seen {w.seen_ago:.1f}s "
+                         f"ago, {pending.get(w.name, 0)} pending")  # fmt: skip
         lines.append(f"destinations: {self.destinations:,} subscribed, "
                      f"{self.destinations_with_work:,} with deliveries waiting")  # fmt: skip
         for slug, count in self.subscribers.items():
@@ -64,6 +70,8 @@ async def status(client: aioredis.Redis, config: Config, recent: int = 10) -> St
         stream_length=await stream.length(),
         pending_entries=await stream.pending_count() if consumers else 0,
         consumers=consumers,
+        workers=tuple(await Workers(client, keys).live()),
+        lag=await stream.backlog(),
         subscribers=subscribers,
         destinations=await subscriptions.destination_count(),
         destinations_with_work=await Queues(client, keys).waiting(),

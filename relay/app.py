@@ -24,7 +24,9 @@ from relay.errors import ConfigError, RelayError
 from relay.ingest import Ingest
 from relay.keys import Keys
 from relay.sender import Sender
+from relay.stream import UNREACHABLE
 from relay.subscriptions import Subscriptions
+from relay.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +127,7 @@ class Relay:
         self.commands: Commands
         self.dispatcher: Dispatcher
         self.sender: Sender
+        self.workers: Workers
 
     async def __aenter__(self) -> Relay:
         adapters = self._adapters
@@ -161,6 +164,7 @@ class Relay:
             by_platform = {a.platform: a for a in adapters}
             self.dispatcher = Dispatcher(self.client, self.config, self.consumer)
             self.sender = Sender(self.client, self.config, by_platform, self.consumer)
+            self.workers = Workers(self.client, self.keys)
             await self.dispatcher.stream.ensure_group()
         except BaseException:
             await self.__aexit__(None, None, None)
@@ -179,6 +183,10 @@ class Relay:
         parts = {
             asyncio.create_task(self.dispatcher.run(halt), name="dispatcher"): "dispatcher",
             asyncio.create_task(self.sender.run(halt), name="sender"): "sender",
+            asyncio.create_task(
+                self.workers.run(self.consumer, socket.gethostname(), os.getpid(), halt),
+                name="heartbeat",
+            ): "heartbeat",
         }
         api: dict[asyncio.Task[None], str] = {}
         if self.config.api.enabled:
@@ -200,6 +208,8 @@ class Relay:
                 for task in parts:
                     if task.cancelled() or task.exception() is not None:
                         self._fail(parts[task], task)
+                if not self.failed:
+                    await self._retire()
             api_halt.set()
             await _finish(api, self.failure_grace)
         finally:
@@ -210,6 +220,27 @@ class Relay:
         if self.failed:
             component, reason = next(iter(self.failed.items()))
             raise Crashed(component, reason)
+
+    async def _retire(self) -> None:
+        """A clean stop: leave the live workers, and the consumer group once nothing is lost.
+
+        Entries this worker still holds go to a live worker (any worker's next claim takes
+        them); with none alive they stay pending under this consumer, which then stays too.
+        """
+        try:
+            await self.workers.remove(self.consumer)
+            heirs = [w.name for w in await self.workers.live() if w.name != self.consumer]
+            idle_ms = int(self.config.dispatcher.claim_idle_seconds * 1000)
+            left = await self.dispatcher.stream.retire(heirs[0] if heirs else None, idle_ms)
+        except UNREACHABLE as exc:
+            log.warning("could not leave the consumer group consumer=%s: %s", self.consumer, exc)
+            return
+        if left:
+            log.info("left the consumer group consumer=%s heir=%s", self.consumer,
+                     heirs[0] if heirs else "-")  # fmt: skip
+        else:
+            log.info("no live worker to take over: pending entries stay with consumer=%s "
+                     "for the next claim", self.consumer)  # fmt: skip
 
     def _fail(self, component: str, task: asyncio.Task[None]) -> None:
         """Record and log why `component` ended: readiness turns false before anything stops."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from relay import __version__, logs
+from relay import __version__, logs, progress
 from relay import config as config_mod
 from relay.changes import Changes
 from relay.config import Config
@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     post.add_argument("--headline", required=True)
     post.add_argument("--id", help="your own update id (default: generated)")
     _content_args(post)
-
+    progress.add_arguments(post, sub)
     edit = sub.add_parser("edit", help="edit an update everywhere it was sent")
     edit.add_argument("id")
     edit.add_argument("--headline")
@@ -150,7 +150,7 @@ async def _post(relay: Any, args: argparse.Namespace) -> int:
     )  # fmt: skip
     accepted = await relay.ingest.publish(update)
     print(accepted.update.id)
-    return 0
+    return await progress.after_post(relay, args, accepted.update.id)
 
 
 def _changes(args: argparse.Namespace) -> Changes:
@@ -300,7 +300,7 @@ async def _run(config: Config, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
     "post": _post, "edit": _edit, "delete": _delete, "subscribe": _subscription,
     "unsubscribe": _subscription, "subscriptions": _subscription, "status": _status,
-    "dead-letters": _dead_letters,
+    "dead-letters": _dead_letters, "progress": progress.command,
 }  # fmt: skip
 
 

@@ -90,7 +90,9 @@ class Digester:
             for update in lines:
                 line = Copy(update.revision, ids, digest=True)
                 self.ledger.record_in(pipe, update.id, dest, line)
-                await self.progress.count(update.id, update.revision, ok=True, client=pipe)
+                await self.progress.count(
+                    update.id, update.revision, ok=True, client=pipe, platform=dest.platform
+                )
             await pipe.execute()
         await self.queues.drop(dest, [u.id for u in lines])
         log.info("digest dest=%s updates=%d", dest, len(lines))

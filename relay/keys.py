@@ -140,6 +140,17 @@ class Keys:
         platform, bot, *rest = budget_key.split(":")
         return f"{self.prefix}:{{b:{platform}:{bot}}}:{':'.join(rest) or 'global'}"
 
+    # relay/workers.py ----------------------------------------------------------------------
+
+    def worker(self, name: str) -> str:
+        """Hash {host, pid, started, seen} of one running worker; expires unless it beats."""
+        return f"{self.prefix}:{{w}}:worker:{name}"
+
+    @property
+    def workers(self) -> str:
+        """Sorted set worker name → last heartbeat (ms, server clock): who may be alive."""
+        return f"{self.prefix}:{{w}}:workers"
+
     # relay/claims.py -----------------------------------------------------------------------
 
     def poller(self, platform: str, bot_id: str) -> str:

@@ -41,6 +41,7 @@ class Progress:
     delivered: int = 0
     failed: int = 0
     fanned_out: bool = False
+    platforms: tuple[tuple[str, int, int], ...] = ()  # (platform, delivered, failed), by name
 
     @property
     def done(self) -> bool:
@@ -62,13 +63,17 @@ async def read_progress(client: aioredis.Redis, keys: Keys, update_id: str) -> P
     if not raw:
         return None
     f = {as_str(k): int(v) for k, v in raw.items()}
+    names = sorted({k.partition(":")[2] for k in f if ":" in k})
+    platforms = tuple((p, f.get(f"delivered:{p}", 0), f.get(f"failed:{p}", 0)) for p in names)
     return Progress(f.get("revision", 0), f.get("total", 0), f.get("delivered", 0),
-                    f.get("failed", 0), bool(f.get("fanned_out", 0)))  # fmt: skip
+                    f.get("failed", 0), bool(f.get("fanned_out", 0)), platforms)  # fmt: skip
 
 
-# KEYS[1]: progress hash. ARGV: revision, field. Counts an outcome only for the current revision.
+# KEYS[1]: progress hash. ARGV: revision, field, platform. Counts an outcome (in all and in
+# `field:platform`) only for the current revision.
 _COUNT = """
 if redis.call('HGET', KEYS[1], 'revision') == ARGV[1] then
+  if ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[1], ARGV[2] .. ':' .. ARGV[3], 1) end
   return redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
 end
 return 0
@@ -99,11 +104,13 @@ class ProgressBook:
         await self.client.hset(self.keys.progress(update_id),
                                mapping={"total": total, "fanned_out": 1})  # fmt: skip
 
-    async def count(self, update_id: str, revision: int, ok: bool, client: Any = None) -> None:
-        """Count one destination's outcome (`client`: a pipeline to join)."""
+    async def count(
+        self, update_id: str, revision: int, ok: bool, client: Any = None, platform: str = ""
+    ) -> None:
+        """Count one destination's outcome, also under its `platform` (`client`: a pipeline)."""
         field = "delivered" if ok else "failed"
         await self._count(
-            keys=[self.keys.progress(update_id)], args=[revision, field], client=client
+            keys=[self.keys.progress(update_id)], args=[revision, field, platform], client=client
         )
 
 

@@ -2,57 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-import redis.exceptions as redis_exceptions
 from redis.exceptions import ResponseError
 
 from relay.dead_letters import DeadLetters
 from relay.keys import Keys, as_str, as_text
+from relay.outage import UNREACHABLE as UNREACHABLE  # where the stream's users find them
+from relay.outage import Outage as Outage
+from relay.outage import raise_if_cancelled as raise_if_cancelled
 
 log = logging.getLogger(__name__)
-
-
-# Errors meaning Redis itself is unreachable (as opposed to refusing one command).
-UNREACHABLE = (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError, OSError)
-
-
-def raise_if_cancelled() -> None:
-    """Re-raise a cancellation that a library swallowed (the task still says `cancelling`).
-
-    redis-py can absorb a `CancelledError` that lands in the middle of a command; a loop that
-    only waited for the exception would then run on after its task was cancelled.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
-class Outage:
-    """Waits out a Redis outage with capped exponential backoff, logging once per outage."""
-
-    def __init__(self, who: str) -> None:
-        self.who = who
-        self.delay = 0.0
-
-    async def wait(self, exc: BaseException, stop: asyncio.Event) -> None:
-        raise_if_cancelled()
-        if self.delay == 0:
-            log.warning("%s: Redis unavailable, retrying: %s", self.who, exc)
-        self.delay = min(5.0, max(0.1, self.delay * 2))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), self.delay)
-
-    def over(self) -> None:
-        if self.delay:
-            log.warning("%s: Redis is back", self.who)
-        self.delay = 0.0
 
 
 @dataclass(frozen=True)
@@ -108,6 +72,22 @@ def _id(raw: Any) -> tuple[int, int]:
     """A stream id `ms-seq` as a pair that sorts like the stream."""
     ms, _, seq = as_str(raw).partition("-")
     return int(ms), int(seq or 0)
+
+
+# KEYS[1]: the stream. ARGV: group, consumer, heir ('' for none), idle ms. See `Stream.retire`.
+_RETIRE = """
+while ARGV[3] ~= '' do
+  local ids = {}
+  for _, p in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 500, ARGV[2])) do
+    ids[#ids + 1] = p[1]
+  end
+  if #ids == 0 then break end
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, unpack(ids), 'IDLE', ARGV[4], 'JUSTID')
+end
+local left = #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if left == 0 then redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2]) end
+return left
+"""
 
 
 def is_nogroup(exc: ResponseError) -> bool:
@@ -204,6 +184,18 @@ class Stream:
         if claimed:
             log.info("claimed %d idle entries consumer=%s", len(claimed), self.consumer)
         return claimed
+
+    async def retire(self, heir: str | None, idle_ms: int) -> bool:
+        """Leave the group on a clean stop: hand this consumer's pending entries to `heir`.
+
+        They arrive idle for `idle_ms`, so the next XAUTOCLAIM of any worker takes them at once.
+        With no heir they stay pending here for XAUTOCLAIM, and the consumer stays (deleting it
+        would drop them). Atomic: nothing pending is ever deleted. Returns how many stay here.
+        """
+        left = await self.client.register_script(_RETIRE)(
+            keys=[self.keys.updates], args=[self.keys.group, self._name(), heir or "", idle_ms]
+        )
+        return int(left) == 0
 
     async def times_delivered(self, entry_id: str) -> int:
         """How often the group has handed this entry to a consumer."""

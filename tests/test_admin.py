@@ -17,6 +17,7 @@ from relay.config import Config
 from relay.dead_letters import list_dead_letters
 from relay.errors import Rejected
 from relay.model import Destination, Update
+from relay.workers import Workers
 
 from .helpers import KEYS, Pipeline
 from .test_cli import relay_cmd, write_config
@@ -36,11 +37,13 @@ async def test_status_shows_workers_queues_subscribers_and_dead_letters(
     before = await status(client, config)
     assert before.destinations_with_work == 1 and before.pending_entries == 0
     await world.drain()
+    await Workers(client, KEYS).beat("worker-1", "host-1", 7)  # what `relay run` does
     after = await status(client, config)
     text = after.render()
     assert after.subscribers == {"ukraine": 1, "climate": 0, "elections": 0}
     assert after.destinations_with_work == 0 and after.dead_letters == 1
-    assert "worker-1: 0 pending" in text
+    assert "workers: 1 live\n  worker-1 (host host-1, pid 7): last seen " in text
+    assert text.count("worker-1") == 1 and "ago, 0 pending" in text
     assert "memory:a  update=u1  Bad Request: chat not found" in text
 
 

@@ -1,0 +1,117 @@
+"""`relay post --wait` and `relay progress` as a shell meets them, with `relay run` delivering."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from relay.config import Config
+from relay.keys import Keys
+from relay.ledger import ProgressBook, read_progress
+from relay.progress import FAILED, TIMED_OUT
+from relay.workers import Workers
+
+from .test_cli import relay_cmd, write_config
+
+NO_WORKER = "warning: no relay worker is running"
+
+
+@pytest.fixture
+async def worker(tmp_path: Path, client: aioredis.Redis, config: Config) -> AsyncIterator[Path]:
+    """A `relay run` subprocess delivering to the console; yields its config file."""
+    cfg = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url})
+    out = (tmp_path / "run.log").open("w")
+    argv = [sys.executable, "-m", "relay.cli", "--config", str(cfg), "run", "--consumer", "w1"]
+    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)  # noqa: ASYNC220 - starts only
+    try:
+        async with asyncio.timeout(30):
+            while not await Workers(client, Keys()).live():
+                assert proc.poll() is None, (tmp_path / "run.log").read_text()
+                await asyncio.sleep(0.05)
+        yield cfg
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+        out.close()
+
+
+async def test_post_wait_follows_delivery_to_done_and_exits_0(worker: Path) -> None:
+    for chat in ("desk-1", "desk-2"):
+        sub = await asyncio.to_thread(
+            relay_cmd, "--config", str(worker), "subscribe", "console", chat, "ukraine"
+        )
+        assert sub.returncode == 0, sub.stderr
+    result = await asyncio.to_thread(
+        relay_cmd, "--config", str(worker), "post", "--topic", "ukraine", "--headline", "Talks",
+        "--wait", "--timeout", "30",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert NO_WORKER not in result.stderr
+    lines = result.stdout.splitlines()
+    update_id = lines[0]
+    assert lines[-1] == "delivered 2 / 2 · 0 failed · console 2 ok 0 failed (done)"
+    assert "\r" not in result.stdout  # not a terminal: plain lines, one per change
+    again = await asyncio.to_thread(relay_cmd, "--config", str(worker), "progress", update_id)
+    assert again.returncode == 0 and again.stdout.splitlines() == [lines[-1]]
+
+
+async def test_post_wait_exits_3_when_some_destinations_failed(worker: Path) -> None:
+    # Telegram is not enabled in this config: that destination fails (a dead letter says why).
+    for platform, chat in (("console", "desk"), ("telegram", "-1001")):
+        await asyncio.to_thread(
+            relay_cmd, "--config", str(worker), "subscribe", platform, chat, "ukraine"
+        )
+    result = await asyncio.to_thread(
+        relay_cmd, "--config", str(worker), "post", "--topic", "ukraine", "--headline", "Talks",
+        "--wait", "--timeout", "30",
+    )  # fmt: skip
+    assert result.returncode == FAILED == 3, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        "delivered 1 / 2 · 1 failed · console 1 ok 0 failed · telegram 0 ok 1 failed (done)"
+    )
+
+
+async def test_post_warns_when_no_worker_is_alive_and_still_accepts(
+    tmp_path: Path, client: aioredis.Redis, config: Config
+) -> None:
+    cfg = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url})
+    result = await asyncio.to_thread(
+        relay_cmd, "--config", str(cfg), "post", "--topic", "ukraine", "--headline", "Talks"
+    )
+    assert result.returncode == 0, result.stderr
+    assert NO_WORKER in result.stderr
+    update_id = result.stdout.strip()
+    assert await client.xlen(Keys().updates) == 1  # accepted all the same
+    # Nobody fans it out: following it gives up after --timeout, exit 4.
+    follow = await asyncio.to_thread(
+        relay_cmd, "--config", str(cfg), "progress", update_id, "--timeout", "0.5"
+    )
+    assert follow.returncode == TIMED_OUT == 4
+    assert follow.stdout.splitlines() == [
+        "waiting for a worker to fan it out",
+        "gave up after 0.5s: waiting for a worker to fan it out",
+    ]
+
+
+async def test_progress_counts_outcomes_per_platform(client: aioredis.Redis) -> None:
+    keys = Keys()
+    book = ProgressBook(client, keys, 60)
+    await book.start("u1", 1)
+    await book.fanned_out("u1", 3)
+    await book.count("u1", 1, ok=True, platform="telegram")
+    await book.count("u1", 1, ok=False, platform="discord")
+    await book.count("u1", 2, ok=True, platform="discord")  # an older revision's: not counted
+    await book.count("u1", 1, ok=True, platform="discord")
+    progress = await read_progress(client, keys, "u1")
+    assert progress is not None
+    assert (progress.delivered, progress.failed, progress.total) == (2, 1, 3)
+    assert progress.platforms == (("discord", 1, 1), ("telegram", 1, 0))
+    assert progress.done
