@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError
 
-from relay import logs, model
+from relay import logs, model, openapi
 from relay import metrics as metrics_mod
 from relay.changes import EDITABLE, Changes
 from relay.config import Config
@@ -192,7 +192,8 @@ def _accepted(accepted: Accepted, status: int) -> web.Response:
 async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
     relay: Relay = request.app[RELAY_KEY]
     token = relay.config.api.token
-    if token and request.path.startswith("/v1/") and not _authorized(request, token):
+    public = request.path == openapi.PATH  # the document: how to authenticate, no secret
+    if token and request.path.startswith("/v1/") and not public and not _authorized(request, token):
         return _error(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
     try:
         response: web.StreamResponse = await handler(request)
@@ -301,6 +302,7 @@ def make_app(relay: Relay, read_timeout: float = READ_TIMEOUT) -> web.Applicatio
     app.router.add_get("/v1/updates/{id}", get_update)
     app.router.add_patch("/v1/updates/{id}", patch_update)
     app.router.add_delete("/v1/updates/{id}", delete_update)
+    app.router.add_get(openapi.PATH, openapi.serve)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app

@@ -164,7 +164,10 @@ def text_field(field_name: str, value: object, limit: int, *, lines: bool = Fals
 def check_url(field_name: str, value: object) -> str:
     """Return `value` if it is an absolute http(s) URL, else raise naming the field."""
     value = text_field(field_name, value, MAX_URL, lines=True)  # a break is refused below
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # "http://0[": an unclosed IPv6 bracket
+        raise InvalidUpdate(field_name, f"must be an absolute http(s) URL, got {value!r}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidUpdate(field_name, f"must be an absolute http(s) URL, got {value!r}")
     if WHITESPACE.search(value):
