@@ -10,7 +10,9 @@ COPY relay ./relay
 RUN pip install --no-cache-dir . && useradd --system --create-home relay
 USER relay
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
-    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status != 200)"
+# Ready = Redis reachable and every enabled platform connected (/readyz). The address is read
+# from the mounted config, so a changed api.port needs no change here.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-m", "relay.probe", "readyz"]
 ENTRYPOINT ["relay"]
 CMD ["run"]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from relay.budgets import SHARED_MARGIN, Budget, Budgets, no_pace
 from relay.config import Config, TopicConfig
+from relay.health import Health
 from relay.model import Destination, Update
 
 if TYPE_CHECKING:
@@ -129,6 +130,10 @@ class Adapter(ABC):
     def background(self) -> Sequence[asyncio.Task[Any]]:
         """The tasks `start` left running (a poller, a gateway): the relay stops if one ends."""
         return ()
+
+    async def health(self) -> Health:
+        """Whether the platform can be reached now, with detail for `/readyz` (JSON-able)."""
+        return Health(True)
 
 
 AdapterFactory = Callable[[Config, TextIO | None], Adapter]

@@ -1,4 +1,4 @@
-"""The HTTP API: update ingest for a CMS (`/v1/updates`), `/healthz` and `/metrics`.
+"""The HTTP API: update ingest for a CMS (`/v1/updates`), `/healthz`, `/readyz`, `/metrics`.
 
 Every error is a JSON body `{"error": "...", "field": "..."}` (`field` when one is to blame):
 4xx for a bad request, which changes nothing; 429 or 503 with `Retry-After` when the relay
@@ -14,7 +14,7 @@ import ipaddress
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError
 
+from relay import health as health_mod
 from relay import logs, model, openapi
 from relay import metrics as metrics_mod
 from relay.changes import EDITABLE, Changes
@@ -71,8 +72,16 @@ class Relay(Protocol):
     ingest: Ingest
 
     @property
+    def parts(self) -> Sequence[str]:
+        """The parts `run` started (dispatcher, sender, api, a platform's poller or gateway)."""
+
+    @property
     def failed(self) -> Mapping[str, str]:
         """The parts that died, each with why."""
+
+    @property
+    def adapters(self) -> Sequence[health_mod.Reporter]:
+        """The started adapters, each able to say whether its platform is connected."""
 
 
 RELAY_KEY: web.AppKey[Relay] = web.AppKey("relay")
@@ -276,6 +285,7 @@ async def healthz(request: web.Request) -> web.Response:
     """200 while every part runs and Redis answers; else 503 saying what is wrong."""
     relay: Relay = request.app[RELAY_KEY]
     body: dict[str, Any] = {"status": "ok", "redis": "ok", "consumer": relay.consumer}
+    body["parts"] = {part: relay.failed.get(part, "running") for part in relay.parts}
     try:
         async with asyncio.timeout(2):
             await relay.client.ping()
@@ -287,8 +297,23 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
+async def readyz(request: web.Request) -> web.Response:
+    """200 while this worker can deliver (Redis, each platform, the stream's lag); else 503."""
+    relay: Relay = request.app[RELAY_KEY]
+    ready, components = await _readiness(relay)
+    ready = ready and not relay.failed
+    body = {"ready": ready, "consumer": relay.consumer, "components": components}
+    return web.json_response(body, status=200 if ready else 503)
+
+
+async def _readiness(relay: Relay) -> tuple[bool, dict[str, Any]]:
+    max_lag = relay.config.api.ready_max_lag
+    return await health_mod.readiness(relay.client, relay.keys, relay.adapters, max_lag)
+
+
 async def metrics(request: web.Request) -> web.Response:
     relay: Relay = request.app[RELAY_KEY]
+    await _readiness(relay)  # the component and lag gauges, as of this scrape
     body = await metrics_mod.render(relay.client, relay.keys)
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
@@ -304,6 +329,7 @@ def make_app(relay: Relay, read_timeout: float = READ_TIMEOUT) -> web.Applicatio
     app.router.add_delete("/v1/updates/{id}", delete_update)
     app.router.add_get(openapi.PATH, openapi.serve)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
 

@@ -116,6 +116,7 @@ class Relay:
         self.consumer = consumer or default_consumer()
         self.sync_channels = sync_channels
         self.failed: dict[str, str] = {}  # component → why it died (served by /healthz)
+        self.parts: tuple[str, ...] = ()  # what `run` watches (served by /healthz)
         self._adapters = list(adapters) if adapters is not None else None
         self._console_out = console_out
         # Every concurrent send holds at most one connection; leave room for the rest.
@@ -128,6 +129,11 @@ class Relay:
         self.dispatcher: Dispatcher
         self.sender: Sender
         self.workers: Workers
+
+    @property
+    def adapters(self) -> tuple[Adapter, ...]:
+        """The started adapters: each tells `/readyz` whether its platform is connected."""
+        return tuple(self._started)
 
     async def __aenter__(self) -> Relay:
         adapters = self._adapters
@@ -194,6 +200,7 @@ class Relay:
         watched = {**parts, **api}
         for adapter in self._started:
             watched.update({task: adapter.platform for task in adapter.background()})
+        self.parts = tuple(dict.fromkeys(watched.values()))
         stopping = asyncio.create_task(stop.wait(), name="stop")
         try:
             await asyncio.wait({*watched, stopping}, return_when=asyncio.FIRST_COMPLETED)

@@ -251,6 +251,7 @@ class ApiConfig:
     token_env: str = "RELAY_API_TOKEN"
     token: str = field(default="", repr=False, metadata=_token("token_env"))
     allow_unauthenticated: bool = False  # serve beyond loopback with no token: say so here
+    ready_max_lag: Positive = 30.0  # /readyz: seconds the oldest unfanned update may wait
 
 
 @dataclass(frozen=True)

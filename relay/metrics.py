@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from relay.dead_letters import DeadLetters
 from relay.keys import Keys
 from relay.queues import Queues
-from relay.stream import Stream
+from relay.stream import UNREACHABLE, Stream
 
 REGISTRY = CollectorRegistry()
 
@@ -41,17 +41,34 @@ WAITING = Gauge(
     "relay_destinations_waiting", "Destinations with deliveries queued", registry=REGISTRY
 )
 DEAD = Gauge("relay_dead_letters", "Entries in the dead-letter stream", registry=REGISTRY)
+COMPONENT_UP = Gauge(
+    "relay_component_up",
+    "1 while a component this worker needs is up (redis, a platform, stream), as /readyz says",
+    ["component"],
+    registry=REGISTRY,
+)
+STREAM_LAG = Gauge(
+    "relay_stream_lag_seconds",
+    "How long the oldest update not yet fanned out has waited",
+    registry=REGISTRY,
+)
 
 
 async def render(client: aioredis.Redis, keys: Keys) -> bytes:
-    """The exposition text, with the shared gauges read from Redis now (through their owners)."""
+    """The exposition text, with the shared gauges read from Redis now (through their owners).
+
+    With Redis away they keep their last values: `relay_component_up{component="redis"}` says so.
+    """
     stream = Stream(client, keys)
-    async with client.pipeline(transaction=False) as pipe:
-        stream.length_in(pipe)
-        Queues(client, keys).waiting_in(pipe)
-        DeadLetters(client, keys).count_in(pipe)
-        length, waiting, dead = await pipe.execute()
-    pending = await stream.pending_count()
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            stream.length_in(pipe)
+            Queues(client, keys).waiting_in(pipe)
+            DeadLetters(client, keys).count_in(pipe)
+            length, waiting, dead = await pipe.execute()
+        pending = await stream.pending_count()
+    except UNREACHABLE:
+        return generate_latest(REGISTRY)
     STREAM_LENGTH.set(length)
     WAITING.set(waiting)
     DEAD.set(dead)

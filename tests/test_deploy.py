@@ -78,7 +78,9 @@ def test_published_port_matches_the_api_port() -> None:
     ports = COMPOSE["services"]["relay"]["ports"]
     assert f"{cfg.api.port}:{cfg.api.port}" in ports
     assert f"EXPOSE {cfg.api.port}" in DOCKERFILE
-    assert f"127.0.0.1:{cfg.api.port}/healthz" in DOCKERFILE
+    # The health check asks the mounted config's port (relay.probe), never a fixed one.
+    assert 'CMD ["python", "-m", "relay.probe", "readyz"]' in DOCKERFILE
+    assert "8080" not in DOCKERFILE.split("HEALTHCHECK", 1)[1]
 
 
 def test_dockerfile_installs_the_package_and_runs_relay() -> None:
@@ -87,3 +89,12 @@ def test_dockerfile_installs_the_package_and_runs_relay() -> None:
     assert "COPY relay ./relay" in DOCKERFILE  # the core with its adapters; never ./sandbox
     assert 'ENTRYPOINT ["relay"]' in DOCKERFILE and 'CMD ["run"]' in DOCKERFILE
     assert "USER relay" in DOCKERFILE
+
+
+def test_every_relay_service_checks_its_readiness_as_the_image_does() -> None:
+    probe = ["CMD", "python", "-m", "relay.probe", "readyz"]
+    services = [s for s in COMPOSE["services"].values()
+                if s.get("build") == "." or "live-relay" in str(s.get("image", ""))]  # fmt: skip
+    assert services
+    for service in services:  # the image's HEALTHCHECK, unless one says the same
+        assert service.get("healthcheck", {"test": probe})["test"] == probe

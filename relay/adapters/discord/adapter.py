@@ -21,6 +21,7 @@ from relay.adapters.discord.commands import SlashCommands
 from relay.adapters.discord.delivery import Delivery, ForumMode, target
 from relay.config import Config, DiscordConfig, TopicConfig
 from relay.errors import ConfigError
+from relay.health import Health
 from relay.model import Destination, Update
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,13 @@ class DiscordAdapter(Adapter):
 
     def background(self) -> Sequence[asyncio.Task[Any]]:
         return () if self._task is None else (self._task,)
+
+    async def health(self) -> Health:
+        """The gateway connected (its socket open) and the session ready."""
+        ws = self.client.ws
+        connected = ws is not None and ws.open and not self.client.is_closed()
+        ready = self.client.is_ready()
+        return Health(connected and ready, {"connected": connected, "ready": ready})
 
     async def aclose(self) -> None:
         if self.slash is not None:

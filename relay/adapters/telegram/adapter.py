@@ -15,10 +15,12 @@ from telegram.ext import Application, ApplicationBuilder, MessageHandler, filter
 from relay.adapter import SHARED_MARGIN, Adapter, AdapterContext, Budget, Pace, no_pace
 from relay.adapters.telegram.delivery import Delivery, translate
 from relay.adapters.telegram.handlers import CommandListener, log_error
+from relay.adapters.telegram.reachability import Recorded
 from relay.adapters.telegram.render import TelegramMessage, render
 from relay.claims import PollLease
 from relay.commands import DESCRIPTIONS, EDITORS, EVERYONE
 from relay.config import Config, TopicConfig
+from relay.health import Health
 from relay.model import Destination, Update
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,14 @@ class TelegramAdapter(Adapter):
         self.lease_seconds = lease_seconds
         self.lease: PollLease | None = None
         self._poller: asyncio.Task[None] | None = None
+        # PTB's own pool sizes (1 for getUpdates, 256 for the rest), recording how calls went.
+        self.polls, self.calls = Recorded(strict=True, connection_pool_size=1), Recorded(
+            strict=False, connection_pool_size=256)  # fmt: skip
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(tg.token)
+            .request(self.calls)
+            .get_updates_request(self.polls)
             .base_url(tg.api_url)
             .base_file_url(file_url(tg.api_url))
             .concurrent_updates(True)
@@ -214,6 +221,20 @@ class TelegramAdapter(Adapter):
                 await self.app.updater.stop()
                 log.info("another worker polls for commands now bot=%s", self.bot_id)
             await asyncio.sleep(self.lease_seconds / 3)
+
+    async def health(self) -> Health:
+        """The poller's last getUpdates succeeded recently (the worker that polls), or else the
+        Bot API answered a call recently (a getMe now if none did for a while)."""
+        if self.polling:
+            return self.polls.health(self.poll_timeout + 10.0, polling=True)
+        age = self.calls.age()
+        if self.calls.error is not None or age is None or age > 30.0:
+            try:
+                await self._ready()
+                await asyncio.wait_for(self.bot.get_me(), 5.0)
+            except Exception as exc:  # recorded by `calls` when it reached the transport
+                self.calls.error = self.calls.error or f"{type(exc).__name__}: {exc}"
+        return self.calls.health(60.0, polling=False)
 
     async def register_commands(self) -> None:
         """setMyCommands: everyone's commands by default, editors' in each editor's chat."""

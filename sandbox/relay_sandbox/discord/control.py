@@ -329,6 +329,10 @@ class Control:
         """Drop the app's gateway connections (the client should RESUME when resumable)."""
         return await self.hub.disconnect(app_id, code=code, resumable=resumable)
 
+    def gateway_outage(self, down: bool) -> None:
+        """While `down`, refuse every new gateway connection (a client retries with backoff)."""
+        self.hub.down = down
+
     # -- reading ------------------------------------------------------------------------------
 
     def transcript(self, channel_id: int, *, include_deleted: bool = True) -> list[MessageView]:

@@ -70,6 +70,7 @@ class GatewayHub:
         self.sessions: dict[str, Session] = {}
         self.connections: set[web.WebSocketResponse] = set()
         self.identify_count = 0
+        self.down = False  # an outage: new connections are refused (503) until it ends
         self._tasks: set[asyncio.Future[bool]] = set()
 
     # -- dispatching --------------------------------------------------------------------------
@@ -156,6 +157,8 @@ class GatewayHub:
     # -- the connection -----------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        if self.down:
+            raise web.HTTPServiceUnavailable(text="gateway unavailable")
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         self.connections.add(ws)
