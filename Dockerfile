@@ -1,13 +1,15 @@
 # live-relay: one image for every worker. Tokens come from the environment, the config is mounted.
 # Only the core distribution: the emulators and the demo (./sandbox) stay out of production.
+# Versions are pinned by constraints.txt, the same file CI installs with (.ci/run).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     RELAY_CONFIG=/etc/live-relay/relay.yaml
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY relay ./relay
-RUN pip install --no-cache-dir . && useradd --system --create-home relay
+RUN PIP_CONSTRAINT=/app/constraints.txt pip install --no-cache-dir . \
+    && useradd --system --create-home relay
 USER relay
 EXPOSE 8080
 # Ready = Redis reachable and every enabled platform connected (/readyz). The address is read

@@ -167,6 +167,7 @@ class Relay:
                 except Exception as exc:  # e.g. the platform unreachable: one line, no traceback
                     raise RelayError(f"{adapter.platform}: could not start: {exc}") from exc
                 self._started.append(adapter)
+            log.info("platforms live: %s", ",".join(a.platform for a in adapters) or "none")
             by_platform = {a.platform: a for a in adapters}
             self.dispatcher = Dispatcher(self.client, self.config, self.consumer)
             self.sender = Sender(self.client, self.config, by_platform, self.consumer)

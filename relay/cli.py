@@ -310,7 +310,7 @@ def _command(args: argparse.Namespace) -> int:
     if args.cmd == "demo":  # needs no config and no tokens: it brings its own sandboxes
         return asyncio.run(_demo(args))
     config = config_mod.load(args.config, need_tokens=args.cmd in NEED_TOKENS)
-    logs.add_secrets(config.secrets)
+    logs.apply(config.secrets, config.logging)
     if args.cmd in ("check", "run"):
         from relay.api import check_exposure
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar
 
 from redis.connection import parse_url
 
-from relay import yamlfile
+from relay import logs, yamlfile
 from relay.errors import ConfigError, InvalidUpdate
 from relay.model import SLUG_PATTERN, Destination
 from relay.settings import (
@@ -73,12 +73,12 @@ def _token(name_key: str, required_if: str | None = None) -> dict[str, Any]:
     """Metadata of a token: read from the environment variable the key `name_key` names."""
 
     def read(context: Context, siblings: Mapping[str, Any]) -> str:
-        name = siblings[name_key]
-        token = context.env.get(name, "")
-        needed = required_if is not None and siblings[required_if] and context.need_tokens
-        if needed and not token:
-            raise Invalid(name_key, f"the environment variable {name} to hold the token")
-        return token
+        token = context.env.get(name := siblings[name_key], "")
+        if required_if is None or not context.need_tokens or siblings[required_if] == bool(token):
+            return token
+        if token:  # a token for a platform that is off would be ignored without a word
+            raise Invalid(required_if, f"true, since {name} is set (or unset {name})")
+        raise Invalid(name_key, f"the environment variable {name} to hold the token")
 
     return source(read)
 
@@ -289,6 +289,7 @@ class Config:
     api: ApiConfig = ApiConfig()
     console: ConsoleConfig = ConsoleConfig()
     dispatcher: DispatcherConfig = DispatcherConfig()
+    logging: logs.LoggingConfig = field(default_factory=logs.LoggingConfig)
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -84,7 +84,10 @@ class Dispatcher:
             except ResponseError as exc:
                 if not is_nogroup(exc):
                     raise
-                log.warning("the updates stream or its group is gone; creating it again")
+                log.warning(
+                    "the updates stream or its group is gone; creating it again",
+                    extra={"worker": self.stream.consumer},
+                )
 
     async def _claimed(self, entry: Entry) -> None:
         attempts = await self.stream.times_delivered(entry.id)
@@ -125,7 +128,8 @@ class Dispatcher:
         except Exception as exc:
             # Left pending: claimed again later (by us or another worker), resuming at the
             # saved cursor; after max_attempts it becomes a dead letter with this reason.
-            log.exception("fan-out failed entry=%s update=%s", entry.id, update.id)
+            log.exception("fan-out failed entry=%s update=%s", entry.id, update.id,
+                          extra={"update": update.id, "worker": self.stream.consumer})  # fmt: skip
             await self.stream.record_error(entry.id, f"{type(exc).__name__}: {exc}")
             return
         async with self.client.pipeline(transaction=True) as pipe:
@@ -133,7 +137,8 @@ class Dispatcher:
             self.queues.wake_in(pipe)  # jobs held behind this entry may go now
             await pipe.execute()
         log.info("fanned out update=%s rev=%d action=%s destinations=%d entry=%s",
-                 update.id, update.revision, update.action.value, total, entry.id)  # fmt: skip
+                 update.id, update.revision, update.action.value, total, entry.id,
+                 extra={"update": update.id, "worker": self.stream.consumer})  # fmt: skip
 
     async def _batches(self, entry: Entry, update: Update) -> AsyncIterator[list[Destination]]:
         """A publish's subscribers or an edit's targets, batch by batch from the saved cursor."""
@@ -168,7 +173,9 @@ class Dispatcher:
                 reason = f"subscriber {text!r} of topic {update.topic!r}: {why}; unsubscribed"
                 self.dead_letters.add_in(pipe, update.id, model.encode(update), reason, text)
                 self.subscriptions.drop_unreadable_in(pipe, update.topic, member)
-                log.warning("dead letter update=%s dest=%r reason=%s", update.id, text, reason)
+                log.warning("dead letter update=%s dest=%r reason=%s", update.id, text, reason,
+                            extra={"update": update.id, "dest": text,
+                                   "worker": self.stream.consumer})  # fmt: skip
             await pipe.execute()
 
     async def fan_out(self, entry: Entry, update: Update) -> int:

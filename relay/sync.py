@@ -61,6 +61,12 @@ class Syncer:
         self.digester = Digester(self.client, self.config, self.adapters, self.registry,
                                  self.queues, self.ledger, self.progress, self.budgets)  # fmt: skip
 
+    def _ids(
+        self, dest: Destination, update_id: str | None = None, **more: object
+    ) -> dict[str, object]:
+        """A log line's `extra=`: the ids a JSON line carries as fields (None: left out)."""
+        return {"dest": str(dest), "update": update_id, "worker": self.stream.consumer, **more}
+
     async def step(self, dest: Destination, renew: Renew | None = None) -> float | None:
         """Serve the head job. None: the queue is empty; 0: go on; > 0: come back in that long.
 
@@ -85,7 +91,8 @@ class Syncer:
         except UNREACHABLE:
             raise  # Redis is away: nothing is wrong with the job
         except Exception as exc:
-            log.exception("job failed dest=%s update=%s", dest, job.update_id)
+            log.exception("job failed dest=%s update=%s", dest, job.update_id,
+                          extra=self._ids(dest, job.update_id))  # fmt: skip
             return await self._failed(dest, job, None, f"{type(exc).__name__}: {exc}")
 
     async def _serve(
@@ -171,7 +178,8 @@ class Syncer:
                 update.id, update.revision, ok=True, client=pipe, platform=dest.platform
             )
             await pipe.execute()
-        log.debug("%s dest=%s update=%s rev=%d", op.value, dest, update.id, update.revision)
+        log.debug("%s dest=%s update=%s rev=%d", op.value, dest, update.id, update.revision,
+                  extra=self._ids(dest, update.id))  # fmt: skip
         return 0.0
 
     async def _failure(
@@ -189,7 +197,8 @@ class Syncer:
             topics = await self.subscriptions.unsubscribe(dest)
             dropped = await self.queues.clear(dest)
             log.warning("gone dest=%s update=%s reason=%s dropped=%d",
-                        dest, update.id, exc.reason, len(dropped))  # fmt: skip
+                        dest, update.id, exc.reason, len(dropped),
+                        extra=self._ids(dest, update.id))  # fmt: skip
             if copy is not None and op in (Op.EDIT, Op.DELETE):
                 await self._lose(update, dest, copy, f"gone: {exc.reason}")
             if topics or op is Op.SEND:  # the first time: later ones would only repeat it
@@ -213,7 +222,8 @@ class Syncer:
             named = [b for b in budgets if b.key == exc.budget_key] or budgets[-1:]
             for budget in named:
                 await self.budgets.pause(budget, exc.retry_after)
-            log.info("rate limited dest=%s retry_after=%.2f", dest, exc.retry_after)
+            log.info("rate limited dest=%s retry_after=%.2f", dest, exc.retry_after,
+                     extra=self._ids(dest, update.id))  # fmt: skip
             return "rate_limited", max(exc.retry_after, 0.001)
         return "failed", await self._failed(dest, job, update, exc.reason)
 
@@ -232,7 +242,8 @@ class Syncer:
         why = f"moved to {new}: a copy sent before the group became a supergroup cannot change"
         await self._lose(update, old, copy, why)
         await self.dead_letters.add(update.id, model.encode(update), why, str(old))
-        log.warning("copy frozen dest=%s update=%s: %s", old, update.id, why)
+        log.warning("copy frozen dest=%s update=%s: %s", old, update.id, why,
+                    extra=self._ids(old, update.id))  # fmt: skip
 
     async def _platform(
         self,
@@ -281,7 +292,8 @@ class Syncer:
             return 0.0
         backoff = min(MAX_BACKOFF, 0.2 * 2.0**attempts) * random.uniform(0.5, 1.0)
         log.info("retry dest=%s update=%s attempt=%d in=%.2fs reason=%s",
-                 dest, job.update_id, attempts, backoff, reason)  # fmt: skip
+                 dest, job.update_id, attempts, backoff, reason,
+                 extra=self._ids(dest, job.update_id, attempt=attempts))  # fmt: skip
         return backoff
 
     async def _move(self, old: Destination, new: Destination) -> None:
@@ -303,4 +315,5 @@ class Syncer:
             await self.ledger.move_target(update_id, old, new)
             await self.queues.enqueue([new], update_id, f"moved-{update_id}", at=at)
             requeued += 1
-        log.warning("moved dest=%s to=%s requeued=%d", old, new, requeued)
+        log.warning("moved dest=%s to=%s requeued=%d", old, new, requeued,
+                    extra=self._ids(old))  # fmt: skip

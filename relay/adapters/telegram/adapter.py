@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -32,6 +34,28 @@ def file_url(api_url: str) -> str:
     """The file download base next to an API base (`…/bot` → `…/file/bot`)."""
     root, _, _ = api_url.rstrip("/").rpartition("/")
     return f"{root}/file/bot"
+
+
+class PollingErrors:
+    """PTB's polling errors (the Bot API unreachable) as one warning line each, with the wait.
+
+    Without this PTB logs each with a traceback. It waits 1 s after a failed getUpdates, then 1.5
+    times longer each time, up to 30 s, and starts over after a poll that worked. That poll is
+    not reported here: a gap longer than the last wait plus a long poll means one came between.
+    """
+
+    def __init__(self, poll_timeout: float) -> None:
+        self.poll_timeout = poll_timeout
+        self.wait = 0.0
+        self.last = -math.inf
+
+    def __call__(self, exc: TelegramError) -> None:
+        now = time.monotonic()
+        if now - self.last > self.wait + self.poll_timeout + 10.0:  # 10: PTB's read timeouts
+            self.wait = 0.0
+        self.wait, self.last = (1.0 if self.wait == 0 else min(30.0, 1.5 * self.wait)), now
+        log.warning("telegram polling failed (%s: %s); retrying in %.2fs",
+                    type(exc).__name__, exc, self.wait)  # fmt: skip
 
 
 class TelegramAdapter(Adapter):
@@ -215,6 +239,7 @@ class TelegramAdapter(Adapter):
                 await self.app.updater.start_polling(
                     timeout=timedelta(seconds=self.poll_timeout),
                     allowed_updates=["message", "channel_post"],
+                    error_callback=PollingErrors(self.poll_timeout),
                 )
                 log.info("polling for commands bot=%s", self.bot_id)
             elif not leader and self.polling:
