@@ -68,6 +68,7 @@ class OldRedis:
     def __init__(self, upstream: Path, version: str | None, socket_path: Path) -> None:
         self.upstream, self.version, self.socket_path = upstream, version, socket_path
         self.commands: list[str] = []
+        self.missing = {"WAITAOF"} if version is not None else set()  # what it answers "unknown"
 
     @property
     def url(self) -> str:
@@ -80,10 +81,10 @@ class OldRedis:
                 args = await _read_request(reader)
                 name = args[0].decode().upper()
                 self.commands.append(name)
-                if self.version is not None and name == "WAITAOF":
+                if name in self.missing:
                     rest = " ".join(f"'{a.decode()}'" for a in args[1:])
                     writer.write(
-                        f"-ERR unknown command 'WAITAOF', with args beginning with: {rest} \r\n"
+                        f"-ERR unknown command '{name}', with args beginning with: {rest} \r\n"
                         .encode()
                     )  # fmt: skip
                 else:
@@ -196,3 +197,19 @@ async def test_a_server_older_than_6_2_is_refused(valkey: EmbeddedValkey) -> Non
     async with old_redis(valkey, "6.0.20") as redis_6_0:
         with pytest.raises(StreamError, match=r"Redis 6\.0\.20 is too old: .* needs 6\.2"):
             await _publish_through(redis_6_0.url)
+
+
+async def test_a_managed_redis_that_refuses_config_get_is_taken_at_its_weakest(
+    valkey: EmbeddedValkey, client: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Managed services often rename or disable CONFIG: the fsync policy is then unknown.
+    caplog.set_level(logging.INFO)
+    async with server_config(client, "appendfsync", "always"), old_redis(valkey, "7.0.15") as old:
+        old.missing.add("CONFIG")
+        await _publish_through(old.url)
+    assert "CONFIG" in old.commands and "WAITAOF" not in old.commands
+    [line] = _durability_lines(caplog)
+    assert (
+        "appendfsync is unknown (CONFIG GET refused): an acknowledged update survives a Redis"
+        in line
+    )
