@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from relay import logs
 from relay import metrics as metrics_mod
-from relay.keys import Keys, as_str
+from relay.keys import Keys
+from relay.stream import Stream
 
 log = logging.getLogger(__name__)
 REDIS_WITHIN = 2.0  # seconds a PING (or a platform's check) may take before it counts as down
@@ -53,26 +54,6 @@ async def redis_health(client: aioredis.Redis) -> Health:
     return Health(True)
 
 
-async def stream_lag(client: aioredis.Redis, keys: Keys) -> float:
-    """Seconds the oldest entry not yet fanned out has waited (pending, or not yet read)."""
-    try:
-        groups: Any = await client.xinfo_groups(keys.updates)
-        pending: Any = await client.xpending(keys.updates, keys.group)
-    except ResponseError:  # no stream or no group yet: nothing waits
-        return 0.0
-    group = next((g for g in groups if as_str(g["name"]) == keys.group), None)
-    oldest = [as_str(pending["min"])] if pending and pending.get("min") else []
-    if group is not None:
-        after: Any = await client.xrange(keys.updates, f"({as_str(group['last-delivered-id'])}",
-                                    "+", count=1)  # fmt: skip
-        oldest += [as_str(entry_id) for entry_id, _ in after]
-    if not oldest:
-        return 0.0
-    seconds, micros = await client.time()
-    first_ms = min(int(entry_id.split("-")[0]) for entry_id in oldest)
-    return max(0.0, round(seconds + micros / 1e6 - first_ms / 1000, 3))
-
-
 async def readiness(
     client: aioredis.Redis, keys: Keys, adapters: Iterable[Reporter], max_lag: float
 ) -> tuple[bool, dict[str, Any]]:
@@ -88,7 +69,7 @@ async def readiness(
     lag: float | None = None
     if components["redis"].up:
         try:
-            lag = await stream_lag(client, keys)
+            lag = await Stream(client, keys).lag_seconds()
         except (RedisError, OSError) as exc:
             log.debug("stream lag unknown: %s", exc)
     stream = Health(lag is not None and lag <= max_lag, {"lag": lag, "max": max_lag})

@@ -332,3 +332,21 @@ class Stream:
         return tuple(
             Consumer(as_str(c["name"]), int(c["pending"]), int(c["idle"]) / 1000) for c in raw
         )
+
+    async def lag_seconds(self) -> float:
+        """Seconds the oldest entry not yet fanned out has waited (pending, or not yet read);
+        0 before the group exists. `/readyz` bounds it (`api.ready_max_lag`)."""
+        _, groups = await self._groups()
+        group = next((g for g in groups if as_str(g["name"]) == self.keys.group), None)
+        if group is None:
+            return 0.0
+        oldest = [low] if (low := await self.low_water()) else []
+        after: Any = await self.client.xrange(
+            self.keys.updates, f"({as_str(group['last-delivered-id'])}", "+", count=1
+        )
+        oldest += [as_str(entry_id) for entry_id, _ in after]
+        if not oldest:
+            return 0.0
+        seconds, micros = await self.client.time()
+        first_ms = min(_id(entry_id)[0] for entry_id in oldest)
+        return max(0.0, round(seconds + micros / 1e6 - first_ms / 1000, 3))
