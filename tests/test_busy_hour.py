@@ -20,7 +20,6 @@ import asyncio
 import gc
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -48,6 +47,7 @@ from relay.model import Update
 from relay.registry import Registry
 
 from .conftest import BASE_CONFIG
+from .test_supervision import _free_port, _healthy
 
 # BUSY_HOUR_VERBOSE=1: the workers log at DEBUG into <tmp>/w*.log (what each one sent when).
 VERBOSE = ["--verbose"] if os.environ.get("BUSY_HOUR_VERBOSE") else []
@@ -58,12 +58,6 @@ API_TOKEN = "busy-hour-token"
 WITHIN = 300.0  # a guard against hanging only: the hour takes about two minutes here
 PUBLISHED = re.compile(r"Published update (\S+) to")
 SENTENCE = "Officials said the figures would be revised as reports came in from the regions. "
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def long_body(chars: int) -> str:
@@ -128,18 +122,7 @@ class Hour:
             log.close()
             self.procs.append(proc)
             if n == 0:
-                await self.healthy()
-
-    async def healthy(self) -> None:
-        async with aiohttp.ClientSession() as http, asyncio.timeout(60):
-            while True:
-                try:
-                    async with http.get(f"http://127.0.0.1:{self.port}/healthz") as r:
-                        if r.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+                await _healthy(self.port, proc)
 
     async def stop(self) -> None:
         for proc in self.procs:
