@@ -8,6 +8,7 @@ saw with the same styled spans.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -126,19 +127,24 @@ def formatted(draw: st.DrawFn) -> tuple[str, list[MessageEntity]]:
     return text, entities
 
 
+def same_text(text: str, entities: list[MessageEntity]) -> list[tuple[Any, Any]]:
+    """Each character as the editor saw it beside the same character as readers see the body,
+    after checking that the two read the same text."""
+    saw, shows = editor_view(text, entities), reader_view(body_markdown(text, entities))
+    assert [[c.ch for c in line] for line in shows] == [[c.ch for c in line] for line in saw]
+    return [pair for a, b in zip(saw, shows, strict=True) for pair in zip(a, b, strict=True)]
+
+
 @settings(max_examples=400, deadline=None)
 @given(formatted())
 def test_any_formatting_shows_the_same_text_and_never_a_style_the_editor_did_not_give(
     case: tuple[str, list[MessageEntity]],
 ) -> None:
     text, entities = case
-    saw, shows = editor_view(text, entities), reader_view(body_markdown(text, entities))
-    assert [[c.ch for c in line] for line in shows] == [[c.ch for c in line] for line in saw]
-    for line_saw, line_shown in zip(saw, shows, strict=True):
-        for given_, shown in zip(line_saw, line_shown, strict=True):
-            assert given_.bold or not shown.bold
-            assert given_.italic or not shown.italic
-            assert shown.link is None or shown.link == given_.link or shown.bare
+    for given_, shown in same_text(text, entities):
+        assert given_.bold or not shown.bold
+        assert given_.italic or not shown.italic
+        assert shown.link is None or shown.link == given_.link or shown.bare
 
 
 WORDS = st.text("abcжé", min_size=1, max_size=5) | st.sampled_from(["a_b", "2*3", "x]", "😀"])
@@ -178,12 +184,9 @@ def test_formatting_on_word_boundaries_reads_back_exactly(
     case: tuple[str, list[MessageEntity]],
 ) -> None:
     text, entities = case
-    saw, shows = editor_view(text, entities), reader_view(body_markdown(text, entities))
-    assert [[c.ch for c in line] for line in shows] == [[c.ch for c in line] for line in saw]
-    for line_saw, line_shown in zip(saw, shows, strict=True):
-        for given_, shown in zip(line_saw, line_shown, strict=True):
-            if _letter(given_.ch):  # a space or a comma looks the same bold or not
-                assert shown == given_, (text, entities)
+    for given_, shown in same_text(text, entities):
+        if _letter(given_.ch):  # a space or a comma looks the same bold or not
+            assert shown == given_, (text, entities)
 
 
 def test_utf16_offsets_quotes_and_links() -> None:
