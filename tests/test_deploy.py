@@ -1,7 +1,8 @@
 """The Docker files (no Docker engine here): compose, image and config agree with the code.
 
 Also the deployment examples in deploy/ (systemd, Prometheus, Grafana) against the CLI and the
-metrics the relay exports, and the constraints file against the dependencies.
+metrics the relay exports, and the constraints file against the dependencies and the three
+installs that use it (`./dev setup`, CI, the image).
 """
 
 from __future__ import annotations
@@ -9,10 +10,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import time
 import tomllib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -310,3 +316,45 @@ async def test_the_start_up_log_says_which_platforms_are_live(
     async with Relay(make_config(), console_out=io.StringIO()):
         pass
     assert "platforms live: console" in caplog.messages
+
+
+def _dev_setup(tmp: Path, stamp_age: dict[str, float]) -> list[str]:
+    """Run `./dev setup` on a copy of the checkout's install inputs, with `stamp_age` seconds
+    of mtime per input relative to the stamp (positive: newer than it); return the pip and venv
+    calls it made, each as `PIP_CONSTRAINT=… args`, from a stand-in python that records them."""
+    (tmp / "sandbox").mkdir(parents=True)
+    for name in ("dev", "pyproject.toml", "sandbox/pyproject.toml", "constraints.txt"):
+        shutil.copy2(ROOT / name, tmp / name)
+    calls = tmp / "calls"
+    python = tmp / "python"
+    python.write_text(f'#!/bin/sh\necho "PIP_CONSTRAINT=${{PIP_CONSTRAINT:-}} $*" >> {calls}\n')
+    python.chmod(0o755)
+    bin_dir = tmp / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    shutil.copy2(python, bin_dir / "python")
+    (bin_dir / "relay").write_text("#!/bin/sh\n")
+    (bin_dir / "relay").chmod(0o755)
+    stamp, now = tmp / ".venv" / ".installed", time.time()
+    stamp.touch()
+    os.utime(stamp, (now, now))
+    for name, age in stamp_age.items():
+        os.utime(tmp / name, (now + age, now + age))
+    env = {**os.environ, "PYTHON": str(python)}
+    env.pop("VENV", None)
+    run = subprocess.run(["sh", str(tmp / "dev"), "setup"], env=env, capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_dev_setup_installs_with_the_constraints_and_again_when_they_change(
+    tmp_path: Path,
+) -> None:
+    older = {"pyproject.toml": -60.0, "sandbox/pyproject.toml": -60.0}
+    assert _dev_setup(tmp_path / "a", {**older, "constraints.txt": -60.0}) == []  # up to date
+    calls = _dev_setup(tmp_path / "b", {**older, "constraints.txt": 60.0})  # new pins
+    installs = [c for c in calls if " -m pip install " in c and "-e ./sandbox" in c]
+    assert installs == [
+        f"PIP_CONSTRAINT={tmp_path / 'b' / 'constraints.txt'} -m pip install --quiet "
+        "-e ./sandbox -e .[test]"
+    ], calls
