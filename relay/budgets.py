@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -50,25 +50,33 @@ class Budget:
 
 
 # KEYS: budget keys, the shared ones (the bot's) first, the destination's own last. ARGV: parts,
-# queue (1: never refuse), shared (how many keys are shared), then per key: emission interval
-# (µs), burst tolerance (µs). The first part spends from every budget; the later parts only
-# from the destination's own (they take a shared slot each when their moment comes: a far
+# shared (how many keys are shared), own horizon, horizon (µs; -1: none), then per key: emission
+# interval (µs), burst tolerance (µs). The first part spends from every budget; the later parts
+# only from the destination's own (they take a shared slot each when their moment comes: a far
 # slot on a shared budget would hold every other destination back until it).
-# Returns {wait µs} when the first part may not go now (nothing spent), else
+# Returns {wait µs} when the first part's slot lies past a horizon (nothing spent): past `own
+# horizon` by the destination's own budgets alone, or past `horizon` by all of them. Else
 # {0, offset of part 1, offset of part 2, …} in µs from now, every part's slot spent.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local parts = tonumber(ARGV[1])
-local queue = ARGV[2] == '1'
-local shared = tonumber(ARGV[3])
+local shared = tonumber(ARGV[2])
+local own_horizon = tonumber(ARGV[3])
+local horizon = tonumber(ARGV[4])
 local tats, intervals, tolerances = {}, {}, {}
 for i, key in ipairs(KEYS) do
-  intervals[i] = tonumber(ARGV[2 * i + 2])
-  tolerances[i] = tonumber(ARGV[2 * i + 3])
+  intervals[i] = tonumber(ARGV[2 * i + 3])
+  tolerances[i] = tonumber(ARGV[2 * i + 4])
   local tat = tonumber(redis.call('GET', key) or '0')
   if tat < now then tat = now end
   tats[i] = tat
+end
+if own_horizon >= 0 then
+  for i = shared + 1, #KEYS do
+    local wait = tats[i] - tolerances[i] - now
+    if wait > own_horizon then return {wait} end
+  end
 end
 local out = {0}
 local slot = now
@@ -79,7 +87,7 @@ for p = 1, parts do
     local allow_at = tats[i] - tolerances[i]
     if allow_at > slot then slot = allow_at end
   end
-  if p == 1 and slot > now and not queue then return {slot - now} end
+  if p == 1 and horizon >= 0 and slot - now > horizon then return {slot - now} end
   for i = first, #KEYS do
     if tats[i] < slot then tats[i] = slot end
     tats[i] = tats[i] + intervals[i]
@@ -132,6 +140,10 @@ return 0
 # cut the jitter, which is what the margin pays for).
 MARGIN = 0.05  # a destination's own budget
 SHARED_MARGIN = 0.10  # a budget every worker's calls share
+# A delivery whose destination's own budget opens within this long waits for it in hand (a
+# private chat's next update, a second later); one further off goes back to the ready set,
+# due at that moment, and frees the worker for other destinations meanwhile.
+OWN_HORIZON = 1.0
 
 
 def _interval_us(budget: Budget) -> float:
@@ -145,7 +157,7 @@ class Slots:
     at: list[float]
 
 
-Renew = Callable[[], Awaitable[object]]
+Renew = Callable[[float], Awaitable[object]]  # keep the lease at least this many seconds
 
 
 class Actual:
@@ -202,18 +214,17 @@ class Pacer:
     The n-th call waits for the n-th reserved slot: the first was spent from every budget, the
     later ones from the destination's own, and each of those then queues for the next slot of
     the bot's shared budgets. A call past the reservation (an edit that had to add a part)
-    queues for one more slot of every budget. While it waits, `renew` keeps the sender's
-    lease on the destination (called at most every `renew_every` seconds).
+    queues for one more slot of every budget. Before a wait longer than `renew_after`,
+    `renew(seconds)` extends the sender's lease on the destination past it, once.
     """
 
     budgets: Budgets
     spends: tuple[Budget, ...]
     slots: list[float]
     renew: Renew | None = None
-    renew_every: float = 1.0
+    renew_after: float = 1.0
     calls: int = 0
     first_at: float | None = None  # when the first call was really made (monotonic)
-    _renewed: float = field(default_factory=time.monotonic)
 
     async def __call__(self) -> None:
         if self.calls < len(self.slots):
@@ -230,11 +241,12 @@ class Pacer:
             self.first_at = time.monotonic()
 
     async def _sleep_until(self, at: float) -> None:
-        while (left := at - time.monotonic()) > 0:
-            await asyncio.sleep(min(left, self.renew_every))
-            if self.renew is not None and time.monotonic() - self._renewed >= self.renew_every:
-                self._renewed = time.monotonic()
-                await self.renew()
+        left = at - time.monotonic()
+        if left <= 0:
+            return
+        if self.renew is not None and left > self.renew_after:
+            await self.renew(left)
+        await asyncio.sleep(left)
 
 
 async def no_pace() -> None:
@@ -252,20 +264,32 @@ class Budgets:
         self._pause = client.register_script(_PAUSE)
         self._settle = client.register_script(_SETTLE)
 
-    async def _call(self, budgets: Sequence[Budget], parts: int, queue: bool) -> list[int]:
+    async def _call(
+        self, budgets: Sequence[Budget], parts: int, own_horizon: float, horizon: float
+    ) -> list[int]:
         keys = [self.keys.budget(b.key) for b in budgets]
         # The last budget is the destination's own (Adapter.budgets: broadest first).
-        args: list[float] = [max(1, parts), 1 if queue else 0, len(budgets) - 1]
+        args: list[float] = [max(1, parts), len(budgets) - 1]
+        args += [-1 if h < 0 else h * 1_000_000 for h in (own_horizon, horizon)]
         for b in budgets:
             interval = _interval_us(b)
             args += [interval, interval * max(0, b.burst - 1)]
         return [int(x) for x in await self._reserve(keys=keys, args=args)]
 
-    async def reserve(self, budgets: Sequence[Budget], parts: int = 1) -> Slots | float:
-        """Slots for `parts` calls, the first now; or, spending nothing, the seconds to wait."""
+    async def reserve(
+        self, budgets: Sequence[Budget], parts: int = 1, own_horizon: float = OWN_HORIZON
+    ) -> Slots | float:
+        """Slots for `parts` calls, or, spending nothing, the seconds until the destination's
+        own budget opens when that is more than `own_horizon` away.
+
+        The first slot is the bot's next free one, however many other destinations hold the
+        slots before it: a delivery queues for the shared budgets (first come, first served,
+        across every worker) instead of asking again and again, and its destination is
+        scheduled once, for the moment its own budget opens.
+        """
         if not budgets:
             return Slots([time.monotonic()] * max(1, parts))
-        reply = await self._call(budgets, parts, queue=False)
+        reply = await self._call(budgets, parts, own_horizon, -1)
         now = time.monotonic()
         if len(reply) == 1:
             return reply[0] / 1_000_000
@@ -275,7 +299,7 @@ class Budgets:
         """Take the next free slots, however far ahead (never refused); their moments."""
         if not budgets:
             return [time.monotonic()] * max(1, parts)
-        reply = await self._call(budgets, parts, queue=True)
+        reply = await self._call(budgets, parts, -1, -1)
         now = time.monotonic()
         return [now + us / 1_000_000 for us in reply[1:]]
 
@@ -288,7 +312,7 @@ class Budgets:
 
     async def try_spend(self, budgets: Sequence[Budget]) -> bool:
         """Spend one call's slot if it is open now (a progress edit that may be skipped)."""
-        if not isinstance(await self.reserve(budgets, 1), Slots):
+        if budgets and len(await self._call(budgets, 1, 0, 0)) == 1:
             return False
         await ACTUAL.turn(budgets)
         return True

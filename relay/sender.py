@@ -123,9 +123,9 @@ class Sender:
                 task = asyncio.create_task(self._serve(dest, stop), name=f"serve {dest}")
                 self._active[dest] = task
 
-    async def _renew(self, dest: Destination) -> None:
-        """Keep the lease while a copy's parts wait for their slots (one call per second)."""
-        if not await self.queues.lease(dest, self.worker, self.settings.lease_seconds):
+    async def _renew(self, dest: Destination, seconds: float) -> None:
+        """Hold the lease through a wait of `seconds` for a reserved slot (one call per wait)."""
+        if not await self.queues.lease(dest, self.worker, seconds + self.settings.lease_seconds):
             log.warning("lease lost while pacing dest=%s worker=%s", dest, self.worker)
 
     async def _serve(self, dest: Destination, stop: asyncio.Event) -> None:
@@ -141,7 +141,7 @@ class Sender:
                     if not await self.queues.lease(dest, self.worker, ttl):
                         return  # our lease expired and another worker took over
                     leased_at = time.monotonic()
-                delay = await self.syncer.step(dest, lambda: self._renew(dest))
+                delay = await self.syncer.step(dest, lambda s: self._renew(dest, s))
                 if delay is None:  # queue empty
                     await self.queues.unschedule_if_empty(dest)
                     return

@@ -134,9 +134,7 @@ class Syncer:
         budgets = adapter.budgets(dest)
         slots = await self.budgets.reserve(budgets, parts)
         if not isinstance(slots, Slots):
-            # Every destination refused by a shared budget learns the same opening; spread
-            # their next attempts over one interval so they do not stampede that instant.
-            return slots + random.uniform(0, min(b.per / b.rate for b in budgets))
+            return slots  # the destination's own budget opens then: come back for it, once
         pace = self.budgets.pace(budgets, slots, renew)
         return await self._call(adapter, dest, job, update, topic, op, copy, pace)
 

@@ -17,7 +17,7 @@ TEN = Budget("memory:bot:chat:1", rate=10, per=1.0)
 
 async def spend(budgets: Budgets, spends: list[Budget], parts: int = 1) -> float:
     """Reserve `parts` slots if the first is open: 0; else the seconds to wait (nothing spent)."""
-    granted = await budgets.reserve(spends, parts)
+    granted = await budgets.reserve(spends, parts, own_horizon=0)
     return 0.0 if isinstance(granted, Slots) else granted
 
 
@@ -90,17 +90,17 @@ async def test_pace_waits_for_each_slot_and_queues_past_them(client: aioredis.Re
     assert isinstance(slots, Slots)
     renewed: list[float] = []
 
-    async def renew() -> None:
-        renewed.append(time.monotonic())
+    async def renew(seconds: float) -> None:
+        renewed.append(seconds)
 
     pace = budgets.pace([chat], slots, renew)
-    pace.renew_every = 0.05
+    pace.renew_after = 0.05
     started = time.monotonic()
     for _ in range(4):  # two reserved calls, two more than were reserved
         await pace()
     took = time.monotonic() - started
     assert 0.28 < took < 0.6  # four slots 100 ms apart: the fourth at +300 ms
-    assert renewed  # waiting kept the lease
+    assert len(renewed) == 3 and all(0.05 < s <= 0.11 for s in renewed)  # once per wait
 
 
 async def test_pause_holds_the_budget_closed(client: aioredis.Redis) -> None:
@@ -169,7 +169,8 @@ async def test_a_long_copy_never_holds_the_bots_budget_for_other_chats(
     slots = await budgets.reserve([overall, group], 3)
     assert isinstance(slots, Slots) and slots.at[2] - slots.at[0] > 1.9
     other = await budgets.reserve([overall, Budget("memory:bot:chat:6", rate=1, per=1.0)])
-    assert isinstance(other, float) and other < 0.05  # one bot interval, not two seconds
+    assert isinstance(other, Slots)  # queued for the bot's next slot:
+    assert other.at[0] - slots.at[0] < 0.05  # one bot interval after the first, not two seconds
 
 
 async def test_a_copy_that_went_late_holds_its_chat_from_when_it_went(
@@ -187,5 +188,26 @@ async def test_a_copy_that_went_late_holds_its_chat_from_when_it_went(
     for _ in range(3):
         await pace()
     await budgets.settle(pace)
-    wait = await budgets.reserve([overall, chat], 1)
+    wait = await budgets.reserve([overall, chat], 1, own_horizon=0)
     assert isinstance(wait, float) and 0.05 < wait <= 0.11  # planned: it would go at once
+
+
+async def test_a_send_queues_for_the_bots_budget_but_not_for_its_own_far_off(
+    client: aioredis.Redis,
+) -> None:
+    """Behind other chats, a send gets the bot's next free slot (never refused for it); when
+    its own chat's budget opens only later than the horizon, it is told when, spending nothing."""
+    budgets = Budgets(client)
+    overall = Budget("memory:bot:global", rate=10, per=1.0, margin=0.0)
+    chats = [Budget(f"memory:bot:chat:{i}", rate=1, per=60.0, margin=0.0) for i in range(5)]
+    firsts = []
+    for chat in chats:
+        slots = await budgets.reserve([overall, chat])
+        assert isinstance(slots, Slots)
+        firsts.append(slots.at[0])
+    gaps = [b - a for a, b in itertools.pairwise(firsts)]
+    assert all(0.09 < g < 0.11 for g in gaps)  # first come, first served, one interval apart
+    refused = await budgets.reserve([overall, chats[0]])  # its group allows one a minute
+    assert isinstance(refused, float) and 59 < refused <= 60
+    after = await budgets.reserve([overall, Budget("memory:bot:chat:9", rate=1, per=1.0)])
+    assert isinstance(after, Slots) and after.at[0] - firsts[-1] < 0.11  # nothing was spent

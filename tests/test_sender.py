@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -153,3 +154,44 @@ async def test_retry_after_pauses_exactly_the_budget_it_names(
     stop.set()
     await asyncio.gather(*tasks)
     assert [c.dest for c in memory.calls] == [b, a]  # b went at once; a after its pause
+
+
+async def test_a_full_shared_budget_is_queued_for_once_per_send_not_polled(
+    client: aioredis.Redis, config: Config
+) -> None:
+    """40 chats behind a bot budget of 20/s: each send asks the budgets once, in two workers.
+
+    A destination waits in hand for the bot's next free slot (first come, first served across
+    the workers) instead of being refused and asking again; none is sent early.
+    """
+
+    def budgets(dest: Destination) -> tuple[Budget, ...]:
+        return (
+            Budget("memory:bot:global", rate=20, per=1.0, margin=0.0),
+            Budget(f"memory:bot:chat:{dest.chat_id}", rate=1, per=1.0, margin=0.0),
+        )
+
+    shared = MemoryAdapter(budgets=budgets)
+    workers = [Pipeline(client, config, adapters=[shared], worker=f"w{i}") for i in range(2)]
+    asked: list[int] = []
+    for w in workers:
+        reserve = w.sender.syncer.budgets._call
+
+        async def counted(*args: object, reserve: Any = reserve) -> list[int]:
+            reply: list[int] = await reserve(*args)
+            asked.append(len(reply))
+            return reply
+
+        w.sender.syncer.budgets._call = counted  # type: ignore[method-assign]
+    dests = [Destination("memory", f"c{i}") for i in range(40)]
+    for dest in dests:
+        await workers[0].subs.subscribe(dest, ["ukraine"])
+    stop, tasks = await _run(workers)
+    await workers[0].ingest.publish(Update("u1", "ukraine", headline="h"))
+    await shared.wait_for(len(dests), "send", within=20)
+    stop.set()
+    await asyncio.gather(*tasks)
+    assert sorted(c.dest for c in shared.calls) == sorted(dests)  # each once
+    assert len(asked) == len(dests) and all(n == 2 for n in asked)  # one grant per send
+    times = sorted(t for d in dests for t in shared.part_times[d])
+    assert times[-1] - times[0] >= (len(dests) - 1) / 20 * 0.95  # the bot's rate was kept
