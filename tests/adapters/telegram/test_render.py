@@ -10,6 +10,7 @@ from relay_sandbox.telegram.formatted_text import is_empty_string
 from relay_sandbox.telegram.html import process_text
 
 from relay.adapters.telegram import TelegramMessage, render
+from relay.chars import visible
 from relay.config import TopicConfig
 from relay.markup import parse, plain_text
 from relay.model import Image, Update, validate
@@ -144,8 +145,10 @@ _SPECIAL = ["<", ">", "&", "&amp;", "&lt;", "<b>", "</i>", "&#60;", '"', "'", "\
 _PLAIN_CHARS = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="*_[")
 plain = st.lists(st.one_of(_PLAIN_CHARS, st.sampled_from(_SPECIAL)), max_size=60).map("".join)
 one_line = plain.map(lambda s: " ".join(s.split()))
-headline = one_line.filter(lambda h: bool(h.strip()) and not is_empty_string(h)).map(
-    lambda h: h[:256]
+headline = (
+    one_line.map(lambda h: h[:256])
+    .filter(lambda h: bool(h.strip()) and not is_empty_string(h))
+    .filter(visible)  # the relay refuses a headline of only invisible characters (U+00AD)
 )
 long_body = st.builds(lambda s, n: (s * n)[:10_000], plain.filter(bool), st.integers(1, 2000))
 
