@@ -1,4 +1,8 @@
-"""Operator views and actions: `relay status` and `relay dead-letters list|retry`."""
+"""Operator views and actions: `relay status` and `relay dead-letters list|retry`.
+
+`relay status` lists the fan-outs in flight (from the ledger's index of them) with the same
+progress bar as `relay progress ID`, the first `SHOWN` of them with their topic and headline.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,18 @@ from relay.config import Config
 from relay.dead_letters import DeadLetter, DeadLetters
 from relay.errors import InvalidUpdate
 from relay.keys import Keys
-from relay.ledger import Ledger
+from relay.ledger import Ledger, Progress, in_flight
 from relay.model import Destination
+from relay.progress import bar
 from relay.queues import Queues, position
+from relay.registry import Registry
 from relay.stream import Consumer, Stream
 from relay.subscriptions import Subscriptions
 from relay.workers import Worker, Workers
 
 log = logging.getLogger(__name__)
+
+SHOWN = 20  # fan-outs in flight shown with their bars (the count covers all of them)
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,8 @@ class Status:
     destinations_with_work: int
     dead_letters: int
     recent_dead: tuple[DeadLetter, ...]
+    in_flight: int = 0  # fan-outs not done
+    fan_outs: tuple[tuple[str, str, Progress], ...] = ()  # the first SHOWN: id, label, progress
 
     def render(self) -> str:
         lines = [
@@ -57,6 +67,11 @@ class Status:
         for d in self.recent_dead:
             where = d.destination or "(stream entry)"
             lines.append(f"  {d.id}  {where}  update={d.source_id}  {d.reason}")
+        lines.append(f"fan-outs in flight: {self.in_flight:,}")
+        for update_id, label, progress in self.fan_outs:
+            lines += [f"  {update_id}  {label}", f"    {bar(progress)}"]
+        if self.in_flight > len(self.fan_outs):
+            lines.append(f"  … and {self.in_flight - len(self.fan_outs):,} more")
         return "\n".join(lines)
 
 
@@ -66,6 +81,9 @@ async def status(client: aioredis.Redis, config: Config, recent: int = 10) -> St
     dead = DeadLetters(client, keys)
     consumers = await stream.consumers()
     subscribers = {t.slug: await subscriptions.count(t.slug) for t in config.topics}
+    flying = await in_flight(client, keys)
+    registry = Registry(client, keys)
+    fan_outs = [(i, await _label(registry, i), p) for i, p in flying[:SHOWN]]
     return Status(
         stream_length=await stream.length(),
         pending_entries=await stream.pending_count() if consumers else 0,
@@ -77,7 +95,21 @@ async def status(client: aioredis.Redis, config: Config, recent: int = 10) -> St
         destinations_with_work=await Queues(client, keys).waiting(),
         dead_letters=await dead.count(),
         recent_dead=tuple(await dead.recent(recent)),
+        in_flight=len(flying),
+        fan_outs=tuple(fan_outs),
     )
+
+
+async def _label(registry: Registry, update_id: str) -> str:
+    """`topic · headline` (cut to 60 characters) of an update, as far as it can be read."""
+    try:
+        update = await registry.latest(update_id)
+    except InvalidUpdate:
+        return "(its stored update cannot be read)"
+    if update is None:
+        return "(expired)"
+    headline = update.headline if len(update.headline) <= 60 else update.headline[:59] + "…"
+    return f"{update.topic} · {headline}"
 
 
 async def retry_dead_letters(

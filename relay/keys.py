@@ -104,6 +104,12 @@ class Keys:
         """Hash {revision, total, delivered, failed, done} of an update's latest fan-out."""
         return f"{self.prefix}:{{l:{update_id}}}:progress"
 
+    @property
+    def progress_index(self) -> str:
+        """Sorted set update id → when its latest fan-out began (ms): the ones maybe in flight,
+        for `relay status` (trimmed when read, capped)."""
+        return f"{self.prefix}:progress_index"
+
     # relay/queues.py -----------------------------------------------------------------------
 
     def queue(self, destination: str) -> str:

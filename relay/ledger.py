@@ -3,6 +3,8 @@
 Per update: the copies ((update id, destination) → revision delivered and platform message ids),
 the targets (every destination it was queued for: its edits and deletes go there) and the
 progress of its latest fan-out. Edits and deletes find every copy here, after restarts too.
+An index of fan-outs that may be in flight (`progress_index`, the newest `INDEX_CAP`) lets
+`relay status` list them; reading it drops the ones done or expired.
 All three expire with the update (`dispatcher.ledger_ttl_days`, default 7 days); after that an
 edit no longer reaches old copies.
 """
@@ -10,6 +12,7 @@ edit no longer reaches old copies.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -57,9 +60,39 @@ def parse_copy(raw: bytes | str | None) -> Copy | None:
     return None if raw is None else _copy(raw)
 
 
+INDEX_CAP = 1000  # fan-outs the index keeps (the newest); one more pushes the oldest out
+
+
 async def read_progress(client: aioredis.Redis, keys: Keys, update_id: str) -> Progress | None:
     """How far the latest revision of `update_id` got (None: its fan-out has not begun)."""
-    raw = await client.hgetall(keys.progress(update_id))
+    return _progress(await client.hgetall(keys.progress(update_id)))
+
+
+async def in_flight(client: aioredis.Redis, keys: Keys) -> list[tuple[str, Progress]]:
+    """The fan-outs not done yet, oldest first: (update id, progress). Those done or expired
+    leave the index here, unless a new revision of theirs began meanwhile."""
+    index: Any = await client.zrange(keys.progress_index, 0, -1, withscores=True)
+    async with client.pipeline(transaction=False) as pipe:
+        for member, _ in index:
+            pipe.hgetall(keys.progress(as_str(member)))
+        raws = await pipe.execute()
+    found, gone = [], []
+    for (member, score), raw in zip(index, raws, strict=True):
+        progress = _progress(raw)
+        if progress is None or progress.done:
+            gone.append((member, score))
+        else:
+            found.append((as_str(member), progress))
+    if gone:
+        unindex = client.register_script(_UNINDEX)
+        async with client.pipeline(transaction=False) as pipe:
+            for member, score in gone:
+                await unindex(keys=[keys.progress_index], args=[member, int(score)], client=pipe)
+            await pipe.execute()
+    return found
+
+
+def _progress(raw: dict[Any, Any]) -> Progress | None:
     if not raw:
         return None
     f = {as_str(k): int(v) for k, v in raw.items()}
@@ -75,6 +108,15 @@ _COUNT = """
 if redis.call('HGET', KEYS[1], 'revision') == ARGV[1] then
   if ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[1], ARGV[2] .. ':' .. ARGV[3], 1) end
   return redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+end
+return 0
+"""
+
+# KEYS[1]: the progress index. ARGV: update id, its score when read: unindex it unless a new
+# fan-out of it began since (a new score).
+_UNINDEX = """
+if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1])) == tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
 end
 return 0
 """
@@ -98,6 +140,11 @@ class ProgressBook:
                 pipe.hset(key, mapping={"revision": revision, "total": 0, "delivered": 0,
                                         "failed": 0, "fanned_out": 0})  # fmt: skip
                 pipe.expire(key, self.ttl_seconds)
+                await pipe.execute()
+            # Not in that transaction: on a Cluster the index lives in another slot.
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.zadd(self.keys.progress_index, {update_id: int(time.time() * 1000)})
+                pipe.zremrangebyrank(self.keys.progress_index, 0, -INDEX_CAP - 1)
                 await pipe.execute()
 
     async def fanned_out(self, update_id: str, total: int) -> None:

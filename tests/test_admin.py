@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from relay_sandbox.telegram.errors import too_many_requests
+from relay_sandbox.telegram.server import TelegramSandbox
 
 from relay.admin import retry_dead_letters, status
 from relay.config import Config
 from relay.dead_letters import list_dead_letters
 from relay.errors import Rejected
+from relay.ledger import INDEX_CAP, ProgressBook, in_flight
 from relay.model import Destination, Update
+from relay.subscriptions import Subscriptions
 from relay.workers import Workers
 
 from .helpers import KEYS, Pipeline
@@ -127,3 +134,81 @@ def test_relay_sandbox_serves_both_platforms_until_sigterm() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def _status(cfg: Path, until: Callable[[str], bool]) -> str:
+    """`relay status` run again until its output satisfies `until`; that output."""
+    out = ""
+    try:
+        async with asyncio.timeout(60):
+            while not until(out):
+                run = await asyncio.to_thread(relay_cmd, "--config", str(cfg), "status")
+                assert run.returncode == 0, run.stderr
+                out = run.stdout
+    except TimeoutError:
+        raise AssertionError(f"relay status never showed it; last:\n{out}") from None
+    return out
+
+
+async def test_status_shows_a_fan_out_in_flight_with_its_bar_until_it_is_delivered(
+    tmp_path: Path, client: aioredis.Redis, config: Config
+) -> None:
+    async with TelegramSandbox() as tg:
+        bot = tg.control.create_bot("status_bot")
+        fast, held = (tg.control.create_chat("channel", f"Live {i}").id for i in (1, 2))
+        for chat in (fast, held):
+            tg.control.add_bot(chat, bot)
+        # Every send to `held` is asked to wait: the job stays queued (no attempt is counted).
+        tg.control.faults.fail_next("sendMessage", 100_000, chat_id=held,
+                                      error=too_many_requests(1))  # fmt: skip
+        channels = [{"destination": d, "topics": ["ukraine"]}
+                    for d in ("console:desk", f"telegram:{fast}", f"telegram:{held}")]  # fmt: skip
+        cfg = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url},
+                           telegram={"enabled": True, "api_url": tg.base_url},
+                           channels=channels)  # fmt: skip
+        log = (tmp_path / "run.log").open("w")
+        proc = subprocess.Popen(  # noqa: ASYNC220 - started here, stopped below
+            [sys.executable, "-m", "relay.cli", "--config", str(cfg), "run"],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TELEGRAM_TOKEN": bot.token},
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(60):
+                while (
+                    not await Workers(client, KEYS).live()
+                    or await Subscriptions(client, KEYS).count("ukraine") < 3
+                ):
+                    assert proc.poll() is None, (tmp_path / "run.log").read_text()
+                    await asyncio.sleep(0.05)
+            post = ("--config", str(cfg), "post", "--topic", "ukraine", "--headline",
+                    "Talks resume")  # fmt: skip
+            posted = await asyncio.to_thread(relay_cmd, *post)
+            update_id = posted.stdout.strip()
+            during = await _status(cfg, lambda out: "delivered 2 / 3" in out)
+            tg.control.faults.clear()
+            after = await _status(cfg, lambda out: "fan-outs in flight: 0" in out)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(proc.wait, 60)
+            log.close()
+    assert posted.returncode == 0, posted.stderr
+    assert "fan-outs in flight: 1\n" in during
+    assert f"\n  {update_id}  ukraine · Talks resume\n" in during
+    assert ("    [####################..........] delivered 2 / 3 · 0 failed · "
+            "console 1 ok 0 failed · telegram 1 ok 0 failed\n") in during  # fmt: skip
+    assert update_id not in after
+    assert await client.zcard(KEYS.progress_index) == 0  # read, found done, dropped
+
+
+async def test_the_in_flight_index_keeps_the_newest_and_drops_the_expired_and_done(
+    client: aioredis.Redis,
+) -> None:
+    book = ProgressBook(client, KEYS, ttl_seconds=3600)
+    # Ids that sort as they start: two starts in one millisecond tie, and ties go by id.
+    for i in range(INDEX_CAP + 2):
+        await book.start(f"u{i:04}", 1)
+    assert await client.zcard(KEYS.progress_index) == INDEX_CAP
+    await client.delete(KEYS.progress(f"u{INDEX_CAP:04}"))  # what the ledger's TTL does
+    await book.fanned_out(f"u{INDEX_CAP + 1:04}", 0)  # queued for no one: done at once
+    flying = await in_flight(client, KEYS)
+    assert [i for i, _ in flying] == [f"u{i:04}" for i in range(2, INDEX_CAP)]
+    assert await client.zcard(KEYS.progress_index) == INDEX_CAP - 2

@@ -33,7 +33,7 @@ OWNERS: dict[str, frozenset[str]] = {
     "relay/subscriptions.py": frozenset(
         {"topic_subscribers", "destination_topics", "destinations", "config_channels"}
     ),
-    "relay/ledger.py": frozenset({"ledger", "targets", "progress"}),
+    "relay/ledger.py": frozenset({"ledger", "targets", "progress", "progress_index"}),
     "relay/queues.py": frozenset({"queue", "queue_versions", "attempts", "lease", "ready", "wake"}),
     "relay/budgets.py": frozenset({"budget"}),
     "relay/claims.py": frozenset({"poller", "interaction"}),
