@@ -1,7 +1,8 @@
 """Readiness tells the truth: `/readyz` is 503 while a platform or Redis is away, 200 once back.
 
 As an operator's probe meets it: `relay run` as a subprocess with both sandboxes (a Discord
-gateway outage) or its own Valkey (stopped and started); in process, a stream entry older than
+gateway outage), with the Telegram sandbox behind a link that is cut and restored (the Bot
+API unreachable), or its own Valkey (stopped and started); in process, a stream entry older than
 `api.ready_max_lag` makes the stream not ready. `/healthz` stays 200 throughout: the process
 is alive and rides the outages out.
 """
@@ -99,6 +100,79 @@ async def test_readyz_is_503_while_the_discord_gateway_is_down_and_200_once_back
     assert alive == 200 and health["status"] == "ok", health  # alive: it reconnects
     assert health["parts"]["discord"] == "running"
     assert after["components"]["discord"] == {"up": True, "connected": True, "ready": True}
+    assert code == 0, output
+
+
+class Link:
+    """A TCP link to the Telegram sandbox that can be cut, as a network outage does: open
+    connections drop and new ones are refused; `restore` serves on the same port again."""
+
+    def __init__(self, target: int) -> None:
+        self.target, self.port = target, 0
+        self.server: asyncio.Server | None = None
+        self.open: set[asyncio.StreamWriter] = set()
+
+    async def restore(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in list(self.open):
+            writer.transport.abort()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        far_reader, far_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self.open |= {writer, far_writer}
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except ConnectionError:
+                pass
+            finally:
+                dst.transport.abort()
+                self.open.discard(dst)
+
+        await asyncio.gather(copy(reader, far_writer), copy(far_reader, writer))
+
+
+async def test_readyz_is_503_while_the_bot_api_is_unreachable_and_200_once_back(
+    tmp_path: Path, config: Config
+) -> None:
+    async with TelegramSandbox() as tg:
+        bot = tg.control.create_bot("relay_bot")
+        link = Link(tg.port)
+        await link.restore()
+        port = _free_port()
+        api_url = tg.base_url.replace(f":{tg.port}/", f":{link.port}/")
+        cfg = _config(tmp_path / "r.yaml", config.redis.url, console={"enabled": False},
+                      telegram={"enabled": True, "api_url": api_url},
+                      api={"enabled": True, "port": port})  # fmt: skip
+        proc = await _run(cfg, {"TELEGRAM_TOKEN": bot.token})
+        try:
+            _, before = await _until(port, proc, _ready)
+            await link.cut()
+            status, during = await _until(port, proc, lambda p: not _ready(p))
+            await link.restore()
+            _, after = await _until(port, proc, _ready)
+        finally:
+            proc.terminate()
+            code, output = await _exit(proc)
+            await link.cut()
+    assert before["components"]["telegram"]["up"] is True
+    assert before["components"]["telegram"]["polling"] is True
+    assert status == 503 and during["ready"] is False
+    telegram = during["components"]["telegram"]
+    assert telegram["up"] is False and telegram["polling"] is True, during
+    assert telegram["error"], during  # why: the transport's error, in one line
+    assert during["components"]["redis"]["up"] is True
+    assert after["components"]["telegram"]["up"] is True
+    assert "error" not in after["components"]["telegram"]
     assert code == 0, output
 
 
