@@ -26,6 +26,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from relay.keys import Keys
+from relay.scripts import Script
 
 log = logging.getLogger(__name__)
 
@@ -260,9 +261,9 @@ class Budgets:
     def __init__(self, client: aioredis.Redis, keys: Keys | None = None) -> None:
         self.client = client
         self.keys = keys if keys is not None else Keys()
-        self._reserve = client.register_script(_RESERVE)
-        self._pause = client.register_script(_PAUSE)
-        self._settle = client.register_script(_SETTLE)
+        self._reserve = Script(client, _RESERVE)
+        self._pause = Script(client, _PAUSE)
+        self._settle = Script(client, _SETTLE)
 
     async def _call(
         self, budgets: Sequence[Budget], parts: int, own_horizon: float, horizon: float

@@ -16,6 +16,7 @@ import secrets
 import redis.asyncio as aioredis
 
 from relay.keys import Keys
+from relay.scripts import Script
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ class PollLease:
         self.key = key
         self.ttl_ms = max(1, int(ttl * 1000))
         self.owner = secrets.token_hex(8)
-        self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
+        self._renew = Script(client, _RENEW)
+        self._release = Script(client, _RELEASE)
 
     async def hold(self) -> bool:
         """Take the lease if free, or renew it if ours; True while we hold it."""

@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 
 from relay.keys import Keys, as_str
 from relay.model import Destination
+from relay.scripts import Script
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ async def in_flight(client: aioredis.Redis, keys: Keys) -> list[tuple[str, Progr
         else:
             found.append((as_str(member), progress))
     if gone:
-        unindex = client.register_script(_UNINDEX)
+        unindex = Script(client, _UNINDEX)
         async with client.pipeline(transaction=False) as pipe:
             for member, score in gone:
                 await unindex(keys=[keys.progress_index], args=[member, int(score)], client=pipe)
@@ -129,7 +130,7 @@ class ProgressBook:
         self.client = client
         self.keys = keys
         self.ttl_seconds = ttl_seconds
-        self._count = client.register_script(_COUNT)
+        self._count = Script(client, _COUNT)
 
     async def start(self, update_id: str, revision: int) -> None:
         key = self.keys.progress(update_id)

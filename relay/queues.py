@@ -31,6 +31,7 @@ from redis.asyncio.client import PubSub
 from relay.errors import InvalidUpdate
 from relay.keys import Keys, as_str
 from relay.model import Destination
+from relay.scripts import Script
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +103,11 @@ class Queues:
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
-        self._enqueue = client.register_script(_ENQUEUE)
-        self._complete = client.register_script(_COMPLETE)
-        self._head = client.register_script(_HEAD)
-        self._lease = client.register_script(_LEASE)
-        self._release = client.register_script(_RELEASE)
+        self._enqueue = Script(client, _ENQUEUE)
+        self._complete = Script(client, _COMPLETE)
+        self._head = Script(client, _HEAD)
+        self._lease = Script(client, _LEASE)
+        self._release = Script(client, _RELEASE)
 
     async def enqueue(
         self, dests: Iterable[Destination], update_id: str, version: str, at: int | None = None
@@ -134,10 +135,18 @@ class Queues:
             results = await pipe.execute()
         return sum(int(r) for r in results[: len(dests)])
 
-    async def head(self, dest: Destination) -> Job | None:
-        """The oldest job and the queue's length, in one round trip."""
+    async def head(self, dest: Destination, client: Any = None) -> Job | None:
+        """The oldest job and the queue's length, in one round trip (`client`: a pipeline to
+        join, and then `parse_head` its result)."""
         k = str(dest)
-        raw = await self._head(keys=[self.keys.queue(k), self.keys.queue_versions(k)])
+        keys = [self.keys.queue(k), self.keys.queue_versions(k)]
+        raw = await self._head(keys=keys, client=client)
+        return None if client is not None else self.parse_head(raw)
+
+    @staticmethod
+    def parse_head(raw: Any) -> Job | None:
+        if isinstance(raw, Exception):
+            raise raw
         update_id, score, version, length = raw
         if update_id is None:
             return None
@@ -186,57 +195,63 @@ class Queues:
     # scheduling ----------------------------------------------------------------------------
 
     async def due(self, limit: int) -> list[Destination]:
-        """Destinations whose turn has come, at most `limit`.
+        """Destinations whose turn has come, at most `limit` (see `turns`)."""
+        return (await self.turns(limit))[0]
+
+    async def turns(self, limit: int) -> tuple[list[Destination], float | None]:
+        """Destinations whose turn has come (at most `limit`), and the seconds until the next
+        one after them is due (0: more are due now; None: nothing else is scheduled), read in
+        one round trip.
 
         A member that is no destination (written around the relay) could never be served, and
         would be due forever: it is dropped, with a log line, so that it blocks no worker.
         """
-        raw: Any = await self.client.zrangebyscore(
-            self.keys.ready, "-inf", now_ms(), start=0, num=limit
-        )
-        due = []
-        for member in raw:
+        raw: Any = await self.client.zrange(self.keys.ready, 0, limit, withscores=True)
+        now = now_ms()
+        due: list[Destination] = []
+        for member, score in raw:
+            if score > now or len(due) == limit:
+                return due, max(0.0, (score - now) / 1000)
             try:
                 due.append(Destination.parse(as_str(member)))
             except (UnicodeDecodeError, InvalidUpdate) as exc:
                 log.warning("dropped unreadable ready member %r: %s", member, exc)
                 await self.client.zrem(self.keys.ready, member)
-        return due
-
-    async def next_due_in(self) -> float | None:
-        """Seconds until the earliest scheduled destination is due (None: nothing scheduled)."""
-        first = await self.client.zrange(self.keys.ready, 0, 0, withscores=True)
-        if not first:
-            return None
-        return max(0.0, (float(first[0][1]) - now_ms()) / 1000)
+        return due, None
 
     async def schedule(self, dest: Destination, delay: float = 0.0) -> None:
         await self.client.zadd(self.keys.ready, {str(dest): now_ms() + int(delay * 1000)})
 
-    async def unschedule_if_empty(self, dest: Destination) -> bool:
-        """Drop an empty queue from the ready set; re-add it if work raced in. True if idle."""
-        k = str(dest)
-        if await self.length(dest):
-            await self.schedule(dest)
-            return False
-        await self.client.zrem(self.keys.ready, k)
-        # An enqueue between the check and ZREM pushed first and then ZADD NX: look again.
-        if await self.length(dest):
-            await self.schedule(dest)
-            return False
-        return True
-
     async def lease(self, dest: Destination, owner: str, ttl: float) -> bool:
         """Take (or renew) the right to serve `dest` for `ttl` seconds."""
         k = str(dest)
-        got = await self._lease(keys=[self.keys.lease(k)], args=[owner, int(ttl * 1000)])
-        if got:
+        async with self.client.pipeline(transaction=False) as pipe:
+            await self._lease(keys=[self.keys.lease(k)], args=[owner, int(ttl * 1000)], client=pipe)
             # While leased, other workers see it due only when the lease would have expired.
-            await self.client.zadd(self.keys.ready, {k: now_ms() + int(ttl * 1000)}, xx=True)
+            # (Sent in the same round trip: if another worker holds the lease, this only makes
+            # its destination due when our lease would have ended, and it reschedules it anyway
+            # when it is done.)
+            pipe.zadd(self.keys.ready, {k: now_ms() + int(ttl * 1000)}, xx=True)
+            got, _ = await pipe.execute()
         return bool(got)
 
     async def release(self, dest: Destination, owner: str) -> None:
         await self._release(keys=[self.keys.lease(str(dest))], args=[owner])
+
+    async def release_if_empty(self, dest: Destination, owner: str) -> bool:
+        """Release the lease and drop an empty queue from the ready set, in one round trip;
+        re-add it if work raced in. True if the destination is idle."""
+        k = str(dest)
+        async with self.client.pipeline(transaction=False) as pipe:
+            await self._release(keys=[self.keys.lease(k)], args=[owner], client=pipe)
+            pipe.zrem(self.keys.ready, k)
+            # An enqueue before ZREM pushed first and then ZADD NX: look at the queue after it.
+            pipe.zcard(self.keys.queue(k))
+            *_, length = await pipe.execute()
+        if length:
+            await self.schedule(dest)
+            return False
+        return True
 
     # failed attempts -----------------------------------------------------------------------
 

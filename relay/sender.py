@@ -72,13 +72,11 @@ class Sender:
             while not stop.is_set():
                 raise_if_cancelled()
                 try:
-                    await self._claim(stop)
-                    timeout = await self.queues.next_due_in()
+                    timeout = await self._claim(stop)
                     outage.over()
                 except UNREACHABLE as exc:
                     await outage.wait(exc, stop)
                     continue
-                timeout = IDLE_WAIT if timeout is None else min(timeout, IDLE_WAIT)
                 if timeout > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._kick.wait(), timeout)
@@ -110,18 +108,22 @@ class Sender:
             except UNREACHABLE as exc:
                 await outage.wait(exc, stop)
 
-    async def _claim(self, stop: asyncio.Event) -> None:
+    async def _claim(self, stop: asyncio.Event) -> float:
+        """Lease destinations whose turn has come; return how long to wait before looking again
+        (a finished destination or a wake-up ends the wait sooner)."""
         free = self.settings.concurrency - len(self._active)
         if free <= 0:
-            return
-        for dest in await self.queues.due(free + len(self._active)):
+            return IDLE_WAIT  # every slot is busy: the next to finish kicks the loop
+        due, later = await self.queues.turns(free + len(self._active))
+        for dest in due:
             if stop.is_set() or len(self._active) >= self.settings.concurrency:
-                return
+                return IDLE_WAIT
             if dest in self._active:
                 continue
             if await self.queues.lease(dest, self.worker, self.settings.lease_seconds):
                 task = asyncio.create_task(self._serve(dest, stop), name=f"serve {dest}")
                 self._active[dest] = task
+        return IDLE_WAIT if later is None else min(later, IDLE_WAIT)
 
     async def _renew(self, dest: Destination, seconds: float) -> None:
         """Hold the lease through a wait of `seconds` for a reserved slot (one call per wait)."""
@@ -131,6 +133,7 @@ class Sender:
     async def _serve(self, dest: Destination, stop: asyncio.Event) -> None:
         ttl = self.settings.lease_seconds
         leased_at = time.monotonic()  # _claim just took the lease
+        held = True
         try:
             for _ in range(JOBS_PER_LEASE):
                 raise_if_cancelled()
@@ -143,7 +146,8 @@ class Sender:
                     leased_at = time.monotonic()
                 delay = await self.syncer.step(dest, lambda s: self._renew(dest, s))
                 if delay is None:  # queue empty
-                    await self.queues.unschedule_if_empty(dest)
+                    held = False
+                    await self.queues.release_if_empty(dest, self.worker)
                     return
                 if delay > 0:
                     await self.queues.schedule(dest, delay)
@@ -157,7 +161,8 @@ class Sender:
             with contextlib.suppress(*UNREACHABLE):
                 await self.queues.schedule(dest, 1.0)
         finally:
-            with contextlib.suppress(*UNREACHABLE):
-                await self.queues.release(dest, self.worker)
+            if held:
+                with contextlib.suppress(*UNREACHABLE):
+                    await self.queues.release(dest, self.worker)
             self._active.pop(dest, None)
             self._kick.set()

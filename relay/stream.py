@@ -15,6 +15,7 @@ from relay.keys import Keys, as_str, as_text
 from relay.outage import UNREACHABLE as UNREACHABLE  # where the stream's users find them
 from relay.outage import Outage as Outage
 from relay.outage import raise_if_cancelled as raise_if_cancelled
+from relay.scripts import Script
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ class Stream:
         With no heir they stay pending here for XAUTOCLAIM, and the consumer stays (deleting it
         would drop them). Atomic: nothing pending is ever deleted. Returns how many stay here.
         """
-        left = await self.client.register_script(_RETIRE)(
+        left = await Script(self.client, _RETIRE)(
             keys=[self.keys.updates], args=[self.keys.group, self._name(), heir or "", idle_ms]
         )
         return int(left) == 0
@@ -205,15 +206,22 @@ class Stream:
         return int(rows[0]["times_delivered"]) if rows else 0
 
     async def low_water(self) -> str | None:
-        """The oldest entry still being fanned out by any worker (None: none is).
+        """The oldest entry still being fanned out by any worker (None: none is). Every job
+        queued from an older entry is final in its queue position."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            self.low_water_in(pipe)
+            return self.parse_low_water((await pipe.execute(raise_on_error=False))[0])
 
-        Every job queued from an older entry is final in its queue position.
-        """
-        try:
-            summary = await self.client.xpending(self.keys.updates, self.keys.group)
-        except ResponseError as exc:
-            if not is_nogroup(exc):
-                raise
+    def low_water_in(self, pipe: Any) -> None:
+        """Queue `low_water`'s read on `pipe` (run with `raise_on_error=False`)."""
+        pipe.xpending(self.keys.updates, self.keys.group)
+
+    @staticmethod
+    def parse_low_water(summary: Any) -> str | None:
+        """`low_water` from XPENDING's answer, or the error it gave."""
+        if isinstance(summary, ResponseError):
+            if not is_nogroup(summary):
+                raise summary
             return None  # the stream was deleted (a flush): no entry is being fanned out
         low = summary.get("min") if summary else None
         return as_str(low) if low else None

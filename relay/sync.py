@@ -72,9 +72,15 @@ class Syncer:
 
         `renew` keeps the destination's lease while a multi-part copy waits for its slots.
         """
-        low_entry = await self.stream.low_water()
+        async with self.client.pipeline(transaction=False) as pipe:
+            # One round trip, the low-water mark read first: a job queued by an entry that is
+            # still being fanned out then always sits behind it.
+            self.stream.low_water_in(pipe)
+            await self.queues.head(dest, client=pipe)
+            raw_low, raw_head = await pipe.execute(raise_on_error=False)
+        low_entry = self.stream.parse_low_water(raw_low)
         low = position(low_entry) if low_entry is not None else None
-        head = await self.queues.head(dest)
+        head = self.queues.parse_head(raw_head)
         if head is None:
             return None
         job = head
@@ -97,7 +103,7 @@ class Syncer:
 
     async def _serve(
         self, dest: Destination, job: Job, low: int | None, renew: Renew | None
-    ) -> float:
+    ) -> float | None:
         if low is not None and job.position > low:
             # An older entry is still being fanned out (maybe to this destination): serving
             # this job now could put it before that one. Its fan-out finishes in moments.
@@ -148,7 +154,8 @@ class Syncer:
         op: Op,
         copy: Copy | None,
         pace: Pace,
-    ) -> float:
+    ) -> float | None:
+        """Make the calls and record them; None when that emptied the destination's queue."""
         outcome = "failed"
         try:
             ids = await self._platform(adapter, dest, update, topic, op, copy, pace)
@@ -171,14 +178,14 @@ class Syncer:
             if isinstance(pace, Pacer):
                 await self.budgets.settle(pace, client=pipe)
             self.queues.reset_attempts_in(pipe, dest, update.id)
-            await self.queues.complete(dest, job, client=pipe)
             await self.progress.count(
                 update.id, update.revision, ok=True, client=pipe, platform=dest.platform
             )
-            await pipe.execute()
+            await self.queues.complete(dest, job, client=pipe)
+            left = (await pipe.execute())[-1]
         log.debug("%s dest=%s update=%s rev=%d", op.value, dest, update.id, update.revision,
                   extra=self._ids(dest, update.id))  # fmt: skip
-        return 0.0
+        return None if int(left) == 0 else 0.0
 
     async def _failure(
         self,

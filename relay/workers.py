@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from relay.keys import Keys, as_str
+from relay.scripts import Script
 from relay.stream import UNREACHABLE
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class Workers:
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
-        self._beat = client.register_script(_BEAT)
+        self._beat = Script(client, _BEAT)
 
     async def beat(self, name: str, host: str, pid: int) -> None:
         """Say that `name` is alive now (and since when, the first time)."""
