@@ -71,7 +71,7 @@ def _terminal(node: ast.expr) -> str | None:
 
 def violations(module: str, source: str) -> Iterator[str]:
     """Every breach of the three rules in one module (`module`: its path from the repo root)."""
-    if module == "relay/keys.py":
+    if module in ("relay/keys.py", "relay/scripts.py"):  # names keys; runs owners' scripts
         return
     owner = module in OWNERS
     for node in ast.walk(ast.parse(source)):
