@@ -106,12 +106,21 @@ class RateLimited(DeliveryError):
     destination's narrowest budget.
     """
 
+    named = True  # the platform said which of its limits it was
+
     def __init__(
         self, retry_after: float, message: str = "", budget_key: str | None = None, **context: str
     ) -> None:
         self.retry_after = retry_after
         self.budget_key = budget_key
         super().__init__(message or f"rate limited, retry after {retry_after:g}s", **context)
+
+
+class LimitUnnamed(RateLimited):
+    """A 429 that does not say which limit it was (Telegram's): it may have been the bot's own,
+    so the bot's shared budgets hold a moment too (`relay.sync.SHARED_HOLD`)."""
+
+    named = False
 
 
 class Gone(DeliveryError):

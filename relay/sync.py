@@ -39,6 +39,9 @@ from relay.subscriptions import Subscriptions
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
 WATERMARK_WAIT = 0.02
+# A 429 that names no limit may be the bot's own (Telegram counts it over any one second):
+# every call of the bot waits this long, at most, so that other chats do not meet it too.
+SHARED_HOLD = 1.0
 
 
 @dataclass
@@ -227,6 +230,10 @@ class Syncer:
             named = [b for b in budgets if b.key == exc.budget_key] or budgets[-1:]
             for budget in named:
                 await self.budgets.pause(budget, exc.retry_after)
+            if not exc.named:  # it may have been the bot's limit: hold its calls a moment too
+                for budget in budgets[:-1]:
+                    if budget not in named:
+                        await self.budgets.pause(budget, min(exc.retry_after, SHARED_HOLD))
             log.info("rate limited dest=%s retry_after=%.2f", dest, exc.retry_after,
                      extra=self._ids(dest, update.id))  # fmt: skip
             return "rate_limited", max(exc.retry_after, 0.001)

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from relay.adapter import Budget
 from relay.adapters.memory import MemoryAdapter
 from relay.config import Config
-from relay.errors import RateLimited
+from relay.errors import LimitUnnamed, RateLimited
 from relay.model import Destination, Update
 from relay.queues import now_ms
 
@@ -195,3 +195,36 @@ async def test_a_full_shared_budget_is_queued_for_once_per_send_not_polled(
     assert len(asked) == len(dests) and all(n == 2 for n in asked)  # one grant per send
     times = sorted(t for d in dests for t in shared.part_times[d])
     assert times[-1] - times[0] >= (len(dests) - 1) / 20 * 0.95  # the bot's rate was kept
+
+
+async def test_a_429_that_names_no_limit_holds_the_bot_a_moment_and_the_chat_its_wait(
+    client: aioredis.Redis, config: Config
+) -> None:
+    """Telegram's 429 never says which limit was hit: the chat waits what it was told, and the
+    bot's shared budget holds every other chat for up to a second (it may have been the bot's
+    30 a second). A 429 that names its limit (Discord's) pauses that one alone."""
+
+    def budgets(dest: Destination) -> tuple[Budget, ...]:
+        return (
+            Budget("memory:bot:global", rate=100, per=1.0),
+            Budget(f"memory:bot:chat:{dest.chat_id}", rate=100, per=1.0),
+        )
+
+    async def paused_for(scope: str) -> float:
+        tat = await client.get(f"relay:{{b:memory:bot}}:{scope}")
+        seconds, micros = await client.time()
+        return (float(tat or 0) - (seconds * 1e6 + micros)) / 1e6
+
+    for named, bot_hold in ((False, (0.8, 1.05)), (True, (-1.0, 0.05))):
+        await client.flushdb()
+        memory = MemoryAdapter(budgets=budgets)
+        world = Pipeline(client, config, adapters=[memory])
+        a = Destination("memory", "a")
+        await world.subs.subscribe(a, ["ukraine"])
+        limit = RateLimited if named else LimitUnnamed
+        memory.fail_next(a, limit(5.0, budget_key="memory:bot:chat:a"))
+        await world.ingest.publish(Update("u1", "ukraine", headline="h"))
+        await world.fan_out()
+        assert await world.sender.syncer.step(a) == 5.0
+        assert 4.8 < await paused_for("chat:a") <= 5.05
+        assert bot_hold[0] < await paused_for("global") <= bot_hold[1]

@@ -1,6 +1,7 @@
 """Sending, editing, deleting and pinning rendered messages, with Telegram's errors translated.
 
-Errors (python-telegram-bot's → the relay's): `RetryAfter` → `RateLimited(retry_after)`;
+Errors (python-telegram-bot's → the relay's): `RetryAfter` → `LimitUnnamed(retry_after)` (a
+`RateLimited` that names no limit: Telegram never says which);
 `Forbidden` (blocked, kicked, not a member, group deleted, user deactivated) and the 400s that
 mean the chat is gone or closed to the bot ("chat not found", "need administrator rights") →
 `Gone`; `ChatMigrated` → `Moved(new id)`; any other `BadRequest` → `Rejected` with Telegram's
@@ -42,7 +43,7 @@ from telegram.error import (
 
 from relay.adapter import Pace, no_pace
 from relay.adapters.telegram.render import BREAKING, TelegramMessage
-from relay.errors import DeliveryError, Gone, Moved, RateLimited, Rejected, Transient
+from relay.errors import DeliveryError, Gone, LimitUnnamed, Moved, Rejected, Transient
 from relay.model import Destination
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def translate(
     """The relay's error for a python-telegram-bot error."""
     context = {"platform": "telegram", "destination": str(dest), "update_id": update_id}
     if isinstance(exc, RetryAfter):
-        return RateLimited(retry_seconds(exc), budget_key=budget_key, **context)
+        return LimitUnnamed(retry_seconds(exc), budget_key=budget_key, **context)
     if isinstance(exc, ChatMigrated):
         return Moved(str(exc.new_chat_id), **context)
     if isinstance(exc, Forbidden):
