@@ -1,0 +1,137 @@
+"""Benchmarks of the real path: `python -m bench.real [--only NAME …] [sizes]`.
+
+Starts the embedded Valkey and `relay sandbox` (Telegram's and Discord's real limits), then for
+each workload N `relay run` workers as processes, subscribes the destinations (not measured),
+posts through `POST /v1/updates` and reads the sandbox's request log and `/proc/<pid>/stat`.
+Prints Markdown tables, writes `<results>/real.json` and, with matplotlib, PNG plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from . import plots, report
+from .measure import Run, percentile, steady_rate
+from .procs import cpu_seconds, start_sandbox, valkey
+from .workloads import (
+    Bench,
+    console_capacity,
+    latency,
+    plain_telegram,
+    relay_discord,
+    relay_telegram,
+)
+
+WORKLOADS = ("private", "groups", "paid", "discord", "latency", "capacity")
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.real", description=__doc__)
+    p.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
+    p.add_argument("--private", type=int, default=900, help="private chats at 30/s")
+    p.add_argument("--groups", type=int, default=50, help="groups, each sent --group-updates")
+    p.add_argument("--group-updates", type=int, default=3)
+    p.add_argument("--paid", type=int, default=5000, help="chats, paid broadcast (issue: 20000)")
+    p.add_argument("--discord", type=int, default=1500, help="Discord channels, 3 workers")
+    p.add_argument("--latency", type=int, default=20, help="updates, one every 1.1 s")
+    p.add_argument("--capacity", type=int, default=3000, help="chats, Telegram limits off")
+    p.add_argument("--console", type=int, default=5000, help="console destinations, 2 workers")
+    p.add_argument("--no-plain", action="store_true", help="skip the plain PTB loop")
+    p.add_argument("--results", type=Path, default=report.RESULTS)
+    return p.parse_args(argv)
+
+
+async def paced(b: Bench, a: argparse.Namespace) -> list[Run]:
+    """The workloads at the platforms' real limits, relay and plain loop side by side."""
+    runs: list[Run] = []
+    plain = not a.no_plain
+    if "private" in a.only:
+        name = f"telegram {a.private} private"
+        runs += [await relay_telegram(b, name, "private", a.private, n) for n in (1, 3)]
+        runs += [await plain_telegram(b, name, "private", a.private)] if plain else []
+    if "groups" in a.only:
+        name, u = f"telegram {a.groups} groups × {a.group_updates}", a.group_updates
+        runs += [await relay_telegram(b, name, "groups", a.groups, 1, updates=u)]
+        runs += [await plain_telegram(b, name, "groups", a.groups, updates=u)] if plain else []
+    if "paid" in a.only:
+        name = f"telegram {a.paid} paid"
+        runs += [await relay_telegram(b, name, "private", a.paid, 2, paid=True)]
+        runs += [await plain_telegram(b, name, "private", a.paid, paid=True)] if plain else []
+    if "discord" in a.only:
+        runs += [await relay_discord(b, a.discord, 3)]
+    return runs
+
+
+async def capacity(b: Bench, a: argparse.Namespace) -> list[Run]:
+    """Limits off: deliveries per second the relay itself manages."""
+    name = f"telegram {a.capacity}, limits off"
+    off = {"enabled": False}
+    return [await relay_telegram(b, name, "private", a.capacity, 1, limits=off),
+            await console_capacity(b, a.console, 2)]  # fmt: skip
+
+
+def capacity_row(run: Run) -> dict[str, object]:
+    rate = steady_rate(run.ok) if run.path == "relay" and "console" not in run.workload else (
+        run.delivered / run.seconds)  # fmt: skip
+    return {"workload": run.workload, "workers": run.workers, "delivered": run.delivered,
+            "seconds": run.seconds, "per second": rate, "per second per worker":
+            rate / run.workers, "worker CPU s/1k": run.per_thousand(run.worker_cpu),
+            "Valkey CPU s/1k": run.per_thousand(run.valkey_cpu)}  # fmt: skip
+
+
+async def main(a: argparse.Namespace) -> int:
+    with valkey() as server, tempfile.TemporaryDirectory(prefix="lr-bench-") as tmp:
+        sandbox = await start_sandbox()
+        redis = aioredis.Redis.from_url(server.url)
+        sandbox_cpu0 = cpu_seconds(sandbox.pid)
+        try:
+            async with aiohttp.ClientSession() as http:
+                b = Bench(http, sandbox, server, redis, Path(tmp))
+                runs = await paced(b, a)
+                lat = await latency(b, a.latency) if "latency" in a.only else []
+                caps = await capacity(b, a) if "capacity" in a.only else []
+        finally:
+            sandbox_cpu = cpu_seconds(sandbox.pid) - sandbox_cpu0
+            await redis.aclose()
+            sandbox.proc.terminate()
+            await sandbox.proc.wait()
+    out: dict[str, Any] = {"sizes": {k: v for k, v in vars(a).items() if k != "results"}}
+    if runs:
+        rows = [r.row() for r in runs]
+        print("## Paced workloads (the sandbox at Telegram's and Discord's limits)\n")
+        print(report.table(rows), "\n")
+        out["paced"] = rows
+        out["series"] = {f"{r.workload} · {r.path} ×{r.workers}": r.series() for r in runs}
+    if lat:
+        finite = [v for v in lat if math.isfinite(v)]
+        row = {"updates": len(lat), "delivered": len(finite),
+               **{f"p{q} ms": percentile(finite, q / 100) for q in (50, 95, 99)},
+               "max ms": max(finite, default=math.nan)}  # fmt: skip
+        print("## First-delivery latency at low load (one private chat)\n")
+        print(report.table([row]), "\n")
+        out["latency"] = {**row, "samples": lat}
+    if caps:
+        rows = [capacity_row(r) for r in caps]
+        print("## Capacity, limits off\n")
+        print(report.table(rows), "\n")
+        out["capacity"] = rows
+    out["sandbox_cpu_seconds"] = sandbox_cpu
+    print(f"JSON: {report.write('real', out, a.results)}")
+    made = plots.draw(runs, lat, a.results)
+    if made:
+        print("plots: " + ", ".join(str(p) for p in made))
+    else:
+        print("plots skipped: matplotlib is not installed (pip install -e '.[bench]')")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main(parse())))

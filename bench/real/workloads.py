@@ -1,0 +1,247 @@
+"""Each workload, once through the relay (N `relay run` processes) or the plain loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from relay.backend import EmbeddedValkey
+from relay.keys import Keys
+from relay.ledger import read_progress
+from relay.model import Destination
+from relay.subscriptions import Subscriptions
+
+from .measure import Run
+from .procs import Sandbox, commands_processed, cpu_seconds, free_port, worker_config, workers
+from .world import Discord, Sent, Telegram
+
+TOPIC = "live"
+BODY = "Officials said the figures would be revised as reports came in from the regions."
+TELEGRAM_BUDGET, PAID_BUDGET, DISCORD_BUDGET = 30.0, 1000.0, 50.0
+UNLIMITED = 100_000
+
+
+@dataclass
+class Bench:
+    """What every workload shares: one Valkey, one sandbox, a scratch directory."""
+
+    http: aiohttp.ClientSession
+    sandbox: Sandbox
+    valkey: EmbeddedValkey
+    redis: aioredis.Redis
+    directory: Path
+    runs: int = 0
+
+    def scratch(self) -> Path:
+        self.runs += 1
+        path = self.directory / f"run{self.runs}"
+        path.mkdir()
+        return path
+
+    async def fresh(self, destinations: list[Destination]) -> None:
+        """An empty database with `destinations` subscribed (setup, not measured)."""
+        await self.redis.flushall()
+        subs = Subscriptions(self.redis, Keys())
+        for start in range(0, len(destinations), 50):  # within the pool's connections
+            batch = destinations[start : start + 50]
+            await asyncio.gather(*(subs.subscribe(d, [TOPIC]) for d in batch))
+
+    async def settled(self, ids: list[str], within: float) -> None:
+        """Wait until every update is delivered (or failed) everywhere."""
+        keys = Keys()
+        update_id, progress = "", None
+        try:
+            async with asyncio.timeout(within):
+                for update_id in ids:
+                    while True:
+                        progress = await read_progress(self.redis, keys, update_id)
+                        if progress is not None and progress.done:
+                            break
+                        await asyncio.sleep(0.2)
+        except TimeoutError:
+            logs = sorted(self.directory.glob("run*/w*.log"))[-3:]
+            tails = "\n".join(f"{p}: {p.read_text()[-2000:]}" for p in logs)
+            raise RuntimeError(
+                f"not settled in {within:.0f}s: {update_id} {progress}\n{tails}"
+            ) from None
+
+
+def update(name: str, n: int) -> dict[str, Any]:
+    return {"topic": TOPIC, "headline": f"{name} update {n}", "body": BODY}
+
+
+async def through_relay(
+    b: Bench,
+    run: Run,
+    dests: list[Destination],
+    config: dict[str, Any],
+    env: dict[str, str],
+    updates: int = 1,
+    spacing: float = 0.0,
+) -> list[float]:
+    """Post `updates` through N workers; fill `run` with the cost. Returns each post's answer
+    time (monotonic), for latency."""
+    await b.fresh(dests)
+    answered: list[float] = []
+    async with workers(run.workers, config, env, b.scratch()) as w:
+        cpu0, valkey0 = w.cpu(), cpu_seconds(b.valkey.pid)
+        commands0 = await commands_processed(b.redis)
+        run.start = time.monotonic()
+        ids = []
+        for n in range(updates):
+            ids.append((await w.post(b.http, update(run.workload, n)))["id"])
+            answered.append(time.monotonic())
+            if spacing:
+                await asyncio.sleep(spacing)
+        within = 120 + 5 * run.expected / run.budget
+        await b.settled(ids, within)
+        run.worker_cpu = w.cpu() - cpu0
+        run.valkey_cpu = cpu_seconds(b.valkey.pid) - valkey0
+        run.commands = await commands_processed(b.redis) - commands0
+    return answered
+
+
+def telegram_config(b: Bench, port: int, paid: bool = False, off: bool = False) -> dict[str, Any]:
+    """Telegram at the sandbox; `off`: budgets far above anything reachable (capacity)."""
+    budgets: dict[str, Any] = {"paid_broadcast": paid}
+    if off:
+        budgets.update(global_per_second=UNLIMITED, per_chat_per_second=UNLIMITED,
+                       per_group_per_minute=UNLIMITED)  # fmt: skip
+    tg = {"enabled": True, "api_url": f"{b.sandbox.telegram_url}/bot", "budgets": budgets}
+    return worker_config(b.valkey.url, port, b.sandbox, telegram=tg)
+
+
+async def telegram_chats(tg: Telegram, kind: str, count: int) -> list[int]:
+    await tg.create_bot(f"bench{time.monotonic_ns()}_bot")
+    return await (tg.groups(count) if kind == "groups" else tg.private_chats(count))
+
+
+async def relay_telegram(
+    b: Bench,
+    name: str,
+    kind: str,
+    chats_n: int,
+    n_workers: int,
+    updates: int = 1,
+    paid: bool = False,
+    limits: dict[str, Any] | None = None,
+) -> Run:
+    """`updates` updates to `chats_n` private chats or groups, at Telegram's limits."""
+    tg = Telegram(b.http, b.sandbox)
+    chats = await telegram_chats(tg, kind, chats_n)
+    await tg.limits(**(limits or {}))
+    budget = math.inf if limits else PAID_BUDGET if paid else TELEGRAM_BUDGET
+    run = Run(name, "relay", n_workers, chats_n * updates, budget, 0.0)
+    dests = [Destination("telegram", str(c)) for c in chats]
+    env = {"TELEGRAM_TOKEN": tg.token}
+    config = telegram_config(b, free_port(), paid, off=bool(limits))
+    await through_relay(b, run, dests, config, env, updates)
+    run.sent = await _ours(tg, chats, run.start)
+    return run
+
+
+async def _ours(tg: Telegram, chats: list[int], start: float) -> list[Sent]:
+    mine = {str(c) for c in chats}
+    return [s for s in await tg.requests() if s.chat in mine and s.at >= start]
+
+
+async def plain_telegram(
+    b: Bench, name: str, kind: str, chats_n: int, updates: int = 1, paid: bool = False
+) -> Run:
+    """The same sends from the plain PTB + AIORateLimiter loop (one process, no relay)."""
+    tg = Telegram(b.http, b.sandbox)
+    chats = await telegram_chats(tg, kind, chats_n)
+    await tg.limits()
+    run = Run(name, "plain loop", 1, chats_n * updates, PAID_BUDGET if paid else TELEGRAM_BUDGET,
+              0.0)  # fmt: skip
+    listing = b.scratch() / "chats.txt"
+    listing.write_text("\n".join(str(c) for c in chats * updates))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.real.plain", "--api-url", f"{b.sandbox.telegram_url}/bot",
+        "--token", tg.token, "--chats", str(listing), *(["--paid"] if paid else []),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    await proc.stdout.readline()  # ready
+    run.start = time.monotonic()
+    proc.stdin.write(b"go\n")
+    await proc.stdin.drain()
+    out, _ = await proc.communicate()
+    run.worker_cpu = float(json.loads(out)["cpu"])
+    # The loop sends one text to every chat: each (chat, n) pair counts once by its send.
+    sent = await _ours(tg, chats, run.start)
+    run.sent = _numbered(sent, updates)
+    return run
+
+
+def _numbered(sent: list[Sent], updates: int) -> list[Sent]:
+    """Give the k-th successful send to a chat the text "k", as the relay's updates differ."""
+    seen: dict[str, int] = {}
+    out = []
+    for s in sorted(sent, key=lambda s: s.at):
+        if s.status == 200:
+            seen[s.chat] = seen.get(s.chat, 0) + 1
+            s = Sent(s.at, s.status, s.chat, str(min(seen[s.chat], updates)))
+        out.append(s)
+    return out
+
+
+async def relay_discord(b: Bench, channels_n: int, n_workers: int) -> Run:
+    dc = Discord(b.http, b.sandbox)
+    channels = await dc.channels(channels_n)
+    run = Run(f"discord {channels_n} channels", "relay", n_workers, channels_n, DISCORD_BUDGET,
+              0.0)  # fmt: skip
+    config = worker_config(b.valkey.url, free_port(), b.sandbox, discord={
+        "enabled": True, "api_url": b.sandbox.discord_api,
+        "gateway_url": b.sandbox.discord_gateway})  # fmt: skip
+    dests = [Destination("discord", c) for c in channels]
+    await through_relay(b, run, dests, config, {"DISCORD_TOKEN": dc.token})
+    mine = set(channels)
+    run.sent = [s for s in await dc.requests() if s.at >= run.start
+                and (s.chat in mine or s.status == 429)]  # fmt: skip
+    return run
+
+
+async def latency(b: Bench, updates: int, spacing: float = 1.1) -> list[float]:
+    """Milliseconds from the API's answer to the sandbox's stamp of the first send, one
+    private chat at Telegram's limits, one update every `spacing` s (under 1/s per chat)."""
+    tg = Telegram(b.http, b.sandbox)
+    chats = await telegram_chats(tg, "private", 1)
+    await tg.limits()
+    run = Run("latency", "relay", 1, updates, TELEGRAM_BUDGET, 0.0)
+    dests = [Destination("telegram", str(chats[0]))]
+    env = {"TELEGRAM_TOKEN": tg.token}
+    config = telegram_config(b, free_port())
+    answered = await through_relay(b, run, dests, config, env, updates, spacing)
+    sent = [s for s in await _ours(tg, chats, run.start) if s.status == 200]
+    out = []
+    for n, at in enumerate(answered):
+        marker = f"{run.workload} update {n}<"
+        first = min((s.at for s in sent if marker in s.text), default=math.nan)
+        out.append((first - at) * 1000)
+    return out
+
+
+async def console_capacity(b: Bench, destinations: int, n_workers: int) -> Run:
+    """Console destinations (no platform, no limits): the relay's own ceiling."""
+    run = Run(f"console {destinations}", "relay", n_workers, destinations, math.inf, 0.0)
+    config = worker_config(b.valkey.url, free_port(), b.sandbox, console={"enabled": True})
+    dests = [Destination("console", f"d{i}") for i in range(destinations)]
+    await through_relay(b, run, dests, config, {})
+    done = time.monotonic()
+    run.sent = [Sent(done, 200, d.chat_id, "") for d in dests]  # the progress says: all done
+    return run
+
+
+Workload = Callable[[Bench], Awaitable[list[Run]]]
