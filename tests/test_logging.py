@@ -186,3 +186,27 @@ async def test_platforms_away_are_one_warning_per_retry(tmp_path: Path, config: 
         if "discord gateway" in line or "telegram polling" in line:
             assert line.split(" ")[2] == "WARNING", line
     assert not any(word in logged for word in VOICE)
+
+
+async def test_delivering_at_info_logs_no_line_per_request(tmp_path: Path, config: Config) -> None:
+    async with (
+        TelegramSandbox(limits=TelegramLimits.off()) as tg,
+        DiscordSandbox(limits=DiscordLimits.off()) as dc,
+    ):
+        platforms, port = Platforms(tg, dc), _free_port()
+        cfg = platforms.config(tmp_path / "r.yaml", config.redis.url or "", port)
+        async with relay_run(cfg, platforms.env, tmp_path / "run.out") as run:
+            await _healthy(port)
+            update = {"topic": "ukraine", "headline": "Quiet logs"}
+            async with aiohttp.ClientSession() as http:
+                auth = {"Authorization": f"Bearer {API_TOKEN}"}
+                async with http.post(f"http://127.0.0.1:{port}/v1/updates", json=update,
+                                     headers=auth) as r:  # fmt: skip
+                    assert r.status == 201, await r.text()
+            await run.until(lambda _: len(tg.control.transcript(platforms.tg_channel)) >= 1)
+            await run.until(lambda _: len(dc.control.transcript(platforms.dc_channel)) >= 1)
+        logged = run.text()
+
+    assert "INFO relay.dispatcher: fanned out" in logged  # INFO lines are there…
+    for marker in ("HTTP Request", "/sendMessage", "/getUpdates", "/messages"):
+        assert marker not in logged  # …but none per HTTP request (httpx, aiohttp, PTB, discord)

@@ -17,8 +17,8 @@ from telegram.ext import Application, ApplicationBuilder, MessageHandler, filter
 from relay.adapter import SHARED_MARGIN, Adapter, AdapterContext, Budget, Pace, no_pace
 from relay.adapters.telegram.delivery import Delivery, translate
 from relay.adapters.telegram.handlers import CommandListener, log_error
-from relay.adapters.telegram.reachability import Recorded
-from relay.adapters.telegram.render import TelegramMessage, render
+from relay.adapters.telegram.reachability import Recorded, RecordedAiohttp
+from relay.adapters.telegram.render import TelegramMessage, render_cached
 from relay.claims import PollLease
 from relay.commands import DESCRIPTIONS, EDITORS, EVERYONE
 from relay.config import Config, TopicConfig
@@ -84,9 +84,10 @@ class TelegramAdapter(Adapter):
         self.lease_seconds = lease_seconds
         self.lease: PollLease | None = None
         self._poller: asyncio.Task[None] | None = None
-        # PTB's own pool sizes (1 for getUpdates, 256 for the rest), recording how calls went.
-        self.polls, self.calls = Recorded(strict=True, connection_pool_size=1), Recorded(
-            strict=False, connection_pool_size=256)  # fmt: skip
+        # getUpdates on PTB's httpx (one connection); every other call on aiohttp, with a
+        # connection per send in flight and a few for command answers (request.py says why).
+        self.polls = Recorded(strict=True, connection_pool_size=1)
+        self.calls = RecordedAiohttp(config.dispatcher.concurrency + 8, strict=False)
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(tg.token)
@@ -105,7 +106,7 @@ class TelegramAdapter(Adapter):
     # --- rendering and budgets ----------------------------------------------------------
 
     def render(self, update: Update, topic: TopicConfig) -> Sequence[TelegramMessage]:
-        return render(update, topic)
+        return render_cached(update, topic)
 
     def budgets(self, dest: Destination) -> tuple[Budget, ...]:
         b = self.config.telegram.budgets
@@ -141,7 +142,7 @@ class TelegramAdapter(Adapter):
         done = list(sent)
         try:
             await self._ready()
-            messages = render(update, topic)
+            messages = render_cached(update, topic)
             ids = await self.delivery.send(dest, messages, self._silent(update, topic), done, pace)
         except TelegramError as exc:
             error = translate(exc, dest, update.id, self._chat_key(dest))
@@ -161,7 +162,7 @@ class TelegramAdapter(Adapter):
         *,
         pace: Pace = no_pace,
     ) -> tuple[str, ...]:
-        messages = render(update, topic)
+        messages = render_cached(update, topic)
         now: list[str] = []  # the ids the copy has, kept up to date by each step of the edit
         try:
             await self._ready()
@@ -251,15 +252,16 @@ class TelegramAdapter(Adapter):
         """The poller's last getUpdates succeeded recently (the worker that polls), or else the
         Bot API answered a call recently (a getMe now if none did for a while)."""
         if self.polling:
-            return self.polls.health(self.poll_timeout + 10.0, polling=True)
-        age = self.calls.age()
-        if self.calls.error is not None or age is None or age > 30.0:
+            return self.polls.seen.health(self.poll_timeout + 10.0, polling=True)
+        age = self.calls.seen.age()
+        if self.calls.seen.error is not None or age is None or age > 30.0:
             try:
                 await self._ready()
                 await asyncio.wait_for(self.bot.get_me(), 5.0)
             except Exception as exc:  # recorded by `calls` when it reached the transport
-                self.calls.error = self.calls.error or f"{type(exc).__name__}: {exc}"
-        return self.calls.health(60.0, polling=False)
+                seen = self.calls.seen
+                seen.error = seen.error or f"{type(exc).__name__}: {exc}"
+        return self.calls.seen.health(60.0, polling=False)
 
     async def register_commands(self) -> None:
         """setMyCommands: everyone's commands by default, editors' in each editor's chat."""

@@ -30,6 +30,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from telegram import Bot, InputMediaPhoto, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
@@ -40,6 +41,7 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
+from telegram.warnings import PTBUserWarning
 
 from relay.adapter import Pace, no_pace
 from relay.adapters.telegram.render import BREAKING, TelegramMessage
@@ -53,6 +55,9 @@ NOT_MODIFIED = "message is not modified"
 _GONE_400 = ("chat not found", "need administrator rights", "not enough rights to send")
 _WRONG_KIND = ("there is no text in the message to edit", "there is no caption in the message")
 _ALREADY_GONE = ("message to delete not found",)
+# `Bot.do_api_request` asks to use the bot's method for an endpoint PTB knows; `Delivery.call`
+# means to skip that method's building of a full `Message` from the answer.
+warnings.filterwarnings("ignore", "Please use 'Bot.", PTBUserWarning)
 
 
 def chat_ref(chat_id: str) -> int | str:
@@ -143,22 +148,26 @@ class Delivery:
 
     async def send_one(
         self, dest: Destination, msg: TelegramMessage, silent: bool, paid: bool | None = None
-    ) -> Message:
-        """One message; raises python-telegram-bot's errors."""
-        chat = chat_ref(dest.chat_id)
-        thread = int(dest.thread_id) if dest.thread_id else None
+    ) -> int:
+        """One message; its message id. Raises python-telegram-bot's errors."""
         paid_send = (self.paid if paid is None else paid) or None  # None: leave it out
+        common = {"chat_id": chat_ref(dest.chat_id), "disable_notification": silent,
+                  "message_thread_id": int(dest.thread_id) if dest.thread_id else None,
+                  "parse_mode": ParseMode.HTML, "allow_paid_broadcast": paid_send}  # fmt: skip
         if msg.photo is not None:
-            return await self.bot.send_photo(
-                chat, photo_ref(msg.photo), caption=msg.html, parse_mode=ParseMode.HTML,
-                message_thread_id=thread, disable_notification=silent,
-                allow_paid_broadcast=paid_send,
-            )  # fmt: skip
-        return await self.bot.send_message(
-            chat, msg.html, parse_mode=ParseMode.HTML, message_thread_id=thread,
-            disable_notification=silent, link_preview_options=preview(msg),
-            allow_paid_broadcast=paid_send,
-        )  # fmt: skip
+            sent = await self.call(
+                "sendPhoto", photo=photo_ref(msg.photo), caption=msg.html, **common
+            )
+        else:
+            sent = await self.call("sendMessage", text=msg.html, link_preview_options=preview(msg),
+                                   **common)  # fmt: skip
+        return int(sent["message_id"])
+
+    async def call(self, endpoint: str, **params: Any) -> Any:
+        """A Bot API call whose answer is read as JSON, not built into PTB's objects (a send
+        only needs the message id). Errors are PTB's own, as its bot methods raise them."""
+        kwargs = {k: v for k, v in params.items() if v is not None}
+        return await self.bot.do_api_request(endpoint, api_kwargs=kwargs)
 
     async def send(
         self,
@@ -174,8 +183,7 @@ class Delivery:
         """
         for msg in messages[len(done) :]:
             await pace()
-            sent = await self.send_one(dest, msg, silent)
-            done.append(str(Part.of(sent.message_id, msg)))
+            done.append(str(Part.of(await self.send_one(dest, msg, silent), msg)))
         return tuple(done)
 
     async def edit_one(self, dest: Destination, part: Part, msg: TelegramMessage) -> Part:
@@ -186,20 +194,21 @@ class Delivery:
         new = Part.of(part.message_id, msg)
         try:
             if msg.photo is None:
-                await self.bot.edit_message_text(
-                    msg.html, chat_id=chat, message_id=part.message_id,
+                await self.call(
+                    "editMessageText", chat_id=chat, message_id=part.message_id, text=msg.html,
                     parse_mode=ParseMode.HTML, link_preview_options=preview(msg),
                 )  # fmt: skip
             elif new.tag == part.tag:  # the same picture: only the caption may have changed
-                await self.bot.edit_message_caption(
-                    chat_id=chat, message_id=part.message_id, caption=msg.html,
-                    parse_mode=ParseMode.HTML,
+                await self.call(
+                    "editMessageCaption", chat_id=chat, message_id=part.message_id,
+                    caption=msg.html, parse_mode=ParseMode.HTML,
                 )  # fmt: skip
             else:
                 media = InputMediaPhoto(
                     photo_ref(msg.photo), caption=msg.html, parse_mode=ParseMode.HTML
                 )
-                await self.bot.edit_message_media(media, chat_id=chat, message_id=part.message_id)
+                await self.call("editMessageMedia", chat_id=chat, message_id=part.message_id,
+                                media=media)  # fmt: skip
         except BadRequest as exc:
             if NOT_MODIFIED not in exc.message.lower():
                 raise
@@ -225,8 +234,7 @@ class Delivery:
         for i, msg in enumerate(messages):
             await pace()
             if i >= len(old):
-                sent = await self.send_one(dest, msg, silent)
-                now.append(str(Part.of(sent.message_id, msg)))
+                now.append(str(Part.of(await self.send_one(dest, msg, silent), msg)))
                 continue
             try:
                 now[i] = str(await self.edit_one(dest, old[i], msg))
@@ -274,7 +282,9 @@ class Delivery:
         chat = chat_ref(dest.chat_id)
         for message_id in message_ids:
             try:
-                await self.bot.delete_message(chat, message_number(message_id))
+                await self.call(
+                    "deleteMessage", chat_id=chat, message_id=message_number(message_id)
+                )
             except BadRequest as exc:
                 if any(m in exc.message.lower() for m in _ALREADY_GONE):
                     continue

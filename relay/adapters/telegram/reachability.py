@@ -1,18 +1,21 @@
-"""`Recorded`: PTB's HTTP transport, noting how its last call to the Bot API went (for /readyz)."""
+"""How the Bot API last answered (for /readyz), noted by PTB's HTTP transports: `Recorded`
+(httpx, for getUpdates) and `RecordedAiohttp` (aiohttp, for every other call)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from telegram.request import HTTPXRequest
 
 from relay import logs
+from relay.adapters.telegram.request import AiohttpRequest
 from relay.health import Health
 
 
-class Recorded(HTTPXRequest):
-    """An `HTTPXRequest` that remembers when the Bot API last answered well, and the last error.
+class Reachability:
+    """When the Bot API last answered well, and the last error.
 
     Well: 200 for `getUpdates` (`strict`: a 409 means the poller gets nothing); for other calls
     any answer but 401 and 5xx (a 403 from a chat that blocked the bot says the API is there).
@@ -20,15 +23,15 @@ class Recorded(HTTPXRequest):
     success older than `fresh` seconds.
     """
 
-    def __init__(self, *, strict: bool, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, strict: bool) -> None:
         self.strict = strict
         self.ok_at: float | None = None
         self.error: str | None = None
 
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+    async def watch(self, call: Awaitable[tuple[int, bytes]]) -> tuple[int, bytes]:
+        """Await one transport call, noting how it went."""
         try:
-            code, payload = await super().do_request(*args, **kwargs)
+            code, payload = await call
         except Exception as exc:
             self.error = logs.mask(f"{type(exc).__name__}: {exc}".rstrip(": "))
             raise
@@ -49,3 +52,25 @@ class Recorded(HTTPXRequest):
         if self.error is not None:
             info["error"] = self.error
         return Health(up, info)
+
+
+class Recorded(HTTPXRequest):
+    """An `HTTPXRequest` whose calls `seen` notes."""
+
+    def __init__(self, *, strict: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seen = Reachability(strict=strict)
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        return await self.seen.watch(super().do_request(*args, **kwargs))
+
+
+class RecordedAiohttp(AiohttpRequest):
+    """An `AiohttpRequest` whose calls `seen` notes."""
+
+    def __init__(self, pool_size: int, *, strict: bool, **kwargs: Any) -> None:
+        super().__init__(pool_size, **kwargs)
+        self.seen = Reachability(strict=strict)
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        return await self.seen.watch(super().do_request(*args, **kwargs))

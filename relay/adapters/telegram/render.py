@@ -19,6 +19,7 @@ import logging
 import re
 from collections import deque
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from relay.adapters.telegram.markdown import (
     Block,
@@ -86,6 +87,14 @@ def render(update: Update, topic: TopicConfig) -> tuple[TelegramMessage, ...]:
         assert image is not None
         messages[0] = replace(messages[0], photo=image.url, preview_url=None)
     return tuple(messages)
+
+
+@lru_cache(maxsize=256)
+def render_cached(update: Update, topic: TopicConfig) -> tuple[TelegramMessage, ...]:
+    """`render`, remembered: the sender renders an update once per destination (to count its
+    parts) and the adapter again to send it; and every destination of an update has the same
+    messages. A new revision is a different `Update`, so an edit renders anew."""
+    return render(update, topic)
 
 
 def _header(update: Update) -> list[Block]:

@@ -1,0 +1,118 @@
+"""`AiohttpRequest`: python-telegram-bot's HTTP transport on one aiohttp session.
+
+PTB's default transport (httpx over httpcore) checks every pooled connection with system calls
+on each request; with hundreds of sends in flight that is most of a send's CPU. This one keeps
+one `aiohttp.ClientSession` whose connector holds as many keep-alive connections as the worker
+sends at once, and answers PTB exactly as `HTTPXRequest` does: (status, body bytes), with
+`TimedOut` for a timeout and `NetworkError` for any other transport failure.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+import aiohttp
+from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import ODVInput
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+
+def _given(value: ODVInput[float], default: float | None) -> float | None:
+    return default if isinstance(value, DefaultValue) else value
+
+
+class AiohttpRequest(BaseRequest):
+    """A `BaseRequest` on aiohttp: `pool_size` keep-alive connections, PTB's four timeouts.
+
+    aiohttp has no write timeout of its own: a request's whole time is bounded by the sum of the
+    four (pool wait, connect, write, read), and reading the answer by the read timeout.
+    """
+
+    def __init__(
+        self,
+        pool_size: int = 256,
+        *,
+        read_timeout: float | None = 5.0,
+        write_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        pool_timeout: float | None = 1.0,
+        media_write_timeout: float | None = 20.0,
+    ) -> None:
+        self.pool_size = pool_size
+        self._timeouts = (read_timeout, write_timeout, connect_timeout, pool_timeout)
+        self._media_write_timeout = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._timeouts[0]
+
+    async def initialize(self) -> None:
+        if self._session is None or self._session.closed:
+            # Created here, inside the running loop, as aiohttp wants.
+            connector = aiohttp.TCPConnector(limit=self.pool_size, keepalive_timeout=30.0)
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers={"User-Agent": self.USER_AGENT}
+            )
+
+    async def shutdown(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        files = request_data.multipart_data if request_data else None
+        read, write, connect, pool = self._timeouts
+        write = write if not files else self._media_write_timeout
+        timeout = self._timeout(
+            _given(read_timeout, read),
+            _given(write_timeout, write),
+            _given(connect_timeout, connect),
+            _given(pool_timeout, pool),
+        )
+        body: aiohttp.FormData | dict[str, str] | None = None
+        if request_data is not None:
+            body = _form(request_data.json_parameters, files) if files else (
+                request_data.json_parameters or None
+            )  # fmt: skip
+        try:
+            async with self._session.request(method, url, data=body, timeout=timeout) as res:
+                return res.status, await res.read()
+        except TimeoutError as exc:  # aiohttp's timeouts are TimeoutError too
+            raise TimedOut from exc
+        except aiohttp.ClientError as exc:
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def _timeout(
+        read: float | None, write: float | None, connect: float | None, pool: float | None
+    ) -> aiohttp.ClientTimeout:
+        parts = (read, write, connect, pool)
+        total = None if None in parts else sum(p for p in parts if p is not None)
+        wait = None if connect is None or pool is None else connect + pool
+        return aiohttp.ClientTimeout(
+            total=total, connect=wait, sock_connect=connect, sock_read=read
+        )
+
+
+def _form(fields: dict[str, str], files: dict[str, Any]) -> aiohttp.FormData:
+    """A multipart body: PTB's parameters as fields, each InputFile as a file part."""
+    form = aiohttp.FormData()
+    for name, value in fields.items():
+        form.add_field(name, value)
+    for name, (filename, content, mimetype) in files.items():
+        data: bytes | IO[bytes] = content
+        form.add_field(name, data, filename=filename or name, content_type=mimetype)
+    return form
