@@ -1,10 +1,11 @@
-"""Rate budgets shared by every worker: GCRA in one Lua script, on the Redis server's clock.
+"""Rate budgets shared by every worker, in one Lua script on the Redis server's clock.
 
-A send spends from several budgets at once (Telegram: the bot's global 30/s, the chat's 1/s,
-the group's 20/min). The script checks them all and spends from all or none, so a send that
-one budget refuses costs nothing from the others. Each budget stores one number, its
-theoretical arrival time (TAT) in microseconds; the burst tolerance lets `burst` sends through
-at once. All keys of one bot share a hash tag, so the script runs on Redis Cluster too.
+A send spends from several budgets at once (Telegram: the bot's global 30/s, and the chat's 1/s
+or the group's 20 in any minute). The script (`relay.budget_lua`) checks them all and spends
+from all or none, so a send that one budget refuses costs nothing from the others. A rate
+budget stores one number, its theoretical arrival time (GCRA; the burst tolerance lets `burst`
+sends through at once); a windows budget the times of its recent sends. All keys of one bot
+share a hash tag, so the script runs on Redis Cluster too.
 
 A copy of several parts is admitted whole: one script call reserves a slot for every part, the
 first one now, the others as soon as every budget allows (a chat's burst lets three go at
@@ -25,6 +26,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from relay.budget_lua import SCRIPT
 from relay.keys import Keys
 from relay.scripts import Script
 
@@ -48,88 +50,9 @@ class Budget:
     per: float = 1.0
     burst: int = 1
     margin: float = 0.05  # MARGIN
-
-
-# KEYS: budget keys, the shared ones (the bot's) first, the destination's own last. ARGV: parts,
-# shared (how many keys are shared), own horizon, horizon (µs; -1: none), then per key: emission
-# interval (µs), burst tolerance (µs). The first part spends from every budget; the later parts
-# only from the destination's own (they take a shared slot each when their moment comes: a far
-# slot on a shared budget would hold every other destination back until it).
-# Returns {wait µs} when the first part's slot lies past a horizon (nothing spent): past `own
-# horizon` by the destination's own budgets alone, or past `horizon` by all of them. Else
-# {0, offset of part 1, offset of part 2, …} in µs from now, every part's slot spent.
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local parts = tonumber(ARGV[1])
-local shared = tonumber(ARGV[2])
-local own_horizon = tonumber(ARGV[3])
-local horizon = tonumber(ARGV[4])
-local tats, intervals, tolerances = {}, {}, {}
-for i, key in ipairs(KEYS) do
-  intervals[i] = tonumber(ARGV[2 * i + 3])
-  tolerances[i] = tonumber(ARGV[2 * i + 4])
-  local tat = tonumber(redis.call('GET', key) or '0')
-  if tat < now then tat = now end
-  tats[i] = tat
-end
-if own_horizon >= 0 then
-  for i = shared + 1, #KEYS do
-    local wait = tats[i] - tolerances[i] - now
-    if wait > own_horizon then return {wait} end
-  end
-end
-local out = {0}
-local slot = now
-for p = 1, parts do
-  local first = 1
-  if p > 1 then first = shared + 1 end
-  for i = first, #KEYS do
-    local allow_at = tats[i] - tolerances[i]
-    if allow_at > slot then slot = allow_at end
-  end
-  if p == 1 and horizon >= 0 and slot - now > horizon then return {slot - now} end
-  for i = first, #KEYS do
-    if tats[i] < slot then tats[i] = slot end
-    tats[i] = tats[i] + intervals[i]
-  end
-  out[p + 1] = slot - now
-end
-for i, key in ipairs(KEYS) do
-  local ttl = math.ceil((tats[i] - now) / 1000) + 1000
-  redis.call('SET', key, string.format('%.0f', tats[i]), 'PX', ttl)
-end
-return out
-"""
-
-# KEYS[1]: the destination's budget. ARGV: µs since the copy's first call was really made, the
-# calls made, the emission interval (µs). Moves the budget's clock to where those calls, made
-# from that moment, leave it (never back): a copy whose first part went late (behind the bot's
-# other calls) must not let the next copy in too soon after its last part.
-_SETTLE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local floor = now - tonumber(ARGV[1]) + tonumber(ARGV[2]) * tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if floor > tat then
-  local ttl = math.ceil((floor - now) / 1000) + 1000
-  redis.call('SET', KEYS[1], string.format('%.0f', floor), 'PX', ttl)
-end
-return 0
-"""
-
-# KEYS[1]: a budget key. ARGV: pause (µs), burst tolerance (µs). Never shortens a pause.
-_PAUSE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local until_tat = now + tonumber(ARGV[1]) + tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if until_tat > tat then
-  local ttl = math.ceil((until_tat - now) / 1000) + 1000
-  redis.call('SET', KEYS[1], string.format('%.0f', until_tat), 'PX', ttl)
-end
-return 0
-"""
+    # Sliding windows (limit, seconds) instead of a rate: a burst goes as far as every window
+    # allows (`relay.budget_lua`). `rate`/`per` then give its long-run rate, for the record.
+    windows: tuple[tuple[int, float], ...] = ()
 
 
 # Why slots are longer than the platform's rate (`Budget.margin`): a request reaches the
@@ -149,6 +72,14 @@ OWN_HORIZON = 1.0
 
 def _interval_us(budget: Budget) -> float:
     return budget.per / budget.rate * 1_000_000 * (1 + budget.margin)
+
+
+def _windows(budget: Budget) -> str:
+    """A windows budget's windows as the script reads them, each period with its margin."""
+    return ",".join(
+        f"{limit}:{period * (1 + budget.margin) * 1_000_000:.0f}"
+        for limit, period in budget.windows
+    )
 
 
 @dataclass
@@ -187,7 +118,10 @@ class Actual:
         return max(interval * max(0, budget.burst - 1), budget.margin * budget.per / 2)
 
     async def turn(self, budgets: Sequence[Budget]) -> None:
-        """Wait until every budget allows a call by this process's actual clock, then take it."""
+        """Wait until every budget allows a call by this process's actual clock, then take it.
+
+        Windows budgets are left out: one destination's calls, sequential, over seconds."""
+        budgets = [b for b in budgets if not b.windows]
         while True:
             now = time.monotonic()
             wait = 0.0
@@ -261,21 +195,22 @@ class Budgets:
     def __init__(self, client: aioredis.Redis, keys: Keys | None = None) -> None:
         self.client = client
         self.keys = keys if keys is not None else Keys()
-        self._reserve = Script(client, _RESERVE)
-        self._pause = Script(client, _PAUSE)
-        self._settle = Script(client, _SETTLE)
+        self._script = Script(client, SCRIPT)
 
     async def _call(
         self, budgets: Sequence[Budget], parts: int, own_horizon: float, horizon: float
     ) -> list[int]:
-        keys = [self.keys.budget(b.key) for b in budgets]
         # The last budget is the destination's own (Adapter.budgets: broadest first).
-        args: list[float] = [max(1, parts), len(budgets) - 1]
+        args: list[object] = ["reserve", max(1, parts), len(budgets) - 1]
         args += [-1 if h < 0 else h * 1_000_000 for h in (own_horizon, horizon)]
+        return [int(x) for x in await self._run(budgets, args)]
+
+    async def _run(self, budgets: Sequence[Budget], args: list[object], client: Any = None) -> Any:
         for b in budgets:
             interval = _interval_us(b)
-            args += [interval, interval * max(0, b.burst - 1)]
-        return [int(x) for x in await self._reserve(keys=keys, args=args)]
+            args += [interval, interval * max(0, b.burst - 1), _windows(b)]
+        keys = [self.keys.budget(b.key) for b in budgets]
+        return await self._script(keys=keys, args=args, client=client)
 
     async def reserve(
         self, budgets: Sequence[Budget], parts: int = 1, own_horizon: float = OWN_HORIZON
@@ -323,7 +258,8 @@ class Budgets:
         return Pacer(self, tuple(budgets), list(slots.at), renew)
 
     async def settle(self, pace: Pacer, client: Any = None) -> None:
-        """After a copy's calls: its destination budget as the calls really went (`_SETTLE`).
+        """After a copy's calls: its destination budget as the calls really went (`settle` in
+        `relay.budget_lua`).
 
         `client`: a pipeline to join (the ledger write's round trip).
         """
@@ -331,12 +267,9 @@ class Budgets:
             return  # a lone budget may be a shared one: settling it would waste others' slots
         own = pace.spends[-1]
         ago = (time.monotonic() - pace.first_at) * 1_000_000
-        args = [ago, pace.calls, _interval_us(own)]
-        await self._settle(keys=[self.keys.budget(own.key)], args=args, client=client)
+        await self._run([own], ["settle", ago, pace.calls], client=client)
 
     async def pause(self, budget: Budget, seconds: float) -> None:
         """Hold `budget` closed for `seconds` (a platform's retry_after)."""
-        tolerance = _interval_us(budget) * max(0, budget.burst - 1)
-        key = self.keys.budget(budget.key)
-        await self._pause(keys=[key], args=[seconds * 1_000_000, tolerance])
+        await self._run([budget], ["pause", seconds * 1_000_000])
         log.info("budget paused key=%s seconds=%.3f", budget.key, seconds)

@@ -211,3 +211,29 @@ async def test_a_send_queues_for_the_bots_budget_but_not_for_its_own_far_off(
     assert isinstance(refused, float) and 59 < refused <= 60
     after = await budgets.reserve([overall, Budget("memory:bot:chat:9", rate=1, per=1.0)])
     assert isinstance(after, Slots) and after.at[0] - firsts[-1] < 0.11  # nothing was spent
+
+
+async def test_a_windows_budget_lets_a_burst_go_as_far_as_its_windows_allow(
+    client: aioredis.Redis,
+) -> None:
+    """A group's "20 in any minute" and "2 in any 2 s": two at once, then two every 2 s up to
+    20, then the 21st only when the first has left the minute; every window holds after any
+    number of reservations, pauses and settles."""
+    budgets = Budgets(client)
+    group = Budget(
+        "memory:bot:chat:-42", rate=20, per=60.0, margin=0.0, windows=((20, 60.0), (2, 2.0))
+    )
+    slots = await budgets.reserve([group], 20, own_horizon=-1)
+    assert isinstance(slots, Slots)
+    offsets = [at - slots.at[0] for at in slots.at]
+    assert offsets[1] < 0.01 and 1.99 < offsets[2] < 2.01  # two at once, then the 2 s window
+    assert 17.9 < offsets[19] < 18.1  # twenty in 18 s, not one every 3 s (57 s)
+    refused = await budgets.reserve([group], own_horizon=0)
+    assert isinstance(refused, float) and 59.9 < refused <= 60.0  # the minute is full
+    for window, period in group.windows:
+        for i, at in enumerate(slots.at):
+            assert sum(1 for b in slots.at[i:] if b - at < period) <= window
+    other = Budget("memory:bot:chat:-43", rate=20, per=60.0, windows=((20, 60.0),))
+    await budgets.pause(other, 5.0)
+    paused = await budgets.reserve([other], own_horizon=0)
+    assert isinstance(paused, float) and 4.9 < paused <= 5.0

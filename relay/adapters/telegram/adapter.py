@@ -121,7 +121,11 @@ class TelegramAdapter(Adapter):
             # one less, so a request that arrives early under load still finds a message's room.
             chat = Budget(key, b.per_chat_per_second, 1.0, burst=2)
         else:  # groups, supergroups and channels (negative ids, @usernames)
-            chat = Budget(key, b.per_group_per_minute, 60.0, burst=1)
+            # "20 in any minute" as a window, so a burst goes out at once (two a second, the
+            # chat's own pace) instead of one every 3 s; then the minute decides.
+            per_minute = max(1, int(b.per_group_per_minute))
+            windows = ((per_minute, 60.0), (2, 2.0 / b.per_chat_per_second))
+            chat = Budget(key, b.per_group_per_minute, 60.0, windows=windows)
         return overall, chat
 
     # --- delivery -----------------------------------------------------------------------
