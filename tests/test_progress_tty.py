@@ -43,7 +43,7 @@ async def test_on_a_terminal_relay_progress_redraws_one_bar_until_done(
         async with asyncio.timeout(60):
             await read_until(b"delivered 1 / 2")
             await book.count("u1", 1, ok=True, platform="console")  # the last destination
-            await read_until(b"(done)")
+            await read_until(b"(done)\r\n")
             code = await asyncio.to_thread(proc.wait, 60)
     finally:
         if proc.poll() is None:
