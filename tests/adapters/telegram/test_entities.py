@@ -117,12 +117,16 @@ ALPHABET = "ab z09 \n*_[]\\>:/#`!()<&~|,.\"'-жё😀\u00e9"
 @st.composite
 def formatted(draw: st.DrawFn) -> tuple[str, list[MessageEntity]]:
     text = draw(st.text(ALPHABET, max_size=60))
-    entities = []
+    entities, linked = [], set()
     for _ in range(draw(st.integers(0, 6))):
         first = draw(st.integers(0, len(text)))
         end = draw(st.integers(first, len(text)))
         kind = draw(st.sampled_from(STYLES))
         url = draw(st.sampled_from(URLS)) if kind == "text_link" else None
+        if kind in ("text_link", "url"):
+            if linked & set(range(first, end)):
+                continue  # Telegram never nests a link in a link (an <a> in an <a>)
+            linked |= set(range(first, end))
         entities.append(entity(text, kind, first, end, url))
     return text, entities
 
