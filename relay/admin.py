@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
@@ -45,6 +45,8 @@ class Status:
     destinations_with_work: int
     dead_letters: int
     recent_dead: tuple[DeadLetter, ...]
+    depths: dict[str, tuple[int, int]] = field(default_factory=dict)  # platform: (dests, jobs)
+    depths_partial: bool = False  # only the first destinations with work were counted
     in_flight: int = 0  # fan-outs not done
     fan_outs: tuple[tuple[str, str, Progress], ...] = ()  # the first SHOWN: id, label, progress
 
@@ -61,6 +63,10 @@ class Status:
                          f"ago, {pending.get(w.name, 0)} pending")  # fmt: skip
         lines.append(f"destinations: {self.destinations:,} subscribed, "
                      f"{self.destinations_with_work:,} with deliveries waiting")  # fmt: skip
+        for platform, (dests, jobs) in sorted(self.depths.items()):
+            lines.append(f"  {platform}: {dests:,} destinations, {jobs:,} jobs queued")
+        if self.depths_partial:
+            lines.append("  (counted over the first 10,000 destinations with work)")
         for slug, count in self.subscribers.items():
             lines.append(f"  {slug}: {count:,} subscribers")
         lines.append(f"dead letters: {self.dead_letters:,}")
@@ -84,6 +90,8 @@ async def status(client: aioredis.Redis, config: Config, recent: int = 10) -> St
     flying = await in_flight(client, keys)
     registry = Registry(client, keys)
     fan_outs = [(i, await _label(registry, i), p) for i, p in flying[:SHOWN]]
+    queues = Queues(client, keys)
+    depths, partial = await queues.depths()
     return Status(
         stream_length=await stream.length(),
         pending_entries=await stream.pending_count() if consumers else 0,
@@ -92,7 +100,9 @@ async def status(client: aioredis.Redis, config: Config, recent: int = 10) -> St
         lag=await stream.backlog(),
         subscribers=subscribers,
         destinations=await subscriptions.destination_count(),
-        destinations_with_work=await Queues(client, keys).waiting(),
+        destinations_with_work=await queues.waiting(),
+        depths=depths,
+        depths_partial=partial,
         dead_letters=await dead.count(),
         recent_dead=tuple(await dead.recent(recent)),
         in_flight=len(flying),

@@ -272,6 +272,29 @@ class Queues:
         """Queue the count of destinations with work on `pipe` (its result is an int)."""
         pipe.zcard(self.keys.ready)
 
+    async def depths(
+        self, limit: int = 10_000, batch: int = 500
+    ) -> tuple[dict[str, tuple[int, int]], bool]:
+        """Per platform: (destinations with work, jobs queued), from the first `limit` members
+        of the ready set read `batch` at a time; and whether some were left unread."""
+        depths: dict[str, tuple[int, int]] = {}
+        cursor, seen = 0, 0
+        while True:
+            cursor, raw = await self.client.zscan(self.keys.ready, cursor, count=batch)
+            members = [as_str(m) for m, _ in raw][: limit - seen]
+            async with self.client.pipeline(transaction=False) as pipe:
+                for m in members:
+                    pipe.zcard(self.keys.queue(m))
+                lengths = await pipe.execute()
+            for m, n in zip(members, lengths, strict=True):
+                dests, jobs = depths.get(m.partition(":")[0], (0, 0))
+                depths[m.partition(":")[0]] = (dests + 1, jobs + int(n))
+            seen += len(members)
+            if len(members) < len(raw) or (seen >= limit and cursor != 0):
+                return depths, True
+            if cursor == 0:
+                return depths, False
+
     async def waiting(self) -> int:
         """How many destinations have deliveries queued (or are being served)."""
         return int(await self.client.zcard(self.keys.ready))

@@ -195,6 +195,8 @@ async def test_status_shows_a_fan_out_in_flight_with_its_bar_until_it_is_deliver
     assert f"\n  {update_id}  ukraine · Talks resume\n" in during
     assert ("    [####################..........] delivered 2 / 3 · 0 failed · "
             "console 1 ok 0 failed · telegram 1 ok 0 failed\n") in during  # fmt: skip
+    assert "  telegram: 1 destinations, 1 jobs queued\n" in during  # the held channel
+    assert "jobs queued" not in after  # nothing waits
     assert update_id not in after
     assert await client.zcard(KEYS.progress_index) == 0  # read, found done, dropped
 

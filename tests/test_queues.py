@@ -39,3 +39,17 @@ async def test_enqueuing_wakes_a_listener_and_counts_as_waiting(client: aioredis
     async with client.pipeline(transaction=False) as pipe:
         queues.waiting_in(pipe)
         assert await pipe.execute() == [2]
+
+
+async def test_depths_count_destinations_and_jobs_per_platform_up_to_a_limit(
+    client: aioredis.Redis,
+) -> None:
+    queues = Queues(client, KEYS)
+    telegram = [Destination("telegram", str(-1000 - i)) for i in range(5)]
+    discord = [Destination("discord", str(9000 + i)) for i in range(3)]
+    await queues.enqueue(telegram + discord, "u1", "1-0")
+    await queues.enqueue(telegram[:2], "u2", "2-0")
+    depths, partial = await queues.depths()
+    assert depths == {"telegram": (5, 7), "discord": (3, 3)} and not partial
+    some, partial = await queues.depths(limit=4, batch=2)
+    assert sum(d for d, _ in some.values()) == 4 and partial
