@@ -324,8 +324,9 @@ def _command(args: argparse.Namespace) -> int:
             runner.get_loop()
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             return runner.run(_run(config, args))
-    handler = COMMANDS[args.cmd]
-    return asyncio.run(_with_relay(config, lambda relay: handler(relay, args)))
+    if not args.verbose:  # a one-shot command prints its answer; start-up lines are noise
+        logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
+    return asyncio.run(_with_relay(config, lambda relay: COMMANDS[args.cmd](relay, args)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

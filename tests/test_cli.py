@@ -294,3 +294,16 @@ def test_a_redis_error_is_one_line_exit_1(tmp_path: Path, config: Config) -> Non
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1].startswith("error: WRONGTYPE")
     assert "Traceback" not in result.stderr
+
+
+async def test_one_shot_commands_print_their_answer_and_no_start_up_lines(
+    tmp_path: Path, config: Config
+) -> None:
+    """`relay status` is an operator's shell command: the durability and platform lines that
+    `relay run` logs at start would bury its answer (and `--verbose` still shows them)."""
+    cfg_file = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url})
+    quiet = await asyncio.to_thread(relay_cmd, "--config", str(cfg_file), "status")
+    assert quiet.returncode == 0 and "workers: 0 live" in quiet.stdout
+    assert quiet.stderr == ""
+    loud = await asyncio.to_thread(relay_cmd, "--config", str(cfg_file), "--verbose", "status")
+    assert "durability" in loud.stderr
