@@ -28,6 +28,12 @@ CALL_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )
+LATE_CALLS = Counter(
+    "relay_budget_late_calls",
+    "Calls that woke too late for their reserved slot on the bot's budget and took its next one",
+    ["platform"],
+    registry=REGISTRY,
+)
 FANNED_OUT = Counter(
     "relay_fanout_destinations",
     "Delivery jobs queued by this process's fan-outs",

@@ -9,8 +9,9 @@ import time
 import redis.asyncio as aioredis
 
 from relay.adapter import Budget
-from relay.budgets import Budgets, Slots
+from relay.budgets import Budgets, Slots, late_after
 from relay.keys import Keys
+from relay.metrics import LATE_CALLS
 
 TEN = Budget("memory:bot:chat:1", rate=10, per=1.0)
 
@@ -237,3 +238,28 @@ async def test_a_windows_budget_lets_a_burst_go_as_far_as_its_windows_allow(
     await budgets.pause(other, 5.0)
     paused = await budgets.reserve([other], own_horizon=0)
     assert isinstance(paused, float) and 4.9 < paused <= 5.0
+
+
+async def test_a_call_that_wakes_too_late_for_its_slot_takes_the_bots_next_one(
+    client: aioredis.Redis,
+) -> None:
+    """A call made well after its slot (a busy machine) would reach the platform bunched with
+    the calls of the slots after it: it takes the bot's next free slot instead, and counts."""
+    budgets = Budgets(client)
+    overall = Budget("memory:late:global", rate=10, per=1.0, margin=0.04)
+    chat = Budget("memory:late:chat:1", rate=10, per=1.0)
+    assert late_after([overall]) == 0.02
+    slots = await budgets.reserve([overall, chat])
+    assert isinstance(slots, Slots)
+    other = await budgets.reserve([overall, Budget("memory:late:chat:2", rate=10, per=1.0)])
+    assert isinstance(other, Slots)  # the next slot, 104 ms after ours, is another chat's
+    before = LATE_CALLS.labels("memory")._value.get()
+    await asyncio.sleep(0.06)  # asleep past our slot, by more than 20 ms
+    await budgets.pace([overall, chat], slots)()
+    assert LATE_CALLS.labels("memory")._value.get() == before + 1
+    assert time.monotonic() >= other.at[0] + 0.1  # after the other chat's slot, not with it
+    third = Budget("memory:late:chat:3", rate=10, per=1.0)
+    on_time = await budgets.reserve([overall, third])
+    assert isinstance(on_time, Slots)
+    await budgets.pace([overall, third], on_time)()  # made at its slot: no second slot taken
+    assert LATE_CALLS.labels("memory")._value.get() == before + 1

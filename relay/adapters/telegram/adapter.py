@@ -113,7 +113,7 @@ class TelegramAdapter(Adapter):
         prefix = f"telegram:{self.bot_id}"
         rate = PAID_PER_SECOND if b.paid_broadcast else b.global_per_second
         # No burst: Telegram counts the global limit over any one second, and a burst would let
-        # a second carry more than the rate. The shared margin costs ~10% of it (benchmarks.md).
+        # a second carry more than the rate. The shared margin costs 3% of it (benchmarks.md).
         overall = Budget(f"{prefix}:global", rate, 1.0, margin=SHARED_MARGIN)
         key = f"{prefix}:chat:{dest.chat_id}"
         if dest.chat_id.isdigit():  # a private chat: a user's id is positive
