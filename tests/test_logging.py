@@ -113,6 +113,17 @@ async def _healthy(port: int) -> None:
             await asyncio.sleep(0.2)
 
 
+async def _post(port: int, headline: str) -> str:
+    """Post an update to `ukraine` through the running relay's API; its id."""
+    update = {"topic": "ukraine", "headline": headline}
+    async with aiohttp.ClientSession() as http:
+        auth = {"Authorization": f"Bearer {API_TOKEN}"}
+        async with http.post(f"http://127.0.0.1:{port}/v1/updates", json=update,
+                             headers=auth) as r:  # fmt: skip
+            assert r.status == 201, await r.text()
+            return str((await r.json())["id"])
+
+
 async def test_json_lines_carry_the_ids_and_mask_every_secret(
     tmp_path: Path, config: Config
 ) -> None:
@@ -129,13 +140,7 @@ async def test_json_lines_carry_the_ids_and_mask_every_secret(
             tg.control.faults.fail_next(
                 "sendMessage", chat_id=platforms.tg_channel, error=(500, "Internal Server Error")
             )
-            update = {"topic": "ukraine", "headline": "Logs a machine can read"}
-            async with aiohttp.ClientSession() as http:
-                auth = {"Authorization": f"Bearer {API_TOKEN}"}
-                async with http.post(f"http://127.0.0.1:{port}/v1/updates", json=update,
-                                     headers=auth) as r:  # fmt: skip
-                    assert r.status == 201, await r.text()
-                    update_id = (await r.json())["id"]
+            update_id = await _post(port, "Logs a machine can read")
             await run.until(lambda _: len(tg.control.transcript(platforms.tg_channel)) >= 1)
             await run.until(lambda _: len(dc.control.transcript(platforms.dc_channel)) >= 1)
         logged = run.text()
@@ -197,12 +202,7 @@ async def test_delivering_at_info_logs_no_line_per_request(tmp_path: Path, confi
         cfg = platforms.config(tmp_path / "r.yaml", config.redis.url or "", port)
         async with relay_run(cfg, platforms.env, tmp_path / "run.out") as run:
             await _healthy(port)
-            update = {"topic": "ukraine", "headline": "Quiet logs"}
-            async with aiohttp.ClientSession() as http:
-                auth = {"Authorization": f"Bearer {API_TOKEN}"}
-                async with http.post(f"http://127.0.0.1:{port}/v1/updates", json=update,
-                                     headers=auth) as r:  # fmt: skip
-                    assert r.status == 201, await r.text()
+            await _post(port, "Quiet logs")
             await run.until(lambda _: len(tg.control.transcript(platforms.tg_channel)) >= 1)
             await run.until(lambda _: len(dc.control.transcript(platforms.dc_channel)) >= 1)
         logged = run.text()
