@@ -32,6 +32,7 @@ from relay.sync import Syncer
 log = logging.getLogger(__name__)
 JOBS_PER_LEASE = 20  # then yield the destination back, so a long queue cannot hog a slot
 IDLE_WAIT = 1.0
+CLAIM_SPARE = 4
 
 
 class Sender:
@@ -114,7 +115,8 @@ class Sender:
         free = self.settings.concurrency - len(self._active)
         if free <= 0:
             return IDLE_WAIT  # every slot is busy: the next to finish kicks the loop
-        due, later = await self.queues.turns(free + len(self._active))
+        # A few more than there is room for: the first may be taken by another worker first.
+        due, later = await self.queues.turns(free + CLAIM_SPARE)
         for dest in due:
             if stop.is_set() or len(self._active) >= self.settings.concurrency:
                 return IDLE_WAIT

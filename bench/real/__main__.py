@@ -18,9 +18,11 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
+from bench.harness import valkey
+
 from . import plots, report
 from .measure import Run, percentile, steady_rate
-from .procs import cpu_seconds, start_sandbox, valkey
+from .procs import cpu_seconds, start_sandbox
 from .workloads import (
     Bench,
     console_capacity,

@@ -6,11 +6,9 @@ import asyncio
 import contextlib
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +17,6 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 import yaml
-
-from relay.backend import EmbeddedValkey
 
 API_TOKEN = "bench-api-token"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -166,18 +162,6 @@ async def workers(
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
-
-
-@contextlib.contextmanager
-def valkey() -> Any:
-    directory = Path(tempfile.mkdtemp(prefix="lr-bench-", dir="/tmp"))
-    server = EmbeddedValkey(directory)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 async def commands_processed(client: aioredis.Redis) -> int:
