@@ -23,6 +23,10 @@ the emission interval (µs), the burst tolerance (µs), and the windows ("" for 
   made, the calls made. Moves the budget to where those calls, made from that moment, leave it
   (never back).
 - `pause` (KEYS[1]) ARGV: pause µs. Closed until then; never shortens a pause.
+
+A key of the other kind (a group's budget written by a relay from before windows, during a
+rolling upgrade) reads as empty and is overwritten, instead of failing every send with
+WRONGTYPE until it expires.
 """
 
 SCRIPT = """
@@ -38,7 +42,9 @@ for i, key in ipairs(KEYS) do
   tolerances[i] = tonumber(ARGV[base + 1])
   local spec = ARGV[base + 2]
   if spec == '' then
-    local tat = tonumber(redis.call('GET', key) or '0')
+    local held = redis.pcall('GET', key)  -- a windows budget's list before an upgrade: none
+    if type(held) ~= 'string' then held = '0' end
+    local tat = tonumber(held)
     if tat < now then tat = now end
     tats[i] = tat
   else
@@ -47,7 +53,8 @@ for i, key in ipairs(KEYS) do
       log.windows[#log.windows + 1] = {tonumber(limit), tonumber(period)}
       if tonumber(period) > log.longest then log.longest = tonumber(period) end
     end
-    local raw = redis.call('LRANGE', key, 0, -1)
+    local raw = redis.pcall('LRANGE', key, 0, -1)  -- a rate budget's number before: none
+    if raw.err then raw = {} end
     log.floor = tonumber(raw[1] or '0')
     for j = 2, #raw do
       local at = tonumber(raw[j])

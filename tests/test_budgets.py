@@ -263,3 +263,16 @@ async def test_a_call_that_wakes_too_late_for_its_slot_takes_the_bots_next_one(
     assert isinstance(on_time, Slots)
     await budgets.pace([overall, third], on_time)()  # made at its slot: no second slot taken
     assert LATE_CALLS.labels("memory")._value.get() == before + 1
+
+
+async def test_a_budget_key_of_the_other_kind_reads_as_empty(client: aioredis.Redis) -> None:
+    """A rolling upgrade: a group's budget written as a rate (a number) by the old relay, read
+    as windows (a list) by the new one, and back: each reads it as empty, never WRONGTYPE."""
+    budgets = Budgets(client)
+    windows = Budget("memory:up:chat:-1", rate=20, per=60.0, windows=((20, 60.0),))
+    rate = Budget("memory:up:chat:-1", rate=20, per=60.0)
+    await client.set(Keys().budget(windows.key), "1")
+    assert isinstance(await budgets.reserve([windows], own_horizon=0), Slots)
+    assert await client.type(Keys().budget(windows.key)) == b"list"
+    assert isinstance(await budgets.reserve([rate], own_horizon=-1), Slots)
+    assert await client.type(Keys().budget(rate.key)) == b"string"
