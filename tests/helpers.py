@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
@@ -26,6 +27,13 @@ def listening(commands: Commands) -> AdapterContext:
     """The context `relay.app.Relay` hands adapters, around `commands` (on its ingest's Redis)."""
     claims = Claims(commands.ingest.client, commands.ingest.keys)
     return AdapterContext(commands, claims, commands.ingest.registry, commands.subscriptions)
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on at this moment."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class Pipeline:

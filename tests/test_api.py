@@ -28,7 +28,7 @@ from relay.keys import Keys
 from relay.model import Destination
 
 from .conftest import BASE_CONFIG
-from .helpers import Pipeline
+from .helpers import Pipeline, free_port
 
 KEYS = Keys()
 
@@ -291,12 +291,6 @@ async def test_metrics_count_accepted_updates_deliveries_and_queue_state(
     assert "relay_platform_call_seconds_bucket" in after
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _exchange(port: int, data: bytes) -> bytes:
     """Send `data` on a raw connection and stall; everything the server sends until it closes.
 
@@ -313,7 +307,7 @@ def _exchange(port: int, data: bytes) -> bytes:
 async def test_a_stalled_body_gets_408_a_stalled_header_a_close_and_others_are_served(
     client: aioredis.Redis, make_config: Callable[..., Config]
 ) -> None:
-    port = _free_port()
+    port = free_port()
     cfg = make_config(api={"enabled": True, "port": port})
     stop = asyncio.Event()
     async with Relay(cfg, adapters=[]) as relay:
@@ -348,7 +342,7 @@ async def test_a_stalled_body_gets_408_a_stalled_header_a_close_and_others_are_s
 async def test_a_request_that_is_not_http_is_refused_with_one_warning_line(
     client: aioredis.Redis, make_config: Callable[..., Config], caplog: pytest.LogCaptureFixture
 ) -> None:
-    port = _free_port()
+    port = free_port()
     stop = asyncio.Event()
     async with Relay(make_config(api={"enabled": True, "port": port}), adapters=[]) as relay:
         server = asyncio.create_task(serve(relay, stop, read_timeout=5))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from relay.model import Destination, Update
 from relay.stream import Stream
 from relay.subscriptions import Subscriptions
 
-from .helpers import KEYS
+from .helpers import KEYS, free_port
 from .test_cli import write_config
 
 A = Destination("memory", "a")
@@ -130,12 +129,6 @@ async def test_a_short_stream_maxlen_loses_nothing(
     assert await client.xlen(KEYS.updates) < 600  # and acknowledged entries did go
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_a_running_relay_answers_an_overload_with_retry_after(
     tmp_path: Path, client: aioredis.Redis, config: Config
 ) -> None:
@@ -145,7 +138,7 @@ async def test_a_running_relay_answers_an_overload_with_retry_after(
     backlog: the stream keeps what any group has not acknowledged, so ingest must refuse.
     """
     await client.xgroup_create(KEYS.updates, "archive", id="0", mkstream=True)
-    port = _free_port()
+    port = free_port()
     cfg = write_config(
         tmp_path / "r.yaml",
         redis={"url": config.redis.url, "max_backlog": 2},

@@ -47,7 +47,8 @@ from relay.model import Update
 from relay.registry import Registry
 
 from .conftest import BASE_CONFIG
-from .test_supervision import _free_port, _healthy
+from .helpers import free_port
+from .test_supervision import _healthy
 
 # BUSY_HOUR_VERBOSE=1: the workers log at DEBUG into <tmp>/w*.log (what each one sent when).
 VERBOSE = ["--verbose"] if os.environ.get("BUSY_HOUR_VERBOSE") else []
@@ -87,7 +88,7 @@ class Hour:
         dc.control.invite_bot(self.app.application_id, guild)
         self.channels = [dc.control.create_channel(guild, f"live-{i}")
                          for i in range(DISCORD_CHANNELS)]  # fmt: skip
-        self.port = _free_port()
+        self.port = free_port()
         self.procs: list[asyncio.subprocess.Process] = []
         self.pauses: list[tuple[float, float]] = []
 

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -27,16 +26,11 @@ from relay_sandbox.telegram.server import TelegramSandbox
 from relay.config import Config
 
 from .conftest import BASE_CONFIG
+from .helpers import free_port
 
 TG_TOKEN = "7071999:TGsecretTOKENfortheJSONlog-abcdefgh"
 API_TOKEN = "api-SECRET-token-4-the-json-log"
 VOICE = ("PyNaCl", "davey", "voice will NOT be supported")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Platforms:
@@ -131,7 +125,7 @@ async def test_json_lines_carry_the_ids_and_mask_every_secret(
         TelegramSandbox(limits=TelegramLimits.off()) as tg,
         DiscordSandbox(limits=DiscordLimits.off()) as dc,
     ):
-        platforms, port = Platforms(tg, dc), _free_port()
+        platforms, port = Platforms(tg, dc), free_port()
         cfg = platforms.config(tmp_path / "r.yaml", config.redis.url or "", port,
                                logging={"format": "json", "level": "debug"})  # fmt: skip
         # --verbose keeps the library's request lines, with the token in their URLs, on.
@@ -165,7 +159,7 @@ async def test_platforms_away_are_one_warning_per_retry(tmp_path: Path, config: 
     tg = await stack.enter_async_context(TelegramSandbox(limits=TelegramLimits.off()))
     dc = await stack.enter_async_context(DiscordSandbox(limits=DiscordLimits.off()))
     async with stack:
-        platforms, port = Platforms(tg, dc), _free_port()
+        platforms, port = Platforms(tg, dc), free_port()
         cfg = platforms.config(tmp_path / "r.yaml", config.redis.url or "", port)
         async with relay_run(cfg, platforms.env, tmp_path / "run.out") as run:
             await _healthy(port)
@@ -198,7 +192,7 @@ async def test_delivering_at_info_logs_no_line_per_request(tmp_path: Path, confi
         TelegramSandbox(limits=TelegramLimits.off()) as tg,
         DiscordSandbox(limits=DiscordLimits.off()) as dc,
     ):
-        platforms, port = Platforms(tg, dc), _free_port()
+        platforms, port = Platforms(tg, dc), free_port()
         cfg = platforms.config(tmp_path / "r.yaml", config.redis.url or "", port)
         async with relay_run(cfg, platforms.env, tmp_path / "run.out") as run:
             await _healthy(port)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from relay.backend import EmbeddedValkey
 from relay.changes import EDITABLE
 
 from .conftest import ROOT
+from .helpers import free_port
 from .test_cli import write_config
 
 DOC: dict[str, Any] = json.loads((ROOT / "relay" / "openapi.json").read_text())
@@ -105,12 +105,6 @@ def test_the_wheel_ships_the_document(tmp_path: Path) -> None:
     assert json.loads(wheel.read("relay/openapi.json")) == DOC
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
@@ -124,7 +118,7 @@ def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
 def running(valkey: EmbeddedValkey, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`relay run` with its API behind a token and the console platform: its base URL."""
     tmp = tmp_path_factory.mktemp("openapi")
-    port = _free_port()
+    port = free_port()
     cfg = write_config(
         tmp / "r.yaml",
         redis={"url": valkey.url},

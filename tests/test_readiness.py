@@ -31,8 +31,9 @@ from relay.backend import EmbeddedValkey
 from relay.config import Config
 from relay.keys import Keys
 
+from .helpers import free_port
 from .test_durability import own_valkey  # noqa: F401 - a fixture
-from .test_supervision import HANG, _config, _exit, _free_port, _run
+from .test_supervision import HANG, _config, _exit, _run
 
 Probe = tuple[int, dict[str, Any]]
 
@@ -70,7 +71,7 @@ async def test_readyz_is_503_while_the_discord_gateway_is_down_and_200_once_back
         bot = tg.control.create_bot("relay_bot")
         app = dc.control.create_application("live-relay")
         dc.control.invite_bot(app.application_id, dc.control.create_guild("Newsroom"))
-        port = _free_port()
+        port = free_port()
         cfg = _config(
             tmp_path / "r.yaml", config.redis.url, console={"enabled": False},
             telegram={"enabled": True, "api_url": tg.base_url},
@@ -148,7 +149,7 @@ async def test_readyz_is_503_while_the_bot_api_is_unreachable_and_200_once_back(
         bot = tg.control.create_bot("relay_bot")
         link = Link(tg.port)
         await link.restore()
-        port = _free_port()
+        port = free_port()
         api_url = tg.base_url.replace(f":{tg.port}/", f":{link.port}/")
         cfg = _config(tmp_path / "r.yaml", config.redis.url, console={"enabled": False},
                       telegram={"enabled": True, "api_url": api_url},
@@ -180,7 +181,7 @@ async def test_readyz_is_503_while_redis_is_away_and_200_once_back(
     tmp_path: Path,
     own_valkey: EmbeddedValkey,  # noqa: F811
 ) -> None:
-    port = _free_port()
+    port = free_port()
     cfg = _config(tmp_path / "r.yaml", own_valkey.url, console={"enabled": False},
                   api={"enabled": True, "port": port})  # fmt: skip
     proc = await _run(cfg)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,16 +23,11 @@ from relay_sandbox.telegram.server import TelegramSandbox
 from relay.config import Config
 
 from .conftest import BASE_CONFIG
+from .helpers import free_port
 from .test_cli import relay_cmd
 
 TG_TOKEN = "7071999:TGsecretTOKENfortheLOGtest-abcdefgh"
 API_TOKEN = "api-SECRET-token-4-the-log-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(path: Path, redis_url: str, tg_url: str, discord: DiscordSandbox, port: int,
@@ -72,7 +66,7 @@ async def test_no_token_in_any_output_of_a_running_relay(tmp_path: Path, config:
         dc.control.invite_bot(app.application_id, guild)
         secrets = [TG_TOKEN, app.token, API_TOKEN]
 
-        port = _free_port()
+        port = free_port()
         cfg = _config(tmp_path / "r.yaml", config.redis.url or "", tg.base_url, dc, port, [
             {"destination": f"telegram:{channel.id}", "topics": ["ukraine"]},
             {"destination": f"discord:{text}", "topics": ["ukraine"]},
@@ -135,7 +129,7 @@ async def test_no_token_in_any_output_of_a_running_relay(tmp_path: Path, config:
 
 
 def test_no_token_in_a_start_up_crash(tmp_path: Path, config: Config) -> None:
-    closed = _free_port()  # nothing listens there: the Bot API is unreachable at start
+    closed = free_port()  # nothing listens there: the Bot API is unreachable at start
     cfg = tmp_path / "r.yaml"
     cfg.write_text(yaml.safe_dump({
         **BASE_CONFIG,

@@ -31,15 +31,10 @@ from relay.keys import Keys
 from relay.model import Destination, Update
 
 from .conftest import BASE_CONFIG
+from .helpers import free_port
 from .test_cli import relay_cmd
 
 HANG = 60  # seconds after which a process that should have exited is a hang
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(path: Path, redis_url: str | None, **sections: Any) -> Path:
@@ -100,7 +95,7 @@ async def test_a_discord_gateway_closed_for_good_exits_non_zero_saying_why(
         app = dc.control.create_application("live-relay")
         guild = dc.control.create_guild("Newsroom")
         dc.control.invite_bot(app.application_id, guild)
-        port = _free_port()
+        port = free_port()
         cfg = _config(
             tmp_path / "r.yaml", config.redis.url,
             discord={"enabled": True, "api_url": dc.api_base, "gateway_url": dc.gateway_url},
@@ -120,7 +115,7 @@ async def test_a_crashing_dispatcher_exits_non_zero_with_its_traceback(
     tmp_path: Path, config: Config, client: aioredis.Redis
 ) -> None:
     keys = Keys("crash")  # a prefix of its own: the broken stream stays out of other tests
-    port = _free_port()
+    port = free_port()
     cfg = _config(tmp_path / "r.yaml", config.redis.url,
                   api={"enabled": True, "port": port})  # fmt: skip
     cfg.write_text(cfg.read_text().replace("url:", "key_prefix: crash\n  url:"))
@@ -174,7 +169,7 @@ class Watched(MemoryAdapter):
 async def test_healthz_turns_503_naming_the_dead_part_before_the_relay_stops(
     client: aioredis.Redis, make_config: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    port = _free_port()
+    port = free_port()
     cfg = make_config(api={"enabled": True, "port": port})
     adapter = Watched()
     dest = Destination("memory", "desk")
