@@ -235,8 +235,18 @@ class Queues:
             got, _ = await pipe.execute()
         return bool(got)
 
-    async def release(self, dest: Destination, owner: str) -> None:
-        await self._release(keys=[self.keys.lease(str(dest))], args=[owner])
+    async def release_and_schedule(self, dest: Destination, owner: str, delay: float) -> None:
+        """Release the lease, then make `dest` due in `delay` seconds, in one round trip.
+
+        In that order: a worker that finds it due finds it free. (A worker that fails to lease
+        a destination still pushes its ready time to its own lease's end, see `lease`; before
+        a release that could hold a destination with work back by a lease's length.)
+        """
+        k = str(dest)
+        async with self.client.pipeline(transaction=False) as pipe:
+            await self._release(keys=[self.keys.lease(k)], args=[owner], client=pipe)
+            pipe.zadd(self.keys.ready, {k: now_ms() + int(delay * 1000)})
+            await pipe.execute()
 
     async def release_if_empty(self, dest: Destination, owner: str) -> bool:
         """Release the lease and drop an empty queue from the ready set, in one round trip;

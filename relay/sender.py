@@ -136,35 +136,33 @@ class Sender:
         ttl = self.settings.lease_seconds
         leased_at = time.monotonic()  # _claim just took the lease
         held = True
+        then: float | None = 0.0  # seconds until it is due again (None: its queue is empty)
         try:
-            for _ in range(JOBS_PER_LEASE):
+            for _ in range(JOBS_PER_LEASE):  # then back of the line, others first
                 raise_if_cancelled()
                 if stop.is_set():
-                    await self.queues.schedule(dest)
-                    return
+                    break
                 if time.monotonic() - leased_at > ttl / 3:
                     if not await self.queues.lease(dest, self.worker, ttl):
-                        return  # our lease expired and another worker took over
+                        held = False  # our lease expired and another worker took over
+                        return
                     leased_at = time.monotonic()
-                delay = await self.syncer.step(dest, lambda s: self._renew(dest, s))
-                if delay is None:  # queue empty
-                    held = False
-                    await self.queues.release_if_empty(dest, self.worker)
-                    return
-                if delay > 0:
-                    await self.queues.schedule(dest, delay)
-                    return
-            await self.queues.schedule(dest)  # more work: back of the line, others first
+                then = await self.syncer.step(dest, lambda s: self._renew(dest, s))
+                if then is None or then > 0:
+                    break
         except UNREACHABLE as exc:
             # Redis is away: the lease runs out and the destination comes due again.
             log.warning("serving interrupted dest=%s worker=%s: %s", dest, self.worker, exc)
+            held = False
         except Exception:
             log.exception("serving failed dest=%s worker=%s", dest, self.worker)
-            with contextlib.suppress(*UNREACHABLE):
-                await self.queues.schedule(dest, 1.0)
+            then = 1.0
         finally:
-            if held:
+            if held:  # released before it is due again, so a worker that finds it due can take it
                 with contextlib.suppress(*UNREACHABLE):
-                    await self.queues.release(dest, self.worker)
+                    if then is None:
+                        await self.queues.release_if_empty(dest, self.worker)
+                    else:
+                        await self.queues.release_and_schedule(dest, self.worker, then)
             self._active.pop(dest, None)
             self._kick.set()

@@ -53,3 +53,16 @@ async def test_depths_count_destinations_and_jobs_per_platform_up_to_a_limit(
     assert depths == {"telegram": (5, 7), "discord": (3, 3)} and not partial
     some, partial = await queues.depths(limit=4, batch=2)
     assert sum(d for d, _ in some.values()) == 4 and partial
+
+
+async def test_a_destination_given_back_is_free_and_due_at_once(client: aioredis.Redis) -> None:
+    """A worker gives a destination with more work back: the lease is released first, so the
+    failed lease of another worker a moment before (which pushes the ready time to its own
+    lease's end) cannot hold the work back by a lease's length."""
+    queues = Queues(client, KEYS)
+    await queues.enqueue([A], "u1", "1-0")
+    assert await queues.lease(A, "w1", 5.0)
+    assert not await queues.lease(A, "w2", 5.0)  # held: w2 pushed it to ~5 s from now
+    await queues.release_and_schedule(A, "w1", 0.0)
+    assert await queues.due(10) == [A]  # due now, not in 5 s
+    assert await queues.lease(A, "w2", 5.0)  # and free
