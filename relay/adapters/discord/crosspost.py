@@ -7,7 +7,8 @@ that lets `burst` through at once and then one every `3600 / rate` seconds puts 
 `burst + rate - 1` crossposts into any hour, wherever Discord's window falls: `per_hour` 10 is
 a burst of 5 and 6 an hour (a burst of 10 would let an 11th into the window 6 minutes later).
 A crosspost the budget refuses is skipped with one log line; so is every crosspost of a process
-given no budgets. It never fails or delays the delivery: crossposts run in the background.
+given no budgets. It never fails or delays the delivery: crossposts run in the background,
+and a relay that stops gives the ones in flight a few seconds (`CLOSE_GRACE`) to finish.
 
 They use their own discord.py HTTP client without `max_ratelimit_timeout`: the crosspost
 bucket resets after up to an hour, and a client with that timeout would refuse every crosspost
@@ -28,6 +29,7 @@ from relay.model import Destination
 
 log = logging.getLogger(__name__)
 HOUR = 3600.0
+CLOSE_GRACE = 5.0  # seconds a closing relay waits for the crossposts in flight
 
 
 def crosspost_budget(bot_id: str, channel_id: int, per_hour: int = 10) -> Budget:
@@ -58,7 +60,10 @@ class Crossposts:
         while self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
-    async def close(self) -> None:
+    async def close(self, grace: float = CLOSE_GRACE) -> None:
+        """Let the crossposts in flight finish (for up to `grace` seconds), then stop."""
+        if self._pending:
+            await asyncio.wait(set(self._pending), timeout=grace)
         for task in self._pending:
             task.cancel()
         await asyncio.gather(*self._pending, return_exceptions=True)

@@ -116,6 +116,24 @@ async def test_announcement_copies_are_crossposted_within_the_hourly_limit(
     assert len(sandbox.control.requests("crosspost_message")) == 1
 
 
+async def test_a_relay_that_stops_lets_the_crossposts_in_flight_finish(
+    discord_config: Config, sandbox: DiscordSandbox, newsroom: Newsroom, client: aioredis.Redis
+) -> None:
+    topic = discord_config.topic("ukraine")
+    assert topic is not None
+    # the crosspost is held by a 429 for half a second: the adapter closes while it waits
+    sandbox.control.fail_next("crosspost_message", status=429, retry_after=0.5)
+    adapter = make_adapter(discord_config)
+    await adapter.start(AdapterContext(budgets=Budgets(client)))
+    try:
+        await adapter.send(dest(newsroom.news_id), update(), topic)
+    finally:
+        await adapter.aclose()
+    [view] = sandbox.control.transcript(newsroom.news_id)
+    assert view.crossposted
+    assert len(sandbox.control.requests("crosspost_message")) == 2  # the 429, then the retry
+
+
 async def test_a_refused_crosspost_does_not_fail_the_delivery(
     adapter: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, discord_config: Config
 ) -> None:
