@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 
 from relay.adapter import Adapter
 from relay.budgets import Budgets
+from relay.coalesce import Coalesced
 from relay.config import Config
 from relay.dead_letters import DeadLetters
 from relay.keys import Keys
@@ -41,6 +42,7 @@ class Sender:
     def __init__(
         self, client: aioredis.Redis, config: Config, adapters: Mapping[str, Adapter], worker: str
     ) -> None:
+        client = Coalesced(client)  # concurrent deliveries share their round trips
         self.client = client
         self.config = config
         self.settings = config.dispatcher
