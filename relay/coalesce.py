@@ -21,8 +21,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from relay.keys import as_str
+from relay.scripts import TEXTS
 
 Stack = list[tuple[tuple[Any, ...], Mapping[str, Any]]]
 # Commands that hold their connection (or change its state): never merged with others.
@@ -42,6 +45,7 @@ class Batcher:
         self._flushes: set[asyncio.Task[None]] = set()
         self.round_trips = 0
         self.stacks = 0
+        self.reloads = 0  # round trips that found the server's script cache emptied
 
     def submit(self, stack: Stack) -> asyncio.Future[list[Any]]:
         """The replies of `stack`, once the round trip it joins is answered."""
@@ -65,8 +69,11 @@ class Batcher:
             pipe = _Sending(
                 self.client.connection_pool, self.client.response_callbacks, False, None
             )
-            pipe.command_stack = [command for stack, _ in batch for command in stack]
+            commands = [command for stack, _ in batch for command in stack]
+            pipe.command_stack = commands
             replies = await pipe.execute(raise_on_error=False)
+            if any(isinstance(r, NoScriptError) for r in replies):
+                await self._reload(commands, replies)
         except BaseException as exc:
             for _, future in batch:
                 if future.done():
@@ -83,6 +90,29 @@ class Batcher:
             if not future.done():  # its caller may have been cancelled meanwhile
                 future.set_result(replies[at : at + len(stack)])
             at += len(stack)
+
+    async def _reload(self, commands: Stack, replies: list[Any]) -> None:
+        """Load the scripts a restarted (or flushed) server lost and run their calls again.
+
+        Each call still runs after the commands its caller queued before it; the ones queued
+        after it ran first (in the relay's pipelines those touch other keys than the script).
+        """
+        again = [
+            i
+            for i, r in enumerate(replies)
+            if isinstance(r, NoScriptError) and as_str(commands[i][0][1]) in TEXTS
+        ]
+        self.reloads += 1
+        shas = {as_str(commands[i][0][1]) for i in again}
+        async with self.client.pipeline(transaction=False) as pipe:
+            for sha in sorted(shas):
+                pipe.script_load(TEXTS[sha])
+            for i in again:
+                args, options = commands[i]
+                pipe.execute_command(*args, **options)
+            answered = await pipe.execute(raise_on_error=False)
+        for i, reply in zip(again, answered[len(shas) :], strict=True):
+            replies[i] = reply
 
     async def aclose(self) -> None:
         """Let the round trips in flight finish."""
@@ -129,6 +159,7 @@ class CoalescedPipeline(Pipeline):
     """A non-transactional pipeline whose `execute` joins the loop turn's round trip."""
 
     batcher: Batcher
+    reloads_scripts = True  # a `Script` may queue its SHA1 (see `Batcher._reload`)
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         stack, self.command_stack = self.command_stack, []

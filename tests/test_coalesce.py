@@ -76,6 +76,31 @@ async def test_an_error_reaches_only_the_caller_whose_command_failed(
     assert await client.mget("a", "b", "counter") == [b"1", b"2", b"1"]
 
 
+async def test_scripts_go_by_sha1_and_an_emptied_script_cache_is_refilled_unseen(
+    client: aioredis.Redis,
+) -> None:
+    coalesced = Coalesced(client)
+    add = Script(coalesced, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    sent: list[Any] = []
+    await client.script_flush()  # as after a restart
+
+    async def one(i: int) -> list[Any]:
+        async with coalesced.pipeline(transaction=False) as pipe:
+            pipe.set(f"before{i}", i)
+            await add(["sum"], [i], client=pipe)
+            pipe.get(f"before{i}")
+            sent.extend(args[0] for args, _ in pipe.command_stack)
+            return list(await pipe.execute())
+
+    results = await asyncio.gather(*(one(i) for i in range(1, 5)))
+    assert sorted(r[1] for r in results) == [1, 3, 6, 10]  # each call ran once
+    assert [(r[0], r[2]) for r in results] == [(True, str(i).encode()) for i in range(1, 5)]
+    assert "EVALSHA" in sent and "EVAL" not in sent
+    assert coalesced.batcher.reloads == 1
+    assert await add(["sum"], [5], client=None) == 15  # the direct call, now cached
+    assert coalesced.batcher.reloads == 1
+
+
 async def test_scripts_load_themselves_and_transactions_stay_whole(
     client: aioredis.Redis,
 ) -> None:
