@@ -34,6 +34,16 @@ SMALLEST = ["--private", "12", "--groups", "3", "--group-updates", "2", "--paid"
             "--discord", "12", "--latency", "3", "--capacity", "40", "--console", "40"]  # fmt: skip
 
 
+def assert_cpu_columns(row: dict[str, float]) -> float:
+    """The sandbox's CPU, and all three processes' per message (ms = s per 1,000). Returns the
+    sandbox's: a run of 6 sends may take less than one clock tick (10 ms) of it."""
+    parts = [row[k] for k in ("worker CPU s/1k", "Valkey CPU s/1k", "sandbox CPU s/1k")]
+    assert parts[2] >= 0, row
+    assert row["CPU ms/msg (all)"] == pytest.approx(sum(parts)), row
+    assert row["CPU ms/msg (all)"] > 0, row
+    return parts[2]
+
+
 @pytest.mark.timeout(600)
 def test_the_real_path_benchmark_delivers_every_message_and_reports_each_workload(
     tmp_path: Path,
@@ -61,12 +71,46 @@ def test_the_real_path_benchmark_delivers_every_message_and_reports_each_workloa
         assert isinstance(row["429s"], int) and row["429s"] >= 0, key
         assert row["worker CPU s/1k"] is not None and row["worker CPU s/1k"] > 0, key
         assert f"| {key[0]} | {key[1]} | {key[2]} | {row['messages']:,} |" in out
+    assert sum(assert_cpu_columns(row) for row in paced.values()) > 0
     relay_rows = [r for k, r in paced.items() if k[1] == "relay"]
     assert all(r["Redis cmds/msg"] > 0 for r in relay_rows)
     latency = data["latency"]
     assert (latency["updates"], latency["delivered"]) == (3, 3)
     assert latency["p50 ms"] <= latency["p95 ms"] <= latency["p99 ms"] <= latency["max ms"]
-    assert [(r["workload"], r["workers"], r["delivered"]) for r in data["capacity"]] == [
-        ("telegram 40, limits off", 1, 40), ("console 40", 2, 40)]  # fmt: skip
+    off = "telegram 40, limits off"
+    capacity = [(r["workload"], r["path"], r["workers"], r["delivered"]) for r in data["capacity"]]
+    assert capacity == [(off, "relay", 1, 40), (off, "plain loop", 1, 40),
+                        (off, "plain loop, AiohttpRequest", 1, 40),
+                        ("console 40", "relay", 2, 40)]  # fmt: skip
+    assert sum(assert_cpu_columns(row) for row in data["capacity"] if row["workload"] == off) > 0
+    assert_cpu_columns(data["capacity"][-1])  # console: the sandbox's share is only its idling
+    assert "| sandbox CPU s/1k | CPU ms/msg (all) |" in out
     for name in ("rate.png", "latency_cdf.png", "cpu.png"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+@pytest.mark.timeout(300)
+def test_the_real_path_profile_says_where_each_workers_cpu_goes(tmp_path: Path) -> None:
+    """`--profile` on the smallest capacity run: py-spy attaches to the `relay run` worker (as
+    root here and in CI: if it cannot, this fails), writes its raw stacks and flamegraph, and
+    the component table's leaf shares add up to 100%."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.real", "--only", "capacity", "--capacity", "30",
+         "--console", "10", "--no-plain", "--profile", "--results", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "py-spy could not sample" not in out and "py-spy is not installed" not in out, out
+    label = "telegram 30, limits off relay x1"
+    raw = tmp_path / "profile-telegram-30-limits-off-relay-x1-w0.raw"
+    assert raw.stat().st_size > 0
+    assert (tmp_path / raw.with_suffix(".svg").name).read_text().lstrip().startswith("<?xml")
+    assert f"### {label}: " in out
+    assert "| component | samples | leaf % | inclusive % |" in out
+    profile = json.loads((tmp_path / "real.json").read_text())["profile"][label]
+    rows = {r["component"]: r for r in profile["components"]}
+    assert sum(r["samples"] for r in rows.values()) == profile["samples"] > 0
+    assert sum(r["leaf %"] for r in rows.values()) == pytest.approx(100, abs=1)
+    assert rows["asyncio event loop"]["inclusive %"] > 0  # every sample runs under the loop
+    assert rows["relay sender"]["inclusive %"] > 0

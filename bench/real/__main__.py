@@ -4,6 +4,7 @@ Starts the embedded Valkey and `relay sandbox` (Telegram's and Discord's real li
 each workload N `relay run` workers as processes, subscribes the destinations (not measured),
 posts through `POST /v1/updates` and reads the sandbox's request log and `/proc/<pid>/stat`.
 Prints Markdown tables, writes `<results>/real.json` and, with matplotlib, PNG plots.
+`--profile`: py-spy samples each run's sending processes: where their CPU goes (`profile`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bench.harness import valkey
 from . import plots, report
 from .measure import Run, percentile, steady_rate
 from .procs import cpu_seconds, start_sandbox
+from .profile import Profiler
 from .workloads import (
     Bench,
     console_capacity,
@@ -48,6 +50,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--console", type=int, default=5000, help="console destinations, 2 workers")
     p.add_argument("--no-plain", action="store_true", help="skip the plain PTB loop")
     p.add_argument("--results", type=Path, default=report.RESULTS)
+    p.add_argument("--profile", action="store_true", help="py-spy: CPU by component")
     return p.parse_args(argv)
 
 
@@ -73,20 +76,36 @@ async def paced(b: Bench, a: argparse.Namespace) -> list[Run]:
 
 
 async def capacity(b: Bench, a: argparse.Namespace) -> list[Run]:
-    """Limits off: deliveries per second the relay itself manages."""
+    """Limits off: deliveries per second the relay itself manages, and the plain loop's floor
+    (PTB and the sandbox alone, no limiter) with PTB's transport and with the relay's."""
     name = f"telegram {a.capacity}, limits off"
     off = {"enabled": False}
-    return [await relay_telegram(b, name, "private", a.capacity, 1, limits=off),
-            await console_capacity(b, a.console, 2)]  # fmt: skip
+    runs = [await relay_telegram(b, name, "private", a.capacity, 1, limits=off)]
+    if not a.no_plain:
+        runs += [await plain_telegram(b, name, "private", a.capacity, limits=off,
+                                      aiohttp_request=aio) for aio in (False, True)]  # fmt: skip
+    return [*runs, await console_capacity(b, a.console, 2)]
 
 
 def capacity_row(run: Run) -> dict[str, object]:
-    rate = steady_rate(run.ok) if run.path == "relay" and "console" not in run.workload else (
-        run.delivered / run.seconds)  # fmt: skip
-    return {"workload": run.workload, "workers": run.workers, "delivered": run.delivered,
-            "seconds": run.seconds, "per second": rate, "per second per worker":
-            rate / run.workers, "worker CPU s/1k": run.per_thousand(run.worker_cpu),
-            "Valkey CPU s/1k": run.per_thousand(run.valkey_cpu)}  # fmt: skip
+    rate = run.delivered / run.seconds if "console" in run.workload else steady_rate(run.ok)
+    return {"workload": run.workload, "path": run.path, "workers": run.workers,
+            "delivered": run.delivered, "seconds": run.seconds, "per second": rate,
+            "per second per worker": rate / run.workers, **run.cpu()}  # fmt: skip
+
+
+def profiled(profiler: Profiler) -> dict[str, Any]:
+    """Print each run's profile table; their rows and files for the JSON."""
+    out: dict[str, Any] = {}
+    if profiler.profiles:
+        print(f"## Where the CPU goes (py-spy, {profiler.results}/profile-*)\n")
+    for p in profiler.profiles:
+        rows = p.shares()
+        print(f"### {p.label}: {p.summary()}\n")
+        print(report.table(rows), "\n")
+        out[p.label] = {"samples": p.samples, "cpu_seconds": p.cpu, "components": rows,
+                        "files": [str(f) for f in p.files]}  # fmt: skip
+    return out
 
 
 async def main(a: argparse.Namespace) -> int:
@@ -96,7 +115,8 @@ async def main(a: argparse.Namespace) -> int:
         sandbox_cpu0 = cpu_seconds(sandbox.pid)
         try:
             async with aiohttp.ClientSession() as http:
-                b = Bench(http, sandbox, server, redis, Path(tmp))
+                profiler = Profiler.make(a.results) if a.profile else None
+                b = Bench(http, sandbox, server, redis, Path(tmp), profiler)
                 runs = await paced(b, a)
                 lat = await latency(b, a.latency) if "latency" in a.only else []
                 caps = await capacity(b, a) if "capacity" in a.only else []
@@ -125,6 +145,8 @@ async def main(a: argparse.Namespace) -> int:
         print("## Capacity, limits off\n")
         print(report.table(rows), "\n")
         out["capacity"] = rows
+    if profiler is not None:
+        out["profile"] = profiled(profiler)
     out["sandbox_cpu_seconds"] = sandbox_cpu
     print(f"JSON: {report.write('real', out, a.results)}")
     made = plots.draw(runs, lat, a.results)

@@ -52,6 +52,7 @@ class Run:
     sent: list[Sent] = field(default_factory=list)
     worker_cpu: float = 0.0  # seconds, over the run (the plain loop: its own process)
     valkey_cpu: float = 0.0
+    sandbox_cpu: float = 0.0  # `relay sandbox`, the platforms' side of every send
     commands: int = 0  # Redis commands over the run
 
     @property
@@ -78,14 +79,24 @@ class Run:
     def per_thousand(self, cpu: float) -> float:
         return cpu / self.delivered * 1000 if self.delivered else math.nan
 
+    def cpu(self) -> dict[str, float]:
+        """The CPU columns: each process per 1,000 delivered, and all three per message (ms),
+        to hold against the machine's cores (2 cores: 2,000 CPU ms per second)."""
+        parts = (self.worker_cpu, self.valkey_cpu, self.sandbox_cpu)
+        return {
+            "worker CPU s/1k": self.per_thousand(self.worker_cpu),
+            "Valkey CPU s/1k": self.per_thousand(self.valkey_cpu),
+            "sandbox CPU s/1k": self.per_thousand(self.sandbox_cpu),
+            "CPU ms/msg (all)": self.per_thousand(sum(parts)),  # s per 1,000 = ms per one
+        }
+
     def row(self) -> dict[str, object]:
         ok = self.ok
         return {
             "workload": self.workload, "path": self.path, "workers": self.workers,
             "messages": self.expected, "delivered": self.delivered, "429s": self.refused,
             "seconds": self.seconds, "steady/s": steady_rate(ok), "budget/s": self.budget,
-            "fill": self.fill, "worker CPU s/1k": self.per_thousand(self.worker_cpu),
-            "Valkey CPU s/1k": self.per_thousand(self.valkey_cpu),
+            "fill": self.fill, **self.cpu(),
             "Redis cmds/msg": self.commands / self.delivered if self.delivered else math.nan,
         }  # fmt: skip
 

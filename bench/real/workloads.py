@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from relay.subscriptions import Subscriptions
 
 from .measure import Run
 from .procs import Sandbox, commands_processed, cpu_seconds, free_port, worker_config, workers
+from .profile import Profiler
 from .world import Discord, Sent, Telegram
 
 TOPIC = "live"
@@ -41,6 +44,7 @@ class Bench:
     valkey: EmbeddedValkey
     redis: aioredis.Redis
     directory: Path
+    profiler: Profiler | None = None  # --profile
     runs: int = 0
 
     def scratch(self) -> Path:
@@ -48,6 +52,15 @@ class Bench:
         path = self.directory / f"run{self.runs}"
         path.mkdir()
         return path
+
+    def profiled(
+        self, run: Run, pids: Sequence[int], within: float
+    ) -> AbstractAsyncContextManager[None]:
+        """py-spy on `pids` for the body, with --profile; else nothing."""
+        if self.profiler is None:
+            return contextlib.nullcontext()
+        label = f"{run.workload} {run.path} x{run.workers}"
+        return self.profiler.sampling(label, pids, within)
 
     async def fresh(self, destinations: list[Destination]) -> None:
         """An empty database with `destinations` subscribed (setup, not measured)."""
@@ -94,20 +107,23 @@ async def through_relay(
     time (monotonic), for latency."""
     await b.fresh(dests)
     answered: list[float] = []
+    within = 120 + 5 * run.expected / run.budget + updates * spacing
     async with workers(run.workers, config, env, b.scratch()) as w:
-        cpu0, valkey0 = w.cpu(), cpu_seconds(b.valkey.pid)
-        commands0 = await commands_processed(b.redis)
-        run.start = time.monotonic()
-        ids = []
-        for n in range(updates):
-            ids.append((await w.post(b.http, update(run.workload, n)))["id"])
-            answered.append(time.monotonic())
-            if spacing:
-                await asyncio.sleep(spacing)
-        within = 120 + 5 * run.expected / run.budget
-        await b.settled(ids, within)
-        run.worker_cpu = w.cpu() - cpu0
-        run.valkey_cpu = cpu_seconds(b.valkey.pid) - valkey0
+        async with b.profiled(run, w.pids, within):
+            cpu0, valkey0 = w.cpu(), cpu_seconds(b.valkey.pid)
+            sandbox0 = cpu_seconds(b.sandbox.pid)
+            commands0 = await commands_processed(b.redis)
+            run.start = time.monotonic()
+            ids = []
+            for n in range(updates):
+                ids.append((await w.post(b.http, update(run.workload, n)))["id"])
+                answered.append(time.monotonic())
+                if spacing:
+                    await asyncio.sleep(spacing)
+            await b.settled(ids, within)
+            run.worker_cpu = w.cpu() - cpu0
+            run.valkey_cpu = cpu_seconds(b.valkey.pid) - valkey0
+            run.sandbox_cpu = cpu_seconds(b.sandbox.pid) - sandbox0
         run.commands = await commands_processed(b.redis) - commands0
     return answered
 
@@ -157,27 +173,43 @@ async def _ours(tg: Telegram, chats: list[int], start: float) -> list[Sent]:
 
 
 async def plain_telegram(
-    b: Bench, name: str, kind: str, chats_n: int, updates: int = 1, paid: bool = False
+    b: Bench,
+    name: str,
+    kind: str,
+    chats_n: int,
+    updates: int = 1,
+    paid: bool = False,
+    limits: dict[str, Any] | None = None,
+    aiohttp_request: bool = False,
 ) -> Run:
-    """The same sends from the plain PTB + AIORateLimiter loop (one process, no relay)."""
+    """The same sends from the plain PTB loop (one process, no relay): with AIORateLimiter at
+    the platform's limits; with `limits` (the sandbox's, e.g. off) and no limiter. PTB's default
+    transport (httpx), or `aiohttp_request`: the relay's `AiohttpRequest`."""
     tg = Telegram(b.http, b.sandbox)
     chats = await telegram_chats(tg, kind, chats_n)
-    await tg.limits()
-    run = Run(name, "plain loop", 1, chats_n * updates, PAID_BUDGET if paid else TELEGRAM_BUDGET,
-              0.0)  # fmt: skip
+    await tg.limits(**(limits or {}))
+    budget = math.inf if limits else PAID_BUDGET if paid else TELEGRAM_BUDGET
+    path = "plain loop, AiohttpRequest" if aiohttp_request else "plain loop"
+    run = Run(name, path, 1, chats_n * updates, budget, 0.0)
     listing = b.scratch() / "chats.txt"
     listing.write_text("\n".join(str(c) for c in chats * updates))
+    flags = [*(["--paid"] if paid else []), *(["--no-limiter"] if limits else []),
+             *(["--aiohttp"] if aiohttp_request else [])]  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.real.plain", "--api-url", f"{b.sandbox.telegram_url}/bot",
-        "--token", tg.token, "--chats", str(listing), *(["--paid"] if paid else []),
+        "--token", tg.token, "--chats", str(listing), *flags,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
     )  # fmt: skip
     assert proc.stdin is not None and proc.stdout is not None
     await proc.stdout.readline()  # ready
-    run.start = time.monotonic()
-    proc.stdin.write(b"go\n")
-    await proc.stdin.drain()
-    out, _ = await proc.communicate()
+    async with b.profiled(run, [proc.pid], 120 + 5 * run.expected / run.budget):
+        sandbox0 = cpu_seconds(b.sandbox.pid)
+        run.start = time.monotonic()
+        proc.stdin.write(b"go\n")
+        await proc.stdin.drain()
+        out = await proc.stdout.readline()
+        run.sandbox_cpu = cpu_seconds(b.sandbox.pid) - sandbox0
+    await proc.communicate()
     run.worker_cpu = float(json.loads(out)["cpu"])
     # The loop sends one text to every chat: each (chat, n) pair counts once by its send.
     sent = await _ours(tg, chats, run.start)
