@@ -224,16 +224,23 @@ class Queues:
 
     async def lease(self, dest: Destination, owner: str, ttl: float) -> bool:
         """Take (or renew) the right to serve `dest` for `ttl` seconds."""
-        k = str(dest)
+        return (await self.lease_many([dest], owner, ttl))[0]
+
+    async def lease_many(self, dests: list[Destination], owner: str, ttl: float) -> list[bool]:
+        """`lease` each of `dests`, in one round trip; which ones we now hold."""
+        if not dests:
+            return []
+        ms = int(ttl * 1000)
         async with self.client.pipeline(transaction=False) as pipe:
-            await self._lease(keys=[self.keys.lease(k)], args=[owner, int(ttl * 1000)], client=pipe)
+            for dest in dests:
+                await self._lease(keys=[self.keys.lease(str(dest))], args=[owner, ms], client=pipe)
             # While leased, other workers see it due only when the lease would have expired.
             # (Sent in the same round trip: if another worker holds the lease, this only makes
             # its destination due when our lease would have ended, and it reschedules it anyway
             # when it is done.)
-            pipe.zadd(self.keys.ready, {k: now_ms() + int(ttl * 1000)}, xx=True)
-            got, _ = await pipe.execute()
-        return bool(got)
+            pipe.zadd(self.keys.ready, {str(d): now_ms() + ms for d in dests}, xx=True)
+            *got, _ = await pipe.execute()
+        return [bool(g) for g in got]
 
     async def release_and_schedule(self, dest: Destination, owner: str, delay: float) -> None:
         """Release the lease, then make `dest` due in `delay` seconds, in one round trip.

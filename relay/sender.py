@@ -117,16 +117,18 @@ class Sender:
         free = self.settings.concurrency - len(self._active)
         if free <= 0:
             return IDLE_WAIT  # every slot is busy: the next to finish kicks the loop
-        # A few more than there is room for: the first may be taken by another worker first.
+        # A few more than there is room for: some may be ours already, in hand.
         due, later = await self.queues.turns(free + CLAIM_SPARE)
-        for dest in due:
-            if stop.is_set() or len(self._active) >= self.settings.concurrency:
-                return IDLE_WAIT
-            if dest in self._active:
-                continue
-            if await self.queues.lease(dest, self.worker, self.settings.lease_seconds):
+        wanted = [dest for dest in due if dest not in self._active][:free]
+        if stop.is_set() or not wanted:
+            return IDLE_WAIT if later is None else min(later, IDLE_WAIT)
+        got = await self.queues.lease_many(wanted, self.worker, self.settings.lease_seconds)
+        for dest, ours in zip(wanted, got, strict=True):
+            if ours and not stop.is_set():
                 task = asyncio.create_task(self._serve(dest, stop), name=f"serve {dest}")
                 self._active[dest] = task
+        if not all(got) and len(self._active) < self.settings.concurrency:
+            return 0.0  # other workers took some: look again for the next due ones
         return IDLE_WAIT if later is None else min(later, IDLE_WAIT)
 
     async def _renew(self, dest: Destination, seconds: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -66,3 +67,28 @@ async def test_a_destination_given_back_is_free_and_due_at_once(client: aioredis
     await queues.release_and_schedule(A, "w1", 0.0)
     assert await queues.due(10) == [A]  # due now, not in 5 s
     assert await queues.lease(A, "w2", 5.0)  # and free
+
+
+async def test_lease_many_takes_the_free_ones_in_one_round_trip_and_holds_them_back(
+    client: aioredis.Redis,
+) -> None:
+    queues = Queues(client, KEYS)
+    c = Destination("memory", "c")
+    await queues.enqueue([A, B, c], "u1", "1-0")
+    assert await queues.lease(B, "other", 30)  # another worker serves B
+    taken = 0
+    get = client.connection_pool.get_connection
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal taken
+        taken += 1
+        return await get(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    client.connection_pool.get_connection = counting  # type: ignore[method-assign]
+    assert await queues.lease_many([A, B, c], "me", 30) == [True, False, True]
+    assert taken == 1
+    assert await queues.lease_many([A], "me", 30) == [True]  # our own: renewed
+    # while leased, none of them is due to the others before the lease would end
+    due, later = await queues.turns(10)
+    assert due == [] and later is not None and later > 25
+    assert await queues.lease_many([], "me", 30) == []
