@@ -202,6 +202,8 @@ class Profiler:
             for proc, out, said in spies:
                 rest, _ = await proc.communicate()
                 said += rest.decode(errors="replace").splitlines()
+                if any("No stack counts found" in line for line in said):
+                    continue  # an idle process: the raw file says so with no samples
                 if proc.returncode != 0 or not out.exists():
                     why = next((line.strip() for line in said if line.strip()), "")
                     print(f"--profile: py-spy could not sample {label}: {why or proc.returncode}")
