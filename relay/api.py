@@ -331,6 +331,8 @@ def make_app(relay: Relay, read_timeout: float = READ_TIMEOUT) -> web.Applicatio
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    for adapter in relay.adapters:  # an adapter's own routes: Telegram's webhook
+        app.router.add_routes(getattr(adapter, "routes", tuple)())
     return app
 
 

@@ -2,9 +2,11 @@
 
 Every worker sharing a bot token runs the same adapters, but some work must happen once:
 Telegram answers a second concurrent getUpdates with 409 Conflict, so only the holder of a
-poll lease long-polls (another takes over when it stops renewing); every worker's Discord
-gateway receives every interaction, so only the worker that claims it first answers it (the
-others would fail with 40060 "already acknowledged"). Adapters get `Claims` through
+poll lease long-polls, or in webhook mode sets the webhook (another takes over when it stops
+renewing); every worker's Discord gateway receives every interaction, so only the worker that
+claims it first answers it (the others would fail with 40060 "already acknowledged"); a
+Telegram webhook posts an update to any worker behind its URL, and again on a retry, so only
+the worker that claims the update first processes it. Adapters get `Claims` through
 `relay.adapter.AdapterContext`.
 """
 
@@ -71,4 +73,9 @@ class Claims:
     async def claim_interaction(self, platform: str, interaction_id: str, ttl: float) -> bool:
         """True for the first worker to claim the interaction within `ttl` seconds; then False."""
         key = self.keys.interaction(platform, interaction_id)
+        return bool(await self.client.set(key, 1, nx=True, ex=max(1, int(ttl))))
+
+    async def claim_update(self, platform: str, bot_id: str, update_id: int, ttl: float) -> bool:
+        """True for the first worker to claim bot `bot_id`'s update within `ttl` seconds."""
+        key = self.keys.delivered_update(platform, bot_id, update_id)
         return bool(await self.client.set(key, 1, nx=True, ex=max(1, int(ttl))))

@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar
 
 from redis.connection import parse_url
 
-from relay import logs, yamlfile
+from relay import logs, telegram_settings, yamlfile
 from relay.errors import ConfigError, InvalidUpdate
 from relay.model import SLUG_PATTERN, Destination
 from relay.settings import (
@@ -30,6 +30,7 @@ from relay.settings import (
     env_override,
     source,
 )
+from relay.telegram_settings import Mode, TelegramBudgets, WebhookConfig
 
 DEFAULT_DATA_DIR = Path("~/.local/share/live-relay").expanduser()
 PLATFORMS = ("telegram", "discord", "console")
@@ -198,16 +199,6 @@ class RedisConfig:
 
 
 @dataclass(frozen=True)
-class TelegramBudgets:
-    """Telegram's flood limits per bot token (paid broadcast raises the global one)."""
-
-    global_per_second: Positive = 30.0
-    per_chat_per_second: Positive = 1.0
-    per_group_per_minute: Positive = 20.0
-    paid_broadcast: bool = False
-
-
-@dataclass(frozen=True)
 class TelegramConfig:
     """The Telegram bot."""
 
@@ -215,7 +206,9 @@ class TelegramConfig:
     token_env: str = "TELEGRAM_TOKEN"
     token: str = field(default="", repr=False, metadata=_token("token_env", "enabled"))
     api_url: HttpUrl = "https://api.telegram.org/bot"
-    budgets: TelegramBudgets = TelegramBudgets()
+    budgets: TelegramBudgets = field(default_factory=TelegramBudgets)
+    mode: Mode = "polling"  # or "webhook": Telegram posts updates to telegram.webhook.url
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 @dataclass(frozen=True)
@@ -295,6 +288,7 @@ class Config:
     def secrets(self) -> tuple[str, ...]:
         """Every secret the config holds, for masking in logs."""
         found = [self.telegram.token, self.discord.token, self.api.token]
+        found.append(self.telegram.webhook.secret_token)
         url = self.redis.url or ""
         if "@" in url:  # redis://user:password@host
             credentials = url.split("://", 1)[-1].rsplit("@", 1)[0]
@@ -334,6 +328,7 @@ def parse(data: Any, file: str, env: Mapping[str, str], *, need_tokens: bool = T
     """Build a `Config` from already-loaded YAML data."""
     config = build(Config, data, Context(file, env, need_tokens))
     _check_across_keys(config)
+    telegram_settings.check(config.path, config.telegram, config.api.enabled, need_tokens)
     return config
 
 

@@ -166,3 +166,7 @@ class Keys:
     def interaction(self, platform: str, interaction_id: str) -> str:
         """The claim of the one worker answering a chat interaction (expires with its token)."""
         return f"{self.prefix}:{platform}:interaction:{interaction_id}"
+
+    def delivered_update(self, platform: str, bot_id: str, update_id: int) -> str:
+        """The claim of the one worker processing a bot's update posted to its webhook."""
+        return f"{self.prefix}:{platform}:{bot_id}:update:{update_id}"

@@ -36,7 +36,7 @@ OWNERS: dict[str, frozenset[str]] = {
     "relay/ledger.py": frozenset({"ledger", "targets", "progress", "progress_index"}),
     "relay/queues.py": frozenset({"queue", "queue_versions", "attempts", "lease", "ready", "wake"}),
     "relay/budgets.py": frozenset({"budget"}),
-    "relay/claims.py": frozenset({"poller", "interaction"}),
+    "relay/claims.py": frozenset({"poller", "interaction", "delivered_update"}),
     "relay/workers.py": frozenset({"worker", "workers"}),
 }
 OWNER_OF = {member: module for module, members in OWNERS.items() for member in members}

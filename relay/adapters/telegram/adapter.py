@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from aiohttp import web
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
@@ -19,6 +20,12 @@ from relay.adapters.telegram.delivery import Delivery, translate
 from relay.adapters.telegram.handlers import CommandListener, log_error
 from relay.adapters.telegram.reachability import Recorded, RecordedAiohttp
 from relay.adapters.telegram.render import TelegramMessage, render_cached
+from relay.adapters.telegram.webhook import (
+    ALLOWED_UPDATES,
+    WebhookHealth,
+    WebhookRoute,
+    set_webhook,
+)
 from relay.claims import PollLease
 from relay.commands import DESCRIPTIONS, EDITORS, EVERYONE
 from relay.config import Config, TopicConfig
@@ -62,8 +69,9 @@ class TelegramAdapter(Adapter):
     """Renders, delivers and listens for commands with one bot token (`config.telegram`).
 
     `start` with `context.commands` long-polls `config.telegram.api_url` for commands while
-    this worker holds the bot's poll lease (`context.claims`); without commands (a CLI
-    process) it only prepares the bot for sending.
+    this worker holds the bot's poll lease (`context.claims`), or in webhook mode sets the
+    webhook while it holds the lease and serves the webhook's route (`routes`) whether or not
+    it does; without commands (a CLI process) it only prepares the bot for sending.
     """
 
     platform = "telegram"
@@ -102,6 +110,9 @@ class TelegramAdapter(Adapter):
         self.delivery = Delivery(self.bot, int(self.bot_id or 0), tg.budgets.paid_broadcast)
         self.listener: CommandListener | None = None
         self._bot_ready = False
+        self.webhook: WebhookRoute | None = None  # webhook mode, once started for commands
+        self._hooked = False  # this worker set the webhook since it took the lease
+        self.webhook_health = WebhookHealth(self.bot, tg.webhook)
 
     # --- rendering and budgets ----------------------------------------------------------
 
@@ -221,11 +232,17 @@ class TelegramAdapter(Adapter):
         await self.register_commands()
         await self.app.start()
         self.lease = claims.poll_lease(self.platform, self.bot_id, self.lease_seconds)
+        if self.config.telegram.mode == "webhook":
+            self.webhook = WebhookRoute(self.app, claims, self.bot_id, self.config.telegram.webhook)
         self._poller = asyncio.create_task(self._poll_while_leader(), name="telegram-poller")
         log.info("telegram bot @%s ready for commands", self.bot.username)
 
     def background(self) -> Sequence[asyncio.Task[Any]]:
         return () if self._poller is None else (self._poller,)
+
+    def routes(self) -> Sequence[web.RouteDef]:
+        """The HTTP routes this adapter serves on the API's server: the webhook's, if any."""
+        return () if self.webhook is None else (self.webhook.route(),)
 
     @property
     def polling(self) -> bool:
@@ -239,11 +256,13 @@ class TelegramAdapter(Adapter):
                 leader = await self.lease.hold()
             except Exception:  # Redis unreachable: keep doing what we did, try again soon
                 log.exception("poll lease check failed")
-                leader = self.polling
-            if leader and not self.polling:
+                leader = self.polling or self._hooked
+            if self.webhook is not None:
+                await self._hold_webhook(leader)
+            elif leader and not self.polling:
                 await self.app.updater.start_polling(
                     timeout=timedelta(seconds=self.poll_timeout),
-                    allowed_updates=["message", "channel_post"],
+                    allowed_updates=list(ALLOWED_UPDATES),
                     error_callback=PollingErrors(self.poll_timeout),
                 )
                 log.info("polling for commands bot=%s", self.bot_id)
@@ -252,9 +271,23 @@ class TelegramAdapter(Adapter):
                 log.info("another worker polls for commands now bot=%s", self.bot_id)
             await asyncio.sleep(self.lease_seconds / 3)
 
+    async def _hold_webhook(self, leader: bool) -> None:
+        """setWebhook once each time this worker takes the lease (again if it failed)."""
+        if leader and not self._hooked:
+            try:
+                await set_webhook(self.bot, self.config.telegram.webhook)
+                self._hooked = True
+            except TelegramError as exc:
+                log.warning("webhook not set bot=%s (retrying): %s", self.bot_id, exc)
+        elif not leader:
+            self._hooked = False
+
     async def health(self) -> Health:
         """The poller's last getUpdates succeeded recently (the worker that polls), or else the
-        Bot API answered a call recently (a getMe now if none did for a while)."""
+        Bot API answered a call recently (a getMe now if none did for a while); in webhook mode,
+        whether Telegram's updates reach the webhook (`webhook.judge`)."""
+        if self.webhook is not None:
+            return await self.webhook_health()
         if self.polling:
             return self.polls.seen.health(self.poll_timeout + 10.0, polling=True)
         age = self.calls.seen.age()
