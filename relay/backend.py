@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from relay import keeper, redis_version
 from relay.config import RedisConfig
 from relay.errors import StreamError
+from relay.resp import packing_with_hiredis
 
 log = logging.getLogger(__name__)
 SOCKET_NAME = "valkey.sock"
@@ -242,6 +243,7 @@ async def connect(url: str, max_connections: int = 100) -> aioredis.Redis:
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=30
     )
+    pool.connection_class = packing_with_hiredis(pool.connection_class)
     client: aioredis.Redis = aioredis.Redis(connection_pool=pool)
     try:
         await asyncio.wait_for(client.ping(), timeout=5.0)
