@@ -331,8 +331,6 @@ def make_app(relay: Relay, read_timeout: float = READ_TIMEOUT) -> web.Applicatio
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    for adapter in relay.adapters:  # an adapter's own routes: Telegram's webhook
-        app.router.add_routes(getattr(adapter, "routes", tuple)())
     return app
 
 
@@ -340,8 +338,11 @@ async def serve(relay: Relay, stop: asyncio.Event, read_timeout: float = READ_TI
     """Serve the API on the configured address until `stop` is set."""
     check_exposure(relay.config)
     host, port = relay.config.api.host, relay.config.api.port
+    app = make_app(relay, read_timeout)
+    for adapter in relay.adapters:  # an adapter's own routes (Telegram's webhook): no API
+        app.router.add_routes(getattr(adapter, "routes", tuple)())
     runner = web.AppRunner(
-        make_app(relay, read_timeout), access_log=None, shutdown_timeout=read_timeout,
+        app, access_log=None, shutdown_timeout=read_timeout,
         keepalive_timeout=read_timeout,  # also bounds the wait for a new request's headers
         lingering_time=min(10.0, read_timeout),  # reading what a refused body still sends
         logger=HTTP_LOG,
