@@ -43,10 +43,10 @@ OWNER_OF = {member: module for module, members in OWNERS.items() for member in m
 
 RECEIVERS = {"client", "pipe", "pipeline", "pubsub", "redis", "conn", "connection"}
 # Calls on a client that send no command on a key: opening and running a pipeline or a
-# subscription, registering a script, server-wide commands.
+# subscription, registering or loading a script, server-wide commands.
 NOT_ON_KEYS = {
     "pipeline", "pubsub", "register_script", "execute", "multi", "reset", "aclose", "close",
-    "info", "ping", "execute_command",
+    "info", "ping", "execute_command", "script_load",
 }  # fmt: skip
 COMMANDS = (
     {n for n in dir(aioredis.Redis) if not n.startswith("_")}
