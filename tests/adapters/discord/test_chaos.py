@@ -75,7 +75,9 @@ async def test_sigkilled_discord_workers_never_show_a_copy_twice(
                 while not await settled(client):  # noqa: ASYNC110 - the state lives in Redis
                     await asyncio.sleep(0.2)
         finally:
-            workers.stop()
+            # In a thread: the sandbox answers from this event loop, and a worker still starting
+            # up (syncing its slash commands) needs it to get to its SIGTERM handling.
+            await asyncio.to_thread(workers.stop)
 
         for channel in channels:
             shown = [json.loads(m.embeds_json)[0]["title"]
