@@ -114,12 +114,6 @@ class Batcher:
         for i, reply in zip(again, answered[len(shas) :], strict=True):
             replies[i] = reply
 
-    async def aclose(self) -> None:
-        """Let the round trips in flight finish."""
-        while self._waiting or self._flushes:
-            await asyncio.sleep(0)
-            await asyncio.gather(*self._flushes, return_exceptions=True)
-
 
 def _copy(exc: BaseException) -> BaseException:
     """The same failure for each caller (one exception object raised in many tasks would
