@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -27,6 +28,20 @@ def listening(commands: Commands) -> AdapterContext:
     """The context `relay.app.Relay` hands adapters, around `commands` (on its ingest's Redis)."""
     claims = Claims(commands.ingest.client, commands.ingest.keys)
     return AdapterContext(commands, claims, commands.ingest.registry, commands.subscriptions)
+
+
+def count_round_trips(client: aioredis.Redis) -> list[int]:
+    """Count the connections `client`'s pool hands out from now on: one per command or pipeline
+    sent, so one per round trip. Read the count as `[0]` of the returned list."""
+    taken = [0]
+    get = client.connection_pool.get_connection
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        taken[0] += 1
+        return await get(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    client.connection_pool.get_connection = counting  # type: ignore[method-assign]
+    return taken
 
 
 def free_port() -> int:

@@ -15,23 +15,12 @@ from relay.backend import EmbeddedValkey
 from relay.coalesce import Coalesced
 from relay.scripts import Script
 
-
-def _counted(client: aioredis.Redis) -> list[int]:
-    """Count the connections taken from the pool: one per round trip."""
-    taken = [0]
-    get = client.connection_pool.get_connection
-
-    async def counting(*args: Any, **kwargs: Any) -> Any:
-        taken[0] += 1
-        return await get(*args, **kwargs)  # type: ignore[no-untyped-call]
-
-    client.connection_pool.get_connection = counting  # type: ignore[method-assign]
-    return taken
+from .helpers import count_round_trips
 
 
 async def test_commands_of_concurrent_tasks_go_in_one_round_trip(client: aioredis.Redis) -> None:
     coalesced = Coalesced(client)
-    taken = _counted(client)
+    taken = count_round_trips(client)
 
     async def one(i: int) -> tuple[Any, ...]:
         async with coalesced.pipeline(transaction=False) as pipe:
