@@ -271,13 +271,7 @@ async def get_update(request: web.Request) -> web.Response:
     progress = await read_progress(relay.client, relay.keys, update_id)
     body: dict[str, Any] = {"update": model.to_dict(latest), "progress": None}
     if progress is not None:
-        body["progress"] = {
-            "revision": progress.revision,
-            "total": progress.total,
-            "delivered": progress.delivered,
-            "failed": progress.failed,
-            "done": progress.done,
-        }
+        body["progress"] = progress.as_dict()
     return web.json_response(body)
 
 

@@ -188,6 +188,4 @@ class Dispatcher:
                 await self.ledger.add_targets(update.id, batch)
             await self.queues.enqueue(batch, update.id, entry.id)
             FANNED_OUT.inc(len(batch))
-        total = await self.ledger.count_targets(update.id)
-        await self.progress.fanned_out(update.id, total)
-        return total
+        return await self.progress.fanned_out(update.id)

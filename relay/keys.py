@@ -100,6 +100,10 @@ class Keys:
         """Set of destinations an update was queued for (edits and deletes go to these)."""
         return f"{self.prefix}:{{l:{update_id}}}:targets"
 
+    def target_counts(self, update_id: str) -> str:
+        """Hash platform → how many of the targets are on it (progress totals per platform)."""
+        return f"{self.prefix}:{{l:{update_id}}}:target_counts"
+
     def progress(self, update_id: str) -> str:
         """Hash {revision, total, delivered, failed, done} of an update's latest fan-out."""
         return f"{self.prefix}:{{l:{update_id}}}:progress"

@@ -45,11 +45,19 @@ class Progress:
     delivered: int = 0
     failed: int = 0
     fanned_out: bool = False
-    platforms: tuple[tuple[str, int, int], ...] = ()  # (platform, delivered, failed), by name
+    # (platform, delivered, failed, total), by name; total 0 until the fan-out is done
+    platforms: tuple[tuple[str, int, int, int], ...] = ()
 
     @property
     def done(self) -> bool:
         return self.fanned_out and self.delivered + self.failed >= self.total
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON of `GET /v1/updates/{id}` (schema `Progress` in relay/openapi.json)."""
+        platforms = {name: {"delivered": ok, "failed": bad, "total": total}
+                     for name, ok, bad, total in self.platforms}  # fmt: skip
+        return {"revision": self.revision, "total": self.total, "delivered": self.delivered,
+                "failed": self.failed, "done": self.done, "platforms": platforms}  # fmt: skip
 
     def summary(self) -> str:
         state = "done" if self.done else "in progress"
@@ -98,7 +106,10 @@ def _progress(raw: dict[Any, Any]) -> Progress | None:
         return None
     f = {as_str(k): int(v) for k, v in raw.items()}
     names = sorted({k.partition(":")[2] for k in f if ":" in k})
-    platforms = tuple((p, f.get(f"delivered:{p}", 0), f.get(f"failed:{p}", 0)) for p in names)
+    platforms = tuple(
+        (p, f.get(f"delivered:{p}", 0), f.get(f"failed:{p}", 0), f.get(f"total:{p}", 0))
+        for p in names
+    )
     return Progress(f.get("revision", 0), f.get("total", 0), f.get("delivered", 0),
                     f.get("failed", 0), bool(f.get("fanned_out", 0)), platforms)  # fmt: skip
 
@@ -111,6 +122,33 @@ if redis.call('HGET', KEYS[1], 'revision') == ARGV[1] then
   return redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
 end
 return 0
+"""
+
+# KEYS: targets set, its per-platform counts. ARGV: ttl, destinations. Adds the destinations
+# and counts each new one under its platform (the text before its first ':'): a batch added
+# again (a fan-out resumed after a crash) or a destination met twice (SSCAN may repeat one)
+# counts once.
+_ADD_TARGETS = """
+for i = 2, #ARGV do
+  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
+    redis.call('HINCRBY', KEYS[2], string.match(ARGV[i], '^[^:]*'), 1)
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+"""
+
+# KEYS: progress hash, targets set, its per-platform counts. Marks the fan-out done with the
+# number of targets in all and per platform (`total:platform`).
+_FANNED_OUT = """
+local fields = {'fanned_out', 1, 'total', redis.call('SCARD', KEYS[2])}
+local counts = redis.call('HGETALL', KEYS[3])
+for i = 1, #counts, 2 do
+  fields[#fields + 1] = 'total:' .. counts[i]
+  fields[#fields + 1] = counts[i + 1]
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+return fields[4]
 """
 
 # KEYS[1]: the progress index. ARGV: update id, its score when read: unindex it unless a new
@@ -131,6 +169,7 @@ class ProgressBook:
         self.keys = keys
         self.ttl_seconds = ttl_seconds
         self._count = Script(client, _COUNT)
+        self._fanned_out = Script(client, _FANNED_OUT)
 
     async def start(self, update_id: str, revision: int) -> None:
         key = self.keys.progress(update_id)
@@ -148,9 +187,11 @@ class ProgressBook:
                 pipe.zremrangebyrank(self.keys.progress_index, 0, -INDEX_CAP - 1)
                 await pipe.execute()
 
-    async def fanned_out(self, update_id: str, total: int) -> None:
-        await self.client.hset(self.keys.progress(update_id),
-                               mapping={"total": total, "fanned_out": 1})  # fmt: skip
+    async def fanned_out(self, update_id: str) -> int:
+        """Mark the fan-out done with its totals (in all and per platform); return the total."""
+        keys = [self.keys.progress(update_id), self.keys.targets(update_id),
+                self.keys.target_counts(update_id)]  # fmt: skip
+        return int(await self._fanned_out(keys=keys))
 
     async def count(
         self, update_id: str, revision: int, ok: bool, client: Any = None, platform: str = ""
@@ -169,6 +210,7 @@ class Ledger:
         self.client = client
         self.keys = keys
         self.ttl_seconds = ttl_seconds
+        self._add_targets = Script(client, _ADD_TARGETS)
 
     # copies ----------------------------------------------------------------------------------
 
@@ -209,13 +251,9 @@ class Ledger:
     async def add_targets(self, update_id: str, dests: Iterable[Destination]) -> None:
         """Remember that `update_id` was queued for `dests` (its edits and deletes follow)."""
         members = [str(d) for d in dests]
-        if not members:
-            return
-        key = self.keys.targets(update_id)
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.sadd(key, *members)
-            pipe.expire(key, self.ttl_seconds)
-            await pipe.execute()
+        if members:
+            keys = [self.keys.targets(update_id), self.keys.target_counts(update_id)]
+            await self._add_targets(keys=keys, args=[self.ttl_seconds, *members])
 
     async def scan_targets(
         self, update_id: str, cursor: int, count: int
@@ -225,9 +263,6 @@ class Ledger:
             self.keys.targets(update_id), cursor=cursor, count=count
         )
         return cursor, [Destination.parse(as_str(m)) for m in members]
-
-    async def count_targets(self, update_id: str) -> int:
-        return int(await self.client.scard(self.keys.targets(update_id)))
 
     async def move_target(self, update_id: str, old: Destination, new: Destination) -> None:
         """Re-key one target (a Telegram group that became a supergroup)."""

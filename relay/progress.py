@@ -32,10 +32,11 @@ def add_arguments(post: argparse.ArgumentParser, sub: Any) -> None:
 
 
 def line(p: Progress) -> str:
-    """One plain line: delivered / total, failed, and per platform."""
+    """One plain line: delivered / total, failed, and per platform (its total once known)."""
     parts = [f"delivered {p.delivered:,} / {p.total:,}" + ("" if p.fanned_out else "+"),
              f"{p.failed:,} failed"]  # fmt: skip
-    parts += [f"{name} {ok:,} ok {bad:,} failed" for name, ok, bad in p.platforms]
+    parts += [f"{name} {ok:,}{f' / {total:,}' if total else ''} ok {bad:,} failed"
+              for name, ok, bad, total in p.platforms]  # fmt: skip
     return " · ".join(parts) + (" (done)" if p.done else "")
 
 

@@ -13,7 +13,7 @@ from relay.commands import MAX_REPLY, MAX_TOPICS, ChatKind, Commands, Invocation
 from relay.config import Config
 from relay.ingest import Ingest
 from relay.keys import Keys
-from relay.ledger import ProgressBook
+from relay.ledger import Ledger, ProgressBook
 from relay.model import Action, Destination, Image
 from relay.subscriptions import Subscriptions
 
@@ -284,6 +284,8 @@ async def test_progress_of_a_posted_update(commands: Commands, client: aioredis.
     book = ProgressBook(client, KEYS, 60)
     await book.start(posted.update.id, 1)
     await book.count(posted.update.id, 1, ok=True)
-    await book.fanned_out(posted.update.id, 2)
+    dests = [Destination("telegram", "-1001"), Destination("telegram", "-1002")]
+    await Ledger(client, KEYS, 60).add_targets(posted.update.id, dests)
+    await book.fanned_out(posted.update.id)
     progress = await commands.progress(posted.update.id)
     assert progress is not None and progress.summary() == "delivered 1 / 2 · 0 failed (in progress)"

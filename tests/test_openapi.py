@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -172,6 +173,35 @@ def test_a_link_with_an_unclosed_ipv6_bracket_is_a_400_naming_it(running: str, l
         urllib.request.urlopen(request, timeout=5)
     assert answer.value.code == 400
     assert json.loads(answer.value.read())["field"] == "link"
+
+
+def test_an_update_reads_back_with_its_progress_per_platform(running: str) -> None:
+    body = json.dumps({"id": "per-platform", "topic": "climate", "headline": "Pledge"}).encode()
+    request = urllib.request.Request(
+        f"{running}/v1/updates", data=body, method="POST",
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 201
+    deadline = time.monotonic() + 30
+    while True:
+        status, raw = _get(f"{running}/v1/updates/per-platform", TOKEN)
+        progress = json.loads(raw)["progress"]
+        if status == 200 and progress and progress["done"]:
+            break
+        assert time.monotonic() < deadline, raw
+        time.sleep(0.1)
+    assert progress == {
+        "revision": 1,
+        "total": 1,
+        "delivered": 1,
+        "failed": 0,
+        "done": True,
+        "platforms": {"console": {"delivered": 1, "failed": 0, "total": 1}},
+    }
+    answer = requests.get(f"{running}/v1/updates/per-platform", timeout=5,
+                          headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
+    schemathesis.openapi.from_dict(DOC)["/v1/updates/{id}"]["GET"].validate_response(answer)
 
 
 CHECKS = [

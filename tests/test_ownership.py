@@ -33,7 +33,9 @@ OWNERS: dict[str, frozenset[str]] = {
     "relay/subscriptions.py": frozenset(
         {"topic_subscribers", "destination_topics", "destinations", "config_channels"}
     ),
-    "relay/ledger.py": frozenset({"ledger", "targets", "progress", "progress_index"}),
+    "relay/ledger.py": frozenset(
+        {"ledger", "targets", "target_counts", "progress", "progress_index"}
+    ),
     "relay/queues.py": frozenset({"queue", "queue_versions", "attempts", "lease", "ready", "wake"}),
     "relay/budgets.py": frozenset({"budget"}),
     "relay/claims.py": frozenset({"poller", "interaction", "delivered_update"}),

@@ -15,8 +15,9 @@ import redis.asyncio as aioredis
 
 from relay.config import Config
 from relay.keys import Keys
-from relay.ledger import ProgressBook, read_progress
-from relay.progress import FAILED, TIMED_OUT
+from relay.ledger import Ledger, ProgressBook, read_progress
+from relay.model import Destination
+from relay.progress import FAILED, TIMED_OUT, line
 from relay.workers import Workers
 
 from .test_cli import relay_cmd, write_config
@@ -57,7 +58,7 @@ async def test_post_wait_follows_delivery_to_done_and_exits_0(worker: Path) -> N
     assert NO_WORKER not in result.stderr
     lines = result.stdout.splitlines()
     update_id = lines[0]
-    assert lines[-1] == "delivered 2 / 2 · 0 failed · console 2 ok 0 failed (done)"
+    assert lines[-1] == "delivered 2 / 2 · 0 failed · console 2 / 2 ok 0 failed (done)"
     assert "\r" not in result.stdout  # not a terminal: plain lines, one per change
     again = await asyncio.to_thread(relay_cmd, "--config", str(worker), "progress", update_id)
     assert again.returncode == 0 and again.stdout.splitlines() == [lines[-1]]
@@ -75,7 +76,7 @@ async def test_post_wait_exits_3_when_some_destinations_failed(worker: Path) -> 
     )  # fmt: skip
     assert result.returncode == FAILED == 3, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == (
-        "delivered 1 / 2 · 1 failed · console 1 ok 0 failed · telegram 0 ok 1 failed (done)"
+        "delivered 1 / 2 · 1 failed · console 1 / 1 ok 0 failed · telegram 0 / 1 ok 1 failed (done)"
     )
 
 
@@ -105,7 +106,10 @@ async def test_progress_counts_outcomes_per_platform(client: aioredis.Redis) -> 
     keys = Keys()
     book = ProgressBook(client, keys, 60)
     await book.start("u1", 1)
-    await book.fanned_out("u1", 3)
+    dests = [Destination("telegram", "-1001"), Destination("discord", "12"),
+             Destination("discord", "13")]  # fmt: skip
+    await Ledger(client, keys, 60).add_targets("u1", dests)
+    assert await book.fanned_out("u1") == 3
     await book.count("u1", 1, ok=True, platform="telegram")
     await book.count("u1", 1, ok=False, platform="discord")
     await book.count("u1", 2, ok=True, platform="discord")  # an older revision's: not counted
@@ -113,5 +117,7 @@ async def test_progress_counts_outcomes_per_platform(client: aioredis.Redis) -> 
     progress = await read_progress(client, keys, "u1")
     assert progress is not None
     assert (progress.delivered, progress.failed, progress.total) == (2, 1, 3)
-    assert progress.platforms == (("discord", 1, 1), ("telegram", 1, 0))
+    assert progress.platforms == (("discord", 1, 1, 2), ("telegram", 1, 0, 1))
+    assert line(progress) == ("delivered 2 / 3 · 1 failed · discord 1 / 2 ok 1 failed · "
+                              "telegram 1 / 1 ok 0 failed (done)")  # fmt: skip
     assert progress.done

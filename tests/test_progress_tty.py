@@ -12,7 +12,8 @@ import redis.asyncio as aioredis
 
 from relay.config import Config
 from relay.keys import Keys
-from relay.ledger import ProgressBook
+from relay.ledger import Ledger, ProgressBook
+from relay.model import Destination
 
 from .test_cli import write_config
 
@@ -23,7 +24,9 @@ async def test_on_a_terminal_relay_progress_redraws_one_bar_until_done(
     cfg = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url})
     book = ProgressBook(client, Keys(), 60)
     await book.start("u1", 1)
-    await book.fanned_out("u1", 2)
+    dests = [Destination("console", "desk"), Destination("console", "wall")]
+    await Ledger(client, Keys(), 60).add_targets("u1", dests)
+    await book.fanned_out("u1")
     await book.count("u1", 1, ok=True, platform="console")
     terminal, side = os.openpty()
     log = (tmp_path / "stderr").open("w")  # start-up log lines: not what is checked here
@@ -53,6 +56,6 @@ async def test_on_a_terminal_relay_progress_redraws_one_bar_until_done(
         log.close()
     text = seen.decode()
     assert code == 0, text
-    half = "[###############...............] delivered 1 / 2 · 0 failed · console 1 ok 0 failed"
-    done = "[##############################] delivered 2 / 2 · 0 failed · console 2 ok 0 failed"
+    half = "[###############...............] delivered 1 / 2 · 0 failed · console 1 / 2 ok 0 failed"
+    done = "[##############################] delivered 2 / 2 · 0 failed · console 2 / 2 ok 0 failed"
     assert text == f"\r\x1b[K{half}\r\x1b[K{done} (done)\r\n", text  # the tty turns \n to \r\n
