@@ -6,7 +6,9 @@ poll lease long-polls, or in webhook mode sets the webhook (another takes over w
 renewing); every worker's Discord gateway receives every interaction, so only the worker that
 claims it first answers it (the others would fail with 40060 "already acknowledged"); a
 Telegram webhook posts an update to any worker behind its URL, and again on a retry, so only
-the worker that claims the update first processes it. Adapters get `Claims` through
+the worker that claims the update first processes it: it holds a short lease while it works
+(a retry meanwhile is told to come back) and marks the update done after, so a worker that died
+mid-way lets a later retry process it. Adapters get `Claims` through
 `relay.adapter.AdapterContext`.
 """
 
@@ -17,10 +19,11 @@ import secrets
 
 import redis.asyncio as aioredis
 
-from relay.keys import Keys
+from relay.keys import Keys, as_str
 from relay.scripts import Script
 
 log = logging.getLogger(__name__)
+WORKING, DONE = "working", "done"  # the states of a claimed webhook update
 
 # KEYS[1]: the lease. ARGV: owner, ttl ms. Renew only a lease we still hold.
 _RENEW = """
@@ -75,7 +78,20 @@ class Claims:
         key = self.keys.interaction(platform, interaction_id)
         return bool(await self.client.set(key, 1, nx=True, ex=max(1, int(ttl))))
 
-    async def claim_update(self, platform: str, bot_id: str, update_id: int, ttl: float) -> bool:
-        """True for the first worker to claim bot `bot_id`'s update within `ttl` seconds."""
+    async def claim_update(
+        self, platform: str, bot_id: str, update_id: int, lease: float
+    ) -> str | None:
+        """Claim bot `bot_id`'s update for `lease` seconds: None when this worker got it, else
+        what the holder said: `WORKING` (its lease runs) or `DONE` (`finish_update`)."""
         key = self.keys.delivered_update(platform, bot_id, update_id)
-        return bool(await self.client.set(key, 1, nx=True, ex=max(1, int(ttl))))
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(key, WORKING, nx=True, ex=max(1, int(lease)))
+            pipe.get(key)
+            claimed, held = await pipe.execute()
+        # Not claimed and gone by the GET: its lease ran out in between; answer as if it ran.
+        return None if claimed else as_str(held) if held is not None else WORKING
+
+    async def finish_update(self, platform: str, bot_id: str, update_id: int, ttl: float) -> None:
+        """Mark a claimed update processed, for `ttl` seconds (longer than its sender retries)."""
+        key = self.keys.delivered_update(platform, bot_id, update_id)
+        await self.client.set(key, DONE, ex=max(1, int(ttl)))

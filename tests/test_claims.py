@@ -6,7 +6,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from relay.adapter import AdapterContext
-from relay.claims import Claims
+from relay.claims import DONE, WORKING, Claims
 from relay.commands import Commands
 from relay.config import Config
 from relay.ingest import Ingest
@@ -66,3 +66,19 @@ async def test_a_listening_context_needs_claims_registry_and_subscriptions(
     full = AdapterContext(commands, Claims(client, KEYS), ingest.registry, subscriptions)
     assert full.commands is commands
     assert AdapterContext().commands is None  # delivering only: nothing else needed
+
+
+async def test_a_webhook_update_is_leased_while_worked_on_then_done_for_everyone(
+    client: aioredis.Redis,
+) -> None:
+    first, second = Claims(client, KEYS), Claims(client, KEYS)
+    assert await first.claim_update("telegram", "123", 9, lease=15) is None  # first: works on it
+    assert await second.claim_update("telegram", "123", 9, lease=15) == WORKING
+    assert await second.claim_update("telegram", "456", 9, lease=15) is None  # another bot's 9
+    await first.finish_update("telegram", "123", 9, ttl=3600)
+    assert await second.claim_update("telegram", "123", 9, lease=15) == DONE
+    assert 3000 < await client.ttl(KEYS.delivered_update("telegram", "123", 9)) <= 3600
+    # A worker that died while working: its lease ends, and the next claim gets the update.
+    assert await first.claim_update("telegram", "123", 10, lease=15) is None
+    await client.delete(KEYS.delivered_update("telegram", "123", 10))  # what the lease's end does
+    assert await second.claim_update("telegram", "123", 10, lease=15) is None

@@ -320,6 +320,8 @@ class TelegramAdapter(Adapter):
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
             self._poller = None
+        if self.webhook is not None:
+            await self.webhook.aclose()
         if self.listener is not None:
             await self.listener.aclose()
         if self.app.updater is not None and self.app.updater.running:

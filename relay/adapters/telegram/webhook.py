@@ -8,9 +8,12 @@ Redis first, so exactly one worker hands it to python-telegram-bot.
 
 The route answers 401 without the `X-Telegram-Bot-Api-Secret-Token` header and 403 with a
 wrong one (compared in constant time), 400 for a body that is no update, 503 while Redis is
-away (Telegram retries), and 200 once the update is on PTB's queue, or at once for an update
-another worker claimed. An update claimed by a worker that died before queueing it is lost;
-that window is the few instructions between the claim's reply and the queue.
+away (Telegram retries). A claimed update is processed (PTB's handlers run) before the answer:
+200 once it is done, so an update whose worker died mid-way gets no 2xx and Telegram posts it
+again. The claim is a lease of `LEASE` seconds while the worker works: a retry that meets it
+gets 503 and comes back later, after the lease of a dead worker ran out it is processed anew;
+an update marked done is answered 200 at once. Processing that takes longer than `ANSWER_WITHIN`
+is answered 200 meanwhile (Telegram would time out and retry) and finishes on its own.
 
 Readiness (`webhook_health`): up while getWebhookInfo shows the configured URL and no delivery
 error in the last `RECENT_ERROR` seconds with updates still pending, which is when Telegram's
@@ -19,6 +22,8 @@ updates reach a worker; a recent error with nothing pending was a retry that got
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -30,7 +35,7 @@ from aiohttp import web
 from telegram import Bot, Update, WebhookInfo
 from telegram.ext import Application
 
-from relay.claims import Claims
+from relay.claims import DONE, Claims
 from relay.health import Health
 from relay.telegram_settings import WebhookConfig
 
@@ -41,6 +46,10 @@ ALLOWED_UPDATES = ("message", "channel_post")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: Telegram keeps an update it could not deliver for 24 hours, retrying: a claim outlives that.
 CLAIM_SECONDS = 24 * 3600
+#: The claim's lease while a worker processes an update: a dead worker's claim ends this soon.
+LEASE = 15.0
+#: Answer 200 after this long even if the update's handlers still run (they go on).
+ANSWER_WITHIN = 10.0
 #: A delivery error younger than this, with updates pending, makes the webhook not ready.
 RECENT_ERROR = 60.0
 #: getWebhookInfo answers are reused this long (every probe of every worker asks).
@@ -66,8 +75,11 @@ class WebhookRoute:
         self.bot_id = bot_id
         self.settings = settings
         self._secret = settings.secret_token.encode()
-        self.received = 0  # updates this worker queued
-        self.duplicates = 0  # updates another worker (or this one) had claimed
+        self.lease = LEASE
+        self.received = 0  # updates this worker claimed and processed
+        self.duplicates = 0  # updates another worker (or this one) had processed
+        self.busy = 0  # posts refused for now: another worker's lease on the update runs
+        self._working: set[asyncio.Task[None]] = set()
 
     def route(self) -> web.RouteDef:
         return web.post(self.settings.path, self.handle)
@@ -89,13 +101,36 @@ class WebhookRoute:
             update = Update.de_json(data, self.app.bot)
         except Exception as exc:  # PTB reads what Telegram sends; anything else is refused
             return _refuse(400, f"the body is no Telegram update ({type(exc).__name__})")
-        if not await self.claims.claim_update("telegram", self.bot_id, update_id, CLAIM_SECONDS):
+        held = await self.claims.claim_update("telegram", self.bot_id, update_id, self.lease)
+        if held == DONE:
             self.duplicates += 1
-            log.debug("webhook update already claimed bot=%s update=%d", self.bot_id, update_id)
+            log.debug("webhook update already processed bot=%s update=%d", self.bot_id, update_id)
             return web.json_response({"ok": True, "duplicate": True})
-        await self.app.update_queue.put(update)
+        if held is not None:
+            self.busy += 1
+            return web.json_response({"error": "another worker is processing this update"},
+                                     status=503, headers={"Retry-After": "1"})  # fmt: skip
         self.received += 1
+        work = asyncio.ensure_future(self._process(update, update_id))
+        self._working.add(work)
+        work.add_done_callback(self._working.discard)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(work), ANSWER_WITHIN)
         return web.json_response({"ok": True})
+
+    async def _process(self, update: Update, update_id: int) -> None:
+        """Run PTB's handlers on `update`, then mark it done for every worker."""
+        await self.app.process_update(update)
+        try:
+            await self.claims.finish_update("telegram", self.bot_id, update_id, CLAIM_SECONDS)
+        except Exception as exc:  # its lease runs out: a retry in 24 h could run it again
+            log.warning("webhook update not marked done bot=%s update=%d: %s",
+                        self.bot_id, update_id, exc)  # fmt: skip
+
+    async def aclose(self) -> None:
+        """Let the updates still being processed finish (the relay is stopping)."""
+        if self._working:
+            await asyncio.wait(self._working, timeout=ANSWER_WITHIN)
 
 
 async def set_webhook(bot: Bot, settings: WebhookConfig) -> None:

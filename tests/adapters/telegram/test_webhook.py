@@ -24,6 +24,7 @@ from relay_sandbox.telegram.server import TelegramSandbox
 from relay import config as config_mod
 from relay.adapters.telegram import TelegramAdapter
 from relay.adapters.telegram.webhook import SECRET_HEADER
+from relay.claims import Claims
 from relay.commands import Commands
 from relay.config import Config
 from relay.errors import ConfigError
@@ -215,6 +216,28 @@ async def test_an_unanswered_delivery_is_retried_and_processed_once(
     info = await fleet.workers[0].bot.get_webhook_info()
     assert info.last_error_message is not None and "Connection failed" in info.last_error_message
     assert info.pending_update_count == 0
+    assert len([r for r in replies(tg, reader, account) if r.startswith("Subscribed")]) == 1
+
+
+async def test_an_update_whose_worker_died_mid_way_is_processed_once_its_lease_ran_out(
+    fleet: Fleet, tg: TelegramSandbox, account: Bot, reader: User, client: Any
+) -> None:
+    update = subscribe_update(tg, 7010, reader)
+    # What a worker leaves that claimed the update and was killed before its handlers ran.
+    claims = Claims(client, Keys())
+    assert await claims.claim_update("telegram", fleet.workers[0].bot_id, 7010, 1) is None
+    url = fleet.urls[1] + PATH
+    assert await post(url, update) == 503  # Telegram posts it again later
+    assert fleet.received == [0, 0]
+    async with asyncio.timeout(WAIT):
+        while await post(url, update) != 200:  # noqa: ASYNC110 - until the dead lease ends
+            await asyncio.sleep(0.2)
+    assert fleet.received == [0, 1] and fleet.workers[1].webhook is not None
+    assert fleet.workers[1].webhook.busy >= 1
+    # Processed before the answer: the reply is there, and the update is marked done.
+    assert [r for r in replies(tg, reader, account) if r.startswith("Subscribed")] != []
+    assert await post(fleet.urls[0] + PATH, update) == 200  # a late retry, to the other worker
+    assert fleet.received == [0, 1] and fleet.duplicates == [1, 0]
     assert len([r for r in replies(tg, reader, account) if r.startswith("Subscribed")]) == 1
 
 
