@@ -3,7 +3,7 @@
 `relay.config.TelegramConfig` holds these: `budgets`, `mode` (`polling`, the default, or
 `webhook`) and `webhook`. The webhook secret is read from the environment variable
 `webhook.secret_token_env` names, never from the file, and checked against Telegram's rule for
-it (1-256 of `A-Z a-z 0-9 _ -`) when the config loads. `check` holds the rules that span
+it (16-256 of `A-Z a-z 0-9 _ -`) when the config loads. `check` holds the rules that span
 sections: webhook mode needs a URL, the secret (for a command that talks to Telegram) and the
 HTTP server (`api.enabled`) that serves the route.
 """
@@ -48,17 +48,22 @@ def _webhook_url(url: str) -> bool:
     return parts.scheme == "https" and (port or 443) in WEBHOOK_PORTS
 
 
+MIN_SECRET = 16  # Telegram takes 1; a shorter secret is guessable, and too short to mask in logs
+
+
 def valid_secret(secret: str) -> bool:
-    """Telegram's rule for `secret_token`: 1-256 characters among A-Z, a-z, 0-9, _ and -."""
-    return 1 <= len(secret) <= 256 and set(secret) <= SECRET_CHARS
+    """Telegram's rule for `secret_token` (1-256 characters among A-Z, a-z, 0-9, _ and -), with
+    at least `MIN_SECRET` of them."""
+    return MIN_SECRET <= len(secret) <= 256 and set(secret) <= SECRET_CHARS
 
 
 def _secret(context: Context, siblings: Mapping[str, Any]) -> str:
     name = siblings["secret_token_env"]
     secret = context.env.get(name, "")
     if secret and not valid_secret(secret):  # never shown: it is a secret
-        expected = (f"the environment variable {name} to hold 1-256 characters among A-Z, a-z, "
-                    "0-9, _ and - (Telegram's rule for a webhook secret token)")  # fmt: skip
+        expected = (f"the environment variable {name} to hold {MIN_SECRET}-256 characters among "
+                    "A-Z, a-z, 0-9, _ and - (Telegram's rule for a webhook secret token, and no "
+                    "fewer than a guess would take), e.g. from `openssl rand -hex 32`")  # fmt: skip
         raise Invalid("secret_token_env", expected)
     return secret
 

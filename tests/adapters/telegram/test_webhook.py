@@ -305,17 +305,19 @@ def test_webhook_settings_are_read_and_the_secret_is_masked() -> None:
         ({"TELEGRAM_TOKEN": TOKEN}, {}, "telegram.webhook.secret_token_env",
          "TELEGRAM_WEBHOOK_SECRET to hold the webhook secret"),
         ({**ENV, "HOOK": "has spaces and é"}, {"secret_token_env": "HOOK"},
-         "telegram.webhook.secret_token_env", "1-256 characters among A-Z, a-z, 0-9, _ and -"),
+         "telegram.webhook.secret_token_env", "16-256 characters among A-Z, a-z, 0-9, _ and -"),
         ({**ENV, "HOOK": "x" * 257}, {"secret_token_env": "HOOK"},
-         "telegram.webhook.secret_token_env", "1-256 characters"),
+         "telegram.webhook.secret_token_env", "16-256 characters"),
+        ({**ENV, "HOOK": "Abc_0123456789-"}, {"secret_token_env": "HOOK"},
+         "telegram.webhook.secret_token_env", "no fewer than a guess would take"),
         (ENV, {"url": "http://relay.example.org/hook"}, "telegram.webhook.url", "https://"),
         (ENV, {"url": "https://relay.example.org:8080/hook"}, "telegram.webhook.url",
          "port 443, 80, 88 or 8443"),
         (ENV, {"max_connections": 101}, "telegram.webhook.max_connections", "1 to 100"),
         (ENV, {"path": "telegram"}, "telegram.webhook.path", 'starting with "/"'),
     ],
-    ids=["no-url", "no-secret", "bad-characters", "too-long", "http", "port", "connections",
-         "path"],
+    ids=["no-url", "no-secret", "bad-characters", "too-long", "too-short", "http", "port",
+         "connections", "path"],
 )  # fmt: skip
 def test_webhook_mode_refuses_what_cannot_work(
     env: dict[str, str], webhook: dict[str, Any], key: str, words: str
