@@ -161,13 +161,13 @@ class Relay:
                 Budgets(self.client, self.keys),
             )
             for adapter in adapters:
+                self._started.append(adapter)  # closed on the way out, even if half started
                 try:
                     await adapter.start(context)
                 except RelayError:
                     raise
                 except Exception as exc:  # e.g. the platform unreachable: one line, no traceback
                     raise RelayError(f"{adapter.platform}: could not start: {exc}") from exc
-                self._started.append(adapter)
             log.info("platforms live: %s", ",".join(a.platform for a in adapters) or "none")
             by_platform = {a.platform: a for a in adapters}
             self.dispatcher = Dispatcher(self.client, self.config, self.consumer)
@@ -286,3 +286,43 @@ async def _finish(tasks: Collection[asyncio.Task[None]], within: float) -> None:
     for task in tasks:  # what a part raised on its way down follows from the first failure
         if task.done() and not task.cancelled():
             task.exception()
+
+
+async def run_until(stop: asyncio.Event, config: Config, consumer: str | None = None) -> int:
+    """`relay run`: start, run until `stop` (SIGTERM), drain; the process's exit status."""
+    relay = Relay(config, consumer=consumer)
+    starting = asyncio.create_task(relay.__aenter__())
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # a platform slow to answer must not hold a stop back
+            starting.cancel()  # start-up closes what it opened on its way out
+            await asyncio.wait({starting})
+            log.info("stopped during start-up")
+            return 0
+        starting.result()  # what start-up raised, if it did (it closed what it opened)
+        try:
+            return await _drained(relay, stop, stopping, config.dispatcher.grace_seconds)
+        finally:
+            await relay.__aexit__(None, None, None)
+    finally:
+        stopping.cancel()
+
+
+async def _drained(
+    relay: Relay, stop: asyncio.Event, stopping: asyncio.Task[bool], grace: float
+) -> int:
+    """Run `relay` until `stopping` ends, then drain for up to `grace` seconds."""
+    log.info("running consumer=%s topics=%s", relay.consumer,
+             ",".join(relay.config.topic_slugs))  # fmt: skip
+    task = asyncio.create_task(relay.run(stop))
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not task.done():
+        log.info("stopping: draining in-flight work (grace %ss)", grace)
+    try:
+        await asyncio.wait_for(task, grace)
+    except TimeoutError:
+        log.warning("grace period over; unfinished entries stay pending for the next run")
+    except Crashed:  # relay.run logged why; a supervisor restarts us on a non-zero exit
+        return 1
+    return 0

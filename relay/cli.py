@@ -276,25 +276,9 @@ async def _demo(args: argparse.Namespace) -> int:
 
 
 async def _run(config: Config, args: argparse.Namespace) -> int:
-    from relay.app import Crashed, Relay
+    from relay.app import run_until
 
-    stop = _stop_on_signals()
-    async with Relay(config, consumer=args.consumer) as relay:
-        log.info("running consumer=%s topics=%s", relay.consumer, ",".join(config.topic_slugs))
-        task = asyncio.create_task(relay.run(stop))
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        grace = config.dispatcher.grace_seconds
-        if not task.done():
-            log.info("stopping: draining in-flight work (grace %ss)", grace)
-        try:
-            await asyncio.wait_for(task, grace)
-        except TimeoutError:
-            log.warning("grace period over; unfinished entries stay pending for the next run")
-        except Crashed:  # relay.run logged why; a supervisor restarts us on a non-zero exit
-            return 1
-    return 0
+    return await run_until(_stop_on_signals(), config, args.consumer)
 
 
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {

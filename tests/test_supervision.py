@@ -218,3 +218,47 @@ async def test_a_started_relay_freezes_its_start_up_objects_out_of_the_collector
     before = gc.get_freeze_count()
     async with Relay(config, adapters=[MemoryAdapter()]):
         assert gc.get_freeze_count() > before
+
+
+async def _silent_bot_api(tmp_path: Path, config: Config, stop: bool) -> tuple[int, str]:
+    """`relay run` against a Bot API that accepts connections and never answers (a stuck
+    proxy); stopped (SIGTERM) once start-up waits on it if `stop`: exit status and output."""
+    asked = asyncio.Event()
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await reader.readline()  # the request line: start-up is waiting on the Bot API
+        asked.set()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    api_url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/bot"
+    cfg = _config(tmp_path / "r.yaml", config.redis.url,
+                  telegram={"enabled": True, "api_url": api_url})  # fmt: skip
+    async with server:
+        proc = await _run(cfg, {"TELEGRAM_TOKEN": "123456:" + "A" * 35})
+        await asyncio.wait_for(asked.wait(), HANG)
+        if stop:
+            proc.terminate()
+        code, output = await _exit(proc)
+        for writer in held:
+            writer.close()
+    return code, output
+
+
+async def test_a_stop_during_start_up_is_not_held_back_by_a_platform_that_never_answers(
+    tmp_path: Path, config: Config
+) -> None:
+    code, output = await _silent_bot_api(tmp_path, config, stop=True)
+    assert code == 0, output  # at once, cleanly: not when start-up gives up on its own
+    assert "stopped during start-up" in output
+    assert "could not start" not in output and "Traceback" not in output
+
+
+async def test_a_platform_that_never_answers_at_start_up_fails_it_and_leaves_nothing_open(
+    tmp_path: Path, config: Config
+) -> None:
+    code, output = await _silent_bot_api(tmp_path, config, stop=False)
+    assert code == 1, output
+    assert "error: telegram: could not start: Timed out" in output
+    assert "Unclosed" not in output  # the half-started adapter was closed too

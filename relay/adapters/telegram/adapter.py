@@ -338,3 +338,5 @@ class TelegramAdapter(Adapter):
         elif self._bot_ready:
             await self.bot.shutdown()
         self._bot_ready = False
+        for request in (self.calls, self.polls):  # what a start-up that failed left open
+            await request.shutdown()
