@@ -23,11 +23,11 @@ from typing import Any
 from telegram import Bot, Message
 from telegram import Update as TgUpdate
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from relay.adapters.telegram.auth import TelegramAuthority
-from relay.adapters.telegram.delivery import FILE_URL, Delivery
+from relay.adapters.telegram.delivery import FILE_URL, Delivery, retry_seconds
 from relay.adapters.telegram.entities import body_markdown
 from relay.adapters.telegram.render import render
 from relay.budgets import Budget, Budgets
@@ -44,6 +44,7 @@ _CONFIRMATION = re.compile(r"\b(?:Published|Edited) update (?P<id>[A-Za-z0-9_.-]
 _REMOTE = re.compile(r"(?:@[A-Za-z][A-Za-z0-9_]{3,31}|-[1-9]\d{4,19})\Z")
 _REMOTE_COMMANDS = ("subscribe", "unsubscribe", "subscriptions")
 _BODY_COMMANDS = ("post", "edit", "preview")
+ANSWER_ATTEMPTS = 3  # an answer Telegram asks to wait for (429) is sent again, this often in all
 _KINDS = {ChatType.PRIVATE: ChatKind.PRIVATE, ChatType.CHANNEL: ChatKind.CHANNEL}
 
 
@@ -197,13 +198,21 @@ class CommandListener:
         """Send the answer (and a preview's rendering); the answer message, if sent."""
         channel = kind is ChatKind.CHANNEL
         try:
-            await self._turn(chat)
-            sent = await self.bot.send_message(
-                int(chat.chat_id), html.escape(reply.text, quote=False),
-                parse_mode=ParseMode.HTML, message_thread_id=_thread(chat),
-                reply_to_message_id=None if channel else msg.message_id,
-                disable_notification=True if channel else None,
-            )  # fmt: skip
+            for attempt in range(1, ANSWER_ATTEMPTS + 1):
+                await self._turn(chat)
+                try:
+                    sent = await self.bot.send_message(
+                        int(chat.chat_id), html.escape(reply.text, quote=False),
+                        parse_mode=ParseMode.HTML, message_thread_id=_thread(chat),
+                        reply_to_message_id=None if channel else msg.message_id,
+                        disable_notification=True if channel else None,
+                    )  # fmt: skip
+                    break
+                except RetryAfter as exc:  # the chat's budgets hold as Telegram asks, then again
+                    if attempt == ANSWER_ATTEMPTS or self.budgets is None:
+                        raise
+                    for budget in self.spends(chat):
+                        await self.budgets.pause(budget, retry_seconds(exc))
             if reply.preview and reply.update is not None:
                 topic = self.config.topic(reply.update.topic)
                 if topic is not None:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from relay_sandbox.telegram.errors import too_many_requests
 from relay_sandbox.telegram.limits import TelegramLimits
 from relay_sandbox.telegram.records import Bot, User
 from relay_sandbox.telegram.render import DisplayedMessage
@@ -126,3 +127,18 @@ async def test_progress_edits_of_a_post_to_200_chats_stay_within_the_editors_bud
              if r.params.get("chat_id") in (editor.id, str(editor.id))]  # fmt: skip
     assert len(edits) >= 2  # the progress was shown on the way, not only at the end
     assert refused(tg, "sendMessage", "editMessageText") == []
+
+
+async def test_an_answer_telegram_asks_to_wait_for_is_sent_after_the_wait(
+    paced: Desk, tg: TelegramSandbox, account: Bot
+) -> None:
+    """A 429 on an answer (arrivals bunched past Telegram's count) holds the chat's budgets
+    for the time Telegram gave, and the answer goes then: once a reader's answer was dropped."""
+    [reader] = readers(tg, account, 1, "Reader")
+    tg.control.faults.fail_next("sendMessage", 1, chat_id=reader.id, error=too_many_requests(1))
+    answer = await paced.say(reader, "/subscribe ukraine")
+    assert answer[0].content.startswith("Subscribed"), answer[0].content
+    sends = [r for r in tg.control.requests("sendMessage")
+             if str(r.params.get("chat_id")) == str(reader.id)]  # fmt: skip
+    assert [r.status for r in sends] == [429, 200]
+    assert sends[1].at - sends[0].at >= 1.0  # after the wait Telegram asked for
