@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from relay import model
+from relay import feeds, model
 from relay.config import Config
 from relay.dead_letters import DeadLetter, DeadLetters
 from relay.errors import InvalidUpdate
@@ -49,6 +49,7 @@ class Status:
     depths_partial: bool = False  # only the first destinations with work were counted
     in_flight: int = 0  # fan-outs not done
     fan_outs: tuple[tuple[str, str, Progress], ...] = ()  # the first SHOWN: id, label, progress
+    feeds: tuple[tuple[str, float | None, str], ...] = ()  # url, seconds since polled, outcome
 
     def render(self) -> str:
         lines = [
@@ -78,6 +79,11 @@ class Status:
             lines += [f"  {update_id}  {label}", f"    {bar(progress)}"]
         if self.in_flight > len(self.fan_outs):
             lines.append(f"  … and {self.in_flight - len(self.fan_outs):,} more")
+        if self.feeds:
+            lines.append(f"feeds: {len(self.feeds)}")
+        for url, ago, outcome in self.feeds:
+            when = "never polled" if ago is None else f"polled {ago:.0f}s ago: {outcome}"
+            lines.append(f"  {url}  {when}")
         return "\n".join(lines)
 
 
@@ -107,6 +113,7 @@ async def status(client: aioredis.Redis, config: Config, recent: int = 10) -> St
         recent_dead=tuple(await dead.recent(recent)),
         in_flight=len(flying),
         fan_outs=tuple(fan_outs),
+        feeds=tuple(await feeds.polls(client, keys, config.feeds)),
     )
 
 

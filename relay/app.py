@@ -13,6 +13,7 @@ from typing import TextIO
 
 import redis.asyncio as aioredis
 
+from relay import feeds
 from relay.adapter import Adapter, AdapterContext, AdapterFactory
 from relay.api import serve
 from relay.backend import Backend
@@ -130,6 +131,7 @@ class Relay:
         self.dispatcher: Dispatcher
         self.sender: Sender
         self.workers: Workers
+        self.claims: Claims
 
     @property
     def adapters(self) -> tuple[Adapter, ...]:
@@ -153,9 +155,10 @@ class Relay:
                 added, removed = await self.subscriptions.sync_config(self.config.channels)
                 log.info("config channels synced added=%d removed=%d", added, removed)
             self.commands = Commands(self.config, self.ingest, self.subscriptions)
+            self.claims = Claims(self.client, self.keys)
             context = AdapterContext(
                 self.commands,
-                Claims(self.client, self.keys),
+                self.claims,
                 self.ingest.registry,
                 self.subscriptions,
                 Budgets(self.client, self.keys),
@@ -200,6 +203,10 @@ class Relay:
                 name="heartbeat",
             ): "heartbeat",
         }
+        if self.config.feeds:
+            following = feeds.follow(self.config.feeds, self.ingest, self.claims, self.client,
+                                     self.keys, halt)  # fmt: skip
+            parts[asyncio.create_task(following, name="feeds")] = "feeds"
         api: dict[asyncio.Task[None], str] = {}
         if self.config.api.enabled:
             api[asyncio.create_task(serve(self, api_halt), name="api")] = "api"

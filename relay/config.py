@@ -17,8 +17,9 @@ from typing import Annotated, Any, ClassVar
 
 from redis.connection import parse_url
 
-from relay import logs, telegram_settings, yamlfile
+from relay import feed_settings, logs, telegram_settings, yamlfile
 from relay.errors import ConfigError, InvalidUpdate
+from relay.feed_settings import FeedConfig
 from relay.model import SLUG_PATTERN, Destination
 from relay.settings import (
     Context,
@@ -283,6 +284,7 @@ class Config:
     console: ConsoleConfig = ConsoleConfig()
     dispatcher: DispatcherConfig = DispatcherConfig()
     logging: logs.LoggingConfig = field(default_factory=logs.LoggingConfig)
+    feeds: Annotated[tuple[FeedConfig, ...], Rule("a list of {url, topic}")] = ()
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -329,6 +331,7 @@ def parse(data: Any, file: str, env: Mapping[str, str], *, need_tokens: bool = T
     config = build(Config, data, Context(file, env, need_tokens))
     _check_across_keys(config)
     telegram_settings.check(config.path, config.telegram, config.api.enabled, need_tokens)
+    feed_settings.check(config.path, config.feeds, config.topic_slugs)
     return config
 
 

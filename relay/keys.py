@@ -174,3 +174,13 @@ class Keys:
     def delivered_update(self, platform: str, bot_id: str, update_id: int) -> str:
         """The claim of the one worker processing a bot's update posted to its webhook."""
         return f"{self.prefix}:{platform}:{bot_id}:update:{update_id}"
+
+    # relay/feeds.py ------------------------------------------------------------------------
+
+    def feed_entries(self, feed: str) -> str:
+        """Hash entry key → fingerprint and date of what the feed's last poll found."""
+        return f"{self.prefix}:{{f:{feed}}}:entries"
+
+    def feed_http(self, feed: str) -> str:
+        """Hash of the feed's ETag, Last-Modified, last poll time and outcome."""
+        return f"{self.prefix}:{{f:{feed}}}:http"

@@ -132,8 +132,14 @@ def _float_keys() -> list[str]:
     return [p for p, kind in settings.key_paths(config_mod.Config).items() if kind is float]
 
 
+# What an item of a list of sections cannot do without, beside the key under test.
+ITEM = {"feeds": {"url": "https://news.example/live.rss", "topic": "ukraine"}}
+
+
 def _nested(path: str, value: Any) -> dict[str, Any]:
     head, _, rest = path.partition(".")
+    if head.endswith("[]"):  # a list of sections: one item
+        return {head[:-2]: [{**ITEM[head[:-2]], **_nested(rest, value)}]}
     return {head: _nested(rest, value) if rest else value}
 
 
@@ -142,7 +148,7 @@ def _nested(path: str, value: Any) -> dict[str, Any]:
 def test_every_number_must_be_finite(key: str, number: float) -> None:
     with pytest.raises(ConfigError) as info:
         _parse(**_nested(key, number))
-    assert info.value.key == key
+    assert info.value.key == key.replace("[]", "[0]")
     assert "not a finite number" in info.value.expected
 
 

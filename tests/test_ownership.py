@@ -40,6 +40,7 @@ OWNERS: dict[str, frozenset[str]] = {
     "relay/budgets.py": frozenset({"budget"}),
     "relay/claims.py": frozenset({"poller", "interaction", "delivered_update"}),
     "relay/workers.py": frozenset({"worker", "workers"}),
+    "relay/feeds.py": frozenset({"feed_entries", "feed_http"}),
 }
 OWNER_OF = {member: module for module, members in OWNERS.items() for member in members}
 
