@@ -20,6 +20,7 @@ from redis.connection import parse_url
 from relay import feed_settings, logs, telegram_settings, yamlfile
 from relay.errors import ConfigError, InvalidUpdate
 from relay.feed_settings import FeedConfig
+from relay.labels import Template
 from relay.model import SLUG_PATTERN, Destination
 from relay.settings import (
     Context,
@@ -159,6 +160,7 @@ class TopicConfig:
     pin_breaking: bool = False
     link_previews: LinkPreviews = "auto"
     breaking_roles: RolesPerGuild = ()
+    template: Template = field(default_factory=Template)
 
     RETIRED_KEYS: ClassVar[dict[str, str]] = {
         "breaking_role_id": "no longer read, since a role belongs to one server: write "

@@ -7,6 +7,7 @@ import re
 
 from relay import markup
 from relay.config import TopicConfig
+from relay.labels import DEFAULT, Labels, with_footer
 from relay.model import Update
 
 # A credit that already says what it is: "Photo: AP", "Photograph by …", "© Reuters", "Foto: …".
@@ -17,37 +18,38 @@ _LABELLED = re.compile(
 )
 
 
-def credit_line(credit: str) -> str:
+def credit_line(credit: str, labels: Labels = DEFAULT.labels) -> str:
     """A photo's credit as shown: "Photo: AP", unless the credit already says so itself."""
     credit = credit.strip()
-    if not credit or _LABELLED.match(credit):
+    if not credit or _LABELLED.match(credit) or credit.startswith(f"{labels.photo}:"):
         return credit
-    return f"Photo: {credit}"
+    return f"{labels.photo}: {credit}"
 
 
-def byline(author: str) -> str:
+def byline(author: str, labels: Labels = DEFAULT.labels) -> str:
     """The author's line ("By Jane Doe"), "" for an update with no author."""
     author = author.strip()
-    return f"By {author}" if author else ""
+    return f"{labels.by} {author}" if author else ""
 
 
 def plain_text(update: Update, topic: TopicConfig) -> str:
     """How an update reads with no formatting at all (the console's dry-run output): the body as
     `relay.markup` reads it, quotes marked "> ", link targets after their labels."""
-    lines = []
-    headline = f"BREAKING: {update.headline}" if update.breaking else update.headline
+    labels = topic.template.labels
+    lines = [topic.template.header] if topic.template.header else []
+    headline = f"{labels.breaking}: {update.headline}" if update.breaking else update.headline
     lines.append(f"[{topic.title}] {headline}")
     if update.author.strip():
-        lines.append(byline(update.author))
-    body = markup.plain_text(markup.parse(update.body), annotate=True)
+        lines.append(byline(update.author, labels))
+    body = markup.plain_text(markup.parse(with_footer(update.body, topic.template)), annotate=True)
     if body:
         lines.extend(["", body])
     if update.image is not None:
         credit = f" ({update.image.credit})" if update.image.credit else ""
         caption = f" {update.image.caption}" if update.image.caption else ""
-        lines.extend(["", f"Photo: {update.image.url}{caption}{credit}"])
+        lines.extend(["", f"{labels.photo}: {update.image.url}{caption}{credit}"])
     if update.link:
-        lines.extend(["", f"Read more: {update.link}"])
+        lines.extend(["", f"{labels.read_more}: {update.link}"])
     if topic.hashtag:
         lines.extend(["", topic.hashtag])
     return "\n".join(lines)

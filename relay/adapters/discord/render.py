@@ -18,6 +18,7 @@ from typing import Any
 from relay.adapters.discord.markdown import MIN_CAP, Chunker, escape_headline
 from relay.adapters.text import byline, credit_line
 from relay.config import TopicConfig
+from relay.labels import with_footer
 from relay.links import canonical_url
 from relay.model import Update
 
@@ -28,7 +29,6 @@ AUTHOR_MAX = 256
 EMBEDS_PER_MESSAGE = 10
 EMBED_TEXT_MAX = 6000
 SUPPRESS_NOTIFICATIONS = 1 << 12
-BREAKING = "🔴 BREAKING"
 NO_MENTIONS: dict[str, Any] = {"parse": []}
 
 Payload = dict[str, Any]
@@ -39,9 +39,10 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _footer(update: Update, topic: TopicConfig) -> str:
-    parts = [byline(update.author)]
+    labels = topic.template.labels
+    parts = [byline(update.author, labels)]
     if update.image is not None:
-        parts += [update.image.caption.strip(), credit_line(update.image.credit)]
+        parts += [update.image.caption.strip(), credit_line(update.image.credit, labels)]
     if topic.hashtag:
         parts.append(topic.hashtag)
     return _cut(" · ".join(p for p in parts if p), FOOTER_MAX)
@@ -50,7 +51,8 @@ def _footer(update: Update, topic: TopicConfig) -> str:
 def first_embed(update: Update, topic: TopicConfig) -> tuple[Payload, str]:
     """The headline embed without its description, and the headline text the body must lead
     with when the escaped headline does not fit the title."""
-    author = f"{BREAKING} · {topic.title}" if update.breaking else topic.title
+    name = topic.template.header or topic.title
+    author = f"{topic.template.labels.breaking} · {name}" if update.breaking else name
     embed: Payload = {
         "author": {"name": _cut(author, AUTHOR_MAX)},
         "color": topic.color,
@@ -88,7 +90,7 @@ def embed_text(embed: Payload) -> int:
 def render(update: Update, topic: TopicConfig) -> list[Payload]:
     """The messages for `update`, in order; each a Create Message body (without nonce)."""
     embed, lead = first_embed(update, topic)
-    chunker = Chunker(update.body)
+    chunker = Chunker(with_footer(update.body, topic.template))
     used = embed_text(embed)
     if lead or not chunker.empty:
         room = min(DESCRIPTION_MAX, EMBED_TEXT_MAX - used) - len(lead) - 2

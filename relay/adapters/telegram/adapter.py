@@ -165,7 +165,7 @@ class TelegramAdapter(Adapter):
                 error.sent = tuple(done)  # kept: the retry sends only the parts after them
             raise error from exc
         if update.breaking and topic.pin_breaking:
-            await self.delivery.pin(dest, ids[0])
+            await self.delivery.pin(dest, ids[0], topic.template.labels.breaking)
         return ids
 
     async def edit(
@@ -189,7 +189,7 @@ class TelegramAdapter(Adapter):
                 error.sent = tuple(now)  # parts added, replaced or changed before it failed
             raise error from exc
         if topic.pin_breaking and update.breaking:
-            await self.delivery.pin(dest, ids[0])
+            await self.delivery.pin(dest, ids[0], topic.template.labels.breaking)
         elif topic.pin_breaking:
             await self.delivery.unpin(dest, ids[0])
         return ids

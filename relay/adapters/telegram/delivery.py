@@ -44,7 +44,7 @@ from telegram.error import (
 from telegram.warnings import PTBUserWarning
 
 from relay.adapter import Pace, no_pace
-from relay.adapters.telegram.render import BREAKING, TelegramMessage
+from relay.adapters.telegram.render import TelegramMessage
 from relay.errors import DeliveryError, Gone, LimitUnnamed, Moved, Rejected, Transient
 from relay.model import Destination
 
@@ -298,15 +298,16 @@ class Delivery:
 
     # --- pins: best effort, a delivered message stays delivered -----------------------------
 
-    async def pin(self, dest: Destination, message_id: str) -> None:
-        """Pin a breaking update, unpinning the relay's previous breaking update first."""
+    async def pin(self, dest: Destination, message_id: str, label: str) -> None:
+        """Pin a breaking update, unpinning the relay's previous breaking update (marked with
+        the topic's breaking `label`) first."""
         chat = chat_ref(dest.chat_id)
         try:
             current = (await self.bot.get_chat(chat)).pinned_message
             number = message_number(message_id)
             if current is not None and current.message_id == number:
                 return
-            if current is not None and self.is_breaking(current):
+            if current is not None and self.is_breaking(current, label):
                 await self.bot.unpin_chat_message(chat, current.message_id)
             await self.bot.pin_chat_message(chat, number, disable_notification=True)
         except TelegramError as exc:
@@ -322,11 +323,12 @@ class Delivery:
         except TelegramError as exc:
             log.warning("could not unpin dest=%s message=%s: %s", dest, message_id, exc)
 
-    def is_breaking(self, message: Message) -> bool:
-        """A breaking update this bot sent (in a channel the sender is the channel itself)."""
+    def is_breaking(self, message: Message, label: str) -> bool:
+        """A breaking update this bot sent (in a channel the sender is the channel itself): its
+        first line is the breaking `label`, or its second after a topic's header line."""
         sender = message.from_user
         ours = sender is None or sender.id == self.bot_id
-        return ours and (message.text or message.caption or "").startswith(BREAKING)
+        return ours and label in (message.text or message.caption or "").split("\n", 2)[:2]
 
 
 FILE_URL = "https://telegram.invalid/file/"

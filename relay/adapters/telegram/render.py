@@ -32,12 +32,11 @@ from relay.adapters.telegram.markdown import (
 )
 from relay.adapters.text import byline, credit_line
 from relay.config import TopicConfig
+from relay.labels import DEFAULT, Labels, Template
 from relay.model import Update
 
 log = logging.getLogger(__name__)
 
-BREAKING = "🔴 BREAKING"
-READ_MORE = "Read more"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_HTML_BYTES = 32768 - 1024  # the raw limit, with room for the part marker
@@ -66,20 +65,21 @@ class TelegramMessage:
 
 def render(update: Update, topic: TopicConfig) -> tuple[TelegramMessage, ...]:
     """The messages for `update`, in order; each one within Telegram's limits."""
-    header = _header(update)
+    header = _header(update, topic.template)
     body = parse_body(update.body)
     footer = _footer(update, topic)
+    labels = topic.template.labels
     image = update.image
     parts: list[list[Block]]
     photo_parts = 0
     if image is None:
         parts = pack([*header, *body, *footer], MAX_TEXT)
     else:
-        whole = [*header, *_image_blocks(image.caption, image.credit), *body, *footer]
+        whole = [*header, *_image_blocks(image.caption, image.credit, labels), *body, *footer]
         parts = pack(whole, MAX_CAPTION)
         photo_parts = 1
         if len(parts) > 1:
-            caption, rest = _short_caption(header, image.caption, image.credit)
+            caption, rest = _short_caption(header, image.caption, image.credit, labels)
             parts = [caption, *pack([*rest, *body, *footer], MAX_TEXT)]
     messages = [_message(p, i, len(parts), i < photo_parts) for i, p in enumerate(parts)]
     messages = _previews(messages, update, topic, body)
@@ -97,49 +97,51 @@ def render_cached(update: Update, topic: TopicConfig) -> tuple[TelegramMessage, 
     return render(update, topic)
 
 
-def _header(update: Update) -> list[Block]:
+def _header(update: Update, template: Template) -> list[Block]:
     blocks = [Block((Run(update.headline, bold=True),), glue="\n")]
     if update.breaking:
-        blocks.insert(0, Block((Run(BREAKING, bold=True),)))
-    if by := byline(update.author):
+        blocks.insert(0, Block((Run(template.labels.breaking, bold=True),), glue="\n"))
+    if template.header:
+        blocks.insert(0, Block((Run(template.header),)))
+    if by := byline(update.author, template.labels):
         blocks.append(Block((Run(by, italic=True),), glue="\n"))
     return blocks
 
 
-def _image_blocks(caption: str, credit: str) -> list[Block]:
+def _image_blocks(caption: str, credit: str, labels: Labels = DEFAULT.labels) -> list[Block]:
     runs: list[Run] = []
     if caption.strip():
         runs.append(Run(caption.strip()))
     if credit.strip():
         if runs:
             runs.append(Run("\n"))
-        runs.append(Run(credit_line(credit), italic=True))
+        runs.append(Run(credit_line(credit, labels), italic=True))
     return [Block(tuple(runs))] if runs else []
 
 
 def _footer(update: Update, topic: TopicConfig) -> list[Block]:
-    blocks = []
+    blocks = parse_body(topic.template.footer) if topic.template.footer else []
     if update.link:
-        blocks.append(Block((Run(READ_MORE, href=update.link),)))
+        blocks.append(Block((Run(topic.template.labels.read_more, href=update.link),)))
     if topic.hashtag.strip():
         blocks.append(Block((Run(topic.hashtag.strip()),)))
     return blocks
 
 
 def _short_caption(
-    header: list[Block], caption: str, credit: str
+    header: list[Block], caption: str, credit: str, labels: Labels
 ) -> tuple[list[Block], list[Block]]:
     """The photo's caption (headline, a shortened caption, credit); what it leaves out."""
-    full = _image_blocks(caption, credit)
+    full = _image_blocks(caption, credit, labels)
     if len(pack([*header, *full], MAX_CAPTION)) == 1:
         return [*header, *full], []
-    fixed = sum(_length(b) for b in [*header, *_image_blocks("", credit)])
+    fixed = sum(_length(b) for b in [*header, *_image_blocks("", credit, labels)])
     room = MAX_CAPTION - _MARKER_ROOM - fixed - len("\n\n…\n")
     short = _SPACE.sub(" ", caption.strip())[: max(room, 0)]
     if " " in short[len(short) // 2 :]:
         short = short.rsplit(" ", 1)[0]
     # The whole caption follows as text, so nothing the editor wrote is lost.
-    return [*header, *_image_blocks(short + "…", credit)], [Block((Run(caption.strip()),))]
+    return [*header, *_image_blocks(short + "…", credit, labels)], [Block((Run(caption.strip()),))]
 
 
 def _message(blocks: list[Block], index: int, total: int, photo: bool) -> TelegramMessage:
