@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from relay_sandbox.telegram.server import TelegramSandbox
 from relay.adapter import AdapterContext
 from relay.adapters.telegram import TelegramAdapter
 from relay.config import Config
+from relay.model import Destination
 
 # Only a guard against hanging: answers arrive as soon as the long poll wakes.
 WAIT = 10.0
@@ -72,6 +73,28 @@ async def adapter(tg_config: Callable[..., Config]) -> AsyncIterator[TelegramAda
     await adapter.start(AdapterContext())
     yield adapter
     await adapter.aclose()
+
+
+@dataclass(frozen=True)
+class Group:
+    """A supergroup an admin made, with the bot in it: where pins are tried."""
+
+    tg: TelegramSandbox
+    id: int
+
+    @property
+    def dest(self) -> Destination:
+        return Destination("telegram", str(self.id))
+
+    def pinned(self) -> list[int]:
+        return [m.message_id for m in self.tg.control.transcript(self.id) if m.pinned]
+
+
+def admin_group(tg: TelegramSandbox, account: Bot) -> Group:
+    owner = tg.control.create_user("Olga")
+    group = tg.control.create_chat("supergroup", "Desk", creator=owner.id)
+    tg.control.add_bot(group.id, account)
+    return Group(tg, group.id)
 
 
 def texts(tg: TelegramSandbox, chat_id: int, bot: Bot | None = None) -> list[str]:

@@ -20,6 +20,7 @@ from relay.adapters.telegram.delivery import NOT_MODIFIED, message_number
 from relay.config import TopicConfig
 from relay.errors import RateLimited
 from relay.model import Destination, Image, Update
+from tests.adapters.telegram.conftest import admin_group
 
 UKRAINE = TopicConfig("ukraine", "War in Ukraine", hashtag="#Ukraine")
 LONG = "\n\n".join(f"Paragraph {i}. " + "A sentence of the body. " * 60 for i in range(6))
@@ -130,21 +131,17 @@ async def test_a_photo_added_replaced_twice_and_removed_without_one_bad_request(
 async def test_photo_ids_name_the_part_and_pins_and_deletes_read_them(
     tg: TelegramSandbox, account: Bot, adapter: TelegramAdapter
 ) -> None:
-    owner = tg.control.create_user("Olga")
-    group = tg.control.create_chat("supergroup", "Desk", creator=owner.id)
-    tg.control.add_bot(group.id, account)
-    dest = Destination("telegram", str(group.id))
+    group = admin_group(tg, account)
+    dest = group.dest
     pinning = replace(UKRAINE, pin_breaking=True)
     ids = await adapter.send(dest, upd(body=LONG, image=KYIV, breaking=True), pinning)
     shown = relayed(tg, group.id, account)
     assert ids[0].startswith(f"{shown[0].message_id}:photo:")  # the photo part says so
     assert ids[1:] == tuple(str(m.message_id) for m in shown[1:])  # text parts: plain digits
-    assert [m.message_id for m in tg.control.transcript(group.id) if m.pinned] == [
-        shown[0].message_id
-    ]
+    assert group.pinned() == [shown[0].message_id]
     calm = upd(2, body=LONG, image=KYIV)
     ids = await adapter.edit(dest, calm, pinning, ids)
-    assert [m for m in tg.control.transcript(group.id) if m.pinned] == []
+    assert group.pinned() == []
     await adapter.delete(dest, ids)
     assert relayed(tg, group.id, account) == []
     # Only the breaking marker changed: the text parts are edited to what they already show.

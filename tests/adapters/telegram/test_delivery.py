@@ -12,7 +12,7 @@ from relay.adapter import AdapterContext
 from relay.adapters.telegram import TelegramAdapter, render
 from relay.config import Config, TopicConfig
 from relay.model import Destination, Image, Update
-from tests.adapters.telegram.conftest import texts
+from tests.adapters.telegram.conftest import admin_group, texts
 
 UKRAINE = TopicConfig("ukraine", "War in Ukraine", hashtag="#Ukraine")
 CLIMATE = TopicConfig("climate", "Climate summit", silent=True)
@@ -120,14 +120,8 @@ async def test_edit_that_adds_a_photo_puts_it_in_the_same_message(
 async def test_breaking_updates_are_pinned_and_unpinned_when_superseded(
     tg: TelegramSandbox, account: Bot, adapter: TelegramAdapter
 ) -> None:
-    owner = tg.control.create_user("Olga")
-    group = tg.control.create_chat("supergroup", "Desk", creator=owner.id)
-    tg.control.add_bot(group.id, account)
-    dest = Destination("telegram", str(group.id))
-
-    def pinned() -> list[int]:
-        return [m.message_id for m in tg.control.transcript(group.id) if m.pinned]
-
+    group = admin_group(tg, account)
+    dest, pinned = group.dest, group.pinned
     first = await adapter.send(dest, upd(id="b1", breaking=True), PINNED)
     assert pinned() == [int(first[0])]
     await adapter.send(dest, upd(id="r1"), PINNED)  # routine: the pin stays

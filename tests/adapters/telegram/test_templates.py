@@ -10,6 +10,7 @@ from relay.adapters.telegram import TelegramAdapter
 from relay.config import TopicConfig
 from relay.labels import Labels, Template
 from relay.model import Destination, Image, Update
+from tests.adapters.telegram.conftest import admin_group
 
 UKRAINIAN = Labels(breaking="🔴 ТЕРМІНОВО", read_more="Детальніше", photo="Фото", by="Автор:")
 TEMPLATE = Template(header="Наживо: війна", footer="Стежте за [нами](https://news.example/tg)",
@@ -39,15 +40,8 @@ async def test_a_topics_template_frames_every_update(
 async def test_a_breaking_update_under_a_header_and_its_own_label_is_pinned_and_superseded(
     tg: TelegramSandbox, account: Bot, adapter: TelegramAdapter
 ) -> None:
-    owner = tg.control.create_user("Olga")
-    group = tg.control.create_chat("supergroup", "Desk", creator=owner.id)
-    tg.control.add_bot(group.id, account)
-    dest = Destination("telegram", str(group.id))
-
-    def pinned() -> list[int]:
-        return [m.message_id for m in tg.control.transcript(group.id) if m.pinned]
-
-    first = await adapter.send(dest, Update("b1", "ukraine", "Перше", breaking=True), PINNED)
-    assert pinned() == [int(first[0])]
-    second = await adapter.send(dest, Update("b2", "ukraine", "Друге", breaking=True), PINNED)
-    assert pinned() == [int(second[0])]  # the first one, read as ours and breaking, unpinned
+    group = admin_group(tg, account)
+    first = await adapter.send(group.dest, Update("b1", "ukraine", "Перше", breaking=True), PINNED)
+    assert group.pinned() == [int(first[0])]
+    second = await adapter.send(group.dest, Update("b2", "ukraine", "Друге", breaking=True), PINNED)
+    assert group.pinned() == [int(second[0])]  # the first one, read as ours and breaking, unpinned
