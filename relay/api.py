@@ -22,8 +22,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError
 
+from relay import api_schedule, logs, model, openapi
 from relay import health as health_mod
-from relay import logs, model, openapi
 from relay import metrics as metrics_mod
 from relay.changes import EDITABLE, Changes
 from relay.config import Config
@@ -31,6 +31,7 @@ from relay.errors import ConfigError, InvalidUpdate, Overloaded, RelayError, Unk
 from relay.ingest import Accepted, Ingest
 from relay.keys import Keys
 from relay.ledger import read_progress
+from relay.schedule import Schedule
 from relay.stream import UNREACHABLE
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Relay(Protocol):
     keys: Keys
     client: aioredis.Redis
     ingest: Ingest
+    schedule: Schedule
 
     @property
     def parts(self) -> Sequence[str]:
@@ -185,16 +187,10 @@ def _codec(charset: str) -> str:
 
 
 def _accepted(accepted: Accepted, status: int) -> web.Response:
-    return web.json_response(
-        {
-            "id": accepted.update.id,
-            "revision": accepted.update.revision,
-            "action": accepted.update.action.value,
-            "entry": accepted.entry_id,
-            "duplicate": accepted.duplicate,
-        },
-        status=200 if accepted.duplicate else status,
-    )
+    update = accepted.update
+    body = {"id": update.id, "revision": update.revision, "action": update.action.value,
+            "entry": accepted.entry_id, "duplicate": accepted.duplicate}  # fmt: skip
+    return web.json_response(body, status=200 if accepted.duplicate else status)
 
 
 @web.middleware
@@ -244,6 +240,8 @@ async def post_update(request: web.Request) -> web.Response:
     data = await _object(request)
     if data.get("action", "publish") != "publish":
         raise InvalidUpdate("action", "POST publishes; use PATCH to edit and DELETE to delete")
+    if "publish_at" in data:  # later: it waits in the schedule
+        return await api_schedule.post(relay.schedule, data)
     update = model.from_dict(data, generate_id=True)
     return _accepted(await relay.ingest.publish(update), 201)
 
@@ -253,12 +251,16 @@ async def patch_update(request: web.Request) -> web.Response:
     data = await _object(request)
     if not data:
         raise InvalidUpdate("body", f"must be a JSON object with some of {', '.join(EDITABLE)}")
+    if waiting := await api_schedule.patch(relay.schedule, request.match_info["id"], data):
+        return waiting
     changes = Changes.from_dict(data)
     return _accepted(await relay.ingest.edit(request.match_info["id"], changes), 200)
 
 
 async def delete_update(request: web.Request) -> web.Response:
     relay: Relay = request.app[RELAY_KEY]
+    if cancelled := await api_schedule.delete(relay.schedule, request.match_info["id"]):
+        return cancelled
     return _accepted(await relay.ingest.delete(request.match_info["id"]), 200)
 
 
@@ -267,12 +269,16 @@ async def get_update(request: web.Request) -> web.Response:
     update_id = request.match_info["id"]
     latest = await relay.ingest.latest(update_id)
     if latest is None:
+        if waiting := await api_schedule.get(relay.schedule, update_id):
+            return waiting
         raise UnknownUpdate(update_id)
     progress = await read_progress(relay.client, relay.keys, update_id)
-    body: dict[str, Any] = {"update": model.to_dict(latest), "progress": None}
-    if progress is not None:
-        body["progress"] = progress.as_dict()
-    return web.json_response(body)
+    shown = progress.as_dict() if progress is not None else None
+    return web.json_response({"update": model.to_dict(latest), "progress": shown})
+
+
+async def scheduled(request: web.Request) -> web.Response:
+    return await api_schedule.listed(request.app[RELAY_KEY].schedule)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -321,6 +327,7 @@ def make_app(relay: Relay, read_timeout: float = READ_TIMEOUT) -> web.Applicatio
     app.router.add_get("/v1/updates/{id}", get_update)
     app.router.add_patch("/v1/updates/{id}", patch_update)
     app.router.add_delete("/v1/updates/{id}", delete_update)
+    app.router.add_get("/v1/scheduled", scheduled)
     app.router.add_get(openapi.PATH, openapi.serve)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

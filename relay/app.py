@@ -25,6 +25,7 @@ from relay.dispatcher import Dispatcher
 from relay.errors import ConfigError, RelayError
 from relay.ingest import Ingest
 from relay.keys import Keys
+from relay.schedule import Schedule
 from relay.sender import Sender
 from relay.stream import UNREACHABLE
 from relay.subscriptions import Subscriptions
@@ -132,6 +133,7 @@ class Relay:
         self.sender: Sender
         self.workers: Workers
         self.claims: Claims
+        self.schedule: Schedule
 
     @property
     def adapters(self) -> tuple[Adapter, ...]:
@@ -150,6 +152,7 @@ class Relay:
             raise ConfigError(self.config.path, "redis.url", f"a valid URL ({exc})") from None
         try:
             self.ingest = Ingest.from_config(self.client, self.config)
+            self.schedule = Schedule(self.client, self.keys, self.ingest)
             self.subscriptions = Subscriptions(self.client, self.keys)
             if self.sync_channels:
                 added, removed = await self.subscriptions.sync_config(self.config.channels)
@@ -198,6 +201,7 @@ class Relay:
         parts = {
             asyncio.create_task(self.dispatcher.run(halt), name="dispatcher"): "dispatcher",
             asyncio.create_task(self.sender.run(halt), name="sender"): "sender",
+            asyncio.create_task(self.schedule.run(halt), name="schedule"): "schedule",
             asyncio.create_task(
                 self.workers.run(self.consumer, socket.gethostname(), os.getpid(), halt),
                 name="heartbeat",

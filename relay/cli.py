@@ -23,6 +23,7 @@ from relay.changes import Changes
 from relay.config import Config
 from relay.errors import ConfigError, InvalidUpdate, RelayError, UnknownUpdate
 from relay.model import Destination, Image, Update, new_update_id
+from relay.schedule import parse_time
 
 log = logging.getLogger("relay")
 MAX_COUNT = 100_000
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     post.add_argument("--topic", required=True)
     post.add_argument("--headline", required=True)
     post.add_argument("--id", help="your own update id (default: generated)")
+    post.add_argument("--at", help="publish later, at this ISO 8601 time with its zone")
     _content_args(post)
     progress.add_arguments(post, sub)
     edit = sub.add_parser("edit", help="edit an update everywhere it was sent")
@@ -60,8 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     edit.add_argument("--headline")
     _content_args(edit)
 
-    delete = sub.add_parser("delete", help="delete an update everywhere it was sent")
+    delete = sub.add_parser("delete", help="delete an update everywhere (or cancel it, if due)")
     delete.add_argument("id")
+    sub.add_parser("scheduled", help="the updates waiting for their --at time")
 
     operator = " (as an operator, no permission check)"
     for name, text in (
@@ -148,6 +151,10 @@ async def _post(relay: Any, args: argparse.Namespace) -> int:
         body=_body(args) or "", link=args.link, image=_image(args),
         breaking=bool(args.breaking), author=args.author or "",
     )  # fmt: skip
+    if args.at:  # it waits: there is nothing to follow yet
+        held = await relay.schedule.add(update, parse_time(args.at))
+        print(f"{held.update.id} scheduled for {held.at.isoformat()}")
+        return 0
     accepted = await relay.ingest.publish(update)
     print(accepted.update.id)
     return await progress.after_post(relay, args, accepted.update.id)
@@ -175,8 +182,17 @@ async def _edit(relay: Any, args: argparse.Namespace) -> int:
 
 
 async def _delete(relay: Any, args: argparse.Namespace) -> int:
+    if await relay.schedule.cancel(args.id):
+        print(f"{args.id} cancelled (it was scheduled: nothing was sent)")
+        return 0
     accepted = await relay.ingest.delete(args.id)
     print(f"{accepted.update.id} deleted (revision {accepted.update.revision})")
+    return 0
+
+
+async def _scheduled(relay: Any, args: argparse.Namespace) -> int:
+    for h in await relay.schedule.pending():
+        print(f"{h.update.id}  {h.at.isoformat()}  {h.update.topic} · {h.update.headline}")
     return 0
 
 
@@ -284,7 +300,7 @@ async def _run(config: Config, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
     "post": _post, "edit": _edit, "delete": _delete, "subscribe": _subscription,
     "unsubscribe": _subscription, "subscriptions": _subscription, "status": _status,
-    "dead-letters": _dead_letters, "progress": progress.command,
+    "dead-letters": _dead_letters, "progress": progress.command, "scheduled": _scheduled,
 }  # fmt: skip
 
 

@@ -184,3 +184,20 @@ class Keys:
     def feed_http(self, feed: str) -> str:
         """Hash of the feed's ETag, Last-Modified, last poll time and outcome."""
         return f"{self.prefix}:{{f:{feed}}}:http"
+
+    # relay/schedule.py ---------------------------------------------------------------------
+
+    @property
+    def scheduled(self) -> str:
+        """Sorted set update id → when it is due (ms): the updates waiting for `publish_at`."""
+        return f"{self.prefix}:{{s}}:scheduled"
+
+    @property
+    def scheduled_updates(self) -> str:
+        """Hash update id → the scheduled update's payload."""
+        return f"{self.prefix}:{{s}}:scheduled_updates"
+
+    @property
+    def firing(self) -> str:
+        """Hash update id → claimed ms and payload: due, being published by a worker."""
+        return f"{self.prefix}:{{s}}:firing"

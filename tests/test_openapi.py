@@ -70,8 +70,9 @@ def test_the_schemas_hold_the_models_limits() -> None:
     assert image["properties"]["caption"]["maxLength"] == model.MAX_CAPTION
     assert image["properties"]["credit"]["maxLength"] == model.MAX_CREDIT
     assert image["properties"]["url"]["maxLength"] == model.MAX_URL
-    assert set(new["properties"]) == set(model.FIELDS) == set(SCHEMAS["Update"]["properties"])
-    assert set(changes["properties"]) == set(EDITABLE)
+    assert set(new["properties"]) == {*model.FIELDS, "publish_at"}
+    assert set(model.FIELDS) == set(SCHEMAS["Update"]["properties"])
+    assert set(changes["properties"]) == {*EDITABLE, "publish_at"}
     assert set(image["properties"]) == set(model._IMAGE_FIELDS)
     # the same patterns as the model's (JSON Schema anchors with ^ and $; Python with \Z)
     [id_param] = DOC["paths"]["/v1/updates/{id}"]["parameters"]

@@ -41,7 +41,11 @@ async def test_a_breaking_update_under_a_header_and_its_own_label_is_pinned_and_
     tg: TelegramSandbox, account: Bot, adapter: TelegramAdapter
 ) -> None:
     group = admin_group(tg, account)
-    first = await adapter.send(group.dest, Update("b1", "ukraine", "Перше", breaking=True), PINNED)
+    first = await adapter.send(
+        group.dest, Update("b1", "ukraine", headline="Перше", breaking=True), PINNED
+    )
     assert group.pinned() == [int(first[0])]
-    second = await adapter.send(group.dest, Update("b2", "ukraine", "Друге", breaking=True), PINNED)
+    second = await adapter.send(
+        group.dest, Update("b2", "ukraine", headline="Друге", breaking=True), PINNED
+    )
     assert group.pinned() == [int(second[0])]  # the first one, read as ours and breaking, unpinned
