@@ -22,6 +22,7 @@ from relay.model import Destination
 from relay.progress import bar
 from relay.queues import Queues, position
 from relay.registry import Registry
+from relay.schedule import Schedule, Scheduled
 from relay.stream import Consumer, Stream
 from relay.subscriptions import Subscriptions
 from relay.workers import Worker, Workers
@@ -50,6 +51,8 @@ class Status:
     in_flight: int = 0  # fan-outs not done
     fan_outs: tuple[tuple[str, str, Progress], ...] = ()  # the first SHOWN: id, label, progress
     feeds: tuple[tuple[str, float | None, str], ...] = ()  # url, seconds since polled, outcome
+    waiting: int = 0  # updates waiting for their publish_at
+    scheduled: tuple[Scheduled, ...] = ()  # the soonest `SHOWN` of them
 
     def render(self) -> str:
         lines = [
@@ -79,6 +82,10 @@ class Status:
             lines += [f"  {update_id}  {label}", f"    {bar(progress)}"]
         if self.in_flight > len(self.fan_outs):
             lines.append(f"  … and {self.in_flight - len(self.fan_outs):,} more")
+        lines.append(f"scheduled: {self.waiting:,} waiting for their time")
+        for s in self.scheduled:
+            lines.append(f"  {s.update.id}  at {s.at.isoformat()}  {s.update.topic} · "
+                         f"{s.update.headline}")  # fmt: skip
         if self.feeds:
             lines.append(f"feeds: {len(self.feeds)}")
         for url, ago, outcome in self.feeds:
@@ -87,7 +94,9 @@ class Status:
         return "\n".join(lines)
 
 
-async def status(client: aioredis.Redis, config: Config, recent: int = 10) -> Status:
+async def status(
+    client: aioredis.Redis, config: Config, recent: int = 10, schedule: Schedule | None = None
+) -> Status:
     keys = Keys(config.redis.key_prefix)
     stream, subscriptions = Stream(client, keys), Subscriptions(client, keys)
     dead = DeadLetters(client, keys)
@@ -114,6 +123,8 @@ async def status(client: aioredis.Redis, config: Config, recent: int = 10) -> St
         in_flight=len(flying),
         fan_outs=tuple(fan_outs),
         feeds=tuple(await feeds.polls(client, keys, config.feeds)),
+        waiting=await schedule.count() if schedule else 0,
+        scheduled=tuple(await schedule.pending(SHOWN)) if schedule else (),
     )
 
 

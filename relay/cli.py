@@ -214,7 +214,7 @@ async def _subscription(relay: Any, args: argparse.Namespace) -> int:
 async def _status(relay: Any, args: argparse.Namespace) -> int:
     from relay.admin import status
 
-    print((await status(relay.client, relay.config)).render())
+    print((await status(relay.client, relay.config, schedule=relay.schedule)).render())
     return 0
 
 

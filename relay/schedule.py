@@ -178,6 +178,9 @@ class Schedule:
         held = [await self.get(as_str(member)) for member, _ in found]
         return [s for s in held if s is not None]
 
+    async def count(self) -> int:
+        return int(await self.client.zcard(self.keys.scheduled))
+
     async def fire(self, now: float | None = None) -> int:
         """Publish what is due (and what a dead worker left claimed); how many went."""
         now_ms = int((time.time() if now is None else now) * 1000)

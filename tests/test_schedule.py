@@ -172,6 +172,9 @@ async def test_through_the_api_and_the_cli_of_relay_run(tmp_path: Path, config: 
         posted = await asyncio.to_thread(relay_cmd, *cli, *post, "--at", at)
         assert posted.returncode == 0 and posted.stdout.startswith("at-x scheduled for "), posted
         listed = await asyncio.to_thread(relay_cmd, *cli, "scheduled")
+        shown = (await asyncio.to_thread(relay_cmd, *cli, "status")).stdout
+        assert "\nscheduled: 2 waiting for their time\n  at-3  at " in shown, shown
+        assert "  ukraine · Never sent\n" in shown, shown
         assert [line.split("  ")[0] for line in listed.stdout.splitlines()] == ["at-3", "at-x"]
         status, waiting = await asyncio.to_thread(_call, base, "GET", "/v1/scheduled")
         assert [w["update"]["id"] for w in waiting] == ["at-3", "at-x"]
