@@ -89,7 +89,11 @@ class Status:
         if self.feeds:
             lines.append(f"feeds: {len(self.feeds)}")
         for url, ago, outcome in self.feeds:
-            when = "never polled" if ago is None else f"polled {ago:.0f}s ago: {outcome}"
+            when = (
+                f"polled {ago:.0f}s ago: {outcome}"
+                if ago is not None
+                else outcome or "never polled"
+            )
             lines.append(f"  {url}  {when}")
         return "\n".join(lines)
 

@@ -35,6 +35,7 @@ class FeedConfig:
 
     url: FeedUrl
     topic: FeedTopic
+    enabled: bool = True  # false: not polled (what it found so far is kept for when it is back)
     interval_seconds: Interval = 60.0
     backfill: Backfill = 0  # entries published on the first poll (the newest); the rest wait
     deletes: bool = False  # an entry taken out of the feed is deleted from every copy

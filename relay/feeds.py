@@ -234,7 +234,10 @@ async def polls(
     """Each feed's last poll, for `relay status`: url, seconds ago (None: never), outcome."""
     out: list[tuple[str, float | None, str]] = []
     for feed in feeds:
-        http, _ = await FeedState(client, keys, feed).load()
+        http, _ = await FeedState(client, keys, feed).load() if feed.enabled else ({}, {})
+        if not feed.enabled:
+            out.append((feed.url, None, "off (enabled: false)"))
+            continue
         ago = time.time() - float(http["polled_at"]) if "polled_at" in http else None
         out.append((feed.url, ago, http.get("outcome", "")))
     return out
@@ -251,6 +254,6 @@ async def follow(
     """Follow every configured feed until `stop` (a part of `relay run`)."""
     timeout = aiohttp.ClientTimeout(total=TIMEOUT)
     async with aiohttp.ClientSession(timeout=timeout) as http, asyncio.TaskGroup() as group:
-        for feed in feeds:
+        for feed in (f for f in feeds if f.enabled):
             follower = FeedFollower(feed, ingest, claims, FeedState(client, keys, feed), http)
             group.create_task(follower.run(stop), name=f"feed {feed.url}")

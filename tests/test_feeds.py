@@ -30,13 +30,16 @@ from relay_sandbox.telegram.render import DisplayedMessage
 from relay_sandbox.telegram.server import TelegramSandbox
 
 from relay import feed_reader, markup, model
+from relay.claims import Claims
 from relay.config import Config
 from relay.errors import ConfigError
-from relay.feeds import feed_id, update_id
+from relay.feed_settings import FeedConfig
+from relay.feeds import feed_id, follow, polls, update_id
 from relay.keys import Keys
 from relay.model import Image, Update
 
 from .conftest import BASE_CONFIG
+from .helpers import KEYS, Pipeline
 from .test_cli import relay_cmd, write_config
 
 WAIT = 60.0
@@ -281,3 +284,20 @@ def test_a_feed_the_relay_cannot_follow_is_refused_at_load(
     with pytest.raises(ConfigError) as info:
         config_mod.parse({**BASE_CONFIG, "feeds": feeds}, "relay.yaml", {})
     assert info.value.key == key and words in info.value.expected, str(info.value)
+
+
+async def test_a_feed_turned_off_is_not_polled_and_status_says_so(
+    client: aioredis.Redis, config: Config, blog: tuple[LiveBlog, str]
+) -> None:
+    feed, url = blog
+    off = FeedConfig(url=url, topic="ukraine", interval_seconds=1, enabled=False)
+    stop = asyncio.Event()
+    pipeline = Pipeline(client, config)
+    following = asyncio.create_task(
+        follow([off], pipeline.ingest, Claims(client, KEYS), client, KEYS, stop)
+    )
+    await asyncio.sleep(1.5)  # a poll's interval and more: an enabled feed is polled at once
+    stop.set()
+    await asyncio.wait_for(following, WAIT)
+    assert feed.served == []
+    assert await polls(client, KEYS, [off]) == [(url, None, "off (enabled: false)")]
