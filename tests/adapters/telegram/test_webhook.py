@@ -186,7 +186,11 @@ async def test_the_same_update_posted_to_two_workers_is_processed_once(
 ) -> None:
     update = subscribe_update(tg, 7002, reader)
     statuses = await asyncio.gather(*(post(u + PATH, update) for u in fleet.urls))
-    assert statuses == [200, 200]
+    # One processes it (200 once done); the other, meeting its claim, answers 200 if it is done
+    # by then, else 503, and Telegram posts it again later: then it is a duplicate, 200.
+    assert sorted(statuses) in ([200, 200], [200, 503]), statuses
+    if 503 in statuses:
+        assert await post(fleet.urls[statuses.index(503)] + PATH, update) == 200
     assert sum(fleet.received) == 1 and sum(fleet.duplicates) == 1
     await wait_for(tg, reader.id, lambda ms: ms[-1].content.startswith("Subscribed"))
     # A later command answered: the one subscribe was answered once.
