@@ -17,7 +17,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from relay import __version__, logs, progress
+from relay import __version__, logs, passwords, progress
 from relay import config as config_mod
 from relay.changes import Changes
 from relay.config import Config
@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the relay until SIGTERM/SIGINT")
     run.add_argument("--consumer", help="consumer name in the Redis group (default host-pid)")
     sub.add_parser("check", help="validate the config and exit 0 (valid) or 2")
+    sub.add_parser("desk-hash", help="read a desk password on stdin, print its hash for config")
 
     post = sub.add_parser("post", help="publish an update; prints its id")
     post.add_argument("--topic", required=True)
@@ -293,6 +294,8 @@ def _command(args: argparse.Namespace) -> int:
         return asyncio.run(_sandbox(args))
     if args.cmd == "demo":  # needs no config and no tokens: it brings its own sandboxes
         return asyncio.run(_demo(args))
+    if args.cmd == "desk-hash":  # needs no config: its output goes into one
+        return passwords.command()
     config = config_mod.load(args.config, need_tokens=args.cmd in NEED_TOKENS)
     logs.apply(config.secrets, config.logging)
     if args.cmd in ("check", "run"):

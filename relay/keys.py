@@ -184,3 +184,19 @@ class Keys:
     def feed_http(self, feed: str) -> str:
         """Hash of the feed's ETag, Last-Modified, last poll time and outcome."""
         return f"{self.prefix}:{{f:{feed}}}:http"
+
+    # relay/desk/store.py -------------------------------------------------------------------
+
+    def desk_session(self, digest: str) -> str:
+        """Hash {editor, csrf} of one desk session, named by the SHA-256 of its cookie's token
+        (a copy of the data opens no session); expires when the session does."""
+        return f"{self.prefix}:desk:session:{digest}"
+
+    def desk_failures(self, digest: str) -> str:
+        """Wrong passwords given this minute for one editor name (its SHA-256); expires."""
+        return f"{self.prefix}:desk:failures:{digest}"
+
+    @property
+    def desk_recent(self) -> str:
+        """Sorted set update id → when the desk published it (ms): the desk's list, capped."""
+        return f"{self.prefix}:desk:recent"

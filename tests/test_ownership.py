@@ -41,6 +41,7 @@ OWNERS: dict[str, frozenset[str]] = {
     "relay/claims.py": frozenset({"poller", "interaction", "delivered_update"}),
     "relay/workers.py": frozenset({"worker", "workers"}),
     "relay/feeds.py": frozenset({"feed_entries", "feed_http"}),
+    "relay/desk/store.py": frozenset({"desk_session", "desk_failures", "desk_recent"}),
 }
 OWNER_OF = {member: module for module, members in OWNERS.items() for member in members}
 

@@ -110,8 +110,8 @@ async def test_page_endpoints_serve_the_page_photos_state_and_previews(demo: Dem
             assert r.status == 200
             page = await r.text()
             assert 'id="composer"' in page and "/demo/static/app.js" in page
-        for asset in ("app.js", "render.js", "app.css"):
-            async with http.get(f"/demo/static/{asset}") as r:
+        for asset in ("static/app.js", "desk/render.js", "desk/app.css"):  # desk/: the core's
+            async with http.get(f"/demo/{asset}") as r:
                 assert r.status == 200, asset
         async with http.get("/demo/images/rain.png") as r:
             assert r.status == 200 and r.content_type == "image/png"
