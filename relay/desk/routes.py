@@ -17,6 +17,7 @@ one, an `Origin` of this host; else 403. A signed-out call gets 401.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import html
 import logging
@@ -63,7 +64,11 @@ class Desk:
         self.relay = relay
         self.config = relay.config.desk
         self.path = self.config.path
-        self.store = DeskStore(relay.client, relay.keys, self.config.session_minutes * 60)
+
+    @functools.cached_property
+    def store(self) -> DeskStore:  # on first use: the relay may be mounted before it connects
+        relay = self.relay
+        return DeskStore(relay.client, relay.keys, self.config.session_minutes * 60)
 
     # --- sessions ------------------------------------------------------------------------
 
