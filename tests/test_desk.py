@@ -126,6 +126,8 @@ def test_relay_desk_hash_prints_a_hash_of_the_password_on_stdin() -> None:
 
 
 async def test_signed_out_the_page_sends_to_sign_in(http: TestClient[Any, Any]) -> None:
+    bare = await http.get("/desk", allow_redirects=False)
+    assert bare.status == 302 and bare.headers["Location"] == "/desk/"
     page = await http.get("/desk/", allow_redirects=False)
     assert page.status == 303 and page.headers["Location"] == "/desk/signin"
     form = await http.get("/desk/signin")
