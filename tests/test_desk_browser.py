@@ -22,8 +22,9 @@ from relay_sandbox.discord.server import DiscordSandbox
 from relay_sandbox.serve import SandboxInfo, provision
 from relay_sandbox.telegram.server import TelegramSandbox
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from relay import passwords
@@ -46,9 +47,17 @@ BODY = (
 
 
 def wait(driver: webdriver.Chrome, what: str, check: Callable[[], Any]) -> Any:
-    return WebDriverWait(
-        driver, WITHIN, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
-    ).until(lambda _: check(), message=f"the page never showed {what} within {WITHIN:g}s")
+    """Poll `check` until it returns something true; fail naming `what` otherwise. An element
+    redrawn (the list's progress) or a page changing while it is read is read again."""
+    ignored = [StaleElementReferenceException, NoSuchElementException]
+    return WebDriverWait(driver, WITHIN, poll_frequency=0.1, ignored_exceptions=ignored).until(
+        lambda _: check(), message=f"the page never showed {what} within {WITHIN:g}s"
+    )
+
+
+def click(driver: webdriver.Chrome, what: str, find: Callable[[], Any]) -> None:
+    """Click the element `find` returns, found again if it was redrawn meanwhile."""
+    wait(driver, what, lambda: find().click() or True)
 
 
 def fill(driver: webdriver.Chrome, field: str, value: str) -> None:
@@ -100,6 +109,12 @@ def scenario(
     Select(driver.find_element(By.ID, "f-topic")).select_by_value("ukraine")
     fill(driver, "f-headline", HEADLINE)
     fill(driver, "f-body", BODY)
+    # Bad input is refused as the API refuses it, naming the field; nothing is sent.
+    fill(driver, "f-link", "ftp://example.org/rescue")
+    driver.find_element(By.ID, "btn-publish").click()
+    wait(driver, "the refusal", lambda: "link:" in text_of(driver, "composer-status"))
+    assert text_of(driver, "composer-status").startswith("Nothing was changed: link: ")
+    wait(driver, "the preview's refusal", lambda: "link:" in text_of(driver, "preview-status"))
     fill(driver, "f-link", "https://example.org/kessel/rescue")
     fill(driver, "f-image", photo)
     fill(driver, "f-caption", "Keepers' cottage at dusk")
@@ -119,14 +134,15 @@ def scenario(
         "return Array.from(document.images).every((i) => i.complete && i.naturalWidth > 0);"
     ))  # fmt: skip
     assert tg.control.transcript(info.telegram_channel_id) == ()  # a preview sends nothing
+    assert text_of(driver, "preview-status") == ""
     shot("2-preview")
 
     driver.find_element(By.ID, "btn-publish").click()
     wait(driver, "the update listed", lambda: HEADLINE in item(driver).text)
     wait(driver, "delivery done", lambda: item(driver).get_attribute("data-done") == "yes")
-    assert "delivered 2 / 2 · 0 failed (done)" in item(driver).text
-    assert "by Eda Editor" in item(driver).text
-    update_id = item(driver).get_attribute("data-update")
+    shown = wait(driver, "the list", lambda: item(driver).text)
+    assert "delivered 2 / 2 · 0 failed (done)" in shown and "by Eda Editor" in shown
+    update_id = wait(driver, "the id", lambda: item(driver).get_attribute("data-update"))
     [tg_copy] = tg.control.transcript(info.telegram_channel_id)
     assert tg_copy.photo_url == photo and HEADLINE in (tg_copy.caption or "")
     [dc_copy] = dc.control.transcript(info.discord_channel_id)
@@ -146,7 +162,7 @@ def scenario(
     driver.find_element(By.ID, "composer").find_element(By.ID, "f-headline").clear()
 
     # Edit: the composer takes the update; saving edits every copy.
-    item(driver).find_element(By.CSS_SELECTOR, ".btn-edit").click()
+    click(driver, "Edit", lambda: item(driver).find_element(By.CSS_SELECTOR, ".btn-edit"))
     assert driver.find_element(By.ID, "f-headline").get_attribute("value") == HEADLINE
     assert driver.find_element(By.ID, "f-image").get_attribute("value") == photo
     fill(driver, "f-headline", EDITED)
@@ -159,24 +175,25 @@ def scenario(
     shot("4-edited")
 
     # Delete: confirmed, then every copy goes.
-    item(driver).find_element(By.CSS_SELECTOR, ".btn-delete").click()
-    driver.switch_to.alert.accept()
+    click(driver, "Delete", lambda: item(driver).find_element(By.CSS_SELECTOR, ".btn-delete"))
+    WebDriverWait(driver, WITHIN).until(expected_conditions.alert_is_present()).accept()
     wait(driver, "the deletion", lambda: "(deleted)" in item(driver).text)
     wait(driver, "the deletion done", lambda: item(driver).get_attribute("data-done") == "yes")
     wait(driver, "no Telegram copy", lambda: tg.control.transcript(info.telegram_channel_id) == ())
     assert [m.deleted for m in dc.control.transcript(info.discord_channel_id)] == [True]
-    assert item(driver).get_attribute("data-update") == update_id
-    assert item(driver).find_elements(By.CSS_SELECTOR, ".btn-edit") == []
+    assert wait(driver, "the id", lambda: item(driver).get_attribute("data-update")) == update_id
+    assert wait(driver, "no Edit button", lambda: not item(driver).find_elements(
+        By.CSS_SELECTOR, ".btn-edit"))  # fmt: skip
     shot("5-deleted")
 
-    # The session expires (as after session_minutes): the next call sends her to sign in.
+    # The session expires (as after session_minutes): the page's next call (the list's, within
+    # a second) sends her to sign in.
     client = redis.Redis.from_url(redis_url)
     try:
         [key] = client.keys(Keys().desk_session("*"))
         client.pexpire(key, 1)
     finally:
         client.close()
-    fill(driver, "f-headline", "One more")
     wait(driver, "the sign-in page", lambda: "/desk/signin" in driver.current_url)
     assert text_of(driver, "signin-message") == "Your session expired: sign in again."
     shot("6-expired")

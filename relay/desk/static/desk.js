@@ -156,7 +156,12 @@ function topicColour(slug) {
   return t ? t.color : "#888";
 }
 
+let drawn = null;  // what the list shows, as JSON: unchanged, it is not redrawn
+
 function drawUpdates(items) {
+  const json = JSON.stringify(items);
+  if (json === drawn) return;
+  drawn = json;
   const list = $("updates");
   list.replaceChildren();
   if (!items.length) list.appendChild(el("li", "empty", "Nothing published from the desk yet."));
