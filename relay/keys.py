@@ -193,7 +193,8 @@ class Keys:
         return f"{self.prefix}:desk:session:{digest}"
 
     def desk_failures(self, digest: str) -> str:
-        """Wrong passwords given this minute for one editor name (its SHA-256); expires."""
+        """Sign-in attempts this minute for one editor name (its SHA-256) since its last
+        success; expires."""
         return f"{self.prefix}:desk:failures:{digest}"
 
     @property

@@ -3,6 +3,7 @@ through the same ingest as `/v1/updates`, with the editor's name as the author."
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import subprocess
@@ -184,6 +185,14 @@ async def test_wrong_passwords_are_rate_limited_per_name(
     assert (await sign_in(http, "Sam", "another-password-1")).status == 303  # another name
     await client.delete(KEYS.desk_failures(digest("Eda Editor")))  # the minute passed
     assert (await sign_in(http)).status == 303
+
+
+async def test_parallel_guesses_get_no_more_tries_than_sequential_ones(
+    http: TestClient[Any, Any],
+) -> None:
+    answers = await asyncio.gather(*(sign_in(http, password=f"guess-{i}") for i in range(20)))
+    statuses = [a.status for a in answers]
+    assert statuses.count(401) == 5 and statuses.count(429) == 15, statuses
 
 
 async def test_an_expired_session_is_signed_out(

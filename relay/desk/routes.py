@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "relay_desk"
 CSRF_HEADER = "X-CSRF-Token"
+CONCURRENT_CHECKS = 2  # password hashes computed at once (each 16 MiB and ~50 ms of one core)
 
 
 class Relay(Protocol):
@@ -64,6 +65,7 @@ class Desk:
         self.relay = relay
         self.config = relay.config.desk
         self.path = self.config.path
+        self.checking = asyncio.Semaphore(CONCURRENT_CHECKS)
 
     @functools.cached_property
     def store(self) -> DeskStore:  # on first use: the relay may be mounted before it connects
@@ -120,16 +122,16 @@ class Desk:
             return self._signin_page("Sign in from this desk's own page.", 403)
         form = await request.post()
         name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
-        if await self.store.failures(name) >= self.config.max_failures:
+        if await self.store.attempt(name) > self.config.max_failures:
             log.warning("desk: sign-in refused for %r: too many wrong passwords", name[:100])
             page = self._signin_page("Too many wrong passwords for this name: wait a minute.", 429)
             page.headers["Retry-After"] = "60"
             return page
         editor = self.config.editor(name)
         encoded = editor.password_hash if editor else passwords.dummy()
-        matches = await asyncio.to_thread(passwords.verify, password, encoded)
+        async with self.checking:  # a flood of sign-ins queues here, not on every core
+            matches = await asyncio.to_thread(passwords.verify, password, encoded)
         if editor is None or not matches:
-            await self.store.failed(name)
             log.warning("desk: wrong name or password for %r", name[:100])
             return self._signin_page("Wrong name or password.", 401)
         await self.store.forget_failures(name)

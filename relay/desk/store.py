@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from relay.keys import Keys, as_str
 
-FAILURE_WINDOW = 60  # seconds over which wrong passwords per name are counted
+FAILURE_WINDOW = 60  # seconds over which sign-in attempts per name are counted
 RECENT_CAP = 50  # updates the desk lists
 
 
@@ -59,16 +59,15 @@ class DeskStore:
     async def close(self, token: str) -> None:
         await self.client.delete(self.keys.desk_session(digest(token)))
 
-    async def failures(self, name: str) -> int:
-        """Wrong passwords given for `name` in the current window."""
-        return int(await self.client.get(self.keys.desk_failures(digest(name))) or 0)
-
-    async def failed(self, name: str) -> None:
+    async def attempt(self, name: str) -> int:
+        """Count a sign-in attempt for `name` (before its password is checked, so that parallel
+        guesses are counted too); how many in the current window, since the last success."""
         key = self.keys.desk_failures(digest(name))
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.set(key, 0, nx=True, ex=FAILURE_WINDOW)  # the window opens at the first
             pipe.incr(key)
-            await pipe.execute()
+            _, count = await pipe.execute()
+        return int(count)
 
     async def forget_failures(self, name: str) -> None:
         await self.client.delete(self.keys.desk_failures(digest(name)))
