@@ -10,6 +10,7 @@ is served by the HTTP API, so it needs `api.enabled`, and at least one editor.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -27,11 +28,12 @@ PasswordHash = Annotated[
 EditorName = Annotated[
     str, Rule("a name of 1 to 100 characters", test=lambda s: 0 < len(s.strip()) <= 100)
 ]
+PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 DeskPath = Annotated[
     str,
     Rule(
-        'a path such as "/desk": a leading "/", no trailing one, not under /v1',
-        test=lambda s: s.startswith("/") and not s.endswith("/") and not s.startswith("/v1"),
+        'a path such as "/desk": "/"-separated letters, digits, . _ ~ -, not under /v1',
+        test=lambda s: PATH.fullmatch(s) and not (s + "/").startswith("/v1/"),
     ),
 ]
 Minutes = Annotated[float, Rule("a positive number of minutes", test=lambda x: x > 0)]

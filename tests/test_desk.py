@@ -106,8 +106,10 @@ def test_the_desk_is_off_by_default_and_needs_the_api_and_editors(
     twice = desk_section(editors=[{"name": "A", "password_hash": HASH}] * 2)
     with pytest.raises(ConfigError, match=r"desk\.editors\[1\]\.name"):
         make_config(api={"enabled": True}, desk=twice)
-    with pytest.raises(ConfigError, match=r"desk\.path"):
-        make_config(api={"enabled": True}, desk=desk_section(path="/v1/desk"))
+    for path in ("/v1/desk", "/v1", "desk", "/desk/", "/desk/{id}", "/", "/de sk"):
+        with pytest.raises(ConfigError, match=r"desk\.path"):
+            make_config(api={"enabled": True}, desk=desk_section(path=path))
+    assert make_config(api={"enabled": True}, desk=desk_section(path="/v1x/news-desk")).desk
 
 
 def test_relay_desk_hash_prints_a_hash_of_the_password_on_stdin() -> None:
