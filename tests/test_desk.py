@@ -227,6 +227,8 @@ async def test_sign_out_ends_the_session_and_needs_the_csrf_token(
     assert out.status == 303 and out.headers["Location"] == "/desk/signin"
     assert await client.keys(KEYS.desk_session("*")) == []
     assert (await http.get("/desk/api/session")).status == 401
+    again = await http.post("/desk/signout", data={"csrf": token}, allow_redirects=False)
+    assert again.status == 303 and again.headers["Location"] == "/desk/signin"
 
 
 # --- changes through the desk ------------------------------------------------------------------

@@ -198,6 +198,15 @@ def scenario(
     assert text_of(driver, "signin-message") == "Your session expired: sign in again."
     shot("6-expired")
 
+    # Signed in again, she signs out: the desk is closed to this browser until the next sign-in.
+    sign_in(driver, PASSWORD)
+    wait(driver, "the composer again", lambda: driver.find_element(By.TAG_NAME, "body")
+         .get_attribute("data-ready") == "yes")  # fmt: skip
+    driver.find_element(By.ID, "btn-signout").click()
+    wait(driver, "the sign-in page", lambda: driver.current_url.endswith("/desk/signin"))
+    driver.get(f"{base}/desk/")
+    wait(driver, "the sign-in page", lambda: driver.current_url.endswith("/desk/signin"))
+
 
 async def test_sign_in_post_follow_edit_delete_and_expire_in_chromium(
     tmp_path: Path, valkey: EmbeddedValkey

@@ -146,6 +146,8 @@ class Desk:
 
     async def signout(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
+        if await self._session(request) is None:  # already signed out (expired): nothing to end
+            raise web.HTTPSeeOther(f"{self.path}/signin")
         session = await self._editor(request, str(form.get("csrf", "")))
         await self.store.close(request.cookies.get(COOKIE, ""))
         log.info("desk: %s signed out", session.editor)
