@@ -68,17 +68,7 @@ async function showPreview() {
   try {
     const r = await call("POST", "preview", update);
     if (seq !== previewSeq) return;  // a newer preview is on its way
-    tg.replaceChildren();
-    dc.replaceChildren();
-    const pane = { kind: "channel", title: "Preview" };
-    for (const m of r.telegram || []) {
-      tg.appendChild(Render.telegramMessage({ id: "p", html: m.html, photo: m.photo,
-        date: Date.now() / 1000 }, pane));
-    }
-    for (const payload of r.discord || []) {
-      dc.appendChild(Render.discordMessage({ id: "p", author: "Preview", content: payload.content || "",
-        embeds: payload.embeds || [], created_at: Date.now() / 1000 }));
-    }
+    Render.preview(r, tg, dc);
     $("preview-telegram-box").hidden = !r.telegram;
     $("preview-discord-box").hidden = !r.discord;
     status("preview-status", "", true);
