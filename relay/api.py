@@ -8,10 +8,8 @@ cannot take the update now; 500, with no detail, for a bug (logged with its trac
 from __future__ import annotations
 
 import asyncio
-import codecs
 import hmac
 import ipaddress
-import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -25,8 +23,11 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError
 from relay import api_schedule, logs, model, openapi
 from relay import health as health_mod
 from relay import metrics as metrics_mod
+from relay.bodies import READ_TIMEOUT_KEY
+from relay.bodies import json_object as _object
 from relay.changes import EDITABLE, Changes
 from relay.config import Config
+from relay.desk import routes as desk
 from relay.errors import ConfigError, InvalidUpdate, Overloaded, RelayError, UnknownUpdate
 from relay.ingest import Accepted, Ingest
 from relay.keys import Keys
@@ -42,7 +43,6 @@ READ_TIMEOUT = 30.0
 # Redis away (or refusing writes): the workers ride it out, so the CMS may retry soon.
 UNAVAILABLE = (*UNREACHABLE, ReadOnlyError, OutOfMemoryError)
 UNAVAILABLE_RETRY_AFTER = 5
-JSON_CHARSETS = ("utf-8", "ascii")  # JSON is UTF-8 (RFC 8259); ASCII is a subset
 
 
 class _MalformedRequests(logging.Filter):
@@ -87,7 +87,6 @@ class Relay(Protocol):
 
 
 RELAY_KEY: web.AppKey[Relay] = web.AppKey("relay")
-READ_TIMEOUT_KEY: web.AppKey[float] = web.AppKey("read_timeout")
 
 
 def check_exposure(config: Config) -> None:
@@ -127,63 +126,6 @@ def _error(
     if field is not None:
         body["field"] = field
     return web.json_response(body, status=status, headers=headers)
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _unicode_error(data: Any) -> str | None:
-    """The path of the first string (key or value) in `data` that is not valid Unicode text.
-
-    JSON may escape a lone surrogate (`"\\ud800"`), which no UTF-8 encoder accepts later.
-    """
-    stack: list[tuple[str, Any]] = [("", data)]
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return path or "body"
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                stack += [(path or "body", key), (f"{path}.{key}" if path else key, item)]
-        elif isinstance(value, list):
-            stack += [(f"{path}[{i}]", item) for i, item in enumerate(value)]
-    return None
-
-
-async def _object(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object, read within the read timeout; else `InvalidUpdate("body")`."""
-    charset = request.charset
-    if charset is not None and _codec(charset) not in JSON_CHARSETS:
-        raise web.HTTPUnsupportedMediaType(reason=f"charset must be utf-8, not {charset!r}")
-    try:
-        async with asyncio.timeout(request.app[READ_TIMEOUT_KEY]):
-            raw = await request.read()
-    except TimeoutError:
-        raise web.HTTPRequestTimeout(reason="the request body did not arrive in time") from None
-    try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
-    except UnicodeDecodeError:
-        raise InvalidUpdate("body", "must be UTF-8 encoded JSON") from None
-    except RecursionError:
-        raise InvalidUpdate("body", "must be a JSON object nested less deeply") from None
-    except ValueError as exc:  # bad JSON, NaN, an integer of more than 4,300 digits
-        raise InvalidUpdate("body", f"must be a JSON object ({exc})") from None
-    if not isinstance(data, dict):
-        raise InvalidUpdate("body", "must be a JSON object")
-    if (path := _unicode_error(data)) is not None:
-        raise InvalidUpdate(path, "must be valid Unicode text (a lone surrogate)")
-    return data
-
-
-def _codec(charset: str) -> str:
-    try:
-        return codecs.lookup(charset).name
-    except LookupError:
-        return "unknown"
 
 
 def _accepted(accepted: Accepted, status: int) -> web.Response:
@@ -342,6 +284,8 @@ async def serve(relay: Relay, stop: asyncio.Event, read_timeout: float = READ_TI
     app = make_app(relay, read_timeout)
     for adapter in relay.adapters:  # an adapter's own routes (Telegram's webhook): no API
         app.router.add_routes(getattr(adapter, "routes", tuple)())
+    if relay.config.desk.enabled:  # the editors' web page (relay/desk)
+        desk.mount(app, relay)
     runner = web.AppRunner(
         app, access_log=None, shutdown_timeout=read_timeout,
         keepalive_timeout=read_timeout,  # also bounds the wait for a new request's headers

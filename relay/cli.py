@@ -17,7 +17,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from relay import __version__, logs, progress
+from relay import __version__, logs, passwords, progress, schedule
 from relay import config as config_mod
 from relay.changes import Changes
 from relay.config import Config
@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the relay until SIGTERM/SIGINT")
     run.add_argument("--consumer", help="consumer name in the Redis group (default host-pid)")
     sub.add_parser("check", help="validate the config and exit 0 (valid) or 2")
+    sub.add_parser("desk-hash", help="read a desk password on stdin, print its hash for config")
 
     post = sub.add_parser("post", help="publish an update; prints its id")
     post.add_argument("--topic", required=True)
@@ -190,12 +191,6 @@ async def _delete(relay: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _scheduled(relay: Any, args: argparse.Namespace) -> int:
-    for h in await relay.schedule.pending():
-        print(f"{h.update.id}  {h.at.isoformat()}  {h.update.topic} · {h.update.headline}")
-    return 0
-
-
 async def _subscription(relay: Any, args: argparse.Namespace) -> int:
     dest = Destination(args.platform, args.chat, args.thread)
     if args.cmd == "subscribe":
@@ -300,7 +295,7 @@ async def _run(config: Config, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
     "post": _post, "edit": _edit, "delete": _delete, "subscribe": _subscription,
     "unsubscribe": _subscription, "subscriptions": _subscription, "status": _status,
-    "dead-letters": _dead_letters, "progress": progress.command, "scheduled": _scheduled,
+    "dead-letters": _dead_letters, "progress": progress.command, "scheduled": schedule.command,
 }  # fmt: skip
 
 
@@ -309,6 +304,8 @@ def _command(args: argparse.Namespace) -> int:
         return asyncio.run(_sandbox(args))
     if args.cmd == "demo":  # needs no config and no tokens: it brings its own sandboxes
         return asyncio.run(_demo(args))
+    if args.cmd == "desk-hash":  # needs no config: its output goes into one
+        return passwords.command()
     config = config_mod.load(args.config, need_tokens=args.cmd in NEED_TOKENS)
     logs.apply(config.secrets, config.logging)
     if args.cmd in ("check", "run"):

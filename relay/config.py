@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar
 
 from redis.connection import parse_url
 
-from relay import feed_settings, logs, telegram_settings, yamlfile
+from relay import desk_settings, feed_settings, logs, telegram_settings, yamlfile
 from relay.errors import ConfigError, InvalidUpdate
 from relay.feed_settings import FeedConfig
 from relay.labels import Template
@@ -287,6 +287,7 @@ class Config:
     dispatcher: DispatcherConfig = DispatcherConfig()
     logging: logs.LoggingConfig = field(default_factory=logs.LoggingConfig)
     feeds: Annotated[tuple[FeedConfig, ...], Rule("a list of {url, topic}")] = ()
+    desk: desk_settings.DeskConfig = field(default_factory=desk_settings.DeskConfig)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -334,6 +335,7 @@ def parse(data: Any, file: str, env: Mapping[str, str], *, need_tokens: bool = T
     _check_across_keys(config)
     telegram_settings.check(config.path, config.telegram, config.api.enabled, need_tokens)
     feed_settings.check(config.path, config.feeds, config.topic_slugs)
+    desk_settings.check(config.path, config.desk, config.api.enabled)
     return config
 
 

@@ -201,3 +201,20 @@ class Keys:
     def firing(self) -> str:
         """Hash update id → claimed ms and payload: due, being published by a worker."""
         return f"{self.prefix}:{{s}}:firing"
+
+    # relay/desk/store.py -------------------------------------------------------------------
+
+    def desk_session(self, digest: str) -> str:
+        """Hash {editor, csrf} of one desk session, named by the SHA-256 of its cookie's token
+        (a copy of the data opens no session); expires when the session does."""
+        return f"{self.prefix}:desk:session:{digest}"
+
+    def desk_failures(self, digest: str) -> str:
+        """Sign-in attempts this minute for one editor name (its SHA-256) since its last
+        success; expires."""
+        return f"{self.prefix}:desk:failures:{digest}"
+
+    @property
+    def desk_recent(self) -> str:
+        """Sorted set update id → when the desk published it (ms): the desk's list, capped."""
+        return f"{self.prefix}:desk:recent"

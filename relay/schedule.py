@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -205,3 +206,11 @@ class Schedule:
                 log.warning("schedule: Redis unreachable (%s); next look in %gs", exc, TICK)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), TICK)
+
+
+async def command(relay: Any, args: Any) -> int:
+    """`relay scheduled`: the updates waiting, soonest first, one line each."""
+    for h in await relay.schedule.pending():
+        sys.stdout.write(f"{h.update.id}  {h.at.isoformat()}  {h.update.topic} · "
+                         f"{h.update.headline}\n")  # fmt: skip
+    return 0

@@ -104,14 +104,33 @@ async def test_the_sample_blog_reaches_every_chat_as_subscribed(demo: Demo) -> N
     assert any(line.startswith("[10/10] edit halvard-3-") for line in lines)
 
 
+async def test_the_demo_serves_the_editors_desk(demo: Demo) -> None:
+    jar = aiohttp.CookieJar(unsafe=True)  # a cookie for 127.0.0.1
+    async with aiohttp.ClientSession(demo.url, cookie_jar=jar) as http:
+        async with http.get("/") as r:
+            assert 'href="/desk/"' in await r.text()  # the page links to the desk
+        async with http.post(
+            "/desk/signin", data={"name": "Demo editor", "password": demo.desk_password}
+        ) as r:
+            assert r.status == 200 and r.url.path == "/desk/"  # followed the redirect
+        async with http.get("/desk/api/session") as r:
+            csrf = (await r.json())["csrf"]
+        body = {"topic": "storm", "headline": "Posted from the desk"}
+        async with http.post("/desk/api/updates", json=body, headers={"X-CSRF-Token": csrf}) as r:
+            assert r.status == 201, await r.text()
+            update_id = (await r.json())["id"]
+    latest = await demo.relay.ingest.latest(update_id)
+    assert latest is not None and latest.author == "Demo editor"
+
+
 async def test_page_endpoints_serve_the_page_photos_state_and_previews(demo: Demo) -> None:
     async with aiohttp.ClientSession(demo.url) as http:
         async with http.get("/") as r:
             assert r.status == 200
             page = await r.text()
             assert 'id="composer"' in page and "/demo/static/app.js" in page
-        for asset in ("app.js", "render.js", "app.css"):
-            async with http.get(f"/demo/static/{asset}") as r:
+        for asset in ("static/app.js", "desk/render.js", "desk/app.css"):  # desk/: the core's
+            async with http.get(f"/demo/{asset}") as r:
                 assert r.status == 200, asset
         async with http.get("/demo/images/rain.png") as r:
             assert r.status == 200 and r.content_type == "image/png"

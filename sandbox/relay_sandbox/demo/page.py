@@ -16,9 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
-from relay import model
 from relay.adapter import Adapter
 from relay.config import Config
+from relay.desk import preview as desk_preview
+from relay.desk.routes import STATIC as DESK_STATIC
 from relay.errors import InvalidUpdate
 from relay_sandbox.demo import images
 from relay_sandbox.demo.feed import Feed
@@ -50,19 +51,8 @@ def meta(context: PageContext) -> dict[str, Any]:
 
 
 def preview(context: PageContext, data: Any) -> dict[str, Any]:
-    """An update as every platform would show it, rendered by the adapters; nothing is sent."""
-    update = model.from_dict(data, generate_id=True)
-    topic = context.config.topic(update.topic)
-    if topic is None:
-        raise InvalidUpdate("topic", f"not a configured topic: {update.topic!r}")
-    out: dict[str, Any] = {"update": model.to_dict(update)}
-    for platform, adapter in context.adapters.items():
-        rendered = adapter.render(update, topic)
-        if platform == "telegram":
-            out[platform] = [{"html": m.html, "photo": m.photo} for m in rendered]
-        else:
-            out[platform] = list(rendered)
-    return out
+    """An update as every platform would show it, rendered as the desk's preview does."""
+    return desk_preview.render(context.config, list(context.adapters.values()), data)
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -135,3 +125,4 @@ def add_routes(app: web.Application, context: PageContext) -> None:
     app.router.add_post("/demo/preview", preview_handler)
     app.router.add_get("/demo/images/{name}.png", photo)
     app.router.add_static("/demo/static/", STATIC)
+    app.router.add_static("/demo/desk/", DESK_STATIC)  # the renderers and styles of the desk

@@ -16,18 +16,21 @@ import sys
 import tempfile
 import webbrowser
 from collections.abc import Coroutine
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
 from aiohttp import web
 
-from relay import model
+from relay import model, passwords
 from relay.adapter import Adapter
 from relay.api import make_app
 from relay.app import Relay
 from relay.changes import Changes
 from relay.config import Config
+from relay.desk import routes as desk
+from relay.desk_settings import DeskConfig, DeskEditor
 from relay_sandbox.demo import content, images, page
 from relay_sandbox.demo.feed import Feed
 from relay_sandbox.demo.watch import Watch
@@ -38,6 +41,7 @@ from relay_sandbox.telegram.limits import TelegramLimits
 from relay_sandbox.telegram.server import TelegramSandbox
 
 log = logging.getLogger(__name__)
+DESK_EDITOR = "Demo editor"
 
 
 def discord_available() -> bool:
@@ -90,6 +94,7 @@ class Demo:
         self.relay: Relay
         self.feed: Feed
         self.tag = secrets.token_hex(2)  # update ids unique to this run (a kept data dir)
+        self.desk_password = secrets.token_urlsafe(9)
 
     @property
     def url(self) -> str:
@@ -142,6 +147,9 @@ class Demo:
         self.world = provision(self.telegram, self.discord)
         self.config = build_config(self.world, self.telegram, self.discord, data_dir,
                                    fast=self.fast)  # fmt: skip
+        # The editors' desk, as `relay run` serves it, with a password for this run only.
+        editor = DeskEditor(DESK_EDITOR, passwords.hash_password(self.desk_password))
+        self.config = replace(self.config, desk=DeskConfig(enabled=True, editors=(editor,)))
         adapters = make_adapters(self.config)
         self.relay = Relay(self.config, adapters=adapters, consumer="demo")
         self.feed = Feed(self.world, self.telegram, self.discord)
@@ -149,6 +157,7 @@ class Demo:
         self.telegram.add_routes(app)
         if self.discord is not None:
             self.discord.add_routes(app)
+        desk.mount(app, self.relay)
         page.add_routes(app, page.PageContext(self.feed, self.config,
                                               {a.platform: a for a in adapters}))  # fmt: skip
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -237,7 +246,9 @@ async def serve(
 
     Its Valkey data live in a fresh temp dir, removed on exit: every run starts anew."""
     async with Demo(host, port, pace=pace, out=out) as demo:
-        demo.say(f"\nOpen {demo.url}  (Ctrl-C stops the demo)\n")
+        demo.say(f"\nOpen {demo.url}  (Ctrl-C stops the demo)")
+        demo.say(f"The editors' desk: {demo.url}/desk/  (sign in as {DESK_EDITOR!r}, password"
+                 f" {demo.desk_password})\n")  # fmt: skip
         if open_browser:
             await asyncio.to_thread(_open_browser, demo.url)
         player = asyncio.create_task(demo.play())

@@ -260,19 +260,7 @@ async function publish(event) {
 async function showPreview() {
   try {
     const r = await call("POST", "/demo/preview", formUpdate());
-    const tg = $("preview-telegram");
-    const dc = $("preview-discord");
-    tg.replaceChildren();
-    dc.replaceChildren();
-    const pane = { kind: "channel", title: "Preview" };
-    for (const m of r.telegram || []) {
-      tg.appendChild(Render.telegramMessage({ id: "p", html: m.html, photo: m.photo,
-        date: Date.now() / 1000 }, pane));
-    }
-    for (const payload of r.discord || []) {
-      dc.appendChild(Render.discordMessage({ id: "p", author: "Preview", content: payload.content || "",
-        embeds: payload.embeds || [], created_at: Date.now() / 1000 }));
-    }
+    Render.preview(r, $("preview-telegram"), $("preview-discord"));  // as the desk draws it
     $("preview").hidden = false;
     status("Preview only: nothing was published.", true);
   } catch (err) {

@@ -200,5 +200,20 @@ const Render = (() => {
     return row;
   }
 
-  return { el, telegramMessage, discordMessage, telegramHtml, discordMarkdown, embed, hhmm };
+  // --- a preview: what the relay's adapters rendered (nothing sent), drawn as each app shows it --
+  function preview(rendered, telegramBox, discordBox) {
+    telegramBox.replaceChildren();
+    discordBox.replaceChildren();
+    const pane = { kind: "channel", title: "Preview" };
+    const now = Date.now() / 1000;
+    for (const m of rendered.telegram || []) {
+      telegramBox.appendChild(telegramMessage({ id: "p", html: m.html, photo: m.photo, date: now }, pane));
+    }
+    for (const p of rendered.discord || []) {
+      discordBox.appendChild(discordMessage({ id: "p", author: "Preview", content: p.content || "",
+        embeds: p.embeds || [], created_at: now }));
+    }
+  }
+
+  return { el, telegramMessage, discordMessage, telegramHtml, discordMarkdown, embed, hhmm, preview };
 })();

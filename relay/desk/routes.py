@@ -1,0 +1,245 @@
+"""The editors' desk: a web page served by `relay run` beside the HTTP API (`desk.enabled`).
+
+Editors sign in with a name and password (`desk.editors`, scrypt hashes), then compose with a
+live Telegram and Discord preview (rendered by the running adapters), publish, follow each
+update's delivery progress and edit or delete it. Every change goes through `Ingest` exactly as
+`/v1/updates` does (same validation, same JSON errors, from the API's middleware), with the
+editor's name as the update's `author`.
+
+Under the configured path (`/desk`): `GET /` the page (or a redirect to `signin`), `GET|POST
+/signin`, `POST /signout`, and the page's JSON calls under `/api/` (`session`, `preview`,
+`updates`). Sessions live in Redis (`relay.desk.store`); the cookie is HttpOnly and
+SameSite=Strict (and Secure with `desk.secure_cookie`). Each state-changing request carries the
+session's CSRF token (header `X-CSRF-Token`, or form field `csrf`) and, when the browser sends
+one, an `Origin` of this host; else 403. A signed-out call gets 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import html
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from relay import model, passwords
+from relay.bodies import json_object
+from relay.changes import Changes
+from relay.config import Config
+from relay.desk import preview
+from relay.desk.store import DeskStore, Session
+from relay.errors import InvalidUpdate
+from relay.ingest import Accepted, Ingest
+from relay.keys import Keys
+from relay.ledger import read_progress
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+COOKIE = "relay_desk"
+CSRF_HEADER = "X-CSRF-Token"
+CONCURRENT_CHECKS = 2  # password hashes computed at once (each 16 MiB and ~50 ms of one core)
+
+
+class Relay(Protocol):
+    """What the desk serves from (a started `relay.app.Relay`)."""
+
+    config: Config
+    keys: Keys
+    client: aioredis.Redis
+    ingest: Ingest
+
+    @property
+    def adapters(self) -> Sequence[Any]:
+        """The started adapters: those that render preview the update."""
+
+
+class Desk:
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self.config = relay.config.desk
+        self.path = self.config.path
+        self.checking = asyncio.Semaphore(CONCURRENT_CHECKS)
+
+    @functools.cached_property
+    def store(self) -> DeskStore:  # on first use: the relay may be mounted before it connects
+        relay = self.relay
+        return DeskStore(relay.client, relay.keys, self.config.session_minutes * 60)
+
+    # --- sessions ------------------------------------------------------------------------
+
+    async def _session(self, request: web.Request) -> Session | None:
+        return await self.store.session(request.cookies.get(COOKIE, ""))
+
+    def _same_origin(self, request: web.Request) -> bool:
+        origin = request.headers.get("Origin")
+        return origin is None or urlsplit(origin).netloc == request.host
+
+    async def _editor(self, request: web.Request, csrf: str | None) -> Session:
+        """The signed-in session of `request`; 401 when there is none, 403 when a change comes
+        without the session's CSRF token (`csrf`, None for a read) or from another origin."""
+        session = await self._session(request)
+        if session is None:
+            raise web.HTTPUnauthorized(reason="signed out (the session expired or ended): sign in")
+        if request.method not in ("GET", "HEAD"):
+            given = (csrf or "").encode("utf-8", "surrogatepass")
+            if not self._same_origin(request) or not hmac.compare_digest(
+                given, session.csrf.encode()
+            ):
+                raise web.HTTPForbidden(reason="missing or wrong CSRF token: reload the page")
+        return session
+
+    async def _api_editor(self, request: web.Request) -> Session:
+        return await self._editor(request, request.headers.get(CSRF_HEADER))
+
+    # --- pages -----------------------------------------------------------------------------
+
+    async def root(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(f"{self.path}/")
+
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        if await self._session(request) is None:
+            raise web.HTTPSeeOther(f"{self.path}/signin")
+        return web.FileResponse(STATIC / "index.html", headers=_NO_STORE)
+
+    def _signin_page(self, message: str, status: int = 200) -> web.Response:
+        text = (STATIC / "signin.html").read_text(encoding="utf-8")
+        text = text.replace("{message}", html.escape(message)).replace("{path}", self.path)
+        return web.Response(text=text, status=status, content_type="text/html", headers=_NO_STORE)
+
+    async def signin_form(self, request: web.Request) -> web.StreamResponse:
+        expired = "Your session expired: sign in again." if "expired" in request.query else ""
+        return self._signin_page(expired)
+
+    async def signin(self, request: web.Request) -> web.StreamResponse:
+        if not self._same_origin(request):
+            return self._signin_page("Sign in from this desk's own page.", 403)
+        form = await request.post()
+        name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+        if await self.store.attempt(name) > self.config.max_failures:
+            log.warning("desk: sign-in refused for %r: too many wrong passwords", name[:100])
+            page = self._signin_page("Too many wrong passwords for this name: wait a minute.", 429)
+            page.headers["Retry-After"] = "60"
+            return page
+        editor = self.config.editor(name)
+        encoded = editor.password_hash if editor else passwords.dummy()
+        async with self.checking:  # a flood of sign-ins queues here, not on every core
+            matches = await asyncio.to_thread(passwords.verify, password, encoded)
+        if editor is None or not matches:
+            log.warning("desk: wrong name or password for %r", name[:100])
+            return self._signin_page("Wrong name or password.", 401)
+        await self.store.forget_failures(name)
+        token, _ = await self.store.open(editor.name)
+        log.info("desk: %s signed in", editor.name)
+        response = web.HTTPSeeOther(f"{self.path}/")
+        response.set_cookie(
+            COOKIE, token, path=self.path, httponly=True, samesite="Strict",
+            secure=self.config.secure_cookie, max_age=int(self.config.session_minutes * 60),
+        )  # fmt: skip
+        raise response
+
+    async def signout(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        if await self._session(request) is None:  # already signed out (expired): nothing to end
+            raise web.HTTPSeeOther(f"{self.path}/signin")
+        session = await self._editor(request, str(form.get("csrf", "")))
+        await self.store.close(request.cookies.get(COOKIE, ""))
+        log.info("desk: %s signed out", session.editor)
+        response = web.HTTPSeeOther(f"{self.path}/signin")
+        response.del_cookie(COOKIE, path=self.path)
+        raise response
+
+    # --- the page's JSON calls -------------------------------------------------------------
+
+    async def session(self, request: web.Request) -> web.Response:
+        session = await self._api_editor(request)
+        config = self.relay.config
+        topics = [{"slug": t.slug, "title": t.title, "color": f"#{t.color:06x}"}
+                  for t in config.topics]  # fmt: skip
+        return web.json_response(
+            {"editor": session.editor, "csrf": session.csrf, "path": self.path,
+             "topics": topics, "platforms": sorted(preview.renderers(self.relay.adapters))},
+            headers=_NO_STORE,
+        )  # fmt: skip
+
+    async def preview(self, request: web.Request) -> web.Response:
+        session = await self._api_editor(request)
+        data = {**await json_object(request), "author": session.editor}
+        return web.json_response(preview.render(self.relay.config, self.relay.adapters, data))
+
+    async def updates(self, request: web.Request) -> web.Response:
+        await self._api_editor(request)
+        relay, items = self.relay, []
+        for update_id in await self.store.recent():
+            latest = await relay.ingest.latest(update_id)
+            if latest is None:  # expired from the registry
+                continue
+            progress = await read_progress(relay.client, relay.keys, update_id)
+            items.append({
+                "update": model.to_dict(latest),
+                "progress": progress.as_dict() if progress else None,
+                "summary": progress.summary() if progress else "queued…",
+            })  # fmt: skip
+        return web.json_response({"updates": items}, headers=_NO_STORE)
+
+    async def publish(self, request: web.Request) -> web.Response:
+        session = await self._api_editor(request)
+        data = await json_object(request)
+        if data.get("action", "publish") != "publish":
+            raise InvalidUpdate("action", "the desk publishes here; edit and delete the update")
+        update = model.from_dict({**data, "author": session.editor}, generate_id=True)
+        accepted = await self.relay.ingest.publish(update)
+        await self.store.remember(accepted.update.id)
+        log.info("desk: %s published %s", session.editor, accepted.update.id)
+        return _accepted(accepted, 201)
+
+    async def edit(self, request: web.Request) -> web.Response:
+        session = await self._api_editor(request)
+        data = await json_object(request)
+        data.pop("author", None)  # the author stays who published it
+        if not data:
+            raise InvalidUpdate("body", "nothing to change")
+        update_id = request.match_info["id"]
+        accepted = await self.relay.ingest.edit(update_id, Changes.from_dict(data))
+        log.info("desk: %s edited %s", session.editor, update_id)
+        return _accepted(accepted, 200)
+
+    async def delete(self, request: web.Request) -> web.Response:
+        session = await self._api_editor(request)
+        update_id = request.match_info["id"]
+        accepted = await self.relay.ingest.delete(update_id)
+        log.info("desk: %s deleted %s", session.editor, update_id)
+        return _accepted(accepted, 200)
+
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _accepted(accepted: Accepted, status: int) -> web.Response:
+    update = accepted.update
+    body = {"id": update.id, "revision": update.revision, "action": update.action.value,
+            "entry": accepted.entry_id, "duplicate": accepted.duplicate}  # fmt: skip
+    return web.json_response(body, status=200 if accepted.duplicate else status)
+
+
+def mount(app: web.Application, relay: Relay) -> None:
+    """Serve the desk on `app` (the HTTP API's application) under `desk.path`."""
+    desk, p = Desk(relay), relay.config.desk.path
+    app.router.add_get(p, desk.root)
+    app.router.add_get(f"{p}/", desk.index)
+    app.router.add_get(f"{p}/signin", desk.signin_form)
+    app.router.add_post(f"{p}/signin", desk.signin)
+    app.router.add_post(f"{p}/signout", desk.signout)
+    app.router.add_get(f"{p}/api/session", desk.session)
+    app.router.add_post(f"{p}/api/preview", desk.preview)
+    app.router.add_get(f"{p}/api/updates", desk.updates)
+    app.router.add_post(f"{p}/api/updates", desk.publish)
+    app.router.add_patch(f"{p}/api/updates/{{id}}", desk.edit)
+    app.router.add_delete(f"{p}/api/updates/{{id}}", desk.delete)
+    app.router.add_static(f"{p}/static/", STATIC)

@@ -1,0 +1,318 @@
+"""The editors' desk over HTTP: sign-in, sessions, CSRF, the rate limit, and every change going
+through the same ingest as `/v1/updates`, with the editor's name as the author."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from relay import passwords
+from relay.api import make_app
+from relay.app import Relay
+from relay.config import Config
+from relay.desk import routes as desk
+from relay.desk.store import digest
+from relay.errors import ConfigError
+from relay.keys import Keys
+
+KEYS = Keys()
+PASSWORD = "tide-tables-at-noon"
+HASH = passwords.hash_password(PASSWORD)
+OTHER_HASH = passwords.hash_password("another-password-1")
+
+
+def desk_section(**overrides: Any) -> dict[str, Any]:
+    editors = [{"name": "Eda Editor", "password_hash": HASH},
+               {"name": "Sam", "password_hash": OTHER_HASH}]  # fmt: skip
+    return {"enabled": True, "editors": editors, **overrides}
+
+
+@pytest.fixture
+async def http(
+    client: aioredis.Redis, make_config: Callable[..., Config]
+) -> AsyncIterator[TestClient[Any, Any]]:
+    config = make_config(api={"enabled": True}, desk=desk_section())
+    async with Relay(config, adapters=[]) as relay, TestClient(TestServer(app(relay))) as c:
+        yield c
+
+
+def app(relay: Relay) -> web.Application:
+    """The API's application with the desk, as `relay.api.serve` mounts it."""
+    served = make_app(relay)
+    desk.mount(served, relay)
+    return served
+
+
+async def sign_in(
+    http: TestClient[Any, Any], name: str = "Eda Editor", password: str = PASSWORD
+) -> Any:
+    return await http.post(
+        "/desk/signin", data={"name": name, "password": password}, allow_redirects=False
+    )
+
+
+async def csrf(http: TestClient[Any, Any]) -> str:
+    response = await http.get("/desk/api/session")
+    assert response.status == 200, await response.text()
+    token: str = (await response.json())["csrf"]
+    return token
+
+
+# --- passwords and config ---------------------------------------------------------------------
+
+
+def test_a_hash_verifies_its_password_only() -> None:
+    encoded = passwords.hash_password("correct horse")
+    assert encoded.startswith("scrypt$16384$8$1$") and encoded.count("$") == 5
+    assert passwords.verify("correct horse", encoded)
+    assert not passwords.verify("correct horsE", encoded)
+    assert passwords.hash_password("correct horse") != encoded  # a fresh salt each time
+
+
+BROKEN = ["tide-tables-at-noon", "scrypt$16384$8$1$c2FsdA", "pbkdf2$1$x$y$z$w",
+          "scrypt$1000$8$1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", BROKEN)
+def test_a_plain_password_or_a_broken_hash_is_refused_without_being_shown(
+    make_config: Callable[..., Config], value: str
+) -> None:
+    section = desk_section(editors=[{"name": "Eda", "password_hash": value}])
+    with pytest.raises(ConfigError) as caught:
+        make_config(api={"enabled": True}, desk=section)
+    assert "desk.editors[0].password_hash" in str(caught.value)
+    assert "relay desk-hash" in str(caught.value)
+    assert value not in str(caught.value)
+
+
+def test_the_desk_is_off_by_default_and_needs_the_api_and_editors(
+    make_config: Callable[..., Config],
+) -> None:
+    assert make_config().desk.enabled is False
+    with pytest.raises(ConfigError, match=r"api\.enabled"):
+        make_config(desk=desk_section())  # BASE_CONFIG turns the API off
+    with pytest.raises(ConfigError, match=r"desk\.editors"):
+        make_config(api={"enabled": True}, desk={"enabled": True})
+    twice = desk_section(editors=[{"name": "A", "password_hash": HASH}] * 2)
+    with pytest.raises(ConfigError, match=r"desk\.editors\[1\]\.name"):
+        make_config(api={"enabled": True}, desk=twice)
+    for path in ("/v1/desk", "/v1", "desk", "/desk/", "/desk/{id}", "/", "/de sk"):
+        with pytest.raises(ConfigError, match=r"desk\.path"):
+            make_config(api={"enabled": True}, desk=desk_section(path=path))
+    assert make_config(api={"enabled": True}, desk=desk_section(path="/v1x/news-desk")).desk
+
+
+def test_relay_desk_hash_prints_a_hash_of_the_password_on_stdin() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "relay.cli", "desk-hash"],
+        input="a long passphrase\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    encoded = result.stdout.strip()
+    assert passwords.verify("a long passphrase", encoded)
+    assert "a long passphrase" not in result.stdout
+    out = io.StringIO()
+    assert passwords.command(io.StringIO("short\n"), out) == 2 and out.getvalue() == ""
+
+
+# --- signing in ----------------------------------------------------------------------------------
+
+
+async def test_signed_out_the_page_sends_to_sign_in(http: TestClient[Any, Any]) -> None:
+    bare = await http.get("/desk", allow_redirects=False)
+    assert bare.status == 302 and bare.headers["Location"] == "/desk/"
+    page = await http.get("/desk/", allow_redirects=False)
+    assert page.status == 303 and page.headers["Location"] == "/desk/signin"
+    form = await http.get("/desk/signin")
+    assert form.status == 200 and 'name="password"' in await form.text()
+    api = await http.get("/desk/api/session")
+    assert api.status == 401 and "sign in" in (await api.json())["error"]
+
+
+async def test_sign_in_sets_a_strict_http_only_session_cookie(http: TestClient[Any, Any]) -> None:
+    response = await sign_in(http)
+    assert response.status == 303 and response.headers["Location"] == "/desk/"
+    cookie = response.headers["Set-Cookie"]
+    assert "relay_desk=" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Path=/desk" in cookie and "Secure" not in cookie  # secure_cookie is off here
+    page = await http.get("/desk/")
+    assert page.status == 200 and 'id="composer"' in await page.text()
+    session = await (await http.get("/desk/api/session")).json()
+    assert session["editor"] == "Eda Editor" and len(session["csrf"]) > 30
+    assert [t["slug"] for t in session["topics"]] == ["ukraine", "climate", "elections"]
+
+
+async def test_secure_cookie_marks_the_cookie_secure(
+    client: aioredis.Redis, make_config: Callable[..., Config]
+) -> None:
+    config = make_config(api={"enabled": True}, desk=desk_section(secure_cookie=True))
+    async with Relay(config, adapters=[]) as relay, TestClient(TestServer(app(relay))) as c:
+        response = await sign_in(c)
+        assert response.status == 303 and "Secure" in response.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize(("name", "password"), [("Eda Editor", "tide-tables-at-nooN"),
+                                                ("Nobody", PASSWORD), ("", "")])  # fmt: skip
+async def test_a_wrong_name_or_password_opens_no_session(
+    http: TestClient[Any, Any], client: aioredis.Redis, name: str, password: str
+) -> None:
+    response = await sign_in(http, name, password)
+    assert response.status == 401
+    assert "Wrong name or password." in await response.text()
+    assert "Set-Cookie" not in response.headers
+    assert (await http.get("/desk/api/session")).status == 401
+    assert await client.keys(KEYS.desk_session("*")) == []
+
+
+async def test_wrong_passwords_are_rate_limited_per_name(
+    http: TestClient[Any, Any], client: aioredis.Redis
+) -> None:
+    for _ in range(5):
+        assert (await sign_in(http, password="guess")).status == 401
+    refused = await sign_in(http)  # even the right password waits now
+    assert refused.status == 429 and refused.headers["Retry-After"] == "60"
+    assert "Too many wrong passwords" in await refused.text()
+    assert "Set-Cookie" not in refused.headers
+    assert 0 < await client.ttl(KEYS.desk_failures(digest("Eda Editor"))) <= 60
+    assert (await sign_in(http, "Sam", "another-password-1")).status == 303  # another name
+    await client.delete(KEYS.desk_failures(digest("Eda Editor")))  # the minute passed
+    assert (await sign_in(http)).status == 303
+
+
+async def test_parallel_guesses_get_no_more_tries_than_sequential_ones(
+    http: TestClient[Any, Any],
+) -> None:
+    answers = await asyncio.gather(*(sign_in(http, password=f"guess-{i}") for i in range(20)))
+    statuses = [a.status for a in answers]
+    assert statuses.count(401) == 5 and statuses.count(429) == 15, statuses
+
+
+async def test_an_expired_session_is_signed_out(
+    http: TestClient[Any, Any], client: aioredis.Redis
+) -> None:
+    await sign_in(http)
+    [key] = await client.keys(KEYS.desk_session("*"))
+    ttl = await client.ttl(key)
+    assert 480 * 60 - 5 < ttl <= 480 * 60  # session_minutes, from sign-in
+    await client.pexpire(key, 1)  # as if 480 minutes went by
+    while await client.exists(key):
+        pass
+    api = await http.get("/desk/api/session")
+    assert api.status == 401
+    page = await http.get("/desk/", allow_redirects=False)
+    assert page.status == 303 and page.headers["Location"] == "/desk/signin"
+    shown = await http.get("/desk/signin?expired=1")
+    assert "Your session expired" in await shown.text()
+
+
+async def test_sign_out_ends_the_session_and_needs_the_csrf_token(
+    http: TestClient[Any, Any], client: aioredis.Redis
+) -> None:
+    await sign_in(http)
+    token = await csrf(http)
+    refused = await http.post("/desk/signout", data={"csrf": "wrong"}, allow_redirects=False)
+    assert refused.status == 403
+    assert (await http.get("/desk/api/session")).status == 200
+    out = await http.post("/desk/signout", data={"csrf": token}, allow_redirects=False)
+    assert out.status == 303 and out.headers["Location"] == "/desk/signin"
+    assert await client.keys(KEYS.desk_session("*")) == []
+    assert (await http.get("/desk/api/session")).status == 401
+    again = await http.post("/desk/signout", data={"csrf": token}, allow_redirects=False)
+    assert again.status == 303 and again.headers["Location"] == "/desk/signin"
+
+
+# --- changes through the desk ------------------------------------------------------------------
+
+
+async def test_changes_without_the_csrf_token_are_refused(
+    http: TestClient[Any, Any], client: aioredis.Redis
+) -> None:
+    await sign_in(http)
+    token = await csrf(http)
+    body = {"topic": "ukraine", "headline": "Corridor opens"}
+    for headers in ({}, {"X-CSRF-Token": "x" + token[1:]}, {"X-CSRF-Token": ""}):
+        response = await http.post("/desk/api/updates", json=body, headers=headers)
+        assert response.status == 403, headers
+        assert "CSRF" in (await response.json())["error"]
+    elsewhere = {"X-CSRF-Token": token, "Origin": "https://evil.example"}
+    assert (await http.post("/desk/api/updates", json=body, headers=elsewhere)).status == 403
+    assert (await http.delete("/desk/api/updates/any")).status == 403
+    assert await client.xlen(KEYS.updates) == 0  # nothing reached the stream
+
+
+async def test_publish_edit_delete_as_the_signed_in_editor(
+    http: TestClient[Any, Any], client: aioredis.Redis
+) -> None:
+    await sign_in(http)
+    headers = {"X-CSRF-Token": await csrf(http)}
+    body = {"topic": "ukraine", "headline": "Corridor opens", "author": "Someone Else",
+            "image": {"url": "https://example.org/p.jpg", "caption": "The road"}}  # fmt: skip
+    created = await http.post("/desk/api/updates", json=body, headers=headers)
+    assert created.status == 201, await created.text()
+    update_id = (await created.json())["id"]
+    got = await (await http.get("/desk/api/updates")).json()
+    [item] = got["updates"]
+    assert item["update"]["id"] == update_id
+    assert item["update"]["author"] == "Eda Editor"  # the signed-in editor, never the body's
+    assert item["update"]["image"]["caption"] == "The road"
+    edited = await http.patch(
+        f"/desk/api/updates/{update_id}", json={"headline": "Corridor opens at noon"},
+        headers=headers,
+    )  # fmt: skip
+    assert edited.status == 200 and (await edited.json())["revision"] == 2
+    deleted = await http.delete(f"/desk/api/updates/{update_id}", headers=headers)
+    assert deleted.status == 200 and (await deleted.json())["action"] == "delete"
+    assert await client.xlen(KEYS.updates) == 3  # the same stream as /v1/updates
+    [item] = (await (await http.get("/desk/api/updates")).json())["updates"]
+    assert item["update"]["action"] == "delete" and item["update"]["revision"] == 3
+    assert item["update"]["author"] == "Eda Editor"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "status", "field"),
+    [
+        ("post", "/desk/api/updates", {"topic": "sport", "headline": "h"}, 400, "topic"),
+        ("post", "/desk/api/updates", {"topic": "ukraine"}, 400, "headline"),
+        ("post", "/desk/api/updates", {"topic": "ukraine", "headline": "h", "link": "ftp://x"},
+         400, "link"),
+        ("post", "/desk/api/preview", {"topic": "ukraine", "headline": "h", "link": "ftp://x"},
+         400, "link"),
+        ("patch", "/desk/api/updates/none", {"headline": "x"}, 404, "id"),
+        ("delete", "/desk/api/updates/none", None, 404, "id"),
+    ],
+)  # fmt: skip
+async def test_the_desk_answers_bad_input_as_the_api_does(
+    http: TestClient[Any, Any], client: aioredis.Redis,
+    method: str, path: str, payload: Any, status: int, field: str,
+) -> None:  # fmt: skip
+    await sign_in(http)
+    headers = {"X-CSRF-Token": await csrf(http)}
+    response = await getattr(http, method)(path, json=payload, headers=headers)
+    assert response.status == status
+    answer = await response.json()
+    assert answer["field"] == field and answer["error"]
+    assert await client.xlen(KEYS.updates) == 0
+
+
+async def test_neither_passwords_nor_hashes_reach_the_log(
+    http: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await sign_in(http, password="wrong-password-42")
+    await sign_in(http)
+    headers = {"X-CSRF-Token": await csrf(http)}
+    await http.post("/desk/api/updates", json={"topic": "ukraine", "headline": "x"},
+                    headers=headers)  # fmt: skip
+    assert "Eda Editor signed in" in caplog.text  # the log was captured
+    for secret in (PASSWORD, "wrong-password-42", HASH, HASH.split("$")[-1]):
+        assert secret not in caplog.text
