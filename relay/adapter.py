@@ -69,6 +69,13 @@ class Adapter(ABC):
     """A platform: rendering, delivery and command input."""
 
     platform: str = ""
+    bot_name: str = ""  # which of the platform's bots (`relay.bot_settings`), if it has bots
+    several_bots: bool = False  # the platform runs more than this one
+
+    @property
+    def component(self) -> str:
+        """Its name in `/readyz` and logs: the platform, or `platform:bot` among several."""
+        return f"{self.platform}:{self.bot_name}" if self.several_bots else self.platform
 
     def budgets(self, dest: Destination) -> tuple[Budget, ...]:
         """The budgets one message to `dest` spends, broadest first (global, then per chat)."""
