@@ -148,7 +148,8 @@ class DiscordAdapter(Adapter):
         """Log in, connect the gateway (channel cache, commands) and sync the slash commands."""
         point_discord_py_at(self.settings)
         if context.commands is not None:
-            self.slash = SlashCommands(self.client, context, **self.options)
+            self.slash = SlashCommands(self.client, context, bot_name=self.bot_name,
+                                       **self.options)  # fmt: skip
         await self.client.login(self.bot.token)
         await self.delivery.open(self.bot.token, context.budgets)
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gw")

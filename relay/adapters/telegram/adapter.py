@@ -226,7 +226,7 @@ class TelegramAdapter(Adapter):
             return
         self.listener = CommandListener(
             self.bot, self.config, commands, subscriptions, self.delivery, self.progress_interval,
-            budgets=context.budgets, spends=self.budgets,
+            budgets=context.budgets, spends=self.budgets, bot_name=self.bot_name,
         )  # fmt: skip
         self.app.add_handler(
             MessageHandler(
