@@ -74,9 +74,10 @@ class Digester:
                 break
         if len(lines) < 2:
             return None
+        # The bound bot sends it: a digest is a new copy of each of its lines.
         adapter = self.adapters.pick(dest.platform, await self.subscriptions.bot(dest))
-        topic = self.config.topic(lines[0].topic) if lines else None
-        if len(lines) < 2 or adapter is None or topic is None:
+        topic = self.config.topic(lines[0].topic)
+        if adapter is None or topic is None:
             return None
         digest = digest_update(lines, self.config)
         budgets = adapter.budgets(dest)
