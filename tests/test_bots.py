@@ -1,11 +1,11 @@
 """Several bots per platform, end to end: `relay run` with two Telegram and two Discord bots.
 
 A subprocess against the sandboxes (this process, loopback) and the test Valkey. Readers
-subscribe through each bot; an editor posts through one; every subscriber receives the update
-from its own bot, exactly once; an edit over the HTTP API reaches each copy through the bot
-that sent it; a command is answered by the bot it was sent to; and each bot spends its own
-budget, so the fan-out over two bots goes faster than one bot may (read from the sandbox's
-request log, never from a clock).
+subscribe through each bot and are answered by it; an editor's command to one bot is answered
+by that bot alone; an update posted over the HTTP API reaches every subscriber from its own
+bot, exactly once; an edit reaches each copy through the bot that sent it; and each bot spends
+its own budget, so the fan-out over two bots goes faster than one bot may (read from the
+sandbox's request log, never from a clock).
 """
 
 from __future__ import annotations
