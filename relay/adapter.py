@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -30,6 +30,7 @@ __all__ = [
     "AdapterContext",
     "AdapterFactory",
     "Budget",
+    "Fleet",
     "Pace",
     "no_pace",
 ]
@@ -69,6 +70,13 @@ class Adapter(ABC):
     """A platform: rendering, delivery and command input."""
 
     platform: str = ""
+    bot_name: str = ""  # which of the platform's bots (`relay.bot_settings`), if it has bots
+    several_bots: bool = False  # the platform runs more than this one
+
+    @property
+    def component(self) -> str:
+        """Its name in `/readyz` and logs: the platform, or `platform:bot` among several."""
+        return f"{self.platform}:{self.bot_name}" if self.several_bots else self.platform
 
     def budgets(self, dest: Destination) -> tuple[Budget, ...]:
         """The budgets one message to `dest` spends, broadest first (global, then per chat)."""
@@ -136,5 +144,40 @@ class Adapter(ABC):
         return Health(True)
 
 
-AdapterFactory = Callable[[Config, TextIO | None], Adapter]
-"""What an adapter registers in the `live_relay.adapters` entry-point group: config, console out."""
+AdapterFactory = Callable[[Config, TextIO | None], "Adapter | Sequence[Adapter]"]
+"""What an adapter registers in the `live_relay.adapters` entry-point group: config, console out
+→ the adapter, or one adapter per bot of a platform that has several."""
+
+
+class Fleet(Mapping[str, Adapter]):
+    """The adapters of a process: by platform (its first bot), and by platform and bot name.
+
+    A platform with several bots (`telegram.bots`, `discord.bots`) has one adapter per bot;
+    `pick` finds the one that serves a destination bound to a bot, or holds a copy it sent.
+    """
+
+    def __init__(self, adapters: Iterable[Adapter]) -> None:
+        self._first: dict[str, Adapter] = {}
+        self._bots: dict[tuple[str, str], Adapter] = {}
+        for adapter in adapters:
+            self._first.setdefault(adapter.platform, adapter)
+            self._bots[adapter.platform, adapter.bot_name] = adapter
+
+    def pick(self, platform: str, bot: str = "") -> Adapter | None:
+        """The adapter of `bot` on `platform` ("": the platform's first); None if not running.
+
+        An adapter that knows no bots (`bot_name` "": the console, a test double) serves all.
+        """
+        first = self._first.get(platform)
+        if first is None or not bot or not first.bot_name:
+            return first
+        return self._bots.get((platform, bot))
+
+    def __getitem__(self, platform: str) -> Adapter:
+        return self._first[platform]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._first)
+
+    def __len__(self) -> int:
+        return len(self._first)

@@ -14,7 +14,7 @@ from typing import TextIO
 import redis.asyncio as aioredis
 
 from relay import feeds
-from relay.adapter import Adapter, AdapterContext, AdapterFactory
+from relay.adapter import Adapter, AdapterContext, AdapterFactory, Fleet
 from relay.api import serve
 from relay.backend import Backend
 from relay.budgets import Budgets
@@ -66,7 +66,8 @@ def build_adapters(config: Config, console_out: TextIO | None = None) -> list[Ad
                 config.path, f"{name}.enabled", f"an installed {name} adapter (none is registered)"
             )
         factory: AdapterFactory = found[name].load()
-        adapters.append(factory(config, console_out))
+        made = factory(config, console_out)  # a platform with several bots: one for each
+        adapters.extend(made if isinstance(made, Sequence) else [made])
     return adapters
 
 
@@ -173,9 +174,9 @@ class Relay:
                 except RelayError:
                     raise
                 except Exception as exc:  # e.g. the platform unreachable: one line, no traceback
-                    raise RelayError(f"{adapter.platform}: could not start: {exc}") from exc
-            log.info("platforms live: %s", ",".join(a.platform for a in adapters) or "none")
-            by_platform = {a.platform: a for a in adapters}
+                    raise RelayError(f"{adapter.component}: could not start: {exc}") from exc
+            log.info("platforms live: %s", ",".join(a.component for a in adapters) or "none")
+            by_platform = Fleet(adapters)
             self.dispatcher = Dispatcher(self.client, self.config, self.consumer)
             self.sender = Sender(self.client, self.config, by_platform, self.consumer)
             self.workers = Workers(self.client, self.keys)
@@ -216,7 +217,7 @@ class Relay:
             api[asyncio.create_task(serve(self, api_halt), name="api")] = "api"
         watched = {**parts, **api}
         for adapter in self._started:
-            watched.update({task: adapter.platform for task in adapter.background()})
+            watched.update({task: adapter.component for task in adapter.background()})
         self.parts = tuple(dict.fromkeys(watched.values()))
         stopping = asyncio.create_task(stop.wait(), name="stop")
         try:
@@ -280,7 +281,7 @@ class Relay:
             try:
                 await adapter.aclose()
             except Exception:
-                log.exception("adapter %s failed to close", adapter.platform)
+                log.exception("adapter %s failed to close", adapter.component)
         self._started.clear()
         await self._backend.__aexit__(None, None, None)
 

@@ -73,6 +73,7 @@ class Invocation:
     reply_to_update: str | None = None  # the update id of the message replied to
     changes: Changes | None = None  # an /edit from a form: the fields it changes, typed
     author: str = ""  # the name a /post is signed with (the user's display name), if valid
+    bot: str = ""  # the platform's bot that received it: /subscribe binds the chat to it
 
 
 class Authority(Protocol):
@@ -213,7 +214,7 @@ class Commands:
         dest, refusal = await self._managed(inv, auth)
         if refusal is not None:
             return Reply(refusal, ok=False)
-        new = await self.subscriptions.subscribe(dest, topics)
+        new = await self.subscriptions.subscribe(dest, topics, inv.bot or None)
         old = [t for t in topics if t not in new]
         parts = []
         if new:

@@ -17,7 +17,9 @@ from typing import Annotated, Any, ClassVar
 
 from redis.connection import parse_url
 
-from relay import desk_settings, feed_settings, logs, telegram_settings, yamlfile
+from relay import bot_settings, desk_settings, feed_settings, logs, telegram_settings, yamlfile
+from relay.bot_settings import DiscordBots, OptionalBotName, TelegramBots
+from relay.bot_settings import DiscordBudgets as DiscordBudgets
 from relay.errors import ConfigError, InvalidUpdate
 from relay.feed_settings import FeedConfig
 from relay.labels import Template
@@ -73,11 +75,14 @@ def _redis_url(url: str) -> bool:
 
 
 def _token(name_key: str, required_if: str | None = None) -> dict[str, Any]:
-    """Metadata of a token: read from the environment variable the key `name_key` names."""
+    """Metadata of a token: read from the environment variable the key `name_key` names (not
+    required when the section lists `bots`, each with a token of its own)."""
 
     def read(context: Context, siblings: Mapping[str, Any]) -> str:
         token = context.env.get(name := siblings[name_key], "")
-        if required_if is None or not context.need_tokens or siblings[required_if] == bool(token):
+        if required_if is None or not context.need_tokens or siblings.get("bots"):
+            return token
+        if siblings[required_if] == bool(token):
             return token
         if token:  # a token for a platform that is off would be ignored without a word
             raise Invalid(required_if, f"true, since {name} is set (or unset {name})")
@@ -188,6 +193,7 @@ class ChannelConfig:
 
     destination: PlatformDestination
     topics: TopicSlugs
+    bot: OptionalBotName = None  # the platform's bot that delivers here (None: its first)
 
 
 @dataclass(frozen=True)
@@ -207,6 +213,7 @@ class TelegramConfig:
 
     enabled: bool = False
     token_env: str = "TELEGRAM_TOKEN"
+    bots: TelegramBots = ()  # several bots (relay.bot_settings); else the one of token_env
     token: str = field(default="", repr=False, metadata=_token("token_env", "enabled"))
     api_url: HttpUrl = "https://api.telegram.org/bot"
     budgets: TelegramBudgets = field(default_factory=TelegramBudgets)
@@ -215,26 +222,17 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True)
-class DiscordBudgets:
-    """Discord's limits per bot token: global requests and the per-channel message bucket."""
-
-    global_per_second: Positive = 50.0
-    per_channel: Count = 5
-    per_channel_seconds: Positive = 5.0
-    max_ratelimit_wait: Positive = 30.0
-
-
-@dataclass(frozen=True)
 class DiscordConfig:
     """The Discord bot."""
 
     enabled: bool = False
     token_env: str = "DISCORD_TOKEN"
+    bots: DiscordBots = ()  # several bots (relay.bot_settings); else the one of token_env
     token: str = field(default="", repr=False, metadata=_token("token_env", "enabled"))
     api_url: HttpUrl = "https://discord.com/api/v10"
     gateway_url: WsUrl = "wss://gateway.discord.gg/"
     command_guild_ids: GuildIds = ()
-    budgets: DiscordBudgets = DiscordBudgets()
+    budgets: DiscordBudgets = field(default_factory=DiscordBudgets)
 
 
 @dataclass(frozen=True)
@@ -293,6 +291,7 @@ class Config:
     def secrets(self) -> tuple[str, ...]:
         """Every secret the config holds, for masking in logs."""
         found = [self.telegram.token, self.discord.token, self.api.token]
+        found += [b.token for b in self.telegram.bots] + [b.token for b in self.discord.bots]
         found.append(self.telegram.webhook.secret_token)
         url = self.redis.url or ""
         if "@" in url:  # redis://user:password@host
@@ -336,6 +335,9 @@ def parse(data: Any, file: str, env: Mapping[str, str], *, need_tokens: bool = T
     telegram_settings.check(config.path, config.telegram, config.api.enabled, need_tokens)
     feed_settings.check(config.path, config.feeds, config.topic_slugs)
     desk_settings.check(config.path, config.desk, config.api.enabled)
+    sections: dict[str, bot_settings.Section] = {"telegram": config.telegram,
+                                                 "discord": config.discord}  # fmt: skip
+    bot_settings.check(config.path, sections, config.channels, need_tokens)
     return config
 
 

@@ -8,13 +8,12 @@ headlines, each recorded in the ledger as delivered in a digest (later edits ski
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
 from relay import markup
-from relay.adapter import Adapter
+from relay.adapter import Fleet
 from relay.budgets import Budgets, Renew, Slots
 from relay.config import Config
 from relay.errors import DeliveryError, InvalidUpdate
@@ -24,6 +23,7 @@ from relay.model import Action, Destination, Update
 from relay.plan import Op, plan
 from relay.queues import Queues
 from relay.registry import Registry
+from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 DIGEST_LINES = 20
@@ -38,12 +38,13 @@ class Digester:
 
     client: aioredis.Redis
     config: Config
-    adapters: Mapping[str, Adapter]
+    adapters: Fleet
     registry: Registry
     queues: Queues
     ledger: Ledger
     progress: ProgressBook
     budgets: Budgets
+    subscriptions: Subscriptions
 
     async def send(
         self, dest: Destination, low: int | None, renew: Renew | None = None
@@ -71,9 +72,12 @@ class Digester:
                 lines.append(update)
             if len(lines) >= DIGEST_LINES:
                 break
-        adapter = self.adapters.get(dest.platform)
-        topic = self.config.topic(lines[0].topic) if lines else None
-        if len(lines) < 2 or adapter is None or topic is None:
+        if len(lines) < 2:
+            return None
+        # The bound bot sends it: a digest is a new copy of each of its lines.
+        adapter = self.adapters.pick(dest.platform, await self.subscriptions.bot(dest))
+        topic = self.config.topic(lines[0].topic)
+        if adapter is None or topic is None:
             return None
         digest = digest_update(lines, self.config)
         budgets = adapter.budgets(dest)
@@ -88,7 +92,7 @@ class Digester:
             return None  # serve jobs one by one; their own error handling applies
         async with self.client.pipeline(transaction=False) as pipe:
             for update in lines:
-                line = Copy(update.revision, ids, digest=True)
+                line = Copy(update.revision, ids, digest=True, bot=adapter.bot_name)
                 self.ledger.record_in(pipe, update.id, dest, line)
                 await self.progress.count(
                     update.id, update.revision, ok=True, client=pipe, platform=dest.platform

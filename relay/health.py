@@ -41,6 +41,11 @@ class Reporter(Protocol):
 
     platform: str
 
+    @property
+    def component(self) -> str:
+        """Its name among the components: the platform, or `platform:bot` among several."""
+        ...
+
     async def health(self) -> Health:
         """Whether the platform is connected now."""
 
@@ -62,10 +67,10 @@ async def readiness(
     for adapter in adapters:
         try:
             async with asyncio.timeout(REDIS_WITHIN * 3):
-                components[adapter.platform] = await adapter.health()
+                components[adapter.component] = await adapter.health()
         except Exception as exc:  # a check that fails says the platform is not usable now
             detail = {"error": logs.mask(str(exc) or type(exc).__name__)}
-            components[adapter.platform] = Health(False, detail)
+            components[adapter.component] = Health(False, detail)
     lag: float | None = None
     if components["redis"].up:
         try:

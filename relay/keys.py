@@ -80,6 +80,10 @@ class Keys:
     def destination_topics(self, destination: str) -> str:
         return f"{self.prefix}:{{d:{destination}}}:topics"
 
+    def bound_bot(self, destination: str) -> str:
+        """The name of the platform's bot a destination is bound to (absent: the first bot)."""
+        return f"{self.prefix}:{{d:{destination}}}:bot"
+
     @property
     def destinations(self) -> str:
         """Set of every destination with at least one subscription (for status)."""

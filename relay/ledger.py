@@ -1,6 +1,7 @@
 """The delivery ledger: what each destination shows of an update, where it went, how far it got.
 
-Per update: the copies ((update id, destination) → revision delivered and platform message ids),
+Per update: the copies ((update id, destination) → revision delivered, platform message ids and
+the bot that sent them: a bot cannot edit another bot's message),
 the targets (every destination it was queued for: its edits and deletes go there) and the
 progress of its latest fan-out. Edits and deletes find every copy here, after restarts too.
 An index of fan-outs that may be in flight (`progress_index`, the newest `INDEX_CAP`) lets
@@ -34,6 +35,7 @@ class Copy:
     digest: bool = False  # delivered as one line of a digest: edits and deletes skip it
     partial: bool = False  # a send cut short: `message_ids` are its first parts
     lost: str = ""  # why edits can no longer reach it (the chat is gone, or moved): skip it
+    bot: str = ""  # the platform's bot that sent it, and alone can change it ("": the first)
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,8 @@ class Ledger:
             fields["partial"] = True
         if copy.lost:
             fields["lost"] = copy.lost
+        if copy.bot:
+            fields["bot"] = copy.bot
         value = json.dumps(fields)
         pipe.hset(key, str(dest), value)
         pipe.expire(key, self.ttl_seconds)
@@ -279,6 +283,7 @@ def _copy(raw: bytes | str) -> Copy:
         data = json.loads(raw)
         return Copy(int(data["rev"]), tuple(str(i) for i in data["ids"]),
                     bool(data.get("deleted")), bool(data.get("digest")),
-                    bool(data.get("partial")), str(data.get("lost") or ""))  # fmt: skip
+                    bool(data.get("partial")), str(data.get("lost") or ""),
+                    str(data.get("bot") or ""))  # fmt: skip
     except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as exc:
         raise ValueError(f"a ledger copy cannot be read: {type(exc).__name__}: {exc}") from None

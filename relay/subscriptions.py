@@ -1,4 +1,10 @@
-"""Subscriptions: topic → destinations and destination → topics, both kept in Redis sets."""
+"""Subscriptions: topic → destinations and destination → topics, both kept in Redis sets.
+
+With them, the bot each destination is bound to (`telegram.bots`, `discord.bots`): the bot a
+chat subscribed through, or a config channel's `bot:`. The latest binding wins (a chat that
+subscribes through a second bot receives everything through that one), and it goes when the
+destination's last topic does. A destination bound to no bot is served by the platform's first.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import redis.asyncio as aioredis
 
 from relay.config import ChannelConfig
 from relay.errors import InvalidUpdate
-from relay.keys import Keys, as_str
+from relay.keys import Keys, as_str, as_text
 from relay.model import SLUG_PATTERN, Destination
 
 log = logging.getLogger(__name__)
@@ -48,8 +54,10 @@ class Subscriptions:
         self.client = client
         self.keys = keys
 
-    async def subscribe(self, dest: Destination, topics: Iterable[str]) -> list[str]:
-        """Subscribe `dest` to `topics`; return the topics that were new.
+    async def subscribe(
+        self, dest: Destination, topics: Iterable[str], bot: str | None = None
+    ) -> list[str]:
+        """Subscribe `dest` to `topics`, bound to `bot` if named; return the topics that were new.
 
         `dest` is valid by construction (`Destination` checks itself); a topic must be a slug.
         Anything else is refused with `InvalidUpdate` and nothing is stored.
@@ -66,6 +74,8 @@ class Subscriptions:
                 pipe.sadd(self.keys.topic_subscribers(topic), key)
             pipe.sadd(self.keys.destination_topics(key), *topics)
             pipe.sadd(self.keys.destinations, key)
+            if bot:
+                pipe.set(self.keys.bound_bot(key), bot)
             added = (await pipe.execute())[: len(topics)]
         new = [t for t, n in zip(topics, added, strict=True) if n]
         if new:
@@ -87,9 +97,24 @@ class Subscriptions:
             pipe.srem(self.keys.destination_topics(key), *wanted)
             await pipe.execute()
         if len(wanted) == len(current):
-            await self.client.srem(self.keys.destinations, key)
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.srem(self.keys.destinations, key)
+                pipe.delete(self.keys.bound_bot(key))
+                await pipe.execute()
         log.info("unsubscribed dest=%s topics=%s", dest, ",".join(wanted))
         return wanted
+
+    async def bot(self, dest: Destination) -> str:
+        """The bot `dest` is bound to ("": none, the platform's first bot serves it)."""
+        return self.parse_bot(await self.client.get(self.keys.bound_bot(str(dest))))
+
+    def bot_in(self, pipe: Any, dest: Destination) -> None:
+        """Queue `bot` on `pipe` (to share a round trip); `parse_bot` its result."""
+        pipe.get(self.keys.bound_bot(str(dest)))
+
+    @staticmethod
+    def parse_bot(raw: Any) -> str:
+        return "" if raw is None else as_text(raw)
 
     async def topics(self, dest: Destination) -> list[str]:
         """The topics `dest` receives, sorted."""
@@ -143,7 +168,7 @@ class Subscriptions:
         """Re-key every subscription of `old` to `new` (a group upgraded to a supergroup)."""
         topics = await self.topics(old)
         if topics:
-            await self.subscribe(new, topics)
+            await self.subscribe(new, topics, await self.bot(old) or None)
             await self.unsubscribe(old)
         log.info("moved dest=%s to=%s topics=%s", old, new, ",".join(topics))
         return topics
@@ -151,8 +176,10 @@ class Subscriptions:
     async def sync_config(self, channels: Iterable[ChannelConfig]) -> tuple[int, int]:
         """Make the config's channels subscribed; drop what an earlier config had and this lacks.
 
-        Returns (added, removed). Subscriptions made by chat commands are never touched.
+        Returns (added, removed). Subscriptions made by chat commands are never touched. A
+        channel that names its `bot` is bound to it (again, at every start).
         """
+        channels = list(channels)
         wanted = {f"{c.destination}|{t}" for c in channels for t in c.topics}
         before = {as_str(m) for m in await self.client.smembers(self.keys.config_channels)}
         added = removed = 0
@@ -166,5 +193,10 @@ class Subscriptions:
             pipe.delete(self.keys.config_channels)
             if wanted:
                 pipe.sadd(self.keys.config_channels, *wanted)
+            await pipe.execute()
+        async with self.client.pipeline(transaction=False) as pipe:
+            for channel in channels:  # not in that transaction: each key has its own hash tag
+                if channel.bot:
+                    pipe.set(self.keys.bound_bot(str(channel.destination)), channel.bot)
             await pipe.execute()
         return added, removed

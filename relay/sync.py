@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import redis.asyncio as aioredis
 
 from relay import model
-from relay.adapter import Adapter, Pace
+from relay.adapter import Adapter, Fleet, Pace
 from relay.budgets import Budgets, Pacer, Renew, Slots
 from relay.config import Config, TopicConfig
 from relay.dead_letters import DeadLetters
@@ -61,8 +61,11 @@ class Syncer:
     dead_letters: DeadLetters
 
     def __post_init__(self) -> None:
-        self.digester = Digester(self.client, self.config, self.adapters, self.registry,
-                                 self.queues, self.ledger, self.progress, self.budgets)  # fmt: skip
+        adapters = self.adapters
+        self.fleet = adapters if isinstance(adapters, Fleet) else Fleet(adapters.values())
+        self.digester = Digester(self.client, self.config, self.fleet, self.registry,
+                                 self.queues, self.ledger, self.progress, self.budgets,
+                                 self.subscriptions)  # fmt: skip
 
     def _ids(
         self, dest: Destination, update_id: str | None = None, **more: object
@@ -114,7 +117,8 @@ class Syncer:
         async with self.client.pipeline(transaction=False) as pipe:
             self.registry.latest_in(pipe, job.update_id)
             self.ledger.get_in(pipe, job.update_id, dest)
-            raw_update, raw_copy = await pipe.execute()
+            self.subscriptions.bot_in(pipe, dest)
+            raw_update, raw_copy, raw_bot = await pipe.execute()
         try:
             update = self.registry.parse(raw_update)
             copy = parse_copy(raw_copy)
@@ -123,11 +127,16 @@ class Syncer:
             payload = as_text(raw_update) if raw_update is not None else ""
             await self._dead(dest, job, None, f"stored data cannot be read: {exc}", payload)
             return 0.0
-        adapter = self.adapters.get(dest.platform)
+        # A copy is changed by the bot that sent it; a new one goes through the bound bot.
+        live = copy is not None and copy.message_ids and not copy.deleted
+        bot = copy.bot if copy is not None and live else self.subscriptions.parse_bot(raw_bot)
+        adapter = self.fleet.pick(dest.platform, bot)
         topic = self.config.topic(update.topic) if update is not None else None
         if update is None or topic is None or adapter is None:
             why = ("unknown update" if update is None else
-                   f"no adapter for platform {dest.platform!r} (is it enabled?)" if adapter is None
+                   f"no adapter for platform {dest.platform!r} (is it enabled?)"
+                   if self.fleet.pick(dest.platform) is None else
+                   f"bot {bot!r} is not among the {dest.platform} bots" if adapter is None
                    else f"topic {update.topic!r} is not configured")  # fmt: skip
             await self._dead(dest, job, update, why)
             return 0.0
@@ -166,7 +175,7 @@ class Syncer:
             if isinstance(pace, Pacer):
                 await self.budgets.settle(pace)
             if exc.sent is not None:  # parts went out, or changed, before it failed
-                copy = cut_short(update, op, copy, exc.sent)
+                copy = replace(cut_short(update, op, copy, exc.sent), bot=adapter.bot_name)
                 await self.ledger.record(update.id, dest, copy)
             outcome, delay = await self._failure(adapter, dest, job, update, op, copy, exc)
             return delay
@@ -177,7 +186,8 @@ class Syncer:
         deleted = op is Op.DELETE
         async with self.client.pipeline(transaction=False) as pipe:
             # One round trip: the ledger first, so a crash here repeats nothing.
-            self.ledger.record_in(pipe, update.id, dest, Copy(update.revision, ids, deleted))
+            copied = Copy(update.revision, ids, deleted, bot=adapter.bot_name)
+            self.ledger.record_in(pipe, update.id, dest, copied)
             if isinstance(pace, Pacer):
                 await self.budgets.settle(pace, client=pipe)
             self.queues.reset_attempts_in(pipe, dest, update.id)

@@ -9,7 +9,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from relay.adapter import Adapter, AdapterContext
+from relay.adapter import Adapter, AdapterContext, Fleet
 from relay.adapters.memory import MemoryAdapter
 from relay.claims import Claims
 from relay.commands import Commands
@@ -69,7 +69,7 @@ class Pipeline:
         self.subs = Subscriptions(client, KEYS)
         self.queues = Queues(client, KEYS)
         self.dispatcher = Dispatcher(client, config, worker)
-        self.sender = Sender(client, config, {a.platform: a for a in adapters}, worker)
+        self.sender = Sender(client, config, Fleet(adapters), worker)
 
     async def fan_out(self) -> None:
         """Process every entry in the stream (no sending)."""

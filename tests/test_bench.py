@@ -31,7 +31,8 @@ def test_benchmark_prints_its_table(name: str, args: list[str], columns: str) ->
 
 
 SMALLEST = ["--private", "12", "--groups", "3", "--group-updates", "2", "--paid", "40",
-            "--discord", "12", "--latency", "3", "--capacity", "40", "--console", "40"]  # fmt: skip
+            "--discord", "12", "--latency", "3", "--capacity", "40", "--console", "40",
+            "--bots-chats", "40", "--bots", "4"]  # fmt: skip
 
 
 def assert_cpu_columns(row: dict[str, float]) -> float:
@@ -85,6 +86,10 @@ def test_the_real_path_benchmark_delivers_every_message_and_reports_each_workloa
     assert sum(assert_cpu_columns(row) for row in data["capacity"] if row["workload"] == off) > 0
     assert_cpu_columns(data["capacity"][-1])  # console: the sandbox's share is only its idling
     assert "| sandbox CPU s/1k | CPU ms/msg (all) |" in out
+    [bots] = data["bots"]  # one update to 40 chats over 4 bots, each bot its own 10
+    assert (bots["workload"], bots["delivered"], bots["sent per bot"]) == (
+        "telegram 40 paid over 4 bots", 40, "10 10 10 10")  # fmt: skip
+    assert bots["ideal seconds"] == pytest.approx(40 / 4000) and bots["429s"] >= 0
     for name in ("rate.png", "latency_cdf.png", "cpu.png"):
         assert (tmp_path / name).stat().st_size > 0, name
 

@@ -31,7 +31,7 @@ OWNERS: dict[str, frozenset[str]] = {
     "relay/dead_letters.py": frozenset({"dead_letters"}),
     "relay/registry.py": frozenset({"update"}),
     "relay/subscriptions.py": frozenset(
-        {"topic_subscribers", "destination_topics", "destinations", "config_channels"}
+        {"topic_subscribers", "destination_topics", "destinations", "config_channels", "bound_bot"}
     ),
     "relay/ledger.py": frozenset(
         {"ledger", "targets", "target_counts", "progress", "progress_index"}

@@ -32,9 +32,10 @@ from .workloads import (
     plain_telegram,
     relay_discord,
     relay_telegram,
+    relay_telegram_bots,
 )
 
-WORKLOADS = ("private", "groups", "paid", "discord", "latency", "capacity")
+WORKLOADS = ("private", "groups", "paid", "discord", "latency", "capacity", "bots")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,6 +45,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--groups", type=int, default=50, help="groups, each sent --group-updates")
     p.add_argument("--group-updates", type=int, default=3)
     p.add_argument("--paid", type=int, default=5000, help="chats, paid broadcast (issue: 20000)")
+    p.add_argument(
+        "--bots-chats",
+        type=int,
+        default=8000,
+        help="chats over --bots bots, each with paid broadcast (issue: 100000)",
+    )
+    p.add_argument("--bots", type=int, default=4, help="Telegram bots for --bots-chats")
+    p.add_argument("--bots-workers", type=int, default=2, help="relay run workers for them")
     p.add_argument("--discord", type=int, default=1500, help="Discord channels, 3 workers")
     p.add_argument("--latency", type=int, default=20, help="updates, one every 1.1 s")
     p.add_argument("--capacity", type=int, default=3000, help="chats, Telegram limits off")
@@ -73,6 +82,20 @@ async def paced(b: Bench, a: argparse.Namespace) -> list[Run]:
     if "discord" in a.only:
         runs += [await relay_discord(b, a.discord, 3)]
     return runs
+
+
+async def several_bots(b: Bench, a: argparse.Namespace) -> list[dict[str, object]]:
+    """One update to --bots-chats private chats over --bots bots, each with paid broadcast:
+    the time to deliver against the ideal (chats / (bots × 1,000/s)), and the 429s."""
+    name = f"telegram {a.bots_chats} paid over {a.bots} bots"
+    run, per_bot = await relay_telegram_bots(b, name, a.bots_chats, a.bots, a.bots_workers)
+    ideal = a.bots_chats / run.budget
+    return [{"workload": run.workload, "workers": run.workers, "messages": run.expected,
+             "delivered": run.delivered, "429s": run.refused, "seconds": run.seconds,
+             "ideal seconds": ideal, "x ideal": run.seconds / ideal,
+             "steady/s": steady_rate(run.ok), "budget/s": run.budget, "fill": run.fill,
+             "sent per bot": " ".join(f"{n:,}" for _, n in sorted(per_bot.items())),
+             **run.cpu()}]  # fmt: skip
 
 
 async def capacity(b: Bench, a: argparse.Namespace) -> list[Run]:
@@ -120,6 +143,7 @@ async def main(a: argparse.Namespace) -> int:
                 runs = await paced(b, a)
                 lat = await latency(b, a.latency) if "latency" in a.only else []
                 caps = await capacity(b, a) if "capacity" in a.only else []
+                bots = await several_bots(b, a) if "bots" in a.only else []
         finally:
             sandbox_cpu = cpu_seconds(sandbox.pid) - sandbox_cpu0
             await redis.aclose()
@@ -145,6 +169,10 @@ async def main(a: argparse.Namespace) -> int:
         print("## Capacity, limits off\n")
         print(report.table(rows), "\n")
         out["capacity"] = rows
+    if bots:
+        print("## Several bots, each with paid broadcast (the sandbox at Telegram's limits)\n")
+        print(report.table(bots), "\n")
+        out["bots"] = bots
     if profiler is not None:
         out["profile"] = profiled(profiler)
     out["sandbox_cpu_seconds"] = sandbox_cpu

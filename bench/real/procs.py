@@ -20,6 +20,7 @@ import yaml
 
 API_TOKEN = "bench-api-token"
 TICK = os.sysconf("SC_CLK_TCK")
+REQUEST_LOG = 1_000_000  # requests the sandbox keeps: every send of a 100,000-chat run and more
 STARTUP = 60.0  # a guard against hanging: a worker or the sandbox is up in a few seconds
 
 
@@ -60,6 +61,7 @@ async def start_sandbox() -> Sandbox:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "relay.cli", "sandbox", "--telegram-port", "0",
         "--discord-port", "0", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env={**os.environ, "RELAY_SANDBOX_REQUEST_LOG": str(REQUEST_LOG)},
     )  # fmt: skip
     assert proc.stdout is not None
     found: dict[str, str] = {}

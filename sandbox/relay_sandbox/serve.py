@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -105,7 +106,9 @@ async def serve(
 ) -> SandboxInfo:
     """Run both emulators until `stop` is set; print how to use them."""
     short_collector_pauses()
-    telegram, discord = TelegramSandbox(), DiscordSandbox()
+    # A benchmark of more sends than the request log keeps (100,000) raises it.
+    log_size = int(os.environ.get("RELAY_SANDBOX_REQUEST_LOG") or 100_000)
+    telegram, discord = TelegramSandbox(request_log_size=log_size), DiscordSandbox()
     try:
         await telegram.start(host, telegram_port)
         await discord.start(host, discord_port)

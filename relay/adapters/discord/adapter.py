@@ -19,6 +19,7 @@ from relay.adapter import SHARED_MARGIN, Adapter, AdapterContext, Budget, Pace, 
 from relay.adapters.discord import render as R
 from relay.adapters.discord.commands import SlashCommands
 from relay.adapters.discord.delivery import Delivery, ForumMode, target
+from relay.bot_settings import DiscordBot, discord_bots
 from relay.config import Config, DiscordConfig, TopicConfig
 from relay.errors import ConfigError
 from relay.health import Health
@@ -67,17 +68,24 @@ class DiscordAdapter(Adapter):
         progress_timeout: float = 600.0,
         answer_within: float = 2.0,
         guild_ready_timeout: float = 2.0,
+        bot: DiscordBot | None = None,
     ) -> None:
         self.config = config
         self.settings = config.discord
+        bots = discord_bots(self.settings)
+        self.bot = bot = bot or bots[0]
+        self.bot_name, self.several_bots = bot.name, len(bots) > 1
+        self.budget_settings = bot.budgets or self.settings.budgets
         try:
-            self.bot_id = bot_id_from_token(self.settings.token)
+            self.bot_id = bot_id_from_token(bot.token)
         except ValueError:
-            expected = f"a Discord bot token in {self.settings.token_env}"
-            raise ConfigError(config.path, "discord.token_env", expected) from None
+            expected = f"a Discord bot token in {bot.token_env}"
+            at = [b.name for b in bots].index(bot.name) if bot in bots else 0
+            key = f"discord.bots[{at}].token_env" if self.settings.bots else "discord.token_env"
+            raise ConfigError(config.path, key, expected) from None
         self.client = discord.Client(
             intents=discord.Intents(guilds=True),
-            max_ratelimit_timeout=self.settings.budgets.max_ratelimit_wait,
+            max_ratelimit_timeout=self.budget_settings.max_ratelimit_wait,
             guild_ready_timeout=guild_ready_timeout,
         )
         self.delivery = Delivery(
@@ -95,7 +103,7 @@ class DiscordAdapter(Adapter):
     # -- budgets and rendering ------------------------------------------------------------------
 
     def budgets(self, dest: Destination) -> tuple[Budget, ...]:
-        b = self.settings.budgets
+        b = self.budget_settings
         return (
             # No bursts: Discord counts fixed windows that open with their first request, and
             # a burst on top of the steady rate could put two windows' worth into one.
@@ -140,9 +148,10 @@ class DiscordAdapter(Adapter):
         """Log in, connect the gateway (channel cache, commands) and sync the slash commands."""
         point_discord_py_at(self.settings)
         if context.commands is not None:
-            self.slash = SlashCommands(self.client, context, **self.options)
-        await self.client.login(self.settings.token)
-        await self.delivery.open(self.settings.token, context.budgets)
+            self.slash = SlashCommands(self.client, context, bot_name=self.bot_name,
+                                       **self.options)  # fmt: skip
+        await self.client.login(self.bot.token)
+        await self.delivery.open(self.bot.token, context.budgets)
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gw")
         ready = asyncio.create_task(self.client.wait_until_ready())
         done, _ = await asyncio.wait({self._task, ready}, timeout=READY_WITHIN,

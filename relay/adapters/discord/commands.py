@@ -63,7 +63,9 @@ class SlashCommands:
         progress_interval: float = 3.0,
         progress_timeout: float = 600.0,
         answer_within: float = 2.0,
+        bot_name: str = "",
     ) -> None:
+        self.bot_name = bot_name  # which of the relay's bots this is: /subscribe binds to it
         commands, claims = context.commands, context.claims
         registry, subscriptions = context.registry, context.subscriptions
         if commands is None or claims is None or registry is None or subscriptions is None:
@@ -111,7 +113,8 @@ class SlashCommands:
         chat = Destination("discord", str(interaction.channel_id))
         user = str(interaction.user.id)
         return Invocation(command, args, chat, kind, user, image=image, changes=changes,
-                          author=signature(interaction.user.display_name))  # fmt: skip
+                          author=signature(interaction.user.display_name),
+                          bot=self.bot_name)  # fmt: skip
 
     async def run(
         self, interaction: discord.Interaction, command: str, args: str = "", *,

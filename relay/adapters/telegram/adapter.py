@@ -26,6 +26,7 @@ from relay.adapters.telegram.webhook import (
     WebhookRoute,
     set_webhook,
 )
+from relay.bot_settings import TelegramBot, telegram_bots
 from relay.claims import PollLease
 from relay.commands import DESCRIPTIONS, EDITORS, EVERYONE
 from relay.config import Config, TopicConfig
@@ -66,7 +67,8 @@ class PollingErrors:
 
 
 class TelegramAdapter(Adapter):
-    """Renders, delivers and listens for commands with one bot token (`config.telegram`).
+    """Renders, delivers and listens for commands with one bot token: `bot`, one of
+    `config.telegram`'s bots (`relay.bot_settings.telegram_bots`; the first when not given).
 
     `start` with `context.commands` long-polls `config.telegram.api_url` for commands while
     this worker holds the bot's poll lease (`context.claims`), or in webhook mode sets the
@@ -83,10 +85,15 @@ class TelegramAdapter(Adapter):
         poll_timeout: float = 10.0,
         progress_interval: float = 3.0,
         lease_seconds: float = 15.0,
+        bot: TelegramBot | None = None,
     ) -> None:
         self.config = config
         tg = config.telegram
-        self.bot_id = tg.token.partition(":")[0]
+        bots = telegram_bots(tg)
+        self.settings = bot = bot or bots[0]
+        self.bot_name = bot.name
+        self.several_bots = len(bots) > 1
+        self.bot_id = bot.token.partition(":")[0]
         self.poll_timeout = poll_timeout
         self.progress_interval = progress_interval
         self.lease_seconds = lease_seconds
@@ -98,7 +105,7 @@ class TelegramAdapter(Adapter):
         self.calls = RecordedAiohttp(config.dispatcher.concurrency + 8, strict=False)
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
-            .token(tg.token)
+            .token(bot.token)
             .request(self.calls)
             .get_updates_request(self.polls)
             .base_url(tg.api_url)
@@ -107,7 +114,8 @@ class TelegramAdapter(Adapter):
             .build()
         )
         self.bot = self.app.bot
-        self.delivery = Delivery(self.bot, int(self.bot_id or 0), tg.budgets.paid_broadcast)
+        self.budget_settings = budgets = bot.budgets or tg.budgets
+        self.delivery = Delivery(self.bot, int(self.bot_id or 0), budgets.paid_broadcast)
         self.listener: CommandListener | None = None
         self._bot_ready = False
         self.webhook: WebhookRoute | None = None  # webhook mode, once started for commands
@@ -120,7 +128,7 @@ class TelegramAdapter(Adapter):
         return render_cached(update, topic)
 
     def budgets(self, dest: Destination) -> tuple[Budget, ...]:
-        b = self.config.telegram.budgets
+        b = self.budget_settings
         prefix = f"telegram:{self.bot_id}"
         rate = PAID_PER_SECOND if b.paid_broadcast else b.global_per_second
         # No burst: Telegram counts the global limit over any one second, and a burst would let
@@ -218,7 +226,7 @@ class TelegramAdapter(Adapter):
             return
         self.listener = CommandListener(
             self.bot, self.config, commands, subscriptions, self.delivery, self.progress_interval,
-            budgets=context.budgets, spends=self.budgets,
+            budgets=context.budgets, spends=self.budgets, bot_name=self.bot_name,
         )  # fmt: skip
         self.app.add_handler(
             MessageHandler(

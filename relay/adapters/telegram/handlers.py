@@ -84,8 +84,10 @@ class CommandListener:
         progress_timeout: float = 600.0,
         budgets: Budgets | None = None,
         spends: Callable[[Destination], tuple[Budget, ...]] | None = None,
+        bot_name: str = "",
     ) -> None:
         self.bot = bot
+        self.bot_name = bot_name  # which of the relay's bots this is: /subscribe binds to it
         self.config = config
         self.commands = commands
         self.subscriptions = subscriptions
@@ -147,7 +149,7 @@ class CommandListener:
         inv = Invocation(
             command, args, chat, kind, str(user_id or ""), target=target,
             image=self._image(msg), reply_to_update=self._replied_update(msg),
-            author=_author(msg) if user_id is not None else "",
+            author=_author(msg) if user_id is not None else "", bot=self.bot_name,
         )  # fmt: skip
         auth = TelegramAuthority(self.bot, self.config, user_id, chat, as_chat=as_chat)
         try:
