@@ -96,7 +96,7 @@ def test_a_channel_names_its_bot() -> None:
     ],
 )  # fmt: skip
 def test_bot_errors_name_the_key(sections: dict[str, Any], key: str, expected: str) -> None:
-    env = {**ENV, "TELEGRAM_WEBHOOK_SECRET": "s3cret", "TELEGRAM_TOKEN": TG_A}
+    env = {**ENV, "TELEGRAM_WEBHOOK_SECRET": "s3cret-webhook-secret-0123", "TELEGRAM_TOKEN": TG_A}
     if "telegram" not in sections:
         del env["TELEGRAM_TOKEN"]  # a token for a platform that is off is refused
     with pytest.raises(ConfigError) as info:
