@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from relay import config as config_mod
 from relay.backend import EmbeddedValkey
 from relay.config import Config
+from tests.cluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -41,6 +42,18 @@ def valkey() -> Iterator[EmbeddedValkey]:
     yield server
     server.stop()
     shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def valkey_cluster() -> Iterator[Cluster]:
+    """A real 3-master Valkey Cluster with a replica each (see tests/cluster.py), started the
+    first time a test asks for it. Tests that kill a node start their own."""
+    cluster = Cluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture
