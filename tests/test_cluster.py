@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
 import pytest
 from redis.asyncio.cluster import RedisCluster
+from relay_sandbox.telegram.server import TelegramSandbox
 
-from tests.cluster import Cluster
+from relay.keys import Keys
+
+from .cluster import Cluster
+from .helpers import free_port
+from .test_cli import write_config
+from .test_supervision import HANG, _healthy
 
 pytestmark = pytest.mark.cluster
 
@@ -24,4 +37,74 @@ async def test_the_test_cluster_serves_every_slot_from_three_masters(
         assert all(valkey_cluster.replica_of(m).alive for m in masters)
     finally:
         await client.delete(*[f"probe:{i}" for i in range(30)])
+        await client.aclose()
+
+
+async def _until(check: Any) -> None:
+    async with asyncio.timeout(HANG):  # a guard against hanging, not a measure
+        while not check():  # noqa: ASYNC110 - the state is in the sandbox
+            await asyncio.sleep(0.05)
+
+
+async def test_relay_run_on_the_cluster_delivers_chat_posts_to_telegram_subscribers(
+    tmp_path: Path, valkey_cluster: Cluster
+) -> None:
+    """Two `relay run` workers (subprocesses) on the cluster, commands and deliveries through
+    the Telegram sandbox, as a newsroom would run it; the hot keys are sharded."""
+    valkey_cluster.flush()
+    async with TelegramSandbox() as tg:
+        bot = tg.control.create_bot("relay_bot", first_name="Newsroom")
+        editor = tg.control.create_user("Eda", username="eda")
+        readers = [tg.control.create_user(f"Reader {i}") for i in range(3)]
+        env = {**os.environ, "TELEGRAM_TOKEN": bot.token}
+        procs, ports = [], [free_port(), free_port()]
+        try:
+            for n, port in enumerate(ports):
+                cfg = write_config(
+                    tmp_path / f"w{n}.yaml",
+                    redis={"url": valkey_cluster.seed, "cluster": True},
+                    editors={"telegram_users": [editor.id]},
+                    console={"enabled": False},
+                    api={"enabled": True, "port": port},
+                    telegram={"enabled": True, "api_url": tg.base_url},
+                )
+                with (tmp_path / f"w{n}.log").open("wb") as out:
+                    procs.append(await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "relay.cli", "--config", str(cfg), "run",
+                        "--consumer", f"c{n}", stdout=out, stderr=subprocess.STDOUT, env=env,
+                    ))  # fmt: skip
+                await _healthy(port, procs[-1])
+
+            def said(user_id: int, text: str) -> bool:
+                shown = tg.control.transcript(user_id, bot=bot)
+                return any(text in m.content for m in shown if m.sender_id == bot.id)
+
+            for reader in readers:
+                tg.control.send_message(reader.id, "/subscribe ukraine", bot=bot)
+            for reader in readers:
+                await _until(lambda r=reader: said(r.id, "Subscribed"))
+            tg.control.send_message(editor.id, "/post ukraine Corridor opens\nAt noon.", bot=bot)
+            for reader in readers:
+                await _until(lambda r=reader: said(r.id, "Corridor opens"))
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.terminate()
+            codes = [await asyncio.wait_for(proc.wait(), HANG) for proc in procs]
+        assert codes == [0, 0], [(tmp_path / f"w{n}.log").read_text()[-2000:] for n in range(2)]
+        sent = [r for r in tg.control.requests("sendMessage") if r.status == 200]
+        copies = [r for r in sent if "Corridor opens" in r.params.get("text", "")]
+        assert len(copies) == len(readers)  # once each
+
+    client = RedisCluster.from_url(valkey_cluster.seed)
+    try:
+        keys = Keys("relay", 16)
+        assert not await client.exists("relay:destinations")  # sharded, not one key
+        shards = [keys.destinations(s) for s in range(16)]
+        held = [s for s in shards if await client.exists(s)]
+        assert sum([await client.scard(s) for s in held]) == len(readers)
+        assert {str(client.get_node_from_key(s).name) for s in shards} == {
+            n.address for n in valkey_cluster.masters()
+        }  # the shards live on every master
+    finally:
         await client.aclose()
