@@ -280,6 +280,9 @@ async def _connect_cluster(url: str, max_connections: int) -> aioredis.Redis:
     try:
         await asyncio.wait_for(client.ping(target_nodes=RedisCluster.PRIMARIES), timeout=10.0)
         await redis_version.check(cast(aioredis.Redis, client), client.get_default_node())
+        masters = len(client.get_primaries())
+        log.info("cluster of %d masters: an update is acknowledged, and a fan-out done, once "
+                 "a replica has it too (WAIT 1; docs/operations.md)", masters)  # fmt: skip
     except (RedisError, OSError, TimeoutError) as exc:
         await client.aclose()
         why = exc or type(exc).__name__

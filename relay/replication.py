@@ -50,6 +50,10 @@ class Replication:
             pipe.execute_command("WAIT", 1, TIMEOUT_MS, target_nodes=nodes[name])
         return waited
 
+    def skipping(self, node: str) -> bool:
+        """Whether `node`'s replica is not waited for now (it did not confirm lately)."""
+        return self._skip.get(node, 0.0) > time.monotonic()
+
     def check(self, nodes: list[str], replies: list[Any]) -> None:
         """Read `WAIT`'s replies (the last `len(nodes)` of a pipeline's)."""
         for name, acked in zip(nodes, replies[len(replies) - len(nodes) :], strict=True):

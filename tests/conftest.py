@@ -60,9 +60,11 @@ def valkey_cluster() -> Iterator[Cluster]:
 # A suite that runs on the cluster too overrides the `backing` fixture with these params:
 #     @pytest.fixture(params=BACKINGS)
 #     def backing(request): return request.param
-# Its cluster variants are marked `cluster`, and run only when `-m` names it (`./dev pytest -m
-# cluster`): the default run has no time for them (tests/test_cluster.py runs always).
+# Tests on the cluster are marked `cluster`. Those of ALWAYS run in every run; the others (the
+# cluster variants of the single-server suites, the benchmark on a cluster) only when `-m`
+# names it (`./dev pytest -m cluster`): the default run has no time for them.
 BACKINGS = ["single", pytest.param("cluster", marks=pytest.mark.cluster)]
+ALWAYS = ("test_cluster.py", "test_failover.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -70,9 +72,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     kept, dropped = [], []
     for item in items:
-        params = getattr(item, "callspec", None)
-        on_cluster = params is not None and params.params.get("backing") == "cluster"
-        (dropped if on_cluster else kept).append(item)
+        later = item.get_closest_marker("cluster") and item.path.name not in ALWAYS
+        (dropped if later else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

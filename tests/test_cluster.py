@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,12 @@ from typing import Any
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
 from relay_sandbox.telegram.server import TelegramSandbox
 
 from relay.keys import Keys
+from relay.model import Destination
+from relay.queues import Queues
 
 from .cluster import Cluster
 from .helpers import free_port
@@ -106,5 +110,35 @@ async def test_relay_run_on_the_cluster_delivers_chat_posts_to_telegram_subscrib
         assert {str(client.get_node_from_key(s).name) for s in shards} == {
             n.address for n in valkey_cluster.masters()
         }  # the shards live on every master
+    finally:
+        await client.aclose()
+
+
+async def test_writes_no_replica_confirms_are_logged_and_that_node_is_not_waited_for_again(
+    valkey_cluster: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fan-out batch ends with WAIT 1 on each node it wrote to (relay/replication.py). With
+    the replica of one of them frozen (SIGSTOP) nothing confirms: the batch is queued all the
+    same, the relay says what a failover could lose, and does not wait for that node again."""
+    valkey_cluster.flush()
+    client = RedisCluster.from_url(valkey_cluster.seed)
+    keys = Keys("relay", 16)
+    dest = Destination("console", "desk")
+    master = valkey_cluster.master_of(key_slot(keys.queue(str(dest)).encode()))
+    replica = valkey_cluster.replica_of(master)
+    assert replica.process is not None
+    queues = Queues(client, keys)  # type: ignore[arg-type]
+    try:
+        await queues.enqueue([dest], "u0", "1-0")
+        assert "no replica" not in caplog.text  # confirmed: nothing to say
+        replica.process.send_signal(signal.SIGSTOP)
+        try:
+            assert await queues.enqueue([dest], "u1", "2-0") == 1
+            assert f"no replica of {master.address} confirmed" in caplog.text
+            assert queues.replication.skipping(master.address)
+            assert await queues.enqueue([dest], "u2", "3-0") == 1  # not waited for
+        finally:
+            replica.process.send_signal(signal.SIGCONT)
+        assert await queues.pending(dest) == ["u0", "u1", "u2"]
     finally:
         await client.aclose()
