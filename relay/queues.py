@@ -116,9 +116,9 @@ class Queues:
 
         `version` is the stream entry id that asks for it; the job's place in the queue is that
         entry's position (or `at`). Idempotent: enqueuing the same update twice leaves one job.
-        Returns how many destinations got a new job. `also` queues more writes in the same
-        pipeline, and returns their keys: on a cluster the pipeline ends with `WAIT` on every
-        node written (`relay.replication`), so that it all survives a failover.
+        Returns how many destinations got a new job. On a cluster, `also` queues more writes
+        in the jobs' pipeline and returns their keys, and each pipeline ends with `WAIT` on
+        every node written (`relay.replication`), so that it all survives a failover.
         """
         score = position(version) if at is None else at
         dests = list(dests)
@@ -132,15 +132,28 @@ class Queues:
                     args=[update_id, version, score],
                     client=pipe,
                 )
-            self.ready.add_in(pipe, dests, now_ms(), nx=True)
-            self.ready.wake_in(pipe, str(dests[0]))
-            written = also(pipe) if also is not None else []
             if self.replication.cluster:
-                written += [self.keys.queue(str(d)) for d in dests] + self.ready.keys_of(dests)
-            nodes = self.replication.wait_in(pipe, written)
-            results = await pipe.execute()
-        self.replication.check(nodes, results)
+                # A cluster pipeline runs each node's part at once, and the jobs must be queued
+                # before their destinations are due (see `release_if_empty`): two round trips.
+                written = also(pipe) if also is not None else []
+                written += [self.keys.queue(str(d)) for d in dests]
+                results = await self._replicated(pipe, written)
+                async with self.client.pipeline(transaction=False) as due:
+                    self.ready.add_in(due, dests, now_ms(), nx=True)
+                    self.ready.wake_in(due, str(dests[0]))
+                    await self._replicated(due, self.ready.keys_of(dests))
+            else:
+                self.ready.add_in(pipe, dests, now_ms(), nx=True)
+                self.ready.wake_in(pipe, str(dests[0]))
+                results = await pipe.execute()
         return sum(int(r) for r in results[: len(dests)])
+
+    async def _replicated(self, pipe: Any, written: list[str]) -> list[Any]:
+        """Run `pipe` with `WAIT` on the nodes of `written` at its end (relay.replication)."""
+        nodes = self.replication.wait_in(pipe, written)
+        results: list[Any] = await pipe.execute()
+        self.replication.check(nodes, results)
+        return results
 
     async def head(self, dest: Destination, client: Any = None) -> Job | None:
         """The oldest job and the queue's length, in one round trip (`client`: a pipeline to
@@ -227,6 +240,10 @@ class Queues:
         a release that could hold a destination with work back by a lease's length.)
         """
         k = str(dest)
+        if self.ready.cluster:  # in that order: the lease and the ready set are on two nodes
+            await self._release(keys=[self.keys.lease(k)], args=[owner])
+            await self.ready.schedule(dest, delay)
+            return
         async with self.client.pipeline(transaction=False) as pipe:
             await self._release(keys=[self.keys.lease(k)], args=[owner], client=pipe)
             self.ready.add_in(pipe, [k], now_ms() + int(delay * 1000))
@@ -240,8 +257,13 @@ class Queues:
             await self._release(keys=[self.keys.lease(k)], args=[owner], client=pipe)
             self.ready.remove_in(pipe, k)
             # An enqueue before ZREM pushed first and then ZADD NX: look at the queue after it.
-            pipe.zcard(self.keys.queue(k))
+            # (On a cluster the queue is on another node than the ready set, and a pipeline
+            # runs each node's part at once: so there, after it, in a round trip of its own.)
+            if not self.ready.cluster:
+                pipe.zcard(self.keys.queue(k))
             *_, length = await pipe.execute()
+        if self.ready.cluster:
+            length = await self.client.zcard(self.keys.queue(k))
         if length:
             await self.ready.schedule(dest)
             return False

@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -259,10 +260,11 @@ def _wait(check: object, timeout: float, what: str) -> None:
 
 
 if __name__ == "__main__":  # `python -m tests.cluster`: start one, print its seed, wait
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that `finally` stops the nodes
     cluster = Cluster()
-    cluster.start()
-    print(cluster.seed, os.getpid(), flush=True)
     try:
+        cluster.start()
+        print(cluster.seed, os.getpid(), flush=True)
         signal.pause()
     finally:
         cluster.stop()

@@ -86,7 +86,9 @@ class Pipeline:
         task = asyncio.create_task(self.sender.run(stop))
         try:
             async with asyncio.timeout(within):
-                while await self.queues.ready.waiting():  # noqa: ASYNC110 - state is in Redis
+                # A destination being served may be off the ready set for a moment (a move
+                # clears the old one before it queues the new): wait for the servers too.
+                while self.sender._active or await self.queues.ready.waiting():  # noqa: ASYNC110
                     await asyncio.sleep(0.02)
         finally:
             stop.set()
