@@ -159,7 +159,7 @@ async def drained(client: aioredis.Redis, within: float) -> float | None:
     stream, queues = Stream(client, KEYS), Queues(client, KEYS)
     started = time.monotonic()
     while time.monotonic() - started < within:
-        if not await stream.backlog() and not await queues.waiting():
+        if not await stream.backlog() and not await queues.ready.waiting():
             return time.monotonic() - started
         await asyncio.sleep(0.5)
     return None

@@ -101,7 +101,7 @@ class Status:
 async def status(
     client: aioredis.Redis, config: Config, recent: int = 10, schedule: Schedule | None = None
 ) -> Status:
-    keys = Keys(config.redis.key_prefix)
+    keys = Keys(config.redis.key_prefix, config.redis.shards)
     stream, subscriptions = Stream(client, keys), Subscriptions(client, keys)
     dead = DeadLetters(client, keys)
     consumers = await stream.consumers()
@@ -119,7 +119,7 @@ async def status(
         lag=await stream.backlog(),
         subscribers=subscribers,
         destinations=await subscriptions.destination_count(),
-        destinations_with_work=await queues.waiting(),
+        destinations_with_work=await queues.ready.waiting(),
         depths=depths,
         depths_partial=partial,
         dead_letters=await dead.count(),
@@ -152,7 +152,7 @@ async def retry_dead_letters(
     A failed delivery is queued again for its destination; an entry that never fanned out goes
     back into the updates stream. Each retried letter leaves the dead-letter stream.
     """
-    keys = Keys(config.redis.key_prefix)
+    keys = Keys(config.redis.key_prefix, config.redis.shards)
     queues, stream, dead = Queues(client, keys), Stream(client, keys), DeadLetters(client, keys)
     ledger = Ledger(client, keys, int(config.dispatcher.ledger_ttl_days * 86400))
     letters = await dead.recent(count=100_000)

@@ -116,7 +116,7 @@ class Relay:
         sync_channels: bool = True,
     ) -> None:
         self.config = config
-        self.keys = Keys(config.redis.key_prefix)
+        self.keys = Keys(config.redis.key_prefix, config.redis.shards)
         self.consumer = consumer or default_consumer()
         self.sync_channels = sync_channels
         self.failed: dict[str, str] = {}  # component → why it died (served by /healthz)

@@ -1,4 +1,5 @@
-"""The Redis connection: the embedded Valkey server by default, or any Redis ≥ 6.2 by URL.
+"""The Redis connection: the embedded Valkey server by default, or any Redis ≥ 6.2 by URL, or a
+Redis/Valkey Cluster from one seed node's URL (`redis.cluster: true`).
 
 On Redis/Valkey older than 7.2 ingest gives a weaker, logged guarantee (relay.redis_version).
 """
@@ -15,13 +16,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from relay import keeper, redis_version
-from relay.config import RedisConfig
 from relay.errors import StreamError
+from relay.redis_settings import RedisConfig
 from relay.resp import packing_with_hiredis
 
 log = logging.getLogger(__name__)
@@ -234,12 +237,16 @@ class EmbeddedValkey:
         log.info("embedded valkey stopped socket=%s", self.socket_path)
 
 
-async def connect(url: str, max_connections: int = 100) -> aioredis.Redis:
+async def connect(url: str, max_connections: int = 100, cluster: bool = False) -> aioredis.Redis:
     """Open a client on `url` and check it answers; raise `StreamError` with a clear reason.
 
     The pool blocks (rather than fails) when every connection is busy, so a burst of
-    concurrent sends waits its turn instead of erroring.
+    concurrent sends waits its turn instead of erroring. With `cluster`, `url` is one node of a
+    Redis/Valkey Cluster and the client is redis-py's `RedisCluster` (typed as the `Redis` whose
+    commands it answers: the relay sends only commands that name their keys, or a node).
     """
+    if cluster:
+        return await _connect_cluster(url, max_connections)
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=30
     )
@@ -250,12 +257,40 @@ async def connect(url: str, max_connections: int = 100) -> aioredis.Redis:
         await redis_version.check(client)  # refuses < 6.2; logs the durability guarantee
     except (RedisError, OSError, TimeoutError) as exc:
         await client.aclose()
-        safe = url.split("@")[-1]  # never echo a password
-        raise StreamError(f"cannot reach Redis at {safe}: {exc or type(exc).__name__}") from exc
+        raise StreamError(
+            f"cannot reach Redis at {_safe(url)}: {exc or type(exc).__name__}"
+        ) from exc
     except StreamError:
         await client.aclose()
         raise
     return client
+
+
+def _safe(url: str) -> str:
+    return url.split("@")[-1]  # never echo a password
+
+
+async def _connect_cluster(url: str, max_connections: int) -> aioredis.Redis:
+    """A `RedisCluster` from the seed node `url`, once every master answers PING.
+
+    The version and persistence settings are read from one node (every node of a cluster runs
+    the same server; ingest reads them again from the node of the stream).
+    """
+    client = RedisCluster.from_url(url, max_connections=max_connections)
+    try:
+        await asyncio.wait_for(client.ping(target_nodes=RedisCluster.PRIMARIES), timeout=10.0)
+        await redis_version.check(cast(aioredis.Redis, client), client.get_default_node())
+        masters = len(client.get_primaries())
+        log.info("cluster of %d masters: an update is acknowledged, and a fan-out done, once "
+                 "a replica has it too (WAIT 1; docs/operations.md)", masters)  # fmt: skip
+    except (RedisError, OSError, TimeoutError) as exc:
+        await client.aclose()
+        why = exc or type(exc).__name__
+        raise StreamError(f"cannot reach the Redis Cluster at {_safe(url)}: {why}") from exc
+    except StreamError:
+        await client.aclose()
+        raise
+    return cast(aioredis.Redis, client)
 
 
 class Backend:
@@ -280,7 +315,7 @@ class Backend:
             await asyncio.to_thread(self.embedded.start)
             url = self.embedded.url
         try:
-            self._client = await connect(url, self.max_connections)
+            self._client = await connect(url, self.max_connections, self.config.cluster)
         except BaseException:
             await self._stop_embedded()
             raise

@@ -12,18 +12,24 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from redis.connection import parse_url
-
-from relay import bot_settings, desk_settings, feed_settings, logs, telegram_settings, yamlfile
+from relay import (
+    bot_settings,
+    desk_settings,
+    feed_settings,
+    logs,
+    redis_settings,
+    telegram_settings,
+    yamlfile,
+)
 from relay.bot_settings import DiscordBots, OptionalBotName, TelegramBots
 from relay.bot_settings import DiscordBudgets as DiscordBudgets
 from relay.errors import ConfigError, InvalidUpdate
 from relay.feed_settings import FeedConfig
 from relay.labels import Template
 from relay.model import SLUG_PATTERN, Destination
+from relay.redis_settings import RedisConfig
 from relay.settings import (
     Context,
     Invalid,
@@ -31,12 +37,10 @@ from relay.settings import (
     Rule,
     build,
     default_from,
-    env_override,
     source,
 )
 from relay.telegram_settings import Mode, TelegramBudgets, WebhookConfig
 
-DEFAULT_DATA_DIR = Path("~/.local/share/live-relay").expanduser()
 PLATFORMS = ("telegram", "discord", "console")
 
 
@@ -61,17 +65,6 @@ def _url(*schemes: str) -> Rule:
     prefixes = tuple(f"{x}://" for x in schemes)
     expected = f"a URL starting with {' or '.join(schemes)}://"
     return Rule(expected, test=lambda url: url.startswith(prefixes))
-
-
-def _redis_url(url: str) -> bool:
-    """Whether redis-py reads `url` (parsed, never connected to): `redis://[::1` is no URL."""
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        return False
-    try:
-        parts = parse_url(url)  # type: ignore[no-untyped-call]
-    except ValueError:  # a bad IPv6 address or port
-        return False
-    return bool(parts.get("path")) or not url.startswith("unix://")
 
 
 def _token(name_key: str, required_if: str | None = None) -> dict[str, Any]:
@@ -135,15 +128,6 @@ GuildIds = Annotated[
     tuple[int, ...], Rule("a list of numeric ids", then=lambda ids: tuple(sorted(set(ids))))
 ]
 Port = Annotated[int, Rule("a TCP port number", test=lambda port: 0 <= port <= 65535)]
-RedisUrl = Annotated[
-    str | None,
-    Rule(
-        "a redis://, rediss:// or unix:// URL (or REDIS_URL)",
-        test=_redis_url,
-        blank=True,
-    ),
-]
-KeyPrefix = Annotated[str, Rule("a string", blank=True)]
 PlatformDestination = Annotated[
     Destination,
     Rule('platform:chat[:thread], e.g. "telegram:-1001234567890"', parse=_destination),
@@ -194,17 +178,6 @@ class ChannelConfig:
     destination: PlatformDestination
     topics: TopicSlugs
     bot: OptionalBotName = None  # the platform's bot that delivers here (None: its first)
-
-
-@dataclass(frozen=True)
-class RedisConfig:
-    """Where the data lives: a Redis/Valkey URL, or the embedded Valkey's data directory."""
-
-    url: RedisUrl = field(default=None, repr=False, metadata=env_override("REDIS_URL"))
-    data_dir: Path = DEFAULT_DATA_DIR
-    stream_maxlen: Count = 100_000
-    max_backlog: Count = 10_000
-    key_prefix: KeyPrefix = "relay"
 
 
 @dataclass(frozen=True)
@@ -274,7 +247,7 @@ class Config:
     """Everything the relay needs, validated. A section left out takes its defaults."""
 
     path: str = field(metadata=source(lambda context, _: context.file))
-    redis: RedisConfig = RedisConfig()
+    redis: RedisConfig = field(default_factory=RedisConfig)
     topics: Annotated[tuple[TopicConfig, ...], Rule("a non-empty list of topics", test=bool)]
     editors: Editors = Editors()
     channels: Annotated[tuple[ChannelConfig, ...], Rule("a list of {destination, topics}")] = ()
@@ -332,6 +305,7 @@ def parse(data: Any, file: str, env: Mapping[str, str], *, need_tokens: bool = T
     """Build a `Config` from already-loaded YAML data."""
     config = build(Config, data, Context(file, env, need_tokens))
     _check_across_keys(config)
+    redis_settings.check(config.path, config.redis)
     telegram_settings.check(config.path, config.telegram, config.api.enabled, need_tokens)
     feed_settings.check(config.path, config.feeds, config.topic_slugs)
     desk_settings.check(config.path, config.desk, config.api.enabled)

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -48,7 +49,7 @@ class Dispatcher:
     def __init__(self, client: aioredis.Redis, config: Config, consumer: str) -> None:
         self.client = client
         self.config = config
-        keys = Keys(config.redis.key_prefix)
+        keys = Keys(config.redis.key_prefix, config.redis.shards)
         self.stream = Stream(client, keys, consumer)
         self.queues = Queues(client, keys)
         self.subscriptions = Subscriptions(client, keys)
@@ -132,10 +133,16 @@ class Dispatcher:
                           extra={"update": update.id, "worker": self.stream.consumer})  # fmt: skip
             await self.stream.record_error(entry.id, f"{type(exc).__name__}: {exc}")
             return
+        ready = self.queues.ready
         async with self.client.pipeline(transaction=True) as pipe:
             self.stream.ack_in(pipe, entry.id)
-            self.queues.wake_in(pipe)  # jobs held behind this entry may go now
+            if not ready.cluster:
+                ready.wake_in(pipe)  # jobs held behind this entry may go now
             await pipe.execute()
+        if ready.cluster:  # the channel is in another slot than the stream; a wake-up is only
+            async with self.client.pipeline(transaction=False) as pipe:  # a hint: no MULTI
+                ready.wake_in(pipe, entry.id)
+                await pipe.execute()
         log.info("fanned out update=%s rev=%d action=%s destinations=%d entry=%s",
                  update.id, update.revision, update.action.value, total, entry.id,
                  extra={"update": update.id, "worker": self.stream.consumer})  # fmt: skip
@@ -184,8 +191,18 @@ class Dispatcher:
         async for batch in self._batches(entry, update):
             if not batch:
                 continue
-            if update.action is Action.PUBLISH:
-                await self.ledger.add_targets(update.id, batch)
-            await self.queues.enqueue(batch, update.id, entry.id)
+            publish = update.action is Action.PUBLISH
+            if self.queues.replication.cluster:
+                # Targets and jobs in one pipeline ending with WAIT on every node it wrote to
+                # (relay.replication): what the entry's acknowledgement stands for survives a
+                # failover.
+                targets = partial(self.ledger.add_targets_in, update_id=update.id, dests=batch)
+                await self.queues.enqueue(
+                    batch, update.id, entry.id, also=targets if publish else None
+                )
+            else:
+                if publish:
+                    await self.ledger.add_targets(update.id, batch)
+                await self.queues.enqueue(batch, update.id, entry.id)
             FANNED_OUT.inc(len(batch))
         return await self.progress.fanned_out(update.id)

@@ -28,6 +28,7 @@ from relay.keys import Keys, as_str
 from relay.metrics import UPDATES
 from relay.model import Action, Update
 from relay.registry import Registry
+from relay.replication import Replication
 from relay.stream import Stream
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Ingest:
         self.registry = Registry(client, keys, ttl_seconds)
         self.stream = Stream(client, keys)
         self._waitaof: bool | None = None  # AOF on and WAITAOF known (Redis 7.2+)?
+        self.replication = Replication(client)
         self._refusing = False  # log an overload once when it starts and once when it ends
 
     @classmethod
@@ -77,7 +79,7 @@ class Ingest:
         """Ingest with the config's topics, backlog bound and stored-update lifetime."""
         return cls(
             client,
-            Keys(config.redis.key_prefix),
+            Keys(config.redis.key_prefix, config.redis.shards),
             config.topic_slugs,
             config.redis.max_backlog,
             int(config.dispatcher.ledger_ttl_days * 86400),
@@ -106,11 +108,32 @@ class Ingest:
         (relay/redis_version.py).
         """
         if self._waitaof is None:
-            server = await redis_version.probe(self.client)
+            server = await redis_version.probe(self.client, self._node())
             self._waitaof = server.guarantee is redis_version.Guarantee.WAITAOF
         if self._waitaof:
             waitaof = self.client.execute_command
             await waitaof("WAITAOF", 1, 0, 5000)  # type: ignore[no-untyped-call]
+
+    def _node(self) -> Any:
+        """The node of a cluster that holds the stream (None on a single server)."""
+        if not self.replication.cluster:
+            return None
+        return self.client.get_node_from_key(self.registry.where)  # type: ignore[attr-defined]
+
+    async def _record_durably(self, update_id: str, entry_id: str) -> None:
+        """On a cluster: record the entry id and wait, on the same connection to the stream's
+        node, for `WAITAOF` (local fsync) and `WAIT` (a replica has it), so that what the editor
+        is told was accepted survives that master's crash and failover (relay.replication)."""
+        if self._waitaof is None:
+            server = await redis_version.probe(self.client, self._node())
+            self._waitaof = server.guarantee is redis_version.Guarantee.WAITAOF
+        async with self.client.pipeline(transaction=False) as pipe:
+            self.registry.set_entry_in(pipe, update_id, entry_id)
+            if self._waitaof:
+                pipe.execute_command("WAITAOF", 1, 0, 5000, target_nodes=self._node())
+            nodes = self.replication.wait_in(pipe, [self.registry.where])
+            replies = await pipe.execute()
+        self.replication.check(nodes, replies)
 
     def check_topic(self, topic: str) -> None:
         if topic not in self.topics:
@@ -181,8 +204,11 @@ class Ingest:
                 except WatchError:
                     continue
         entry_id = as_str(result[-1])
-        await self.registry.set_entry(update_id, entry_id)
-        await self._durable()
+        if self.replication.cluster:
+            await self._record_durably(update_id, entry_id)
+        else:
+            await self.registry.set_entry(update_id, entry_id)
+            await self._durable()
         UPDATES.labels(update.action.value).inc()
         log.info(
             "accepted update=%s rev=%d action=%s entry=%s",

@@ -4,6 +4,11 @@ Keys that one Lua script or transaction touches together share a hash tag (`{…
 data set runs on Redis Cluster: the update registry and the updates stream share `{u}`;
 each topic's subscriber set and each destination's topic set carry their own tag.
 
+What every delivery touches and no one destination owns (the ready set, the wake-up channel,
+the set of subscribed destinations) is split in `shards` keys, each with its own tag (`{r3}`),
+by the hash slot of the destination: no single key (or node of a cluster) carries every
+delivery. With one shard (the default on a single server) they keep their unsharded names.
+
 Only a key's owner module sends commands on it; every other module calls the owner's methods
 (`tests/test_ownership.py` enforces it). An owner may add commands to a pipeline another module
 executes, so writes of several owners still share one round trip or one transaction.
@@ -13,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from redis.crc import key_slot
 
 
 def as_str(value: Any) -> str:
@@ -31,11 +38,20 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
+def shard_of(destination: str, shards: int) -> int:
+    """The shard of a destination: its hash slot, modulo the number of shards."""
+    return key_slot(destination.encode()) % shards if shards > 1 else 0
+
+
 @dataclass(frozen=True)
 class Keys:
     """Key names under one prefix (`redis.key_prefix`, default `relay`)."""
 
     prefix: str = "relay"
+    shards: int = 1  # `redis.shards`: the same in every worker
+
+    def _sharded(self, name: str, shard: int) -> str:
+        return f"{self.prefix}:{name}" if self.shards == 1 else f"{self.prefix}:{{r{shard}}}:{name}"
 
     # relay/stream.py -----------------------------------------------------------------------
 
@@ -84,10 +100,9 @@ class Keys:
         """The name of the platform's bot a destination is bound to (absent: the first bot)."""
         return f"{self.prefix}:{{d:{destination}}}:bot"
 
-    @property
-    def destinations(self) -> str:
-        """Set of every destination with at least one subscription (for status)."""
-        return f"{self.prefix}:destinations"
+    def destinations(self, shard: int = 0) -> str:
+        """Set of the destinations of a shard with at least one subscription (for status)."""
+        return self._sharded("destinations", shard)
 
     @property
     def config_channels(self) -> str:
@@ -136,15 +151,14 @@ class Keys:
         """The worker serving a destination right now (expires unless renewed)."""
         return f"{self.prefix}:{{q:{destination}}}:lease"
 
-    @property
-    def ready(self) -> str:
-        """Sorted set destination → time (ms) it may next be served."""
-        return f"{self.prefix}:ready"
+    def ready(self, shard: int = 0) -> str:
+        """Sorted set destination → time (ms) it may next be served, of one shard."""
+        return self._sharded("ready", shard)
 
-    @property
-    def wake(self) -> str:
-        """Pub/sub channel: new work was queued."""
-        return f"{self.prefix}:wake"
+    def wake(self, shard: int = 0) -> str:
+        """Pub/sub channel (sharded pub/sub on a cluster): new work was queued. Senders listen
+        on every shard's: a wake-up on any one wakes them all."""
+        return self._sharded("wake", shard)
 
     # relay/budgets.py ----------------------------------------------------------------------
 

@@ -259,6 +259,13 @@ class Ledger:
             keys = [self.keys.targets(update_id), self.keys.target_counts(update_id)]
             await self._add_targets(keys=keys, args=[self.ttl_seconds, *members])
 
+    def add_targets_in(self, pipe: Any, update_id: str, dests: Iterable[Destination]) -> list[str]:
+        """Queue `add_targets` on `pipe`; returns the key it writes."""
+        key = self.keys.targets(update_id)
+        pipe.sadd(key, *[str(d) for d in dests])
+        pipe.expire(key, self.ttl_seconds)
+        return [key]
+
     async def scan_targets(
         self, update_id: str, cursor: int, count: int
     ) -> tuple[int, list[Destination]]:

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from relay.dead_letters import DeadLetters
 from relay.keys import Keys
-from relay.queues import Queues
+from relay.ready import Ready
 from relay.stream import UNREACHABLE, Stream
 
 REGISTRY = CollectorRegistry()
@@ -69,9 +69,10 @@ async def render(client: aioredis.Redis, keys: Keys) -> bytes:
     try:
         async with client.pipeline(transaction=False) as pipe:
             stream.length_in(pipe)
-            Queues(client, keys).waiting_in(pipe)
+            shards = Ready(client, keys).waiting_in(pipe)
             DeadLetters(client, keys).count_in(pipe)
-            length, waiting, dead = await pipe.execute()
+            length, *counts, dead = await pipe.execute()
+            waiting = sum(counts[:shards])
         pending = await stream.pending_count()
     except UNREACHABLE:
         return generate_latest(REGISTRY)

@@ -11,8 +11,16 @@ import redis.exceptions as redis_exceptions
 log = logging.getLogger(__name__)
 
 
-# Errors meaning Redis itself is unreachable (as opposed to refusing one command).
-UNREACHABLE = (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError, OSError)
+# Errors meaning Redis itself is unreachable (as opposed to refusing one command); on a cluster
+# also a master failing over: its slots are down, or not served by anyone yet, for a moment.
+UNREACHABLE = (
+    redis_exceptions.ConnectionError,
+    redis_exceptions.TimeoutError,
+    OSError,
+    redis_exceptions.ClusterDownError,
+    redis_exceptions.TryAgainError,
+    redis_exceptions.SlotNotCoveredError,
+)
 
 
 def raise_if_cancelled() -> None:

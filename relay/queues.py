@@ -1,4 +1,4 @@
-"""Per-destination delivery queues, the ready set that schedules them, and leases.
+"""Per-destination delivery queues, and the leases of the workers serving them.
 
 A destination's queue is a sorted set of update ids, scored by the stream position of the entry
 that first queued them, plus a hash id → version. A queued id means "bring this destination's
@@ -11,26 +11,23 @@ that lands while the job is being served keeps the job at the head and it is ser
 Scores keep stream order even when several workers fan out neighbouring entries at once; the
 sender serves a job only when no older entry is still being fanned out (`Stream.low_water`).
 
-`ready` is a sorted set destination → the time (ms) it may next be served: now when work
-arrives, later when a budget is closed, or a lease's end while a worker serves it. Enqueuing
-publishes on `wake`, so idle senders start at once. Failed attempts are counted per job.
+Its pipelines also schedule the destinations in the ready set and wake idle senders
+(`relay.ready`). Failed attempts are counted per job.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.client import PubSub
 
-from relay.errors import InvalidUpdate
 from relay.keys import Keys, as_str
 from relay.model import Destination
+from relay.ready import Ready, now_ms
+from relay.replication import Replication
 from relay.scripts import Script
 
 log = logging.getLogger(__name__)
@@ -77,10 +74,6 @@ return 0
 """
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def position(entry_id: str) -> int:
     """A stream entry id `ms-seq` as a sortable integer score (exact in a double)."""
     ms, _, seq = entry_id.partition("-")
@@ -108,15 +101,24 @@ class Queues:
         self._head = Script(client, _HEAD)
         self._lease = Script(client, _LEASE)
         self._release = Script(client, _RELEASE)
+        self.ready = Ready(client, keys)
+        self.replication = Replication(client)
 
     async def enqueue(
-        self, dests: Iterable[Destination], update_id: str, version: str, at: int | None = None
+        self,
+        dests: Iterable[Destination],
+        update_id: str,
+        version: str,
+        at: int | None = None,
+        also: Callable[[Any], list[str]] | None = None,
     ) -> int:
         """Queue `update_id` for every destination (merging into a queued one); mark them due.
 
         `version` is the stream entry id that asks for it; the job's place in the queue is that
         entry's position (or `at`). Idempotent: enqueuing the same update twice leaves one job.
-        Returns how many destinations got a new job.
+        Returns how many destinations got a new job. On a cluster, `also` queues more writes
+        in the jobs' pipeline and returns their keys, and each pipeline ends with `WAIT` on
+        every node written (`relay.replication`), so that it all survives a failover.
         """
         score = position(version) if at is None else at
         dests = list(dests)
@@ -130,10 +132,28 @@ class Queues:
                     args=[update_id, version, score],
                     client=pipe,
                 )
-            pipe.zadd(self.keys.ready, {str(d): now_ms() for d in dests}, nx=True)
-            self.wake_in(pipe)
-            results = await pipe.execute()
+            if self.replication.cluster:
+                # A cluster pipeline runs each node's part at once, and the jobs must be queued
+                # before their destinations are due (see `release_if_empty`): two round trips.
+                written = also(pipe) if also is not None else []
+                written += [self.keys.queue(str(d)) for d in dests]
+                results = await self._replicated(pipe, written)
+                async with self.client.pipeline(transaction=False) as due:
+                    self.ready.add_in(due, dests, now_ms(), nx=True)
+                    self.ready.wake_in(due, str(dests[0]))
+                    await self._replicated(due, self.ready.keys_of(dests))
+            else:
+                self.ready.add_in(pipe, dests, now_ms(), nx=True)
+                self.ready.wake_in(pipe, str(dests[0]))
+                results = await pipe.execute()
         return sum(int(r) for r in results[: len(dests)])
+
+    async def _replicated(self, pipe: Any, written: list[str]) -> list[Any]:
+        """Run `pipe` with `WAIT` on the nodes of `written` at its end (relay.replication)."""
+        nodes = self.replication.wait_in(pipe, written)
+        results: list[Any] = await pipe.execute()
+        self.replication.check(nodes, results)
+        return results
 
     async def head(self, dest: Destination, client: Any = None) -> Job | None:
         """The oldest job and the queue's length, in one round trip (`client`: a pipeline to
@@ -189,38 +209,8 @@ class Queues:
         ids = await self.pending(dest)
         k = str(dest)
         await self.client.delete(self.keys.queue(k), self.keys.queue_versions(k))
-        await self.client.zrem(self.keys.ready, k)
+        await self.ready.remove(k)
         return ids
-
-    # scheduling ----------------------------------------------------------------------------
-
-    async def due(self, limit: int) -> list[Destination]:
-        """Destinations whose turn has come, at most `limit` (see `turns`)."""
-        return (await self.turns(limit))[0]
-
-    async def turns(self, limit: int) -> tuple[list[Destination], float | None]:
-        """Destinations whose turn has come (at most `limit`), and the seconds until the next
-        one after them is due (0: more are due now; None: nothing else is scheduled), read in
-        one round trip.
-
-        A member that is no destination (written around the relay) could never be served, and
-        would be due forever: it is dropped, with a log line, so that it blocks no worker.
-        """
-        raw: Any = await self.client.zrange(self.keys.ready, 0, limit, withscores=True)
-        now = now_ms()
-        due: list[Destination] = []
-        for member, score in raw:
-            if score > now or len(due) == limit:
-                return due, max(0.0, (score - now) / 1000)
-            try:
-                due.append(Destination.parse(as_str(member)))
-            except (UnicodeDecodeError, InvalidUpdate) as exc:
-                log.warning("dropped unreadable ready member %r: %s", member, exc)
-                await self.client.zrem(self.keys.ready, member)
-        return due, None
-
-    async def schedule(self, dest: Destination, delay: float = 0.0) -> None:
-        await self.client.zadd(self.keys.ready, {str(dest): now_ms() + int(delay * 1000)})
 
     async def lease(self, dest: Destination, owner: str, ttl: float) -> bool:
         """Take (or renew) the right to serve `dest` for `ttl` seconds."""
@@ -238,8 +228,8 @@ class Queues:
             # (Sent in the same round trip: if another worker holds the lease, this only makes
             # its destination due when our lease would have ended, and it reschedules it anyway
             # when it is done.)
-            pipe.zadd(self.keys.ready, {str(d): now_ms() + ms for d in dests}, xx=True)
-            *got, _ = await pipe.execute()
+            self.ready.add_in(pipe, dests, now_ms() + ms, xx=True)
+            got = (await pipe.execute())[: len(dests)]
         return [bool(g) for g in got]
 
     async def release_and_schedule(self, dest: Destination, owner: str, delay: float) -> None:
@@ -250,9 +240,13 @@ class Queues:
         a release that could hold a destination with work back by a lease's length.)
         """
         k = str(dest)
+        if self.ready.cluster:  # in that order: the lease and the ready set are on two nodes
+            await self._release(keys=[self.keys.lease(k)], args=[owner])
+            await self.ready.schedule(dest, delay)
+            return
         async with self.client.pipeline(transaction=False) as pipe:
             await self._release(keys=[self.keys.lease(k)], args=[owner], client=pipe)
-            pipe.zadd(self.keys.ready, {k: now_ms() + int(delay * 1000)})
+            self.ready.add_in(pipe, [k], now_ms() + int(delay * 1000))
             await pipe.execute()
 
     async def release_if_empty(self, dest: Destination, owner: str) -> bool:
@@ -261,12 +255,17 @@ class Queues:
         k = str(dest)
         async with self.client.pipeline(transaction=False) as pipe:
             await self._release(keys=[self.keys.lease(k)], args=[owner], client=pipe)
-            pipe.zrem(self.keys.ready, k)
+            self.ready.remove_in(pipe, k)
             # An enqueue before ZREM pushed first and then ZADD NX: look at the queue after it.
-            pipe.zcard(self.keys.queue(k))
+            # (On a cluster the queue is on another node than the ready set, and a pipeline
+            # runs each node's part at once: so there, after it, in a round trip of its own.)
+            if not self.ready.cluster:
+                pipe.zcard(self.keys.queue(k))
             *_, length = await pipe.execute()
+        if self.ready.cluster:
+            length = await self.client.zcard(self.keys.queue(k))
         if length:
-            await self.schedule(dest)
+            await self.ready.schedule(dest)
             return False
         return True
 
@@ -283,49 +282,21 @@ class Queues:
         """Queue `reset_attempts` on `pipe` (it shares the round trip after a send)."""
         pipe.hdel(self.keys.attempts(str(dest)), update_id)
 
-    # for status, metrics and idle senders --------------------------------------------------
-
-    def waiting_in(self, pipe: Any) -> None:
-        """Queue the count of destinations with work on `pipe` (its result is an int)."""
-        pipe.zcard(self.keys.ready)
+    # for status ----------------------------------------------------------------------------
 
     async def depths(
         self, limit: int = 10_000, batch: int = 500
     ) -> tuple[dict[str, tuple[int, int]], bool]:
         """Per platform: (destinations with work, jobs queued), from the first `limit` members
         of the ready set read `batch` at a time; and whether some were left unread."""
+        members, partial = await self.ready.members(limit, batch)
         depths: dict[str, tuple[int, int]] = {}
-        cursor, seen = 0, 0
-        while True:
-            cursor, raw = await self.client.zscan(self.keys.ready, cursor, count=batch)
-            members = [as_str(m) for m, _ in raw][: limit - seen]
+        for i in range(0, len(members), batch):
             async with self.client.pipeline(transaction=False) as pipe:
-                for m in members:
+                for m in members[i : i + batch]:
                     pipe.zcard(self.keys.queue(m))
                 lengths = await pipe.execute()
-            for m, n in zip(members, lengths, strict=True):
+            for m, n in zip(members[i : i + batch], lengths, strict=True):
                 dests, jobs = depths.get(m.partition(":")[0], (0, 0))
                 depths[m.partition(":")[0]] = (dests + 1, jobs + int(n))
-            seen += len(members)
-            if len(members) < len(raw) or (seen >= limit and cursor != 0):
-                return depths, True
-            if cursor == 0:
-                return depths, False
-
-    async def waiting(self) -> int:
-        """How many destinations have deliveries queued (or are being served)."""
-        return int(await self.client.zcard(self.keys.ready))
-
-    def wake_in(self, pipe: Any) -> None:
-        """Queue a wake-up of idle senders on `pipe` (jobs held behind an entry may go now)."""
-        pipe.publish(self.keys.wake, "1")
-
-    @contextlib.asynccontextmanager
-    async def wake_ups(self) -> AsyncIterator[PubSub]:
-        """A subscription to the wake-ups: any message means work was queued."""
-        pubsub = self.client.pubsub()
-        try:
-            await pubsub.subscribe(self.keys.wake)
-            yield pubsub
-        finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+        return depths, partial

@@ -21,6 +21,7 @@ import logging
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -94,20 +95,22 @@ class Server:
         )
 
 
-async def probe(client: aioredis.Redis) -> Server:
-    """Read the server's version and persistence settings; refuse a server older than 6.2."""
-    info = await client.info("server")
+async def probe(client: aioredis.Redis, node: Any = None) -> Server:
+    """Read the server's version and persistence settings; refuse a server older than 6.2.
+    (`node`: the node of a cluster to ask.)"""
+    on: dict[str, Any] = {} if node is None else {"target_nodes": node}
+    info = await client.info("server", **on)
     reported = str(info.get("redis_version", "0"))
     features = parse_version(reported)
     if features[:2] < MINIMUM:
         raise StreamError(f"Redis {reported} is too old: live-relay needs 6.2 or newer")
     name = "valkey" if "valkey_version" in info else str(info.get("server_name", "redis"))
     version = str(info.get("valkey_version", reported))
-    persistence = await client.info("persistence")
+    persistence = await client.info("persistence", **on)
     aof = bool(int(persistence.get("aof_enabled", 0)))
     try:
         config_get = client.execute_command  # a server command, on no key
-        answer = await config_get("CONFIG", "GET", "appendfsync")  # type: ignore[no-untyped-call]
+        answer = await config_get("CONFIG GET", "appendfsync", **on)  # type: ignore[no-untyped-call]
         flat = [] if isinstance(answer, dict) else list(answer)
         pairs = (
             answer.items() if isinstance(answer, dict) else zip(flat[::2], flat[1::2], strict=True)
@@ -119,9 +122,9 @@ async def probe(client: aioredis.Redis) -> Server:
     return Server(name, version, features, aof, appendfsync)
 
 
-async def check(client: aioredis.Redis) -> Server:
+async def check(client: aioredis.Redis, node: Any = None) -> Server:
     """`probe`, and log the guarantee once (a warning when it is weaker than WAITAOF's)."""
-    server = await probe(client)
+    server = await probe(client, node)
     level = logging.INFO if server.guarantee is Guarantee.WAITAOF else logging.WARNING
     log.log(level, "durability %s", server.describe())
     return server

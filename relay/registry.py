@@ -98,3 +98,13 @@ class Registry:
 
     async def set_entry(self, update_id: str, entry_id: str) -> None:
         await self.client.hset(self.keys.update(update_id), "entry", entry_id)
+
+    @property
+    def where(self) -> str:
+        """A key in the slot of the registry and the stream (`{u}`), only to find the node of
+        a cluster that holds them (for `WAIT`)."""
+        return self.keys.update("")
+
+    def set_entry_in(self, pipe: Any, update_id: str, entry_id: str) -> None:
+        """Queue `set_entry` on `pipe`."""
+        pipe.hset(self.keys.update(update_id), "entry", entry_id)

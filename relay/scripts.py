@@ -5,8 +5,9 @@ answer. Inside a pipeline it cannot do that after the fact, so before every pipe
 a script it asks SCRIPT EXISTS, one more round trip each time (seen: 4.5 extra per delivery).
 In a pipeline a `Script` sends its text instead (EVAL): the server keeps it compiled in its
 script cache, and the pipeline stays one round trip, even after a restart emptied the cache.
-The sender's merged pipelines (`relay.coalesce`) send the SHA1 after all, as they reload a
-script the server answers NOSCRIPT for and send that command again, unseen by its caller.
+A cluster's pipelines (split by node) send the text too. The sender's merged pipelines
+(`relay.coalesce`) send the SHA1 after all, as they reload a script the server answers
+NOSCRIPT for and send that command again, unseen by its caller.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 
 # Every script's text by its SHA1: what a round trip answered NOSCRIPT reloads
 # (`relay.coalesce`, whose pipelines send scripts by SHA1).
@@ -35,7 +37,7 @@ class Script:
     async def __call__(
         self, keys: Sequence[Any] = (), args: Sequence[Any] = (), client: Any = None
     ) -> Any:
-        if isinstance(client, Pipeline):  # queued: its result comes from `execute()`
+        if isinstance(client, Pipeline | ClusterPipeline):  # queued: `execute()` answers
             if getattr(client, "reloads_scripts", False):
                 return client.evalsha(self.sha, len(keys), *keys, *args)
             return client.eval(self.text, len(keys), *keys, *args)

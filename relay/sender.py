@@ -42,11 +42,12 @@ class Sender:
     def __init__(
         self, client: aioredis.Redis, config: Config, adapters: Mapping[str, Adapter], worker: str
     ) -> None:
-        client = Coalesced(client)  # concurrent deliveries share their round trips
+        if isinstance(client, aioredis.Redis):  # not on a cluster: one pool, one server
+            client = Coalesced(client)  # concurrent deliveries share their round trips
         self.client = client
         self.config = config
         self.settings = config.dispatcher
-        keys = Keys(config.redis.key_prefix)
+        keys = Keys(config.redis.key_prefix, config.redis.shards)
         self.worker = worker
         self.queues = Queues(client, keys)
         ttl = int(self.settings.ledger_ttl_days * 86400)
@@ -99,14 +100,11 @@ class Sender:
         outage = Outage("sender wake-ups")
         while not stop.is_set():
             try:
-                async with self.queues.wake_ups() as pubsub:
+                async with self.queues.ready.wake_ups() as wake_ups:
                     outage.over()
                     while not stop.is_set():
                         raise_if_cancelled()
-                        message = await pubsub.get_message(
-                            ignore_subscribe_messages=True, timeout=1.0
-                        )
-                        if message is not None:
+                        if await wake_ups.wait(1.0):
                             self._kick.set()
             except UNREACHABLE as exc:
                 await outage.wait(exc, stop)
@@ -118,7 +116,7 @@ class Sender:
         if free <= 0:
             return IDLE_WAIT  # every slot is busy: the next to finish kicks the loop
         # A few more than there is room for: some may be ours already, in hand.
-        due, later = await self.queues.turns(free + CLAIM_SPARE)
+        due, later = await self.queues.ready.turns(free + CLAIM_SPARE)
         wanted = [dest for dest in due if dest not in self._active][:free]
         if stop.is_set() or not wanted:
             return IDLE_WAIT if later is None else min(later, IDLE_WAIT)

@@ -219,8 +219,8 @@ class Stream:
     @staticmethod
     def parse_low_water(summary: Any) -> str | None:
         """`low_water` from XPENDING's answer, or the error it gave."""
-        if isinstance(summary, ResponseError):
-            if not is_nogroup(summary):
+        if isinstance(summary, Exception):  # e.g. a connection lost in a cluster failover
+            if not (isinstance(summary, ResponseError) and is_nogroup(summary)):
                 raise summary
             return None  # the stream was deleted (a flush): no entry is being fanned out
         low = summary.get("min") if summary else None

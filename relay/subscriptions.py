@@ -4,6 +4,11 @@ With them, the bot each destination is bound to (`telegram.bots`, `discord.bots`
 chat subscribed through, or a config channel's `bot:`. The latest binding wins (a chat that
 subscribes through a second bot receives everything through that one), and it goes when the
 destination's last topic does. A destination bound to no bot is served by the platform's first.
+
+On a single server both directions are written in one transaction. On a cluster each set is in
+a slot of its own, so they are written in one pipeline without MULTI: every write is an
+idempotent SADD or SREM, written subscribers first, so a crash half way leaves at worst a
+subscription that the chat's retry of the command completes.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from relay.config import ChannelConfig
 from relay.errors import InvalidUpdate
-from relay.keys import Keys, as_str, as_text
+from relay.keys import Keys, as_str, as_text, shard_of
 from relay.model import SLUG_PATTERN, Destination
 
 log = logging.getLogger(__name__)
@@ -48,11 +54,17 @@ def _sort(members: Iterable[Any]) -> tuple[list[Destination], list[Unreadable]]:
 
 
 class Subscriptions:
-    """Who receives which topic. Both directions are written in one transaction."""
+    """Who receives which topic. Both directions are written together (see above)."""
 
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
+        self.atomic = not isinstance(client, RedisCluster)  # MULTI across slots: not there
+
+    def _destinations(self, dest: Destination | str | bytes) -> str:
+        """The shard of the set of subscribed destinations that holds `dest`."""
+        text = dest.decode(errors="replace") if isinstance(dest, bytes) else str(dest)
+        return self.keys.destinations(shard_of(text, self.keys.shards))
 
     async def subscribe(
         self, dest: Destination, topics: Iterable[str], bot: str | None = None
@@ -69,11 +81,11 @@ class Subscriptions:
             if not isinstance(topic, str) or not SLUG_PATTERN.match(topic):
                 raise InvalidUpdate("topics", f"not a topic slug: {topic!r}"[:80])
         key = str(dest)
-        async with self.client.pipeline(transaction=True) as pipe:
+        async with self.client.pipeline(transaction=self.atomic) as pipe:
             for topic in topics:
                 pipe.sadd(self.keys.topic_subscribers(topic), key)
             pipe.sadd(self.keys.destination_topics(key), *topics)
-            pipe.sadd(self.keys.destinations, key)
+            pipe.sadd(self._destinations(key), key)
             if bot:
                 pipe.set(self.keys.bound_bot(key), bot)
             added = (await pipe.execute())[: len(topics)]
@@ -91,14 +103,14 @@ class Subscriptions:
         wanted = current if topics is None else [t for t in dict.fromkeys(topics) if t in current]
         if not wanted:
             return []
-        async with self.client.pipeline(transaction=True) as pipe:
+        async with self.client.pipeline(transaction=self.atomic) as pipe:
             for topic in wanted:
                 pipe.srem(self.keys.topic_subscribers(topic), key)
             pipe.srem(self.keys.destination_topics(key), *wanted)
             await pipe.execute()
         if len(wanted) == len(current):
             async with self.client.pipeline(transaction=False) as pipe:
-                pipe.srem(self.keys.destinations, key)
+                pipe.srem(self._destinations(key), key)
                 pipe.delete(self.keys.bound_bot(key))
                 await pipe.execute()
         log.info("unsubscribed dest=%s topics=%s", dest, ",".join(wanted))
@@ -153,7 +165,7 @@ class Subscriptions:
         It was written around `subscribe` (or by an older version): it can never be served.
         """
         pipe.srem(self.keys.topic_subscribers(topic), member)
-        pipe.srem(self.keys.destinations, member)
+        pipe.srem(self._destinations(member), member)
         if isinstance(member, str) or _utf8(member):  # else no key name was made from it
             pipe.srem(self.keys.destination_topics(as_str(member)), topic)
 
@@ -162,7 +174,10 @@ class Subscriptions:
 
     async def destination_count(self) -> int:
         """How many destinations have at least one subscription."""
-        return int(await self.client.scard(self.keys.destinations))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for shard in range(self.keys.shards):
+                pipe.scard(self.keys.destinations(shard))
+            return sum(int(n) for n in await pipe.execute())
 
     async def move(self, old: Destination, new: Destination) -> list[str]:
         """Re-key every subscription of `old` to `new` (a group upgraded to a supergroup)."""

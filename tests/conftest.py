@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from relay import config as config_mod
 from relay.backend import EmbeddedValkey
 from relay.config import Config
+from tests.cluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -43,21 +45,77 @@ def valkey() -> Iterator[EmbeddedValkey]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def valkey_cluster() -> Iterator[Cluster]:
+    """A real 3-master Valkey Cluster with a replica each (see tests/cluster.py), started the
+    first time a test asks for it. Tests that kill a node start their own."""
+    cluster = Cluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+# A suite that runs on the cluster too overrides the `backing` fixture with these params:
+#     @pytest.fixture(params=BACKINGS)
+#     def backing(request): return request.param
+# Tests on the cluster are marked `cluster`. Those of ALWAYS run in every run; the others (the
+# cluster variants of the single-server suites, the benchmark on a cluster) only when `-m`
+# names it (`./dev pytest -m cluster`): the default run has no time for them.
+BACKINGS = ["single", pytest.param("cluster", marks=pytest.mark.cluster)]
+ALWAYS = ("test_cluster.py", "test_failover.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "cluster" in (config.option.markexpr or ""):
+        return
+    kept, dropped = [], []
+    for item in items:
+        later = item.get_closest_marker("cluster") and item.path.name not in ALWAYS
+        (dropped if later else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture
-async def client(valkey: EmbeddedValkey) -> AsyncIterator[aioredis.Redis]:
-    """A client on an empty database."""
-    redis = aioredis.Redis.from_url(valkey.url)
+def backing() -> str:
+    """Where `client` and `config` point: "single" (the session's Valkey) or "cluster"."""
+    return "single"
+
+
+@pytest.fixture
+def redis_section(backing: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The config's `redis` section for the backing (the cluster: emptied first)."""
+    if backing == "cluster":
+        cluster: Cluster = request.getfixturevalue("valkey_cluster")
+        cluster.flush()
+        return {"url": cluster.seed, "cluster": True}
+    server: EmbeddedValkey = request.getfixturevalue("valkey")
+    return {"url": server.url}
+
+
+@pytest.fixture
+async def client(redis_section: dict[str, Any]) -> AsyncIterator[aioredis.Redis]:
+    """A client on an empty database (a `RedisCluster` on the cluster)."""
+    if redis_section.get("cluster"):
+        cluster = RedisCluster.from_url(redis_section["url"])
+        yield cluster  # type: ignore[misc]
+        await cluster.aclose()
+        return
+    redis = aioredis.Redis.from_url(redis_section["url"])
     await redis.flushall()
     yield redis
     await redis.aclose()
 
 
 @pytest.fixture
-def make_config(valkey: EmbeddedValkey) -> Callable[..., Config]:
+def make_config(redis_section: dict[str, Any]) -> Callable[..., Config]:
     """Build a validated config on the test server, with section overrides."""
 
     def build(**sections: Any) -> Config:
-        data = {**BASE_CONFIG, "redis": {"url": valkey.url}, **sections}
+        data = {**BASE_CONFIG, "redis": redis_section, **sections}
         return config_mod.parse(data, "test.yaml", {})
 
     return build

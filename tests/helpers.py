@@ -65,9 +65,10 @@ class Pipeline:
         self.config = config
         self.memory = MemoryAdapter(max_part=40)
         adapters = list(adapters) if adapters is not None else [self.memory]
-        self.ingest = Ingest(client, KEYS, config.topic_slugs, 10_000)
-        self.subs = Subscriptions(client, KEYS)
-        self.queues = Queues(client, KEYS)
+        self.keys = Keys(config.redis.key_prefix, config.redis.shards)
+        self.ingest = Ingest(client, self.keys, config.topic_slugs, 10_000)
+        self.subs = Subscriptions(client, self.keys)
+        self.queues = Queues(client, self.keys)
         self.dispatcher = Dispatcher(client, config, worker)
         self.sender = Sender(client, config, Fleet(adapters), worker)
 
@@ -85,7 +86,9 @@ class Pipeline:
         task = asyncio.create_task(self.sender.run(stop))
         try:
             async with asyncio.timeout(within):
-                while await self.client.zcard(KEYS.ready):  # noqa: ASYNC110 - state is in Redis
+                # A destination being served may be off the ready set for a moment (a move
+                # clears the old one before it queues the new): wait for the servers too.
+                while self.sender._active or await self.queues.ready.waiting():  # noqa: ASYNC110
                     await asyncio.sleep(0.02)
         finally:
             stop.set()

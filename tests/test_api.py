@@ -269,7 +269,7 @@ async def test_metrics_count_accepted_updates_deliveries_and_queue_state(
             task = asyncio.create_task(relay.run(stop))
             await memory.wait_for(2, "send")
             async with asyncio.timeout(10):
-                while await relay.client.zcard(relay.keys.ready):  # noqa: ASYNC110
+                while await relay.client.zcard(relay.keys.ready()):  # noqa: ASYNC110
                     await asyncio.sleep(0.01)
             stop.set()
             await task

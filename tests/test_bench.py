@@ -119,3 +119,19 @@ def test_the_real_path_profile_says_where_each_workers_cpu_goes(tmp_path: Path) 
     assert sum(r["leaf %"] for r in rows.values()) == pytest.approx(100, abs=1)
     assert rows["asyncio event loop"]["inclusive %"] > 0  # every sample runs under the loop
     assert rows["relay sender"]["inclusive %"] > 0
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(300)
+def test_the_real_path_benchmark_runs_on_a_cluster(tmp_path: Path) -> None:
+    """`--cluster`: the console ceiling with 1 and 2 workers on a 3-master cluster it starts."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.real", "--only", "console", "--console", "40",
+         "--console-workers", "1", "2", "--cluster", "--results", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads((tmp_path / "real.json").read_text())
+    rows = [(r["workload"], r["workers"], r["delivered"]) for r in data["capacity"]]
+    assert rows == [("console 40", 1, 40), ("console 40", 2, 40)]
+    assert all(r["Valkey CPU s/1k"] > 0 for r in data["capacity"]), data["capacity"]  # masters

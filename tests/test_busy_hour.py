@@ -207,7 +207,7 @@ async def settled(client: aioredis.Redis, ids: list[str]) -> bool:
             return False
         if not progress.done:
             return False
-    return not await client.zcard(keys.ready)
+    return not await client.zcard(keys.ready())
 
 
 def telegram_expected(update: Update, config: Config) -> list[tuple[str, str | None]]:
@@ -259,7 +259,7 @@ async def test_a_busy_hour_leaves_every_copy_right_with_no_429_and_nothing_flash
         keys = Keys()
         found = [await read_progress(client, keys, i) for i in watched]
         sent = len([r for r in tg.control.requests() if r.status == 200])
-        return f"progress={found} ready={await client.zcard(keys.ready)} telegram_ok={sent}"
+        return f"progress={found} ready={await client.zcard(keys.ready())} telegram_ok={sent}"
 
     # Over the HTTP API: a 10,000-character update, a photo replaced twice, two long updates.
     big = await hour.api(

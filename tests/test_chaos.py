@@ -15,17 +15,21 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from relay.changes import Changes
 from relay.config import Config
 from relay.ingest import Ingest
+from relay.keys import Keys
 from relay.ledger import Ledger
 from relay.model import Destination, Update
+from relay.ready import Ready
 from relay.subscriptions import Subscriptions
 
+from .conftest import BACKINGS
 from .helpers import KEYS
 from .test_cli import write_config
 
@@ -73,7 +77,13 @@ class Workers:
         return [(op, dest, update, int(rev)) for op, dest, update, rev in LINE.findall(text)]
 
 
-async def settled(client: aioredis.Redis) -> bool:
+@pytest.fixture(params=BACKINGS)
+def backing(request: pytest.FixtureRequest) -> str:
+    """On the single server, and on the cluster with `-m cluster`."""
+    return str(request.param)
+
+
+async def settled(client: aioredis.Redis, keys: Keys = KEYS) -> bool:
     """Every entry read by the group and acknowledged, and no destination waiting.
 
     Without the lag check, a poll before any worker has read the stream (slow start-ups on a
@@ -85,23 +95,24 @@ async def settled(client: aioredis.Redis) -> bool:
         return False
     [group] = found
     pending = (await client.xpending(KEYS.updates, KEYS.group))["pending"]
-    return group["lag"] == 0 and pending == 0 and await client.zcard(KEYS.ready) == 0
+    return group["lag"] == 0 and pending == 0 and await Ready(client, keys).waiting() == 0
 
 
 async def test_sigkilled_workers_lose_nothing_and_repeat_only_in_flight_sends(
-    tmp_path: Path, client: aioredis.Redis, config: Config
+    tmp_path: Path, client: aioredis.Redis, config: Config, redis_section: dict[str, Any]
 ) -> None:
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    keys = Keys(config.redis.key_prefix, config.redis.shards)
     cfg = write_config(
         tmp_path / "r.yaml",
-        redis={"url": config.redis.url},
+        redis=redis_section,
         dispatcher={"claim_idle_seconds": 1, "lease_seconds": 1, "concurrency": 32},
     )
     dests = [Destination("console", f"d{i}") for i in range(DESTINATIONS)]
-    subs = Subscriptions(client, KEYS)
+    subs = Subscriptions(client, keys)
     for i in range(0, DESTINATIONS, 50):
         await asyncio.gather(*(subs.subscribe(d, ["ukraine"]) for d in dests[i : i + 50]))
-    ingest = Ingest(client, KEYS, config.topic_slugs, 10_000)
+    ingest = Ingest(client, keys, config.topic_slugs, 10_000)
     for i in range(3):
         await ingest.publish(Update(f"u{i}", "ukraine", headline=f"Update {i}"))
 
@@ -119,7 +130,7 @@ async def test_sigkilled_workers_lose_nothing_and_repeat_only_in_flight_sends(
                 await ingest.publish(Update("u3", "ukraine", headline="Update 3"))
             workers.start(f"a{round_}")
         async with asyncio.timeout(180):
-            while not await settled(client):  # noqa: ASYNC110 - the state lives in Redis
+            while not await settled(client, keys):  # noqa: ASYNC110 - the state lives in Redis
                 await asyncio.sleep(0.2)
     finally:
         workers.stop()
@@ -132,7 +143,7 @@ async def test_sigkilled_workers_lose_nothing_and_repeat_only_in_flight_sends(
     # A repeat needs a send that was in flight when its worker died: at most `concurrency`
     # destinations per kill, each with one send in flight.
     assert repeats <= kills * 32, f"{repeats} repeated sends after {kills} kills"
-    ledger = Ledger(client, KEYS, 3600)
+    ledger = Ledger(client, keys, 3600)
     copies = await ledger.copies("u0")
     assert len(copies) == DESTINATIONS
     assert {c.revision for c in copies.values()} == {2}  # every copy shows the correction

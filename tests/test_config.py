@@ -271,3 +271,19 @@ def test_secrets_are_masked_in_every_log_line(capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err
     assert "SECRET" not in err and "pa55word" not in err
     assert "bot***/sendMessage" in err and "redis://u:***@db" in err
+
+
+def test_a_cluster_is_named_by_a_tcp_url_and_shards_its_hot_keys_by_default() -> None:
+    single = _parse(redis={"url": "redis://db:6379"})
+    assert (single.redis.cluster, single.redis.shards) == (False, 1)
+    cluster = _parse(redis={"url": "redis://node1:7000", "cluster": True})
+    assert (cluster.redis.cluster, cluster.redis.shards) == (True, 16)
+    assert _parse(redis={"url": "rediss://n:7000", "cluster": True, "shards": 3}).redis.shards == 3
+    for url in (None, "unix:///tmp/valkey.sock"):
+        with pytest.raises(ConfigError) as info:
+            _parse(redis={"url": url, "cluster": True})
+        assert info.value.key == "redis.url" and "cluster" in info.value.expected
+    for shards in (0, 1025, "many"):
+        with pytest.raises(ConfigError) as info:
+            _parse(redis={"shards": shards})
+        assert info.value.key == "redis.shards"

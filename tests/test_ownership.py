@@ -36,7 +36,8 @@ OWNERS: dict[str, frozenset[str]] = {
     "relay/ledger.py": frozenset(
         {"ledger", "targets", "target_counts", "progress", "progress_index"}
     ),
-    "relay/queues.py": frozenset({"queue", "queue_versions", "attempts", "lease", "ready", "wake"}),
+    "relay/queues.py": frozenset({"queue", "queue_versions", "attempts", "lease"}),
+    "relay/ready.py": frozenset({"ready", "wake"}),
     "relay/budgets.py": frozenset({"budget"}),
     "relay/claims.py": frozenset({"poller", "interaction", "delivered_update"}),
     "relay/workers.py": frozenset({"worker", "workers"}),
@@ -181,7 +182,7 @@ def test_owners_may_share_a_pipeline_that_another_module_opens() -> None:
     source = """
 async with self.client.pipeline(transaction=True) as pipe:
     self.stream.ack_in(pipe, entry.id)
-    self.queues.wake_in(pipe)
+    self.queues.ready.wake_in(pipe)
     await pipe.execute()
 await self.client.execute_command("WAITAOF", 1, 0, 5000)
 """

@@ -159,7 +159,7 @@ async def test_one_bad_subscriber_is_dead_lettered_alone_and_the_fan_out_goes_on
     await world.subs.subscribe(C, ["climate"])
     bad = [b"console:", b"\xff\xfe:x", b"no-colon", b"a::b"]
     await client.sadd(KEYS.topic_subscribers("ukraine"), *bad)
-    await client.sadd(KEYS.destinations, *bad)
+    await client.sadd(KEYS.destinations(), *bad)
     await world.ingest.publish(Update("u1", "ukraine", headline="To the good ones"))
     await world.ingest.publish(Update("u2", "climate", headline="Not held"))
     await world.fan_out()  # one pass: nothing is left pending for a claim much later
@@ -176,7 +176,7 @@ async def test_one_bad_subscriber_is_dead_lettered_alone_and_the_fan_out_goes_on
     assert {d.source_id for d in letters} == {"u1"}
     members = await client.smembers(KEYS.topic_subscribers("ukraine"))
     assert members == {b"memory:a", b"memory:b"}
-    assert not await client.sismember(KEYS.destinations, b"console:")
+    assert not await client.sismember(KEYS.destinations(), b"console:")
     await world.drain()
     assert sorted(sent(world)) == [("a", "u1"), ("b", "u1"), ("c", "u2")]
     await world.ingest.publish(Update("u3", "ukraine", headline="No dead letter again"))
@@ -204,9 +204,9 @@ async def test_an_unreadable_ready_member_is_dropped_and_blocks_no_worker(
     client: aioredis.Redis,
 ) -> None:
     queues = Queues(client, KEYS)
-    await client.zadd(KEYS.ready, {b"\xff": 0, b"console:": 0, b"memory:a": 0})
-    assert await queues.due(10) == [A]
-    assert await client.zrange(KEYS.ready, 0, -1) == [b"memory:a"]
+    await client.zadd(KEYS.ready(), {b"\xff": 0, b"console:": 0, b"memory:a": 0})
+    assert await queues.ready.due(10) == [A]
+    assert await client.zrange(KEYS.ready(), 0, -1) == [b"memory:a"]
 
 
 async def test_dead_letters_that_are_not_utf8_can_still_be_listed(client: aioredis.Redis) -> None:

@@ -31,15 +31,15 @@ async def test_attempts_are_counted_per_job_and_reset(client: aioredis.Redis) ->
 
 async def test_enqueuing_wakes_a_listener_and_counts_as_waiting(client: aioredis.Redis) -> None:
     queues = Queues(client, KEYS)
-    assert await queues.waiting() == 0
-    async with queues.wake_ups() as pubsub:
+    assert await queues.ready.waiting() == 0
+    async with queues.ready.wake_ups() as wake_ups:
         await queues.enqueue([A, B], "u1", "1-0")
         async with asyncio.timeout(5):  # a guard against hanging, not a measure
-            while await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1) is None:
+            while not await wake_ups.wait(0.1):
                 pass
-    assert await queues.waiting() == 2
+    assert await queues.ready.waiting() == 2
     async with client.pipeline(transaction=False) as pipe:
-        queues.waiting_in(pipe)
+        queues.ready.waiting_in(pipe)
         assert await pipe.execute() == [2]
 
 
@@ -66,7 +66,7 @@ async def test_a_destination_given_back_is_free_and_due_at_once(client: aioredis
     assert await queues.lease(A, "w1", 5.0)
     assert not await queues.lease(A, "w2", 5.0)  # held: w2 pushed it to ~5 s from now
     await queues.release_and_schedule(A, "w1", 0.0)
-    assert await queues.due(10) == [A]  # due now, not in 5 s
+    assert await queues.ready.due(10) == [A]  # due now, not in 5 s
     assert await queues.lease(A, "w2", 5.0)  # and free
 
 
@@ -82,6 +82,6 @@ async def test_lease_many_takes_the_free_ones_in_one_round_trip_and_holds_them_b
     assert taken[0] == 1
     assert await queues.lease_many([A], "me", 30) == [True]  # our own: renewed
     # while leased, none of them is due to the others before the lease would end
-    due, later = await queues.turns(10)
+    due, later = await queues.ready.turns(10)
     assert due == [] and later is not None and later > 25
     assert await queues.lease_many([], "me", 30) == []

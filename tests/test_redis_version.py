@@ -20,11 +20,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from relay.backend import Backend, EmbeddedValkey
-from relay.config import RedisConfig
 from relay.errors import StreamError
 from relay.ingest import Ingest
 from relay.keys import Keys
 from relay.model import Update
+from relay.redis_settings import RedisConfig
 
 
 async def _read_reply(reader: asyncio.StreamReader) -> bytes:

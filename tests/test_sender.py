@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from relay.adapter import Budget
@@ -13,10 +14,18 @@ from relay.adapters.memory import MemoryAdapter
 from relay.budgets import Slots
 from relay.config import Config
 from relay.errors import LimitUnnamed, RateLimited
+from relay.keys import shard_of
 from relay.model import Destination, Update
 from relay.queues import now_ms
 
+from .conftest import BACKINGS
 from .helpers import KEYS, Pipeline
+
+
+@pytest.fixture(params=BACKINGS)
+def backing(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on the single server, and on the cluster with `-m cluster`."""
+    return str(request.param)
 
 
 def per_chat(slow: set[str]) -> Callable[[Destination], tuple[Budget, ...]]:
@@ -59,7 +68,8 @@ async def test_a_slow_group_does_not_delay_the_other_chats(
         assert [c.update_id for c in memory.calls if c.dest == dest] == ["u0", "u1", "u2"]
     assert [c.update_id for c in memory.calls if c.dest == slow] == ["u0"]
     assert await world.queues.pending(slow) == ["u1", "u2"]  # waiting for its budget, in order
-    due_at = await client.zscore(KEYS.ready, str(slow))
+    ready = world.keys.ready(shard_of(str(slow), world.keys.shards))
+    due_at = await client.zscore(ready, str(slow))
     assert due_at is not None and due_at > now_ms() + 50_000  # scheduled ~1 minute out
 
 

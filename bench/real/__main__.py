@@ -5,21 +5,28 @@ each workload N `relay run` workers as processes, subscribes the destinations (n
 posts through `POST /v1/updates` and reads the sandbox's request log and `/proc/<pid>/stat`.
 Prints Markdown tables, writes `<results>/real.json` and, with matplotlib, PNG plots.
 `--profile`: py-spy samples each run's sending processes: where their CPU goes (`profile`).
+`--cluster`: the data on a 3-master Valkey Cluster with a replica each (tests/cluster.py) instead
+of the embedded server; `--only console --console-workers 1 2 4` measures the relay's own
+ceiling there (docs/scaling.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from bench.harness import valkey
+from tests.cluster import Cluster
 
 from . import plots, report
 from .measure import Run, percentile, steady_rate
@@ -27,6 +34,7 @@ from .procs import cpu_seconds, start_sandbox
 from .profile import Profiler
 from .workloads import (
     Bench,
+    Store,
     console_capacity,
     latency,
     plain_telegram,
@@ -35,12 +43,13 @@ from .workloads import (
     relay_telegram_bots,
 )
 
-WORKLOADS = ("private", "groups", "paid", "discord", "latency", "capacity", "bots")
+# The last two, `bots` and `console`, run only when named (`capacity` includes `console`).
+WORKLOADS = ("private", "groups", "paid", "discord", "latency", "capacity", "bots", "console")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.real", description=__doc__)
-    p.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
+    p.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS[:-2]))
     p.add_argument("--private", type=int, default=900, help="private chats at 30/s")
     p.add_argument("--groups", type=int, default=50, help="groups, each sent --group-updates")
     p.add_argument("--group-updates", type=int, default=3)
@@ -56,7 +65,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--discord", type=int, default=1500, help="Discord channels, 3 workers")
     p.add_argument("--latency", type=int, default=20, help="updates, one every 1.1 s")
     p.add_argument("--capacity", type=int, default=3000, help="chats, Telegram limits off")
-    p.add_argument("--console", type=int, default=5000, help="console destinations, 2 workers")
+    p.add_argument("--console", type=int, default=5000, help="console destinations")
+    p.add_argument("--console-workers", type=int, nargs="+", default=[2], help="one run each")
+    p.add_argument("--cluster", action="store_true", help="on a 3-master Valkey Cluster")
     p.add_argument("--no-plain", action="store_true", help="skip the plain PTB loop")
     p.add_argument("--results", type=Path, default=report.RESULTS)
     p.add_argument("--profile", action="store_true", help="py-spy: CPU by component")
@@ -107,7 +118,30 @@ async def capacity(b: Bench, a: argparse.Namespace) -> list[Run]:
     if not a.no_plain:
         runs += [await plain_telegram(b, name, "private", a.capacity, limits=off,
                                       aiohttp_request=aio) for aio in (False, True)]  # fmt: skip
-    return [*runs, await console_capacity(b, a.console, 2)]
+    return [*runs, *await consoles(b, a)]
+
+
+async def consoles(b: Bench, a: argparse.Namespace) -> list[Run]:
+    """Console destinations, no platform: the relay's own ceiling, per number of workers."""
+    return [await console_capacity(b, a.console, n) for n in a.console_workers]
+
+
+@contextlib.contextmanager
+def store(on_cluster: bool) -> Iterator[tuple[Store, aioredis.Redis]]:
+    """The embedded Valkey, or a fresh 3-master cluster; and a client on it."""
+    if not on_cluster:
+        with valkey() as server:
+            assert server.pid is not None
+            yield Store({"url": server.url}, [server.pid]), aioredis.Redis.from_url(server.url)
+        return
+    cluster = Cluster()
+    try:
+        cluster.start()
+        pids = [n.process.pid for n in cluster.masters() if n.process is not None]
+        section = {"url": cluster.seed, "cluster": True}
+        yield Store(section, pids, shards=16), RedisCluster.from_url(cluster.seed)  # type: ignore[misc]
+    finally:
+        cluster.stop()
 
 
 def capacity_row(run: Run) -> dict[str, object]:
@@ -132,9 +166,11 @@ def profiled(profiler: Profiler) -> dict[str, Any]:
 
 
 async def main(a: argparse.Namespace) -> int:
-    with valkey() as server, tempfile.TemporaryDirectory(prefix="lr-bench-") as tmp:
+    with (
+        store(a.cluster) as (server, redis),
+        tempfile.TemporaryDirectory(prefix="lr-bench-") as tmp,
+    ):
         sandbox = await start_sandbox()
-        redis = aioredis.Redis.from_url(server.url)
         sandbox_cpu0 = cpu_seconds(sandbox.pid)
         try:
             async with aiohttp.ClientSession() as http:
@@ -144,6 +180,7 @@ async def main(a: argparse.Namespace) -> int:
                 lat = await latency(b, a.latency) if "latency" in a.only else []
                 caps = await capacity(b, a) if "capacity" in a.only else []
                 bots = await several_bots(b, a) if "bots" in a.only else []
+                caps += await consoles(b, a) if "console" in a.only else []
         finally:
             sandbox_cpu = cpu_seconds(sandbox.pid) - sandbox_cpu0
             await redis.aclose()

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 import yaml
+from redis.asyncio.cluster import RedisCluster
 
 API_TOKEN = "bench-api-token"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -108,10 +109,13 @@ class Workers:
             return data
 
 
-def worker_config(redis_url: str, port: int, sandbox: Sandbox, **sections: Any) -> dict[str, Any]:
-    """A `relay run` config: Telegram and Discord at the sandbox, unless `sections` say else."""
+def worker_config(
+    redis: dict[str, Any], port: int, sandbox: Sandbox, **sections: Any
+) -> dict[str, Any]:
+    """A `relay run` config on the `redis` section: Telegram and Discord at the sandbox, unless
+    `sections` say else."""
     return {
-        "redis": {"url": redis_url},
+        "redis": redis,
         "topics": [{"slug": "live", "title": "Live"}],
         "console": {"enabled": False},
         "api": {"enabled": True, "port": port},
@@ -167,6 +171,9 @@ async def workers(
 
 
 async def commands_processed(client: aioredis.Redis) -> int:
-    """Valkey's count of commands served so far (INFO stats)."""
+    """Valkey's count of commands served so far (INFO stats; on a cluster, of every master)."""
+    if isinstance(client, RedisCluster):
+        per_node = await client.info("stats", target_nodes=RedisCluster.PRIMARIES)
+        return sum(int(info["total_commands_processed"]) for info in per_node.values())
     info = await client.info("stats")
     return int(info["total_commands_processed"])

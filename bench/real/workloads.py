@@ -18,7 +18,6 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
-from relay.backend import EmbeddedValkey
 from relay.keys import Keys
 from relay.ledger import read_progress
 from relay.model import Destination
@@ -36,12 +35,24 @@ UNLIMITED = 100_000
 
 
 @dataclass
+class Store:
+    """Where the relay keeps its data here: the embedded Valkey, or a cluster (`--cluster`)."""
+
+    section: dict[str, Any]  # the config's `redis` section
+    pids: list[int]  # the server processes, whose CPU is counted
+    shards: int = 1
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+
+@dataclass
 class Bench:
     """What every workload shares: one Valkey, one sandbox, a scratch directory."""
 
     http: aiohttp.ClientSession
     sandbox: Sandbox
-    valkey: EmbeddedValkey
+    valkey: Store
     redis: aioredis.Redis
     directory: Path
     profiler: Profiler | None = None  # --profile
@@ -67,8 +78,8 @@ class Bench:
     ) -> None:
         """An empty database with `destinations` subscribed (setup, not measured), each bound
         to its bot in `bots` if given (as if it had subscribed through that bot)."""
-        await self.redis.flushall()
-        subs = Subscriptions(self.redis, Keys())
+        await self.redis.flushall()  # on a cluster: every master
+        subs = Subscriptions(self.redis, Keys("relay", self.valkey.shards))
         named = list(bots) if bots is not None else [None] * len(destinations)
         for start in range(0, len(destinations), 50):  # within the pool's connections
             batch = zip(destinations[start : start + 50], named[start : start + 50], strict=True)
@@ -118,7 +129,7 @@ async def through_relay(
         within = 120 + 5 * run.expected / run.budget + updates * spacing
     async with workers(run.workers, config, env, b.scratch()) as w:
         async with b.profiled(run, w.pids, within):
-            cpu0, valkey0 = w.cpu(), cpu_seconds(b.valkey.pid)
+            cpu0, valkey0 = w.cpu(), b.valkey.cpu()
             sandbox0 = cpu_seconds(b.sandbox.pid)
             commands0 = await commands_processed(b.redis)
             run.start = time.monotonic()
@@ -130,7 +141,7 @@ async def through_relay(
                     await asyncio.sleep(spacing)
             await b.settled(ids, within)
             run.worker_cpu = w.cpu() - cpu0
-            run.valkey_cpu = cpu_seconds(b.valkey.pid) - valkey0
+            run.valkey_cpu = b.valkey.cpu() - valkey0
             run.sandbox_cpu = cpu_seconds(b.sandbox.pid) - sandbox0
         run.commands = await commands_processed(b.redis) - commands0
     return answered
@@ -143,7 +154,7 @@ def telegram_config(b: Bench, port: int, paid: bool = False, off: bool = False) 
         budgets.update(global_per_second=UNLIMITED, per_chat_per_second=UNLIMITED,
                        per_group_per_minute=UNLIMITED)  # fmt: skip
     tg = {"enabled": True, "api_url": f"{b.sandbox.telegram_url}/bot", "budgets": budgets}
-    return worker_config(b.valkey.url, port, b.sandbox, telegram=tg)
+    return worker_config(b.valkey.section, port, b.sandbox, telegram=tg)
 
 
 async def telegram_chats(tg: Telegram, kind: str, count: int) -> list[int]:
@@ -279,7 +290,7 @@ async def relay_discord(b: Bench, channels_n: int, n_workers: int) -> Run:
     channels = await dc.channels(channels_n)
     run = Run(f"discord {channels_n} channels", "relay", n_workers, channels_n, DISCORD_BUDGET,
               0.0)  # fmt: skip
-    config = worker_config(b.valkey.url, free_port(), b.sandbox, discord={
+    config = worker_config(b.valkey.section, free_port(), b.sandbox, discord={
         "enabled": True, "api_url": b.sandbox.discord_api,
         "gateway_url": b.sandbox.discord_gateway})  # fmt: skip
     dests = [Destination("discord", c) for c in channels]
@@ -313,7 +324,7 @@ async def latency(b: Bench, updates: int, spacing: float = 1.1) -> list[float]:
 async def console_capacity(b: Bench, destinations: int, n_workers: int) -> Run:
     """Console destinations (no platform, no limits): the relay's own ceiling."""
     run = Run(f"console {destinations}", "relay", n_workers, destinations, math.inf, 0.0)
-    config = worker_config(b.valkey.url, free_port(), b.sandbox, console={"enabled": True})
+    config = worker_config(b.valkey.section, free_port(), b.sandbox, console={"enabled": True})
     dests = [Destination("console", f"d{i}") for i in range(destinations)]
     await through_relay(b, run, dests, config, {})
     done = time.monotonic()

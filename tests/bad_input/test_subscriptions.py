@@ -77,7 +77,7 @@ def _relay(config_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 async def _subscriptions(client: aioredis.Redis) -> dict[bytes, Any]:
     """Every key `relay.subscriptions` owns, with its members."""
-    owned = [KEYS.destinations, KEYS.config_channels, "*:subscribers", "*}:topics"]
+    owned = [KEYS.destinations(), KEYS.config_channels, "*:subscribers", "*}:topics"]
     found: dict[bytes, Any] = {}
     for pattern in owned:
         for key in await client.keys(pattern):

@@ -74,7 +74,7 @@ async def test_three_workers_share_one_tokens_budget_with_no_429_and_survive_a_d
                          if m.sender_id == account.user.id}  # fmt: skip
                 # Done when every copy shows and the survivors have also tidied up what the
                 # dead worker held (its leases run out after lease_seconds).
-                if shown >= expected and not await client.zcard(KEYS.ready):
+                if shown >= expected and not await client.zcard(KEYS.ready()):
                     break
                 await asyncio.sleep(0.1)
     finally:
