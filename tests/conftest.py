@@ -45,16 +45,21 @@ def valkey() -> Iterator[EmbeddedValkey]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def valkey_cluster() -> Iterator[Cluster]:
-    """A real 3-master Valkey Cluster with a replica each (see tests/cluster.py), started the
-    first time a test asks for it. Tests that kill a node start their own."""
+def running_cluster() -> Iterator[Cluster]:
+    """A real 3-master Valkey Cluster with a replica each (see tests/cluster.py), stopped after."""
     cluster = Cluster()
     try:
         cluster.start()
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def valkey_cluster() -> Iterator[Cluster]:
+    """The cluster, started the first time a test asks for it. Tests that kill a node start
+    their own (`own_cluster`)."""
+    yield from running_cluster()
 
 
 # A suite that runs on the cluster too overrides the `backing` fixture with these params:

@@ -7,6 +7,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
+import aiohttp
 import redis.asyncio as aioredis
 
 from relay.adapter import Adapter, AdapterContext, Fleet
@@ -93,3 +94,15 @@ class Pipeline:
         finally:
             stop.set()
             await task
+
+
+async def call_api(port: int, token: str, method: str, path: str, body: Any) -> dict[str, Any]:
+    """A `/v1` request to `relay run`'s API on `port`, as a CMS makes it: its JSON answer (a
+    2xx is asserted)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"http://127.0.0.1:{port}/v1{path}"
+    async with aiohttp.ClientSession() as http, http.request(method, url, json=body,
+                                                            headers=headers) as r:  # fmt: skip
+        data: dict[str, Any] = await r.json()
+        assert r.status in (200, 201, 202), data
+        return data

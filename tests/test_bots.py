@@ -35,7 +35,7 @@ from relay.ledger import Ledger
 from relay.model import Destination
 
 from .conftest import BASE_CONFIG
-from .helpers import free_port
+from .helpers import call_api, free_port
 from .test_busy_hour import settled, until
 from .test_supervision import _healthy
 
@@ -122,15 +122,7 @@ class Newsroom:
                 await self.proc.wait()
 
     async def api(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {API_TOKEN}"}
-        url = f"http://127.0.0.1:{self.port}/v1{path}"
-        async with (
-            aiohttp.ClientSession() as http,
-            http.request(method, url, json=body, headers=headers) as r,
-        ):
-            data: dict[str, Any] = await r.json()
-            assert r.status in (200, 201, 202), data
-            return data
+        return await call_api(self.port, API_TOKEN, method, path, body)
 
     def said(self, chat: int, bot: Bot) -> list[str]:
         """What `bot` wrote in its private chat with `chat`."""

@@ -27,7 +27,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import redis.asyncio as aioredis
 import yaml
@@ -47,7 +46,7 @@ from relay.model import Update
 from relay.registry import Registry
 
 from .conftest import BASE_CONFIG
-from .helpers import free_port
+from .helpers import call_api, free_port
 from .test_supervision import _healthy
 
 # BUSY_HOUR_VERBOSE=1: the workers log at DEBUG into <tmp>/w*.log (what each one sent when).
@@ -137,15 +136,7 @@ class Hour:
                 await proc.wait()
 
     async def api(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {API_TOKEN}"}
-        url = f"http://127.0.0.1:{self.port}/v1{path}"
-        async with (
-            aiohttp.ClientSession() as http,
-            http.request(method, url, json=body, headers=headers) as r,
-        ):
-            data: dict[str, Any] = await r.json()
-            assert r.status in (200, 201, 202), data
-            return data
+        return await call_api(self.port, API_TOKEN, method, path, body)
 
     async def watch_pauses(self) -> None:
         """Record each pause of this process's event loop (the sandboxes') over 50 ms: a 429

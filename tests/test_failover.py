@@ -27,6 +27,7 @@ from relay.ready import Ready
 from relay.subscriptions import Subscriptions
 
 from .cluster import Cluster
+from .conftest import running_cluster
 from .test_chaos import Workers, settled
 from .test_cli import write_config
 
@@ -47,12 +48,7 @@ async def _state(client: RedisCluster, keys: Keys, workers: Workers) -> str:
 @pytest.fixture
 def own_cluster() -> Iterator[Cluster]:
     """A cluster for this test alone: it loses a node."""
-    cluster = Cluster()
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from running_cluster()
 
 
 @pytest.mark.parametrize("victim", ["stream", "other"])
