@@ -75,7 +75,7 @@ def valkey_cluster() -> Iterator[Cluster]:
 # cluster variants of the single-server suites, the benchmark on a cluster) only when `-m`
 # names it (`./dev pytest -m cluster`): the default run has no time for them.
 BACKINGS = ["single", pytest.param("cluster", marks=pytest.mark.cluster)]
-ALWAYS = ("test_cluster.py", "test_failover.py")
+ALWAYS = ("test_cluster.py",)  # test_failover.py (two clusters, each losing a master): -m cluster
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
