@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from relay.backend import EmbeddedValkey
@@ -28,8 +27,6 @@ def own_valkey() -> Iterator[EmbeddedValkey]:
     directory = Path(tempfile.mkdtemp(prefix="lr-", dir="/tmp"))
     server = EmbeddedValkey(directory)
     server.start()
-    with redis.Redis(unix_socket_path=str(server.socket_path)) as admin:
-        admin.config_set("appendfsync", "always")  # as the shared one (tests/conftest.py)
     yield server
     server.stop()
     shutil.rmtree(directory, ignore_errors=True)
