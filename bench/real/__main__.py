@@ -43,13 +43,13 @@ from .workloads import (
     relay_telegram_bots,
 )
 
-# The last two, `bots` and `console`, run only when named (`capacity` includes `console`).
+# The last, `console`, runs only when named (`capacity` includes it).
 WORKLOADS = ("private", "groups", "paid", "discord", "latency", "capacity", "bots", "console")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.real", description=__doc__)
-    p.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS[:-2]))
+    p.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS[:-1]))
     p.add_argument("--private", type=int, default=900, help="private chats at 30/s")
     p.add_argument("--groups", type=int, default=50, help="groups, each sent --group-updates")
     p.add_argument("--group-updates", type=int, default=3)
