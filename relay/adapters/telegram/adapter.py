@@ -20,6 +20,7 @@ from relay.adapters.telegram.delivery import Delivery, translate
 from relay.adapters.telegram.handlers import CommandListener, log_error
 from relay.adapters.telegram.reachability import Recorded, RecordedAiohttp
 from relay.adapters.telegram.render import TelegramMessage, render_cached
+from relay.adapters.telegram.request import PAID_PER_SECOND
 from relay.adapters.telegram.webhook import (
     ALLOWED_UPDATES,
     WebhookHealth,
@@ -34,8 +35,6 @@ from relay.health import Health
 from relay.model import Destination, Update
 
 log = logging.getLogger(__name__)
-
-PAID_PER_SECOND = 1000.0
 
 
 def file_url(api_url: str) -> str:
@@ -99,10 +98,14 @@ class TelegramAdapter(Adapter):
         self.lease_seconds = lease_seconds
         self.lease: PollLease | None = None
         self._poller: asyncio.Task[None] | None = None
+        self.budget_settings = budgets = bot.budgets or tg.budgets
         # getUpdates on PTB's httpx (one connection); every other call on aiohttp, with a
         # connection per send in flight and a few for command answers (request.py says why).
         self.polls = Recorded(strict=True, connection_pool_size=1)
-        self.calls = RecordedAiohttp(config.dispatcher.concurrency + 8, strict=False)
+        self.calls = RecordedAiohttp(
+            config.dispatcher.concurrency + 8, strict=False,
+            per_second=max(1, int(budgets.global_per_second)),
+        )  # fmt: skip
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(bot.token)
@@ -114,7 +117,6 @@ class TelegramAdapter(Adapter):
             .build()
         )
         self.bot = self.app.bot
-        self.budget_settings = budgets = bot.budgets or tg.budgets
         self.delivery = Delivery(self.bot, int(self.bot_id or 0), budgets.paid_broadcast)
         self.listener: CommandListener | None = None
         self._bot_ready = False

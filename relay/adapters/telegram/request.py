@@ -9,6 +9,8 @@ sends at once, and answers PTB exactly as `HTTPXRequest` does: (status, body byt
 
 from __future__ import annotations
 
+import json
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import IO, Any
 
 import aiohttp
@@ -16,6 +18,30 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+from relay.arrivals import Arrivals
+
+PAID_PER_SECOND = 1000  # Telegram's paid broadcast (platforms.md §1.4)
+# Calls Telegram counts against a bot's limits besides the send* methods: edits count too
+# (undocumented), deletes, pins and reads do not.
+_COUNTED = ("copyMessage", "copyMessages", "forwardMessage", "forwardMessages")
+
+
+def counted(method: str, params: dict[str, str]) -> tuple[bool, int]:
+    """How many messages a call counts against the bot's limits, and whether it is a paid
+    broadcast: (False, 0) for a call no limit counts."""
+    if method == "sendChatAction" or not (
+        method.startswith(("send", "edit")) or method in _COUNTED
+    ):
+        return False, 0
+    paid = params.get("allow_paid_broadcast") == "true"
+    listed = params.get("media" if method == "sendMediaGroup" else "message_ids")
+    if method in ("sendMediaGroup", "copyMessages", "forwardMessages") and listed:
+        try:
+            return paid, max(1, len(json.loads(listed)))
+        except ValueError:
+            return paid, 1
+    return paid, 1
 
 
 def _given(value: ODVInput[float], default: float | None) -> float | None:
@@ -27,6 +53,10 @@ class AiohttpRequest(BaseRequest):
 
     aiohttp has no write timeout of its own: a request's whole time is bounded by the sum of the
     four (pool wait, connect, write, read), and reading the answer by the read timeout.
+
+    `per_second`: the bot's global limit. Each call Telegram counts goes through an `Arrivals`
+    guard for it (for the paid broadcast's limit with `allow_paid_broadcast`), so this process's
+    calls never arrive more than that many in any second (`relay.arrivals`); None: no guard.
     """
 
     def __init__(
@@ -38,8 +68,12 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
         media_write_timeout: float | None = 20.0,
+        per_second: int | None = None,
     ) -> None:
         self.pool_size = pool_size
+        self.arrivals = None if per_second is None else {
+            False: Arrivals(per_second), True: Arrivals(PAID_PER_SECOND)
+        }  # fmt: skip
         self._timeouts = (read_timeout, write_timeout, connect_timeout, pool_timeout)
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
@@ -88,12 +122,22 @@ class AiohttpRequest(BaseRequest):
                 request_data.json_parameters or None
             )  # fmt: skip
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as res:
+            async with (
+                self._turn(url, request_data),
+                self._session.request(method, url, data=body, timeout=timeout) as res,
+            ):
                 return res.status, await res.read()
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutError too
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+    def _turn(self, url: str, data: RequestData | None) -> AbstractAsyncContextManager[None]:
+        """The arrivals guard's turn for a call Telegram counts; nothing for any other."""
+        if self.arrivals is None:
+            return nullcontext()
+        paid, count = counted(url.rpartition("/")[2], data.json_parameters if data else {})
+        return self.arrivals[paid].call(count) if count else nullcontext()
 
     @staticmethod
     def _timeout(

@@ -1,0 +1,125 @@
+"""`relay.arrivals.Arrivals`: a process's counted calls never arrive more than `limit` in any
+`period`, however unevenly each call's arrival lags behind the moment it was made."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import pytest
+
+from relay.adapters.telegram.request import counted
+from relay.arrivals import Arrivals
+
+LIMIT, PERIOD = 5, 0.25
+
+
+def most_in_a_period(arrivals: list[float], period: float) -> int:
+    """The most arrivals any half-open window (t - period, t] holds, as the sandbox counts."""
+    ordered = sorted(arrivals)
+    return max(len([a for a in ordered if t - period < a <= t]) for t in ordered)
+
+
+async def burst(guard: Arrivals | None, legs: list[tuple[float, float]]) -> list[float]:
+    """Calls made as fast as the guard lets them, each one's way to the platform and back its
+    pair of `legs`; the moments they arrived."""
+    arrived: list[float] = []
+
+    async def one(out: float, back: float) -> None:
+        await asyncio.sleep(out)
+        arrived.append(time.monotonic())
+        await asyncio.sleep(back)
+
+    async def call(out: float, back: float) -> None:
+        if guard is None:
+            await one(out, back)
+            return
+        async with guard.call():
+            await one(out, back)
+
+    tasks = []
+    for out, back in legs:
+        tasks.append(asyncio.create_task(call(out, back)))
+        await asyncio.sleep(PERIOD / LIMIT)  # the pace the budgets plan: exactly the rate
+    await asyncio.gather(*tasks)
+    return arrived
+
+
+def slow_first(n: int) -> list[tuple[float, float]]:
+    """The first calls open connections (their way out 20 times longer), then warm ones."""
+    return [(0.06, 0.003) if i < 3 else (0.003, 0.003) for i in range(n)]
+
+
+async def test_calls_whose_first_ones_arrive_late_never_crowd_one_period() -> None:
+    legs = slow_first(4 * LIMIT)
+    assert most_in_a_period(await burst(None, legs), PERIOD) > LIMIT  # what the guard is for
+    assert most_in_a_period(await burst(Arrivals(LIMIT, PERIOD), legs), PERIOD) <= LIMIT
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_calls_with_any_spread_of_delays_never_crowd_one_period(seed: int) -> None:
+    """Each leg at least 2 ms, at most 40: the arrivals keep the limit, whatever the mix."""
+    rnd = random.Random(seed)
+    legs = [(rnd.uniform(0.002, 0.04), rnd.uniform(0.002, 0.04)) for _ in range(4 * LIMIT)]
+    arrived = await burst(Arrivals(LIMIT, PERIOD), legs)
+    assert len(arrived) == len(legs)
+    assert most_in_a_period(arrived, PERIOD) <= LIMIT
+
+
+async def test_on_warm_connections_the_guard_costs_nothing() -> None:
+    """Calls at the rate, each answered at once: none waits (the call `limit` back went a
+    period ago)."""
+    guard = Arrivals(LIMIT, PERIOD)
+    waited = []
+    for _ in range(3 * LIMIT):
+        asked = time.monotonic()
+        async with guard.call():
+            waited.append(time.monotonic() - asked)
+        await asyncio.sleep(PERIOD / LIMIT * 1.05)
+    assert max(waited) < PERIOD / LIMIT / 2, waited
+
+
+async def test_an_album_counts_as_its_messages() -> None:
+    """An album of 4 after 3 single calls waits until a period after the first of them."""
+    guard = Arrivals(LIMIT, PERIOD)
+    start = time.monotonic()
+    for _ in range(3):
+        async with guard.call():
+            pass
+    async with guard.call(4):
+        went = time.monotonic() - start
+    assert went >= PERIOD * 0.9, went
+
+
+async def test_a_call_never_answered_stops_holding_the_others_after_its_timeout() -> None:
+    guard = Arrivals(1, 0.05)
+    hung = asyncio.Event()
+
+    async def never() -> None:
+        async with guard.call():
+            hung.set()
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(never())
+    await hung.wait()
+    with pytest.raises(TimeoutError):  # held while the first may still arrive
+        async with asyncio.timeout(0.3):
+            async with guard.call():
+                pass
+    task.cancel()  # its answer (a failure) comes: a period later the next call goes
+    async with asyncio.timeout(1):
+        async with guard.call():
+            pass
+
+
+def test_what_telegram_counts() -> None:
+    assert counted("sendMessage", {}) == (False, 1)
+    assert counted("editMessageText", {}) == (False, 1)
+    assert counted("sendMessage", {"allow_paid_broadcast": "true"}) == (True, 1)
+    assert counted("sendMediaGroup", {"media": '[{"type":"photo"},{"type":"photo"}]'}) == (
+        False, 2,
+    )  # fmt: skip
+    assert counted("copyMessages", {"message_ids": "[1, 2, 3]"}) == (False, 3)
+    for free in ("getUpdates", "deleteMessage", "pinChatMessage", "getChat", "sendChatAction"):
+        assert counted(free, {}) == (False, 0), free
