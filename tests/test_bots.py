@@ -149,6 +149,7 @@ async def newsroom() -> AsyncIterator[Newsroom]:
             await world.stop()
 
 
+@pytest.mark.pace
 @pytest.mark.timeout(300)
 async def test_each_bot_serves_its_own_subscribers_answers_its_commands_and_spends_its_budget(
     newsroom: Newsroom, tmp_path: Path, config: Config, client: aioredis.Redis

@@ -49,6 +49,8 @@ from .conftest import BASE_CONFIG
 from .helpers import call_api, free_port
 from .test_supervision import _healthy
 
+pytestmark = pytest.mark.pace  # no 429 at the real limits: run alone (./dev test)
+
 # BUSY_HOUR_VERBOSE=1: the workers log at DEBUG into <tmp>/w*.log (what each one sent when).
 VERBOSE = ["--verbose"] if os.environ.get("BUSY_HOUR_VERBOSE") else []
 READERS = 100

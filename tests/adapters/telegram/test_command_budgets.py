@@ -31,6 +31,8 @@ from relay.model import Destination, Update
 from tests.adapters.telegram.desk import Desk
 from tests.helpers import KEYS, Pipeline
 
+pytestmark = pytest.mark.pace  # no 429 at the real limits: run alone (./dev test)
+
 CROWD = 150
 BROADCAST = 200
 # Once the budgets' own 2% margin let a crowd's answers bunch (1 run in 3 saw 3 x 429; the

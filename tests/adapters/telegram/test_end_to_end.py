@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from relay_sandbox.telegram.limits import TelegramLimits
 from relay_sandbox.telegram.records import Bot, User
 from relay_sandbox.telegram.render import DisplayedMessage
@@ -125,6 +126,7 @@ async def test_a_kicked_bot_unsubscribes_the_chat(
         await adapter.aclose()
 
 
+@pytest.mark.pace
 async def test_the_relays_budgets_keep_under_telegrams_flood_limits(
     client: Any, tg: TelegramSandbox, account: Bot, reader: User, tg_config: Callable[..., Config]
 ) -> None:

@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from relay_sandbox.telegram.limits import TelegramLimits
 from relay_sandbox.telegram.records import Bot
 from relay_sandbox.telegram.server import TelegramSandbox
@@ -22,6 +23,8 @@ from relay.config import Config
 from relay.model import Destination, Update
 
 from ...helpers import Pipeline
+
+pytestmark = pytest.mark.pace  # no 429 at the real limits: run alone (./dev test)
 
 UPDATES = 8
 

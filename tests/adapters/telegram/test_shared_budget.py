@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from relay_sandbox.telegram.limits import TelegramLimits
 from relay_sandbox.telegram.records import Bot
 from relay_sandbox.telegram.server import TelegramSandbox
@@ -21,6 +22,8 @@ from relay.config import Config
 from relay.model import Destination, Update
 
 from ...helpers import KEYS, Pipeline
+
+pytestmark = pytest.mark.pace  # no 429 at the real limits: run alone (./dev test)
 
 READERS, GROUPS, UPDATES = 40, 3, 3
 
