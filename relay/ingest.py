@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 # What an overloaded ingest tells callers to wait. The backlog drains at the fan-out's pace
 # (thousands of entries a second), so a short wait is enough, and a retry is cheap to refuse.
 RETRY_AFTER = 1.0
+WAITAOF_MS = 5000  # how long an accepted update waits for its fsync before it is answered
 
 
 def _content(update: Update) -> dict[str, Any]:
@@ -71,6 +72,7 @@ class Ingest:
         self.registry = Registry(client, keys, ttl_seconds)
         self.stream = Stream(client, keys)
         self._waitaof: bool | None = None  # AOF on and WAITAOF known (Redis 7.2+)?
+        self.waitaof_ms = WAITAOF_MS
         self.replication = Replication(client)
         self._refusing = False  # log an overload once when it starts and once when it ends
 
@@ -99,21 +101,6 @@ class Ingest:
             self._refusing = True
         raise Overloaded(RETRY_AFTER, backlog, self.max_backlog)
 
-    async def _durable(self) -> None:
-        """Return only once the accepted write is fsynced to the AOF (when the server can say).
-
-        Acknowledging before the fsync would let an operating-system crash in the next second
-        lose an update the editor was told was accepted. `WAITAOF` exists from Redis/Valkey
-        7.2; on older servers the guarantee is what their fsync policy gives, logged at start
-        (relay/redis_version.py).
-        """
-        if self._waitaof is None:
-            server = await redis_version.probe(self.client, self._node())
-            self._waitaof = server.guarantee is redis_version.Guarantee.WAITAOF
-        if self._waitaof:
-            waitaof = self.client.execute_command
-            await waitaof("WAITAOF", 1, 0, 5000)  # type: ignore[no-untyped-call]
-
     def _node(self) -> Any:
         """The node of a cluster that holds the stream (None on a single server)."""
         if not self.replication.cluster:
@@ -121,18 +108,30 @@ class Ingest:
         return self.client.get_node_from_key(self.registry.where)  # type: ignore[attr-defined]
 
     async def _record_durably(self, update_id: str, entry_id: str) -> None:
-        """On a cluster: record the entry id and wait, on the same connection to the stream's
-        node, for `WAITAOF` (local fsync) and `WAIT` (a replica has it), so that what the editor
-        is told was accepted survives that master's crash and failover (relay.replication)."""
+        """Record the entry id, then wait for `WAITAOF` (the write is fsynced to the AOF) and,
+        on a cluster, `WAIT` (a replica has it), so that what the editor is told was accepted
+        survives an operating-system crash and a master's failover (relay.replication).
+
+        Both cover only the writes made on their own connection: they go in the same pipeline
+        as this last write, which comes after the transaction's in the AOF, so an fsync that
+        covers it covers the update too. (Sent alone, `WAITAOF` could take a pooled connection
+        that wrote nothing, and answer at once.) `WAITAOF` exists from Redis/Valkey 7.2; on
+        older servers the guarantee is what their fsync policy gives (relay/redis_version.py).
+        """
         if self._waitaof is None:
             server = await redis_version.probe(self.client, self._node())
             self._waitaof = server.guarantee is redis_version.Guarantee.WAITAOF
+        node = self._node()
         async with self.client.pipeline(transaction=False) as pipe:
             self.registry.set_entry_in(pipe, update_id, entry_id)
             if self._waitaof:
-                pipe.execute_command("WAITAOF", 1, 0, 5000, target_nodes=self._node())
+                where = {} if node is None else {"target_nodes": node}
+                pipe.execute_command("WAITAOF", 1, 0, self.waitaof_ms, **where)
             nodes = self.replication.wait_in(pipe, [self.registry.where])
             replies = await pipe.execute()
+        if self._waitaof and not _fsynced(replies[1]):
+            log.warning("update=%s accepted but its AOF fsync was not confirmed within %d ms",
+                        update_id, self.waitaof_ms, extra={"update": update_id})  # fmt: skip
         self.replication.check(nodes, replies)
 
     def check_topic(self, topic: str) -> None:
@@ -204,14 +203,15 @@ class Ingest:
                 except WatchError:
                     continue
         entry_id = as_str(result[-1])
-        if self.replication.cluster:
-            await self._record_durably(update_id, entry_id)
-        else:
-            await self.registry.set_entry(update_id, entry_id)
-            await self._durable()
+        await self._record_durably(update_id, entry_id)
         UPDATES.labels(update.action.value).inc()
         log.info(
             "accepted update=%s rev=%d action=%s entry=%s",
             update.id, update.revision, update.action.value, entry_id,
         )  # fmt: skip
         return Accepted(update, entry_id)
+
+
+def _fsynced(reply: Any) -> bool:
+    """Whether `WAITAOF`'s reply ([local, replicas]) says the local AOF has the write."""
+    return isinstance(reply, list | tuple) and bool(reply) and int(reply[0]) >= 1

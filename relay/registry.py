@@ -96,9 +96,6 @@ class Registry:
         raw = await self.client.hget(self.keys.update(update_id), "entry")
         return as_str(raw or b"")
 
-    async def set_entry(self, update_id: str, entry_id: str) -> None:
-        await self.client.hset(self.keys.update(update_id), "entry", entry_id)
-
     @property
     def where(self) -> str:
         """A key in the slot of the registry and the stream (`{u}`), only to find the node of

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
@@ -40,6 +41,11 @@ def valkey() -> Iterator[EmbeddedValkey]:
     server = EmbeddedValkey(directory)
     server.start()
     assert server.owned, "a stale server answered on a fresh socket"
+    # Every acknowledged update waits for WAITAOF (its fsync): with `everysec` that is up to a
+    # second per update, which tests publishing hundreds in a row cannot afford. `always`
+    # fsyncs each write as it goes, so WAITAOF answers at once (relay/ingest.py).
+    with redis.Redis(unix_socket_path=str(server.socket_path)) as admin:
+        admin.config_set("appendfsync", "always")
     yield server
     server.stop()
     shutil.rmtree(directory, ignore_errors=True)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 
 from relay.backend import EmbeddedValkey
@@ -27,6 +28,8 @@ def own_valkey() -> Iterator[EmbeddedValkey]:
     directory = Path(tempfile.mkdtemp(prefix="lr-", dir="/tmp"))
     server = EmbeddedValkey(directory)
     server.start()
+    with redis.Redis(unix_socket_path=str(server.socket_path)) as admin:
+        admin.config_set("appendfsync", "always")  # as the shared one (tests/conftest.py)
     yield server
     server.stop()
     shutil.rmtree(directory, ignore_errors=True)
@@ -93,4 +96,30 @@ async def test_deliveries_continue_across_a_valkey_restart(
     duplicates = len(sent) - len(set(sent))
     # Only a send in flight when Redis went away can repeat (its ledger write failed).
     assert duplicates <= config.dispatcher.concurrency
+    await client.aclose()
+
+
+async def test_ingest_waits_for_the_fsync_of_the_very_update_it_acknowledges(
+    own_valkey: EmbeddedValkey, make_config: Callable[..., Config], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each publish reads the answer of a WAITAOF sent behind its own write: with fsync off,
+    every publish, several at once too, finds its fsync unconfirmed and says so; with fsync
+    every second, none does. (A WAITAOF on a connection that wrote nothing answers 'fsynced' at
+    once: ingest sends it in the pipeline of its last write, so that cannot happen.)"""
+    config = make_config(redis={"url": own_valkey.url})
+    client = aioredis.Redis.from_url(own_valkey.url)
+    world = Pipeline(client, config)
+    world.ingest.waitaof_ms = 300
+    await client.config_set("appendfsync", "no")
+    await asyncio.gather(*(world.ingest.publish(Update(f"n{i}", "ukraine", headline=f"h{i}"))
+                           for i in range(4)))  # fmt: skip
+    unconfirmed = {
+        r.getMessage().split()[0] for r in caplog.records if "not confirmed" in r.message
+    }
+    assert unconfirmed == {f"update=n{i}" for i in range(4)}
+    caplog.clear()
+    await client.config_set("appendfsync", "everysec")
+    await asyncio.gather(*(world.ingest.publish(Update(f"e{i}", "ukraine", headline=f"h{i}"))
+                           for i in range(4)))  # fmt: skip
+    assert not [r for r in caplog.records if "not confirmed" in r.getMessage()]
     await client.aclose()

@@ -146,7 +146,11 @@ async def test_redis_7_0_with_everysec_accepts_and_says_what_holds(
     valkey: EmbeddedValkey, client: aioredis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    async with old_redis(valkey, "7.0.15") as redis_7_0:
+    # The shared server fsyncs every write (tests/conftest.py); this one as a default Redis.
+    async with (
+        server_config(client, "appendfsync", "everysec"),
+        old_redis(valkey, "7.0.15") as redis_7_0,
+    ):
         _, entry_id = await _publish_through(redis_7_0.url)
     assert entry_id and await client.xlen(Keys().updates) == 1
     assert "WAITAOF" not in redis_7_0.commands  # it would answer "unknown command"
