@@ -21,7 +21,18 @@ HARNESSES: dict[str, Any] = {
 }
 
 
-@pytest.fixture(params=list(HARNESSES))
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One case per adapter, less those that lack what a test is marked to need
+    (`@pytest.mark.needs(MOVED)`): a case a platform cannot have is not a skipped test.
+    `test_contract.py` checks that every capability an adapter lacks is explained."""
+    if "harness" not in metafunc.fixturenames:
+        return
+    needs = metafunc.definition.get_closest_marker("needs")
+    names = [n for n, h in HARNESSES.items() if needs is None or needs.args[0] in h.capabilities]
+    metafunc.parametrize("harness", names, indirect=True)
+
+
+@pytest.fixture
 async def harness(
     request: pytest.FixtureRequest, make_config: Callable[..., Config]
 ) -> AsyncIterator[Harness]:

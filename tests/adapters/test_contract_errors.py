@@ -104,8 +104,8 @@ async def test_a_gone_error_names_the_update(harness: Harness) -> None:
         assert caught.value.update_id == U.id, what
 
 
+@pytest.mark.needs(MOVED)
 async def test_a_moved_destination_is_moved_with_its_new_id(harness: Harness) -> None:
-    harness.require(MOVED)
     old, new = await harness.moved()
     with pytest.raises(Moved) as caught:
         await harness.adapter.send(old, U, TOPIC)

@@ -8,8 +8,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-import pytest
-
 from relay.adapter import Adapter
 from relay.config import TopicConfig
 from relay.model import Destination, Image, Update, validate
@@ -45,11 +43,6 @@ class Harness(ABC):
     capabilities: ClassVar[frozenset[str]]
     lacks: ClassVar[Mapping[str, str]]
     adapter: Adapter
-
-    def require(self, capability: str) -> None:
-        """Skip, with the harness's reason, a case this platform cannot have."""
-        if capability not in self.capabilities:
-            pytest.skip(f"{self.name}: {self.lacks[capability]}")
 
     @abstractmethod
     async def destination(self) -> Destination:
