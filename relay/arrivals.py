@@ -7,13 +7,16 @@ after it was made, the ones after it on warm connections in 2 ms, and those late
 crowded 31 into one of Telegram's seconds (tests/adapters/telegram/test_command_budgets.py). A
 margin on the plan covers only a few milliseconds of such spread.
 
-`Arrivals` is exact instead, for one process's calls: a call's arrival lies between the moment
-it was made plus half the quickest round trip seen, and the moment its answer came back less
-that half. Before a call, the guard waits until the call `limit` places back (counting this
-one's messages) is answered and a `period` (less the quickest round trip) has passed since,
-so no `period` can see more than `limit` of this process's calls arrive, whatever each one's
-delay. On warm connections that costs nothing: the call `limit` back went a period ago.
-Sharing a bot's limit between processes stays the budgets' work (their margin).
+`Arrivals` is exact instead, for one process's calls: a call arrives after it was made and
+before its answer comes back. Before a call, the guard waits until every call `limit` or more
+places back (counting this one's messages) is answered and a `period` has passed since the
+latest of those answers: then no `period` can see more than `limit` of this process's calls
+arrive, whatever each one's delay and in whatever order they arrive. The price is a round trip
+per `limit` calls while the bot sends at its full rate (the budgets plan 30 calls in 1.03 s;
+with a 50 ms round trip they then go in 1.05 s), and nothing below it. (Crediting half the
+quickest round trip to each way was tried: a call whose way out was quicker than that broke
+the bound in tests/test_arrivals.py.) Sharing a bot's limit between processes stays the
+budgets' work (their margin).
 """
 
 from __future__ import annotations
@@ -22,23 +25,32 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
-ROUND_TRIPS = 64  # the quickest of this many recent round trips is "the quickest seen"
 NEVER_ANSWERED = 5.0  # s: a call unanswered this long stops holding others (it timed out)
 
 
 class _Call:
-    __slots__ = ("answered", "made", "settled")
+    """One call: the places `first`..`last` in the order calls were made (an album takes one
+    per message), when it was made, and when its answer came back."""
 
-    def __init__(self, made: float) -> None:
+    __slots__ = ("answered", "first", "last", "made", "settled")
+
+    def __init__(self, first: int, count: int, made: float) -> None:
+        self.first = first
+        self.last = first + count - 1
         self.made = made
         self.answered: float | None = None
         self.settled = asyncio.Event()
 
 
 class Arrivals:
-    """At most `limit` calls arriving in any `period` seconds, by what this process can know."""
+    """At most `limit` calls arriving in any `period` seconds, by what this process can know.
+
+    Calls arrive in any order (a slow one made first may arrive after quick ones made later),
+    so a call waits for *every* call at least `limit` places before it, not only the one
+    exactly there: each must be answered, the latest answer a period ago.
+    """
 
     def __init__(
         self, limit: int, period: float = 1.0, clock: Callable[[], float] = time.monotonic
@@ -48,36 +60,37 @@ class Arrivals:
         self.limit = limit
         self.period = period
         self.clock = clock
-        self._calls: deque[_Call] = deque(maxlen=limit)  # one entry per message counted
-        self._trips: deque[float] = deque(maxlen=ROUND_TRIPS)
+        self._made = 0  # places taken so far (messages counted)
+        self._calls: deque[_Call] = deque()  # in the order made; those that may still matter
         self._lock = asyncio.Lock()  # calls take their places in the order they ask
 
-    @property
-    def quickest(self) -> float:
-        """The quickest round trip seen lately (0 before any: the cautious guess)."""
-        return min(self._trips, default=0.0)
-
-    def _holder(self, count: int) -> _Call | None:
-        """The call whose arrival this one's `count` messages must come a period after: the
-        one `limit` places before the last of them (the latest kept, for an album past the
-        limit), or None while fewer than that were made."""
-        at = len(self._calls) + count - 1 - self.limit
-        if at < 0 or not self._calls:
-            return None
-        return self._calls[min(at, len(self._calls) - 1)]
+    def _prune(self, now: float) -> None:
+        """Drop the oldest calls whose answer came back over a period ago: no later call can
+        arrive within a period of them."""
+        calls = self._calls
+        while calls and calls[0].answered is not None and calls[0].answered + self.period <= now:
+            calls.popleft()
 
     async def _wait_turn(self, count: int) -> None:
-        while (holder := self._holder(count)) is not None:
-            if holder.answered is None:
-                left = holder.made + NEVER_ANSWERED - self.clock()
-                if left <= 0:
-                    return
-                try:  # the holder is still in flight: its answer bounds its arrival
-                    await asyncio.wait_for(holder.settled.wait(), left)
-                except TimeoutError:
-                    return
+        """Wait until the calls `limit` or more places before this one's last message can no
+        longer arrive within a period of it (for an album past the limit: every call before)."""
+        cutoff = min(self._made - 1, self._made + count - 1 - self.limit)
+        while True:
+            now = self.clock()
+            self._prune(now)
+            behind = [c for c in self._calls if c.first <= cutoff]
+            flying = [c for c in behind if c.answered is None and now - c.made < NEVER_ANSWERED]
+            if flying:  # still in flight: its answer bounds its arrival
+                oldest = flying[0]
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        oldest.settled.wait(), oldest.made + NEVER_ANSWERED - now
+                    )
                 continue
-            wait = holder.answered + self.period - self.quickest - self.clock()
+            latest = max((c.answered for c in behind if c.answered is not None), default=None)
+            if latest is None:
+                return
+            wait = latest + self.period - now
             if wait <= 0:
                 return
             await asyncio.sleep(wait)
@@ -85,15 +98,14 @@ class Arrivals:
     @asynccontextmanager
     async def call(self, count: int = 1) -> AsyncIterator[None]:
         """Wait for the turn of a call of `count` messages; the body makes the call."""
+        count = max(1, count)
         async with self._lock:
             await self._wait_turn(count)
-            calls = [_Call(self.clock()) for _ in range(max(1, count))]
-            self._calls.extend(calls)
+            call = _Call(self._made, count, self.clock())
+            self._made += count
+            self._calls.append(call)
         try:
             yield
         finally:
-            answered = self.clock()
-            self._trips.append(answered - calls[0].made)
-            for c in calls:
-                c.answered = answered
-                c.settled.set()
+            call.answered = self.clock()
+            call.settled.set()

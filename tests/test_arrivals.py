@@ -57,7 +57,16 @@ async def test_calls_whose_first_ones_arrive_late_never_crowd_one_period() -> No
     assert most_in_a_period(await burst(Arrivals(LIMIT, PERIOD), legs), PERIOD) <= LIMIT
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_slow_call_made_first_and_arriving_after_later_ones_is_counted() -> None:
+    """Arrivals out of the order calls were made: the first call takes 1.6 periods to arrive,
+    the others at once. Every call must stay a period clear of it, not only the one `limit`
+    places after it (a guard that looked only there let 6 into one period)."""
+    legs = [(PERIOD * 1.6, 0.002)] + [(0.002, 0.002)] * (3 * LIMIT)
+    assert most_in_a_period(await burst(None, legs), PERIOD) > LIMIT
+    assert most_in_a_period(await burst(Arrivals(LIMIT, PERIOD), legs), PERIOD) <= LIMIT
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 async def test_calls_with_any_spread_of_delays_never_crowd_one_period(seed: int) -> None:
     """Each leg at least 2 ms, at most 40: the arrivals keep the limit, whatever the mix."""
     rnd = random.Random(seed)
@@ -67,7 +76,7 @@ async def test_calls_with_any_spread_of_delays_never_crowd_one_period(seed: int)
     assert most_in_a_period(arrived, PERIOD) <= LIMIT
 
 
-async def test_on_warm_connections_the_guard_costs_nothing() -> None:
+async def test_calls_answered_at_once_at_the_rate_never_wait() -> None:
     """Calls at the rate, each answered at once: none waits (the call `limit` back went a
     period ago)."""
     guard = Arrivals(LIMIT, PERIOD)
