@@ -20,12 +20,13 @@ from typing import cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import Connection
 from redis.exceptions import RedisError
 
 from relay import keeper, redis_version
 from relay.errors import StreamError
 from relay.redis_settings import RedisConfig
-from relay.resp import packing_with_hiredis
+from relay.resp import relay_connection
 
 log = logging.getLogger(__name__)
 SOCKET_NAME = "valkey.sock"
@@ -250,7 +251,7 @@ async def connect(url: str, max_connections: int = 100, cluster: bool = False) -
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=30
     )
-    pool.connection_class = packing_with_hiredis(pool.connection_class)
+    pool.connection_class = relay_connection(pool.connection_class)
     client: aioredis.Redis = aioredis.Redis(connection_pool=pool)
     try:
         await asyncio.wait_for(client.ping(), timeout=5.0)
@@ -277,6 +278,12 @@ async def _connect_cluster(url: str, max_connections: int) -> aioredis.Redis:
     the same server; ingest reads them again from the node of the stream).
     """
     client = RedisCluster.from_url(url, max_connections=max_connections)
+    # Every node's connections, those of nodes found later (a promoted replica) too.
+    # (SSLConnection for rediss://, which it stays, with our mixins.)
+    for kwargs in (client.connection_kwargs, client.nodes_manager.connection_kwargs):
+        kwargs["connection_class"] = relay_connection(kwargs.get("connection_class", Connection))
+    for node in client.nodes_manager.startup_nodes.values():
+        node.connection_class = cast(type[Connection], relay_connection(node.connection_class))
     try:
         await asyncio.wait_for(client.ping(target_nodes=RedisCluster.PRIMARIES), timeout=10.0)
         await redis_version.check(cast(aioredis.Redis, client), client.get_default_node())

@@ -9,10 +9,11 @@ import redis.asyncio as aioredis
 from hypothesis import given
 from hypothesis import strategies as st
 from redis.asyncio.connection import UnixDomainSocketConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError
 
 from relay.backend import EmbeddedValkey, connect
-from relay.resp import HiredisPacking, packing_with_hiredis
+from relay.resp import HiredisPacking, packing_with_hiredis, relay_connection
 
 PLAIN = UnixDomainSocketConnection(path="/nonexistent")
 FAST: Any = packing_with_hiredis(UnixDomainSocketConnection)(path="/nonexistent")  # type: ignore[call-arg]
@@ -57,3 +58,30 @@ async def test_the_relays_client_packs_with_hiredis_and_is_answered(valkey: Embe
             assert await pipe.execute() == [True, 1, 1.5, "снег ☃".encode()]
     finally:
         await client.aclose()
+
+
+class LosesItsSocket(UnixDomainSocketConnection):
+    """A connection whose socket, once connected, is dropped under the next send (what a
+    disconnect from another task leaves when the server dies: a cluster master killed)."""
+
+    losing = False
+
+    async def _send_packed_command(self, command: Any) -> None:
+        if self.losing:
+            self._writer = None
+        await super()._send_packed_command(command)
+
+
+async def test_a_socket_lost_under_a_send_is_a_connection_error(valkey: EmbeddedValkey) -> None:
+    """redis-py raised AttributeError ('NoneType' object has no attribute 'writelines'), which
+    no outage handler catches: a worker's heartbeat died of it in tests/test_failover.py."""
+    path = str(valkey.socket_path)
+    ours: Any = relay_connection(LosesItsSocket)
+    for connection, raised in ((LosesItsSocket, AttributeError), (ours, RedisConnectionError)):
+        conn = connection(path=path, socket_timeout=5)
+        await conn.connect()
+        conn.losing = True
+        with pytest.raises(raised):
+            await conn.send_command("PING")
+        await conn.disconnect()
+    assert issubclass(ours, HiredisPacking)
