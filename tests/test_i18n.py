@@ -3,17 +3,24 @@ the platform's language tags read, and the labels of a topic in its language."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import string
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po
 
 from relay import i18n
-from relay.config import ConfigError, TopicConfig
+from relay.config import Config, ConfigError, TopicConfig
 from relay.labels import Labels, Template
 from relay.replies import DESCRIPTIONS
+from tests.test_cli import relay_cmd, write_config
 
 _FIELDS = string.Formatter()
 
@@ -135,3 +142,40 @@ def test_a_topics_language_is_validated_when_the_config_loads(make_config: objec
     assert config.topics[0].template.labels.breaking == "🔴 ТЕРМІНОВО"
     with pytest.raises(ConfigError, match=re.escape("topics[0].language: a language among en, uk")):
         build(topics=[{**topic, "language": "fr"}])  # type: ignore[operator]
+
+
+def test_relay_run_labels_a_ukrainian_topics_updates_in_ukrainian(
+    tmp_path: Path, config: Config
+) -> None:
+    topics = [{"slug": "ukraine", "title": "Війна", "language": "uk",
+               "template": {"labels": {"by": "Пише"}}}]  # fmt: skip
+    channels = [{"destination": "console:desk", "topics": ["ukraine"]}]
+    cfg = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url}, topics=topics,
+                       channels=channels)  # fmt: skip
+    out = (tmp_path / "run.out").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "relay.cli", "--config", str(cfg), "run"],
+        stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ),
+    )  # fmt: skip
+    try:
+        posted = relay_cmd("--config", str(cfg), "post", "--topic", "ukraine", "--headline",
+                           "Сирени в Києві", "--body", "Укриття.", "--breaking", "--author",
+                           "Олена", "--link", "https://news.example/a", "--wait",
+                           "--timeout", "60")  # fmt: skip
+    finally:
+        time.sleep(0.2)  # the console line is flushed as it is sent
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        out.close()
+    printed = (tmp_path / "run.out").read_text()
+    assert posted.returncode == 0, posted.stdout + posted.stderr + printed
+    assert "[Війна] 🔴 ТЕРМІНОВО: Сирени в Києві\nПише Олена" in printed, printed
+    assert "Читати далі: https://news.example/a" in printed, printed
+
+
+def test_relay_check_refuses_a_language_without_a_catalogue(tmp_path: Path, config: Config) -> None:
+    topics = [{"slug": "ukraine", "language": "fr"}]
+    cfg = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url}, topics=topics)
+    checked = relay_cmd("--config", str(cfg), "check")
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    assert "topics[0].language: a language among en, uk" in checked.stderr, checked.stderr
