@@ -134,7 +134,7 @@ def update() -> list[str]:
             if not all(_strings(message.string)):
                 missing.append(f"{language}: {message.id!r}")
         with path.open("wb") as po:
-            write_po(po, catalog, width=100, omit_header=False, ignore_obsolete=True)
+            write_po(po, catalog, width=100, ignore_obsolete=True, include_lineno=False)
     return missing
 
 

@@ -9,9 +9,10 @@ progress, edited in place every `progress_interval` seconds until the fan-out is
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import discord
 from discord import app_commands
@@ -35,9 +36,29 @@ NO_MENTIONS = discord.AllowedMentions.none()
 FAILED = N_("The relay could not do that right now (an internal error). Nothing was changed.")
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+S = TypeVar("S")
+
+
 def language(interaction: discord.Interaction) -> str:
     """The member's client language as Discord tags it ("uk", "en-US")."""
     return str(getattr(interaction.locale, "value", "") or "")
+
+
+def in_language(
+    method: Callable[Concatenate[S, discord.Interaction, P], Awaitable[T]],
+) -> Callable[Concatenate[S, discord.Interaction, P], Coroutine[Any, Any, T]]:
+    """Run `method` (and the tasks it starts) in the language of its interaction's member."""
+
+    @functools.wraps(method)
+    async def speaking_theirs(
+        self: S, interaction: discord.Interaction, /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        with speaking(language(interaction)):
+            return await method(self, interaction, *args, **kwargs)
+
+    return speaking_theirs
 
 
 class RelayTree(app_commands.CommandTree[discord.Client]):
@@ -138,17 +159,12 @@ class SlashCommands:
         if reply is not None and reply.ok and reply.update is not None and not reply.preview:
             self._spawn(self.follow_progress(interaction, reply.update.id))
 
+    @in_language
     async def answer(
         self, interaction: discord.Interaction, work: Awaitable[Reply]
     ) -> Reply | None:
         """Answer with `work`'s reply: at once if it is quick, else defer and edit it in."""
-        with speaking(language(interaction)):  # the task made here keeps the language
-            return await self._answer(interaction, work)
-
-    async def _answer(
-        self, interaction: discord.Interaction, work: Awaitable[Reply]
-    ) -> Reply | None:
-        task = asyncio.ensure_future(work)
+        task = asyncio.ensure_future(work)  # in the member's language, as this method runs
         deferred = self.answer_within <= 0  # 0: always defer
         if not deferred:
             done, _ = await asyncio.wait({task}, timeout=self.answer_within)
@@ -183,12 +199,9 @@ class SlashCommands:
                 kwargs["content"] += more.format(count=n)
         return kwargs
 
+    @in_language
     async def follow_progress(self, interaction: discord.Interaction, update_id: str) -> None:
         """A follow-up with the delivery progress, edited in place until the fan-out is done."""
-        with speaking(language(interaction)):
-            await self._follow_progress(interaction, update_id)
-
-    async def _follow_progress(self, interaction: discord.Interaction, update_id: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.progress_timeout
         try:
@@ -213,6 +226,7 @@ class SlashCommands:
 
     # -- editor forms ------------------------------------------------------------------------------
 
+    @in_language
     async def open_form(
         self, interaction: discord.Interaction, command: str, topic: str | None, breaking: bool
     ) -> None:
@@ -230,6 +244,7 @@ class SlashCommands:
             UpdateForm(title=title, custom_id=f"relay:{command}", on_submit=submitted, topic=topic)
         )
 
+    @in_language
     async def open_edit_form(self, interaction: discord.Interaction, update_id: str) -> None:
         if not is_editor(interaction, self.editors):
             await self.refuse(interaction, editors_only("edit"))
@@ -244,7 +259,8 @@ class SlashCommands:
             try:
                 changes = form.changes(current)  # against what the form showed, not the latest
             except InvalidUpdate as exc:
-                await self.refuse(inter, invalid(exc))
+                with speaking(language(inter)):
+                    await self.refuse(inter, invalid(exc))
                 return
             await self.run(inter, "edit", update_id, changes=changes)
 
@@ -253,6 +269,7 @@ class SlashCommands:
                        on_submit=submitted, with_topic=False, current=current)
         )  # fmt: skip
 
+    @in_language
     async def submit(
         self, interaction: discord.Interaction, command: str, head: str, form: UpdateForm
     ) -> None:

@@ -82,3 +82,33 @@ async def test_a_ukrainian_topics_embeds_carry_ukrainian_labels(
     [embed] = view.embeds
     assert embed["author"]["name"] == "🔴 ТЕРМІНОВО · Війна"
     assert embed["footer"]["text"] == "Автор: Олена · Фото: Reuters · #Україна"
+
+
+async def test_a_ukrainian_editors_form_and_answers_are_in_ukrainian(
+    bot: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, editor_id: int
+) -> None:
+    control, ids = sandbox.control, (newsroom.bot.application_id, newsroom.guild_id)
+    reader = await run(sandbox, newsroom, newsroom.reader_id, "post", locale="uk")
+    assert text(reader) == "Команда /post доступна лише редакторам."
+    form = await control.invoke(*ids, newsroom.live_id, editor_id, "post", {"topic": "ukraine"},
+                                locale="uk").response()  # fmt: skip
+    assert form.response_type == 9 and form.response_data is not None
+    assert form.response_data["title"] == "Нове оновлення"
+    labels = [row["components"][0].get("label") for row in form.response_data["components"]]
+    assert labels == ["Тема", "Заголовок", "Текст", "Посилання («Читати далі»)",
+                      "Фото: URL, автор, підпис (кожне з рядка)"]  # fmt: skip
+    handle = control.submit_modal(*ids, newsroom.live_id, editor_id, "relay:post", {
+        "topic": "ukraine", "headline": "Сирени", "body": "", "link": "ftp://x", "image": "",
+    }, locale="uk")  # fmt: skip
+    refused = await handle.wait(lambda r: r.original is not None)
+    assert text(refused).startswith("Нічого не змінено: link: ")
+    await control.invoke(*ids, newsroom.live_id, editor_id, "post", locale="uk").response()
+    handle = control.submit_modal(*ids, newsroom.live_id, editor_id, "relay:post", {
+        "topic": "ukraine", "headline": "Сирени", "body": "Укриття.", "link": "", "image": "",
+    }, locale="uk")  # fmt: skip
+    posted = await handle.wait(lambda r: r.original is not None and r.response_type != 5)
+    assert text(posted).startswith("Оновлення ") and text(posted).endswith(
+        "опубліковано в темі War in Ukraine (ukraine): надсилаємо його в 0 підписаних чатів."
+    )
+    followed = await handle.wait(lambda r: bool(r.followups))  # no worker here: no fan-out yet
+    assert followed.followups[0].content == "Доставка: очікуємо на розсилку…"

@@ -14,6 +14,7 @@ from relay.adapters.telegram import TelegramAdapter
 from relay.config import TopicConfig
 from relay.model import Destination, Image, Update
 from tests.adapters.telegram.desk import Desk
+from tests.adapters.telegram.test_commands_editors import confirmation_says
 
 
 def speaker(tg: TelegramSandbox, account: Bot, name: str, language: str | None) -> User:
@@ -60,6 +61,9 @@ async def test_a_ukrainian_editor_posts_and_edits_by_replying_to_the_confirmatio
     match = re.fullmatch(r"Оновлення (\S+) опубліковано в темі War in Ukraine \(ukraine\): "
                          r"надсилаємо його в 1 підписаний чат\.", answer.content)  # fmt: skip
     assert match is not None, answer.content
+    await desk.pipeline.drain()  # the progress, edited into the confirmation, is Ukrainian too
+    await confirmation_says(desk, editor, answer.message_id,
+                            "доставлено 1 / 1 · не вдалося 0 (завершено)")  # fmt: skip
     # the id is read back from the Ukrainian confirmation
     again = await desk.ask(editor, "/edit Сирени в усьому Києві", reply_to=answer.message_id)
     assert again == (
