@@ -112,3 +112,13 @@ async def test_a_ukrainian_editors_form_and_answers_are_in_ukrainian(
     )
     followed = await handle.wait(lambda r: bool(r.followups))  # no worker here: no fan-out yet
     assert followed.followups[0].content == "Доставка: очікуємо на розсилку…"
+
+
+async def test_the_unsubscribe_choices_name_all_topics_in_the_members_language(
+    bot: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom
+) -> None:
+    ids = (newsroom.bot.application_id, newsroom.guild_id, newsroom.live_id, newsroom.owner_id)
+    for locale, name in (("uk", "усі теми"), ("en-US", "all topics")):
+        handle = sandbox.control.autocomplete(*ids, "unsubscribe", {"topic": ""}, "topic",
+                                              locale=locale)  # fmt: skip
+        assert (await handle.response()).choices == [{"name": name, "value": "all"}]
