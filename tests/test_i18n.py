@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po
 from relay import i18n
 from relay.config import Config, ConfigError, TopicConfig
 from relay.labels import Labels, Template
-from relay.replies import DESCRIPTIONS
+from relay.replies import DESCRIPTIONS, published
 from tests.test_cli import relay_cmd, write_config
 
 _FIELDS = string.Formatter()
@@ -116,6 +116,18 @@ def test_translation_follows_the_language_of_the_moment() -> None:
             assert i18n._("Read more") == "Read more"
         assert i18n.current() == "uk"
     assert i18n.current() == "en"
+
+
+def test_a_confirmation_counts_chats_in_the_editors_language() -> None:
+    assert published("u1", "War (ukraine)", 1) == (
+        "Published update u1 to War (ukraine): on its way to 1 subscribed chat."
+    )
+    assert published("u1", "War (ukraine)", 1200).endswith("on its way to 1,200 subscribed chats.")
+    with i18n.speaking("uk"):
+        said = [published("u1", "Війна", n).partition(": ")[2] for n in (1, 3, 5, 22)]
+    assert said == ["надсилаємо його в 1 підписаний чат.", "надсилаємо його в 3 підписані чати.",
+                    "надсилаємо його в 5 підписаних чатів.",
+                    "надсилаємо його в 22 підписані чати."]  # fmt: skip
 
 
 def test_menu_descriptions_fit_discord_and_telegram() -> None:
