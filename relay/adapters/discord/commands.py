@@ -9,10 +9,9 @@ progress, edited in place every `progress_interval` seconds until the fan-out is
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Awaitable
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -21,6 +20,7 @@ from relay.adapter import AdapterContext
 from relay.adapters.discord import render as R
 from relay.adapters.discord.auth import InteractionAuthority, is_editor
 from relay.adapters.discord.forms import UpdateForm
+from relay.adapters.discord.speech import help_reply, in_language, language
 from relay.adapters.discord.translator import CatalogueTranslator
 from relay.changes import Changes
 from relay.claims import Claims
@@ -34,31 +34,6 @@ log = logging.getLogger(__name__)
 CLAIM_SECONDS = 900  # an interaction token lives 15 minutes
 NO_MENTIONS = discord.AllowedMentions.none()
 FAILED = N_("The relay could not do that right now (an internal error). Nothing was changed.")
-
-
-P = ParamSpec("P")
-T = TypeVar("T")
-S = TypeVar("S")
-
-
-def language(interaction: discord.Interaction) -> str:
-    """The member's client language as Discord tags it ("uk", "en-US")."""
-    return str(getattr(interaction.locale, "value", "") or "")
-
-
-def in_language(
-    method: Callable[Concatenate[S, discord.Interaction, P], Awaitable[T]],
-) -> Callable[Concatenate[S, discord.Interaction, P], Coroutine[Any, Any, T]]:
-    """Run `method` (and the tasks it starts) in the language of its interaction's member."""
-
-    @functools.wraps(method)
-    async def speaking_theirs(
-        self: S, interaction: discord.Interaction, /, *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        with speaking(language(interaction)):
-            return await method(self, interaction, *args, **kwargs)
-
-    return speaking_theirs
 
 
 class RelayTree(app_commands.CommandTree[discord.Client]):
@@ -289,30 +264,6 @@ class SlashCommands:
 
     async def refuse(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-
-
-HELP = (
-    N_("This bot relays the newsroom's live updates into this channel."),
-    "",
-    N_("/topics: list the topics"),
-    N_("/subscribe topic: receive a topic in this channel (needs Manage Channels)"),
-    N_("/unsubscribe topic: stop receiving a topic, or all"),
-    N_("/subscriptions: what this channel receives"),
-)
-EDITOR_HELP = (
-    "",
-    N_("Editors:"),
-    N_("/post [topic] [breaking]: opens a form (headline, body, link, photo) and publishes it"),
-    N_("/preview [topic] [breaking]: the same form; shows the update rendered, publishes nothing"),
-    N_("/edit id: opens the update in a form; what you leave as it is stays as it is"),
-    N_("/delete id: withdraws the update everywhere"),
-)
-
-
-async def help_reply(auth: InteractionAuthority) -> Reply:
-    """/help as Discord spells it: slash commands and their options, the forms for editors."""
-    lines = HELP + (EDITOR_HELP if await auth.is_editor() else ())
-    return Reply("\n".join(_(line) if line else "" for line in lines))
 
 
 def _register(s: SlashCommands) -> None:
