@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import difflib
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
-from relay.changes import UNSET, Changes
+from relay.changes import Changes
 from relay.config import Config
+from relay.drafts import split_link, text_changes
 from relay.errors import InvalidUpdate, Overloaded, UnknownUpdate
+from relay.i18n import _, ngettext, speaking
 from relay.ingest import Ingest
 from relay.ledger import Progress, read_progress
 from relay.model import (
@@ -25,30 +26,17 @@ from relay.model import (
     Destination,
     Image,
     Update,
-    check_url,
     new_update_id,
     validate,
 )
+from relay.replies import EDITED, editors_only, invalid, no_update, published
 from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 EVERYONE = ("start", "help", "topics", "subscribe", "unsubscribe", "subscriptions")
 EDITORS = ("post", "edit", "delete", "preview")
-DESCRIPTIONS = {
-    "start": "Start here",
-    "help": "What this bot does and how to use it",
-    "topics": "List the topics you can subscribe to",
-    "subscribe": "Receive a topic's live updates here",
-    "unsubscribe": "Stop receiving a topic (or all)",
-    "subscriptions": "List the topics this chat receives",
-    "post": "Editors: publish an update",
-    "edit": "Editors: correct an update everywhere",
-    "delete": "Editors: withdraw an update everywhere",
-    "preview": "Editors: see an update rendered, without publishing",
-}
 MAX_REPLY = 2000  # the smallest message a platform takes: Discord's (Telegram's is 4,096)
 MAX_TOPICS = 20  # per command; a reply names each
-LINK_LINE = re.compile(r"^(?:link|read|read more)\s*:\s*(\S+)\s*$", re.IGNORECASE)
 
 
 class ChatKind(StrEnum):
@@ -74,6 +62,7 @@ class Invocation:
     changes: Changes | None = None  # an /edit from a form: the fields it changes, typed
     author: str = ""  # the name a /post is signed with (the user's display name), if valid
     bot: str = ""  # the platform's bot that received it: /subscribe binds the chat to it
+    language: str = ""  # the user's (a platform's tag: "uk", "en-US"); replies in it, or English
 
 
 class Authority(Protocol):
@@ -101,11 +90,6 @@ class Reply:
             object.__setattr__(self, "text", _shorten(self.text))
 
 
-def counted(n: int, noun: str, plural: str | None = None) -> str:
-    """`n` and the noun it counts, in the singular for one: "1 subscribed chat", "2 chats"."""
-    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
-
-
 def suggest(word: str, choices: list[str]) -> list[str]:
     """The configured names closest to a mistyped one."""
     return difflib.get_close_matches(word.lower(), choices, n=3, cutoff=0.5)
@@ -130,26 +114,35 @@ class Commands:
         return await read_progress(self.ingest.client, self.ingest.keys, update_id)
 
     async def handle(self, inv: Invocation, auth: Authority) -> Reply:
-        """Answer one invocation; bad input gets a clear reply and changes nothing."""
+        """Answer one invocation in its user's language; bad input gets a clear reply and
+        changes nothing."""
+        with speaking(inv.language):
+            return await self._handle(inv, auth)
+
+    async def _handle(self, inv: Invocation, auth: Authority) -> Reply:
         inv = replace(inv, command=inv.command.lower())  # before any check: /PREVIEW is /preview
         handler = self._handlers.get(inv.command)
         if handler is None:
-            return Reply(f"Unknown command /{inv.command}. Try /help.", ok=False)
+            return Reply(_("Unknown command /{command}. Try /help.").format(command=inv.command),
+                         ok=False)  # fmt: skip
         if inv.command in EDITORS and not await auth.is_editor():
-            return Reply("Only the newsroom's editors can use /" + inv.command + ".", ok=False)
+            return Reply(editors_only(inv.command), ok=False)
         try:
             return await handler(inv, auth)
         except InvalidUpdate as exc:
-            return Reply(f"Nothing was changed: {exc.field}: {exc.message}.", ok=False)
+            return Reply(invalid(exc), ok=False)
         except UnknownUpdate as exc:
-            return Reply(f"There is no update with id {exc.update_id}.", ok=False)
+            return Reply(no_update(exc.update_id), ok=False)
         except Overloaded as exc:
-            return Reply(
-                f"Nothing was changed: the relay is busy ({counted(exc.backlog, 'update')} "
-                f"{'is' if exc.backlog == 1 else 'are'} waiting to go out). "
-                f"Please try again in {max(1, round(exc.retry_after))} s.",
-                ok=False,
+            text = ngettext(
+                "Nothing was changed: the relay is busy ({count} update is waiting to go out). "
+                "Please try again in {seconds} s.",
+                "Nothing was changed: the relay is busy ({count} updates are waiting to go "
+                "out). Please try again in {seconds} s.",
+                exc.backlog,
             )
+            seconds = max(1, round(exc.retry_after))
+            return Reply(text.format(count=f"{exc.backlog:,}", seconds=seconds), ok=False)
 
     # everyone ------------------------------------------------------------------------------
 
@@ -162,29 +155,29 @@ class Commands:
 
     async def help(self, inv: Invocation, auth: Authority) -> Reply:
         lines = [
-            "This bot relays the newsroom's live updates into this chat.",
+            _("This bot relays the newsroom's live updates into this chat."),
             "",
-            "/topics: list the topics",
-            "/subscribe <topic> [<topic>…]: receive a topic here",
-            "/unsubscribe <topic>|all: stop receiving it",
-            "/subscriptions: what this chat receives",
+            _("/topics: list the topics"),
+            _("/subscribe <topic> [<topic>…]: receive a topic here"),
+            _("/unsubscribe <topic>|all: stop receiving it"),
+            _("/subscriptions: what this chat receives"),
         ]
         if await auth.is_editor():
             lines += [
                 "",
-                "Editors:",
-                "/post <topic> <headline>, then the body on the next lines "
-                "(a last line 'Link: https://…' adds a Read more link; --breaking marks it)",
-                "/edit <update-id> <headline>, then the new body",
-                "/delete <update-id>",
-                "/preview <topic> <headline>…: see it rendered, nothing is published",
-            ]
+                _("Editors:"),
+                _("/post <topic> <headline>, then the body on the next lines "
+                  "(a last line 'Link: https://…' adds a Read more link; --breaking marks it)"),
+                _("/edit <update-id> <headline>, then the new body"),
+                _("/delete <update-id>"),
+                _("/preview <topic> <headline>…: see it rendered, nothing is published"),
+            ]  # fmt: skip
         return Reply("\n".join(lines))
 
     async def topics(self, inv: Invocation, auth: Authority) -> Reply:
         lines = [f"• {t.slug}: {t.title}" + (f", {t.description}" if t.description else "")
                  for t in self.config.topics]  # fmt: skip
-        return Reply("\n".join(["Topics:", *lines]))
+        return Reply("\n".join([_("Topics:"), *lines]))
 
     def _topic_args(self, words: list[str]) -> tuple[list[str], Reply | None]:
         slugs = list(self.config.topic_slugs)
@@ -193,11 +186,13 @@ class Commands:
             slug = word.lower().lstrip("#")
             if slug not in slugs:
                 close = suggest(slug, slugs)
-                hint = f" Did you mean {', '.join(close)}?" if close else ""
-                return [], Reply(f"Unknown topic '{word[:40]}'.{hint} See /topics.", ok=False)
+                text = (_("Unknown topic '{topic}'. Did you mean {names}? See /topics.") if close
+                        else _("Unknown topic '{topic}'. See /topics."))  # fmt: skip
+                return [], Reply(text.format(topic=word[:40], names=", ".join(close)), ok=False)
             topics.append(slug)
         if len(set(topics)) > MAX_TOPICS:
-            return [], Reply(f"At most {MAX_TOPICS} topics at a time, please.", ok=False)
+            text = _("At most {count} topics at a time, please.").format(count=MAX_TOPICS)
+            return [], Reply(text, ok=False)
         return list(dict.fromkeys(topics)), None
 
     async def _managed(self, inv: Invocation, auth: Authority) -> tuple[Destination, str | None]:
@@ -207,7 +202,7 @@ class Commands:
     async def subscribe(self, inv: Invocation, auth: Authority) -> Reply:
         words = inv.args.split()
         if not words:
-            return Reply("Which topic? Usage: /subscribe <topic>. See /topics.", ok=False)
+            return Reply(_("Which topic? Usage: /subscribe <topic>. See /topics."), ok=False)
         topics, error = self._topic_args(words)
         if error is not None:
             return error
@@ -218,15 +213,15 @@ class Commands:
         old = [t for t in topics if t not in new]
         parts = []
         if new:
-            parts.append("Subscribed to " + ", ".join(self._title(t) for t in new) + ".")
+            parts.append(_("Subscribed to {topics}.").format(topics=self._titles(new)))
         if old:
-            parts.append("Already subscribed to " + ", ".join(self._title(t) for t in old) + ".")
+            parts.append(_("Already subscribed to {topics}.").format(topics=self._titles(old)))
         return Reply(" ".join(parts), subscribed=tuple(topics))
 
     async def unsubscribe(self, inv: Invocation, auth: Authority) -> Reply:
         words = inv.args.split()
         if not words:
-            return Reply("Which topic? Usage: /unsubscribe <topic>|all.", ok=False)
+            return Reply(_("Which topic? Usage: /unsubscribe <topic>|all."), ok=False)
         every = [w for w in words if w.lower() == "all"]
         topics, error = ([], None) if every else self._topic_args(words)
         if error is not None:
@@ -236,8 +231,8 @@ class Commands:
             return Reply(refusal, ok=False)
         removed = await self.subscriptions.unsubscribe(dest, None if every else topics)
         if not removed:
-            return Reply("This chat was not subscribed to that.", ok=False)
-        return Reply("Unsubscribed from " + ", ".join(self._title(t) for t in removed) + ".")
+            return Reply(_("This chat was not subscribed to that."), ok=False)
+        return Reply(_("Unsubscribed from {topics}.").format(topics=self._titles(removed)))
 
     async def list_subscriptions(self, inv: Invocation, auth: Authority) -> Reply:
         # another chat's list is for its admins only (a chat's own members see what arrives)
@@ -246,29 +241,33 @@ class Commands:
             return Reply(refusal, ok=False)
         topics = await self.subscriptions.topics(inv.target or inv.chat)
         if not topics:
-            return Reply("This chat receives no topics yet. Try /topics, then /subscribe.")
-        return Reply("This chat receives: " + ", ".join(self._title(t) for t in topics) + ".")
+            return Reply(_("This chat receives no topics yet. Try /topics, then /subscribe."))
+        return Reply(_("This chat receives: {topics}.").format(topics=self._titles(topics)))
 
     def _title(self, slug: str) -> str:
         topic = self.config.topic(slug)
         return f"{topic.title} ({slug})" if topic and topic.title != slug else slug
 
+    def _titles(self, slugs: list[str]) -> str:
+        return ", ".join(self._title(t) for t in slugs)
+
     # editors -------------------------------------------------------------------------------
 
     def draft(self, inv: Invocation) -> Update | Reply:
         """Build an update from `/post <topic> [--breaking] <headline>\\n<body>`."""
-        first, _, rest = inv.args.strip().partition("\n")
+        first, _nl, rest = inv.args.strip().partition("\n")
         words = first.split()
         if not words:
-            return Reply("Usage: /post <topic> <headline>, then the body on new lines.", ok=False)
+            return Reply(_("Usage: /post <topic> <headline>, then the body on new lines."),
+                         ok=False)  # fmt: skip
         topics, error = self._topic_args(words[:1])
         if error is not None:
             return error
         breaking = "--breaking" in words[1:]
         headline = " ".join(w for w in words[1:] if w != "--breaking")
         if not headline:
-            return Reply("The update needs a headline after the topic.", ok=False)
-        body, link = _split_link(rest)
+            return Reply(_("The update needs a headline after the topic."), ok=False)
+        body, link = split_link(rest)
         return Update(
             id=new_update_id(), topic=topics[0], headline=headline, body=body, link=link,
             image=inv.image, breaking=breaking, author=inv.author,
@@ -280,28 +279,25 @@ class Commands:
             return draft
         accepted = await self.ingest.publish(draft)
         count = await self.subscriptions.count(draft.topic)
-        return Reply(
-            f"Published update {accepted.update.id} to {self._title(draft.topic)}: "
-            f"on its way to {counted(count, 'subscribed chat')}.",
-            update=accepted.update,
-        )
+        text = published(accepted.update.id, self._title(draft.topic), count)
+        return Reply(text, update=accepted.update)
 
     async def preview(self, inv: Invocation, auth: Authority) -> Reply:
         draft = self.draft(inv)
         if isinstance(draft, Reply):
             return draft
-        return Reply("Preview (not published):", update=validate(draft), preview=True)
+        return Reply(_("Preview (not published):"), update=validate(draft), preview=True)
 
     def _target_id(self, inv: Invocation) -> tuple[str, str] | Reply:
         text = inv.args.strip()
-        first, _, rest = text.partition("\n")
+        first, _nl, rest = text.partition("\n")
         words = first.split(maxsplit=1)
         if words and ID_PATTERN.match(words[0]) and inv.reply_to_update is None:
             update_id, remainder = words[0], (words[1] if len(words) > 1 else "")
         elif inv.reply_to_update is not None:
             update_id, remainder = inv.reply_to_update, first
         else:
-            return Reply(f"Usage: /{inv.command} <update-id> …", ok=False)
+            return Reply(_("Usage: /{command} <update-id> …").format(command=inv.command), ok=False)
         return update_id, remainder + ("\n" + rest if rest else "")
 
     async def edit(self, inv: Invocation, auth: Authority) -> Reply:
@@ -309,23 +305,21 @@ class Commands:
         if isinstance(target, Reply):
             return target
         update_id, text = target
-        changes = inv.changes if inv.changes is not None else _text_changes(text, inv.image)
+        changes = inv.changes if inv.changes is not None else text_changes(text, inv.image)
         if changes is None:
-            return Reply("Usage: /edit <update-id> <new headline>, then the new body.", ok=False)
+            return Reply(_("Usage: /edit <update-id> <new headline>, then the new body."),
+                         ok=False)  # fmt: skip
         accepted = await self.ingest.edit(update_id, changes)
-        return Reply(
-            f"Edited update {update_id} (revision {accepted.update.revision}); "
-            "every copy is being corrected.",
-            update=accepted.update,
-        )
+        text = _(EDITED).format(id=update_id, revision=accepted.update.revision)
+        return Reply(text, update=accepted.update)
 
     async def delete(self, inv: Invocation, auth: Authority) -> Reply:
         target = self._target_id(inv)
         if isinstance(target, Reply):
             return target
         accepted = await self.ingest.delete(target[0])
-        return Reply(f"Deleted update {target[0]}; every copy is being removed.",
-                     update=accepted.update)  # fmt: skip
+        text = _("Deleted update {id}; every copy is being removed.").format(id=target[0])
+        return Reply(text, update=accepted.update)
 
 
 def _shorten(text: str) -> str:
@@ -333,28 +327,3 @@ def _shorten(text: str) -> str:
     cut = text[: MAX_REPLY - 1]
     at = max(cut.rfind("\n"), cut.rfind(", "))
     return (cut[:at] if at > MAX_REPLY // 2 else cut).rstrip() + "…"
-
-
-def _text_changes(text: str, image: Image | None) -> Changes | None:
-    """The edit `<new headline>\n[<new body>][\nLink: …]` asks for; None without a headline.
-
-    A body or link left out stays as it is; a photo sent with the command replaces the old.
-    """
-    headline, _, rest = text.strip().partition("\n")
-    if not headline.strip():
-        return None
-    body, link = _split_link(rest) if rest.strip() else (UNSET, None)
-    return Changes(
-        headline=headline.strip(), body=body, link=UNSET if link is None else link,
-        image=UNSET if image is None else image,
-    )  # fmt: skip
-
-
-def _split_link(text: str) -> tuple[str, str | None]:
-    """Separate a trailing `Link: https://…` line from the body."""
-    lines = text.strip().splitlines()
-    if lines:
-        match = LINK_LINE.match(lines[-1].strip())
-        if match:
-            return "\n".join(lines[:-1]).strip(), check_url("link", match.group(1))
-    return text.strip(), None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, ClassVar
 
 from relay import (
@@ -27,6 +27,8 @@ from relay.bot_settings import DiscordBots, OptionalBotName, TelegramBots
 from relay.bot_settings import DiscordBudgets as DiscordBudgets
 from relay.errors import ConfigError, InvalidUpdate
 from relay.feed_settings import FeedConfig
+from relay.i18n import DEFAULT as DEFAULT_LANGUAGE
+from relay.i18n import LANGUAGES
 from relay.labels import Template
 from relay.model import SLUG_PATTERN, Destination
 from relay.redis_settings import RedisConfig
@@ -133,6 +135,9 @@ PlatformDestination = Annotated[
     Rule('platform:chat[:thread], e.g. "telegram:-1001234567890"', parse=_destination),
     Rule(f"a platform among {', '.join(PLATFORMS)}", test=lambda d: d.platform in PLATFORMS),
 ]
+Language = Annotated[
+    str, Rule(f"a language among {', '.join(LANGUAGES)}", test=lambda lang: lang in LANGUAGES)
+]
 TopicSlugs = Annotated[tuple[str, ...], Rule("a non-empty list of topic slugs", test=bool)]
 
 
@@ -149,6 +154,7 @@ class TopicConfig:
     pin_breaking: bool = False
     link_previews: LinkPreviews = "auto"
     breaking_roles: RolesPerGuild = ()
+    language: Language = DEFAULT_LANGUAGE  # of its labels (a catalogue of relay/locale)
     template: Template = field(default_factory=Template)
 
     RETIRED_KEYS: ClassVar[dict[str, str]] = {
@@ -156,6 +162,10 @@ class TopicConfig:
         "breaking_roles, a mapping of Discord guild id to role id, e.g. "
         "{123456789012345678: 234567890123456789}",
     }
+
+    def __post_init__(self) -> None:  # the labels the template leaves out, in the language
+        labels = self.template.labels.in_language(self.language)
+        object.__setattr__(self, "template", replace(self.template, labels=labels))
 
     def breaking_role(self, guild_id: int | None) -> int | None:
         """The role to ping on breaking news in guild `guild_id`, if the topic names one."""

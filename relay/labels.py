@@ -5,7 +5,8 @@ labels, which every platform's rendering uses instead of the built-in English on
   line, in place of the topic's title).
 - `footer`: a paragraph of the body's Markdown (bold, italic, links) after each update's body.
 - `labels`: the breaking-news marker, the "Read more" link, the word before a photo's credit
-  and before an author's name.
+  and before an author's name. A label left out is the catalogue's word in the topic's
+  `language` (relay.i18n; "🔴 ТЕРМІНОВО" for `uk`); one written here wins over the catalogue.
 
 Validated when the config loads: each a single line (the footer may not hold a break either),
 within its length, with no control character; the footer parsed by the one Markdown reader.
@@ -13,11 +14,12 @@ within its length, with no control character; the footer parsed by the one Markd
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Annotated, Any
 
 from relay import markup
 from relay.errors import InvalidUpdate
+from relay.i18n import N_, translate
 from relay.model import text_field
 from relay.settings import Refused, Rule
 
@@ -54,14 +56,30 @@ Footer = Annotated[str, Rule(f"one line of Markdown of at most {MAX_LINE} charac
                              parse=_footer)]  # fmt: skip
 
 
+# The built-in labels, in English; a topic's language gives them from its catalogue
+ENGLISH = {
+    "breaking": N_("🔴 BREAKING"),
+    "read_more": N_("Read more"),
+    "photo": N_("Photo"),  # before a credit that does not say what it is: "Photo: AP"
+    "by": N_("By"),  # before the author's name: "By Jane Doe"
+}
+
+
 @dataclass(frozen=True)
 class Labels:
-    """The words renderings put around an update's own text."""
+    """The words renderings put around an update's own text ("": the built-in one, in the
+    topic's language; `in_language` fills them in)."""
 
-    breaking: Label = "🔴 BREAKING"
-    read_more: Label = "Read more"
-    photo: Label = "Photo"  # before a credit that does not say what it is: "Photo: AP"
-    by: Label = "By"  # before the author's name: "By Jane Doe"
+    breaking: Label = ""
+    read_more: Label = ""
+    photo: Label = ""
+    by: Label = ""
+
+    def in_language(self, language: str) -> Labels:
+        """These labels, each left empty the catalogue's word in `language`."""
+        said = translate(language).gettext
+        empty = {f.name: said(ENGLISH[f.name]) for f in fields(self) if not getattr(self, f.name)}
+        return replace(self, **empty) if empty else self
 
 
 @dataclass(frozen=True)
@@ -73,7 +91,7 @@ class Template:
     labels: Labels = Labels()
 
 
-DEFAULT = Template()
+DEFAULT = Template(labels=Labels().in_language("en"))
 
 
 def with_footer(body: str, template: Template) -> str:

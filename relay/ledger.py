@@ -20,6 +20,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from relay.i18n import _
 from relay.keys import Keys, as_str
 from relay.model import Destination
 from relay.scripts import Script
@@ -62,8 +63,11 @@ class Progress:
                 "failed": self.failed, "done": self.done, "platforms": platforms}  # fmt: skip
 
     def summary(self) -> str:
-        state = "done" if self.done else "in progress"
-        return f"delivered {self.delivered:,} / {self.total:,} · {self.failed:,} failed ({state})"
+        """One line for an editor, in the language of the moment (relay.i18n)."""
+        text = (_("delivered {delivered} / {total} · {failed} failed (done)") if self.done else
+                _("delivered {delivered} / {total} · {failed} failed (in progress)"))  # fmt: skip
+        return text.format(delivered=f"{self.delivered:,}", total=f"{self.total:,}",
+                           failed=f"{self.failed:,}")  # fmt: skip
 
 
 def parse_copy(raw: bytes | str | None) -> Copy | None:

@@ -224,6 +224,7 @@ def test_the_production_wheel_holds_no_emulator_code(tmp_path: Path) -> None:
     assert "relay/adapters/discord/adapter.py" in names
     desk = {n for n in names if n.startswith("relay/desk/static/")}  # the editors' desk page
     assert {f"relay/desk/static/{f}" for f in ("index.html", "desk.js", "render.js")} <= desk
+    assert {f"relay/locale/{lang}/LC_MESSAGES/relay.po" for lang in ("en", "uk")} <= set(names)
     emulator = [n for n in names if "sandbox" in n or "/demo/" in n or n.endswith(".html")]
     assert sorted(set(emulator) - desk) == []
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

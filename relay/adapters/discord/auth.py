@@ -5,6 +5,7 @@ from __future__ import annotations
 import discord
 
 from relay.config import Editors
+from relay.i18n import _, ngettext
 from relay.model import Destination
 
 # What the bot needs to deliver embeds. Attach Files is not needed: photos are embed images
@@ -58,17 +59,20 @@ class InteractionAuthority:
 
     async def may_manage(self, dest: Destination) -> str | None:
         if dest.chat_id != str(self.interaction.channel_id):
-            return "Run this command in the channel it is about."
+            return _("Run this command in the channel it is about.")
         if not self.interaction.permissions.manage_channels:
-            return "Only members with the Manage Channels permission in this channel can do that."
+            return _(
+                "Only members with the Manage Channels permission in this channel can do that."
+            )
         if self.check_bot:
             lacking = bot_lacks(self.interaction)
             if lacking:
-                return (
-                    "I cannot post here: I am missing the "
-                    + ", ".join(lacking)
-                    + " permission"
-                    + ("s" if len(lacking) > 1 else "")
-                    + " in this channel. Nothing was changed."
+                text = ngettext(
+                    "I cannot post here: I am missing the {permissions} permission in this "
+                    "channel. Nothing was changed.",
+                    "I cannot post here: I am missing the {permissions} permissions in this "
+                    "channel. Nothing was changed.",
+                    len(lacking),
                 )
+                return text.format(permissions=", ".join(lacking))
         return None

@@ -20,16 +20,20 @@ from relay.adapter import AdapterContext
 from relay.adapters.discord import render as R
 from relay.adapters.discord.auth import InteractionAuthority, is_editor
 from relay.adapters.discord.forms import UpdateForm
+from relay.adapters.discord.speech import help_reply, in_language, language
+from relay.adapters.discord.translator import CatalogueTranslator
 from relay.changes import Changes
 from relay.claims import Claims
-from relay.commands import DESCRIPTIONS, ChatKind, Invocation, Reply, counted
+from relay.commands import ChatKind, Invocation, Reply
 from relay.errors import InvalidUpdate
+from relay.i18n import N_, _, ngettext, speaking
 from relay.model import ID_PATTERN, Destination, Image, check_url, signature
+from relay.replies import DESCRIPTIONS, editors_only, invalid, no_update
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = 900  # an interaction token lives 15 minutes
 NO_MENTIONS = discord.AllowedMentions.none()
-FAILED = "The relay could not do that right now (an internal error). Nothing was changed."
+FAILED = N_("The relay could not do that right now (an internal error). Nothing was changed.")
 
 
 class RelayTree(app_commands.CommandTree[discord.Client]):
@@ -82,7 +86,10 @@ class SlashCommands:
         _register(self)
 
     async def sync(self, guild_ids: tuple[int, ...]) -> None:
-        """Per guild (instant; for development) when guild ids are configured, else globally."""
+        """Per guild (instant; for development) when guild ids are configured, else globally;
+        with the descriptions in every catalogue's language."""
+        if self.tree.translator is None:
+            await self.tree.set_translator(CatalogueTranslator())
         if not guild_ids:
             synced = await self.tree.sync()
             log.info("synced %d global commands", len(synced))
@@ -114,7 +121,7 @@ class SlashCommands:
         user = str(interaction.user.id)
         return Invocation(command, args, chat, kind, user, image=image, changes=changes,
                           author=signature(interaction.user.display_name),
-                          bot=self.bot_name)  # fmt: skip
+                          bot=self.bot_name, language=language(interaction))  # fmt: skip
 
     async def run(
         self, interaction: discord.Interaction, command: str, args: str = "", *,
@@ -127,11 +134,12 @@ class SlashCommands:
         if reply is not None and reply.ok and reply.update is not None and not reply.preview:
             self._spawn(self.follow_progress(interaction, reply.update.id))
 
+    @in_language
     async def answer(
         self, interaction: discord.Interaction, work: Awaitable[Reply]
     ) -> Reply | None:
         """Answer with `work`'s reply: at once if it is quick, else defer and edit it in."""
-        task = asyncio.ensure_future(work)
+        task = asyncio.ensure_future(work)  # in the member's language, as this method runs
         deferred = self.answer_within <= 0  # 0: always defer
         if not deferred:
             done, _ = await asyncio.wait({task}, timeout=self.answer_within)
@@ -153,17 +161,20 @@ class SlashCommands:
     def reply_kwargs(self, reply: Reply | None) -> dict[str, Any]:
         """The message for a reply; a preview shows the update's first message as rendered."""
         if reply is None:
-            return {"content": FAILED, "allowed_mentions": NO_MENTIONS}
+            return {"content": _(FAILED), "allowed_mentions": NO_MENTIONS}
         kwargs: dict[str, Any] = {"content": reply.text[:2000], "allowed_mentions": NO_MENTIONS}
         topic = self.commands.config.topic(reply.update.topic) if reply.update else None
         if reply.preview and reply.update is not None and topic is not None:
             messages = R.render(reply.update, topic)
             kwargs["embeds"] = [discord.Embed.from_dict(e) for e in messages[0]["embeds"]]
             if len(messages) > 1:
-                more = counted(len(messages) - 1, "more message")
-                kwargs["content"] += f" (continues in {more})"
+                n = len(messages) - 1
+                more = ngettext(" (continues in {count} more message)",
+                                " (continues in {count} more messages)", n)  # fmt: skip
+                kwargs["content"] += more.format(count=n)
         return kwargs
 
+    @in_language
     async def follow_progress(self, interaction: discord.Interaction, update_id: str) -> None:
         """A follow-up with the delivery progress, edited in place until the fan-out is done."""
         loop = asyncio.get_running_loop()
@@ -185,16 +196,17 @@ class SlashCommands:
     async def _progress_text(self, update_id: str) -> tuple[str, bool]:
         progress = await self.commands.progress(update_id)
         if progress is None:
-            return "Delivery: waiting for the fan-out…", False
-        return f"Delivery: {progress.summary()}", progress.done
+            return _("Delivery: waiting for the fan-out…"), False
+        return _("Delivery: {progress}").format(progress=progress.summary()), progress.done
 
     # -- editor forms ------------------------------------------------------------------------------
 
+    @in_language
     async def open_form(
         self, interaction: discord.Interaction, command: str, topic: str | None, breaking: bool
     ) -> None:
         if not is_editor(interaction, self.editors):
-            await self.refuse(interaction, f"Only the newsroom's editors can use /{command}.")
+            await self.refuse(interaction, editors_only(command))
             return
 
         async def submitted(inter: discord.Interaction, form: UpdateForm) -> None:
@@ -202,34 +214,37 @@ class SlashCommands:
             head = f"{slug} --breaking" if breaking else slug
             await self.submit(inter, command, head, form)
 
-        title = "New update" if command == "post" else "Preview an update"
+        title = _("New update") if command == "post" else _("Preview an update")
         await interaction.response.send_modal(
             UpdateForm(title=title, custom_id=f"relay:{command}", on_submit=submitted, topic=topic)
         )
 
+    @in_language
     async def open_edit_form(self, interaction: discord.Interaction, update_id: str) -> None:
         if not is_editor(interaction, self.editors):
-            await self.refuse(interaction, "Only the newsroom's editors can use /edit.")
+            await self.refuse(interaction, editors_only("edit"))
             return
         valid = ID_PATTERN.match(update_id)
         current = await self.registry.latest(update_id) if valid else None
         if current is None:
-            await self.refuse(interaction, f"There is no update with id {update_id}.")
+            await self.refuse(interaction, no_update(update_id))
             return
 
         async def submitted(inter: discord.Interaction, form: UpdateForm) -> None:
             try:
                 changes = form.changes(current)  # against what the form showed, not the latest
             except InvalidUpdate as exc:
-                await self.refuse(inter, f"Nothing was changed: {exc.field}: {exc.message}.")
+                with speaking(language(inter)):
+                    await self.refuse(inter, invalid(exc))
                 return
             await self.run(inter, "edit", update_id, changes=changes)
 
         await interaction.response.send_modal(
-            UpdateForm(title=f"Edit {update_id}"[:45], custom_id="relay:edit",
+            UpdateForm(title=_("Edit {id}").format(id=update_id)[:45], custom_id="relay:edit",
                        on_submit=submitted, with_topic=False, current=current)
         )  # fmt: skip
 
+    @in_language
     async def submit(
         self, interaction: discord.Interaction, command: str, head: str, form: UpdateForm
     ) -> None:
@@ -240,7 +255,7 @@ class SlashCommands:
                 check_url("link", link)
             photo = form.photo()
         except InvalidUpdate as exc:
-            await self.refuse(interaction, f"Nothing was changed: {exc.field}: {exc.message}.")
+            await self.refuse(interaction, invalid(exc))
             return
         args = f"{head} {form.headline.value.strip()}\n{form.body_text}"
         if link:
@@ -249,29 +264,6 @@ class SlashCommands:
 
     async def refuse(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-
-
-HELP = (
-    "This bot relays the newsroom's live updates into this channel.",
-    "",
-    "/topics: list the topics",
-    "/subscribe topic: receive a topic in this channel (needs Manage Channels)",
-    "/unsubscribe topic: stop receiving a topic, or all",
-    "/subscriptions: what this channel receives",
-)
-EDITOR_HELP = (
-    "",
-    "Editors:",
-    "/post [topic] [breaking]: opens a form (headline, body, link, photo) and publishes it",
-    "/preview [topic] [breaking]: the same form; shows the update rendered, publishes nothing",
-    "/edit id: opens the update in a form; what you leave as it is stays as it is",
-    "/delete id: withdraws the update everywhere",
-)
-
-
-async def help_reply(auth: InteractionAuthority) -> Reply:
-    """/help as Discord spells it: slash commands and their options, the forms for editors."""
-    return Reply("\n".join(HELP + (EDITOR_HELP if await auth.is_editor() else ())))
 
 
 def _register(s: SlashCommands) -> None:
@@ -293,7 +285,8 @@ def _register(s: SlashCommands) -> None:
     ) -> list[app_commands.Choice[str]]:
         dest = Destination("discord", str(interaction.channel_id))
         slugs = await s.subscriptions.topics(dest)
-        choices = [app_commands.Choice(name="all topics", value="all")]
+        with speaking(language(interaction)):
+            choices = [app_commands.Choice(name=_("all topics"), value="all")]
         choices += [app_commands.Choice(name=slug, value=slug) for slug in slugs]
         return [c for c in choices if current.lower() in c.value][:25]
 
@@ -301,7 +294,7 @@ def _register(s: SlashCommands) -> None:
     managers = app_commands.default_permissions(manage_channels=True)
 
     @tree.command(name="subscribe", description=DESCRIPTIONS["subscribe"])
-    @app_commands.describe(topic="The topic to receive in this channel")
+    @app_commands.describe(topic=N_("The topic to receive in this channel"))
     @app_commands.autocomplete(topic=topic_choices)
     @guild_only
     @managers
@@ -309,7 +302,7 @@ def _register(s: SlashCommands) -> None:
         await s.run(interaction, "subscribe", topic, check_bot=True)
 
     @tree.command(name="unsubscribe", description=DESCRIPTIONS["unsubscribe"])
-    @app_commands.describe(topic="The topic to stop, or all")
+    @app_commands.describe(topic=N_("The topic to stop, or all"))
     @app_commands.autocomplete(topic=subscribed_choices)
     @guild_only
     @managers
@@ -339,7 +332,7 @@ def _register(s: SlashCommands) -> None:
         await s.answer(interaction, help_reply(auth))
 
     @tree.command(name="post", description=DESCRIPTIONS["post"])
-    @app_commands.describe(topic="Prefill the topic", breaking="Mark it as breaking news")
+    @app_commands.describe(topic=N_("Prefill the topic"), breaking=N_("Mark it as breaking news"))
     @app_commands.autocomplete(topic=topic_choices)
     @guild_only
     async def post(
@@ -348,7 +341,8 @@ def _register(s: SlashCommands) -> None:
         await s.open_form(interaction, "post", topic, breaking)
 
     @tree.command(name="preview", description=DESCRIPTIONS["preview"])
-    @app_commands.describe(topic="Prefill the topic", breaking="Preview it as breaking news")
+    @app_commands.describe(topic=N_("Prefill the topic"),
+                           breaking=N_("Preview it as breaking news"))  # fmt: skip
     @app_commands.autocomplete(topic=topic_choices)
     @guild_only
     async def preview(
@@ -357,13 +351,13 @@ def _register(s: SlashCommands) -> None:
         await s.open_form(interaction, "preview", topic, breaking)
 
     @tree.command(name="edit", description=DESCRIPTIONS["edit"])
-    @app_commands.describe(id="The update id (from the confirmation of /post)")
+    @app_commands.describe(id=N_("The update id (from the confirmation of /post)"))
     @guild_only
     async def edit(interaction: discord.Interaction, id: str) -> None:
         await s.open_edit_form(interaction, id.strip())
 
     @tree.command(name="delete", description=DESCRIPTIONS["delete"])
-    @app_commands.describe(id="The update id (from the confirmation of /post)")
+    @app_commands.describe(id=N_("The update id (from the confirmation of /post)"))
     @guild_only
     async def delete(interaction: discord.Interaction, id: str) -> None:
         await s.run(interaction, "delete", id.strip())

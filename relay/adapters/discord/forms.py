@@ -6,6 +6,7 @@ The photo is one field of lines: its URL, then the credit, then the caption (whi
 over several lines), so caption and credit are there to see and change. A body longer than an
 input holds is not shown at all (a text in its place says so) and stays as it is: a cut body in
 the form would cut the update the moment the editor changed a word of it.
+The labels are in the editor's language (the language of the moment: relay.i18n).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from dataclasses import dataclass
 import discord
 
 from relay.changes import UNSET, Changes
+from relay.i18n import N_, _
 from relay.model import MAX_HEADLINE, Image, Update, parse_image
 
 BODY_MAX = 4000  # Discord's limit for a text input
-PHOTO_LABEL = "Photo: URL, credit, caption (one per line)"
-PHOTO_HINT = "https://…/photo.jpg, then the credit, then the caption. Empty: no photo."
+PHOTO_LABEL = N_("Photo: URL, credit, caption (one per line)")  # at most 45 characters
+PHOTO_HINT = N_("https://…/photo.jpg, then the credit, then the caption. Empty: no photo.")
 
 
 def photo_text(image: Image | None) -> str:
@@ -40,11 +42,11 @@ def parse_photo(text: str) -> Image | None:
 
 
 def long_body_note(body: str) -> str:
-    return (
-        f"The body ({len(body):,} characters) is longer than a form holds ({BODY_MAX:,}): "
-        "it is not shown here and stays exactly as it is. To change it, edit the update over "
-        "the HTTP API (PATCH /v1/updates/<id>) or with /edit on Telegram."
-    )
+    return _(
+        "The body ({length} characters) is longer than a form holds ({limit}): it is not "
+        "shown here and stays exactly as it is. To change it, edit the update over the HTTP "
+        "API (PATCH /v1/updates/<id>) or with /edit on Telegram."
+    ).format(length=f"{len(body):,}", limit=f"{BODY_MAX:,}")
 
 
 class UpdateForm(discord.ui.Modal):
@@ -66,11 +68,11 @@ class UpdateForm(discord.ui.Modal):
         self.topic: discord.ui.TextInput[UpdateForm] | None = None
         if with_topic:
             self.topic = discord.ui.TextInput(
-                label="Topic", custom_id="topic", default=topic, max_length=32
+                label=_("Topic"), custom_id="topic", default=topic, max_length=32
             )
             self.add_item(self.topic)
         self.headline: discord.ui.TextInput[UpdateForm] = discord.ui.TextInput(
-            label="Headline", custom_id="headline", max_length=MAX_HEADLINE,
+            label=_("Headline"), custom_id="headline", max_length=MAX_HEADLINE,
             default=current.headline if current else None,
         )  # fmt: skip
         self.add_item(self.headline)
@@ -80,17 +82,17 @@ class UpdateForm(discord.ui.Modal):
             self.add_item(discord.ui.TextDisplay(long_body_note(current.body if current else "")))
         else:
             self.body = discord.ui.TextInput(
-                label="Body", custom_id="body", style=discord.TextStyle.paragraph,
+                label=_("Body"), custom_id="body", style=discord.TextStyle.paragraph,
                 required=False, max_length=BODY_MAX, default=shown.body if shown else None,
             )  # fmt: skip
             self.add_item(self.body)
         self.link: discord.ui.TextInput[UpdateForm] = discord.ui.TextInput(
-            label="Link (Read more)", custom_id="link", required=False, max_length=2048,
+            label=_("Link (Read more)"), custom_id="link", required=False, max_length=2048,
             default=current.link if current and current.link else None,
         )  # fmt: skip
         self.image: discord.ui.TextInput[UpdateForm] = discord.ui.TextInput(
-            label=PHOTO_LABEL, custom_id="image", style=discord.TextStyle.paragraph,
-            required=False, max_length=BODY_MAX, placeholder=PHOTO_HINT,
+            label=_(PHOTO_LABEL), custom_id="image", style=discord.TextStyle.paragraph,
+            required=False, max_length=BODY_MAX, placeholder=_(PHOTO_HINT),
             default=(shown.image or None) if shown else None,
         )  # fmt: skip
         self.add_item(self.link)

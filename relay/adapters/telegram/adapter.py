@@ -15,6 +15,7 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
 
+from relay import i18n
 from relay.adapter import SHARED_MARGIN, Adapter, AdapterContext, Budget, Pace, no_pace
 from relay.adapters.telegram.delivery import Delivery, translate
 from relay.adapters.telegram.handlers import CommandListener, log_error
@@ -29,10 +30,11 @@ from relay.adapters.telegram.webhook import (
 )
 from relay.bot_settings import TelegramBot, telegram_bots
 from relay.claims import PollLease
-from relay.commands import DESCRIPTIONS, EDITORS, EVERYONE
+from relay.commands import EDITORS, EVERYONE
 from relay.config import Config, TopicConfig
 from relay.health import Health
 from relay.model import Destination, Update
+from relay.replies import DESCRIPTIONS
 
 log = logging.getLogger(__name__)
 
@@ -311,19 +313,24 @@ class TelegramAdapter(Adapter):
         return self.calls.seen.health(60.0, polling=False)
 
     async def register_commands(self) -> None:
-        """setMyCommands: everyone's commands by default, editors' in each editor's chat."""
-        everyone = [BotCommand(c, DESCRIPTIONS[c]) for c in EVERYONE]
-        editors = everyone + [BotCommand(c, DESCRIPTIONS[c]) for c in EDITORS]
-        try:
-            await self.bot.set_my_commands(everyone, scope=BotCommandScopeDefault())
-        except TelegramError as exc:  # the menu is a convenience; commands work without it
-            log.warning("commands not registered: %s", exc)
-            return
-        for user_id in sorted(self.config.editors.telegram_users):
+        """setMyCommands: everyone's commands by default, editors' in each editor's chat; in
+        English for every user, then per catalogue for the users of its language."""
+        for language in sorted(i18n.LANGUAGES, key=lambda lang: lang != i18n.DEFAULT):
+            said, code = i18n.translate(language).gettext, None
+            if language != i18n.DEFAULT:
+                code = language
+            everyone = [BotCommand(c, said(DESCRIPTIONS[c])) for c in EVERYONE]
+            editors = everyone + [BotCommand(c, said(DESCRIPTIONS[c])) for c in EDITORS]
             try:
-                await self.bot.set_my_commands(editors, scope=BotCommandScopeChat(user_id))
-            except TelegramError as exc:  # the editor has not started the bot yet
-                log.warning("editor commands not set user=%s: %s", user_id, exc)
+                await self.bot.set_my_commands(everyone, BotCommandScopeDefault(), code)
+            except TelegramError as exc:  # the menu is a convenience; commands work without it
+                log.warning("commands not registered language=%s: %s", language, exc)
+                return
+            for user_id in sorted(self.config.editors.telegram_users):
+                try:
+                    await self.bot.set_my_commands(editors, BotCommandScopeChat(user_id), code)
+                except TelegramError as exc:  # the editor has not started the bot yet
+                    log.warning("editor commands not set user=%s: %s", user_id, exc)
 
     async def aclose(self) -> None:
         if self._poller is not None:

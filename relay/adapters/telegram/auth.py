@@ -9,6 +9,7 @@ from telegram.error import TelegramError
 
 from relay.adapters.telegram.delivery import chat_ref
 from relay.config import Config
+from relay.i18n import _
 from relay.model import Destination
 
 log = logging.getLogger(__name__)
@@ -48,22 +49,21 @@ class TelegramAuthority:
         if not remote and self.as_chat:
             return None
         if self.user_id is None:
-            return "I can't tell who sent this command, so I can't check that you are an admin."
+            return _("I can't tell who sent this command, so I can't check that you are an admin.")
         if not remote:
             if await self._status(dest, self.user_id) in ADMIN:
                 return None
-            return "Sorry, only this chat's administrators can change what it receives."
+            return _("Sorry, only this chat's administrators can change what it receives.")
         bot_ok = await self._bot_can_post(dest)
         user_ok = bot_ok and await self._status(dest, self.user_id) in ADMIN
         if bot_ok and user_ok:
             return None
         name = await self._name(dest)
         if not bot_ok:
-            return (
-                f"I am not an administrator of {name}: add me as an admin who can post "
-                "messages there, then try again."
-            )
-        return f"You are not an administrator of {name}, so you can't manage what it receives."
+            return _("I am not an administrator of {chat}: add me as an admin who can post "
+                     "messages there, then try again.").format(chat=name)  # fmt: skip
+        text = _("You are not an administrator of {chat}, so you can't manage what it receives.")
+        return text.format(chat=name)
 
     async def _name(self, dest: Destination) -> str:
         if dest.chat_id.startswith("@"):
@@ -71,7 +71,7 @@ class TelegramAuthority:
         try:
             chat = await self.bot.get_chat(chat_ref(dest.chat_id))
         except TelegramError:
-            return "that chat"
+            return _("that chat")
         return f"@{chat.username}" if chat.username else f"“{chat.title or chat.id}”"
 
     async def _status(self, dest: Destination, user_id: int) -> str | None:

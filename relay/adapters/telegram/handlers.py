@@ -33,13 +33,25 @@ from relay.adapters.telegram.render import render
 from relay.budgets import Budget, Budgets
 from relay.commands import EDITORS, EVERYONE, ChatKind, Commands, Invocation, Reply
 from relay.config import Config
+from relay.i18n import LANGUAGES, _, speaking, translate
 from relay.model import Destination, Image, signature
+from relay.replies import EDITED, PUBLISHED
 from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
 _COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{3,32}))?(?=\s|$)")
-_CONFIRMATION = re.compile(r"\b(?:Published|Edited) update (?P<id>[A-Za-z0-9_.-]{1,64})\b")
+
+
+# the answer to /post or /edit, in any language, up to its update id
+def _confirmations() -> re.Pattern[str]:
+    heads = {translate(lang).gettext(msg).partition("{id}")[0] for lang in LANGUAGES
+             for msg in (PUBLISHED, EDITED)}  # fmt: skip
+    either = "|".join(re.escape(h) for h in sorted(heads, key=len, reverse=True))
+    return re.compile(rf"(?:{either})(?P<id>[A-Za-z0-9_.-]{{1,64}})\b")
+
+
+_CONFIRMATION = _confirmations()
 # a chat Destination accepts: no leading zero, at most 20 digits (\Z: no trailing newline)
 _REMOTE = re.compile(r"(?:@[A-Za-z][A-Za-z0-9_]{3,31}|-[1-9]\d{4,19})\Z")
 _REMOTE_COMMANDS = ("subscribe", "unsubscribe", "subscriptions")
@@ -146,17 +158,21 @@ class CommandListener:
         if kind is ChatKind.PRIVATE and command in _REMOTE_COMMANDS:
             args, ref = split_target(args)
             target = await self._resolve(ref) if ref is not None else None
+        language = msg.from_user.language_code if user_id is not None and msg.from_user else None
         inv = Invocation(
             command, args, chat, kind, str(user_id or ""), target=target,
             image=self._image(msg), reply_to_update=self._replied_update(msg),
             author=_author(msg) if user_id is not None else "", bot=self.bot_name,
+            language=language or "",
         )  # fmt: skip
         auth = TelegramAuthority(self.bot, self.config, user_id, chat, as_chat=as_chat)
         try:
             reply = await self.commands.handle(inv, auth)
         except Exception:  # Redis down, say: the user still gets an answer
             log.exception("command /%s failed chat=%s user=%s", command, chat, user_id)
-            reply = Reply("Sorry, that did not work on our side. Please try again later.", ok=False)
+            with speaking(inv.language):
+                reply = Reply(_("Sorry, that did not work on our side. Please try again later."),
+                              ok=False)  # fmt: skip
         log.info("command /%s chat=%s user=%s ok=%s", command, chat, user_id, reply.ok)
         sent = await self._reply(chat, msg, reply, kind)
         if kind is ChatKind.CHANNEL:  # keep the channel clean: the command post goes
@@ -165,7 +181,8 @@ class CommandListener:
                 self._background(self._remove_later(sent, chat))
         tracked = reply.update is not None and not reply.preview and command in EDITORS
         if sent is not None and tracked and reply.update is not None:
-            self._background(self._progress(chat, sent, reply.text, reply.update.id))
+            progress = self._progress(chat, sent, reply.text, reply.update.id, inv.language)
+            self._background(progress)
 
     async def _remove_later(self, sent: Message, chat: Destination) -> None:
         await asyncio.sleep(self.channel_answer_seconds)
@@ -226,7 +243,9 @@ class CommandListener:
             return None
         return sent
 
-    async def _progress(self, chat: Destination, sent: Message, text: str, update_id: str) -> None:
+    async def _progress(
+        self, chat: Destination, sent: Message, text: str, update_id: str, language: str = ""
+    ) -> None:
         """Edit the confirmation in place with the fan-out progress until it is done.
 
         An edit in progress goes only if the chat's budget has a slot open now (the next
@@ -240,7 +259,8 @@ class CommandListener:
             progress = await self.commands.progress(update_id)
             if progress is None:
                 continue
-            summary = progress.summary()
+            with speaking(language):  # the editor's, as the confirmation it extends
+                summary = progress.summary()
             if summary != shown:
                 if progress.done:
                     await self._turn(chat)

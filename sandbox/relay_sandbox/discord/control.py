@@ -248,11 +248,13 @@ class Control:
         options: Mapping[str, Any] | None = None,
         *,
         subcommand: str | None = None,
+        locale: str = "en-US",
     ) -> InteractionHandle:
-        """A member runs `/name options…`: INTERACTION_CREATE (type 2) to the app's sessions."""
+        """A member runs `/name options…`: INTERACTION_CREATE (type 2) to the app's sessions;
+        `locale` is the member's client language, as Discord sends it ("uk", "en-US")."""
         return self.invoker.command(
             app_id=app_id, guild_id=guild_id, channel_id=channel_id, user_id=user_id,
-            name=name, options=options, subcommand=subcommand,
+            name=name, options=options, subcommand=subcommand, locale=locale,
         )  # fmt: skip
 
     def autocomplete(
@@ -264,11 +266,13 @@ class Control:
         name: str,
         options: Mapping[str, Any],
         focused: str,
+        *,
+        locale: str = "en-US",
     ) -> InteractionHandle:
         """A member types into option `focused`: INTERACTION_CREATE (type 4)."""
         return self.invoker.command(
             app_id=app_id, guild_id=guild_id, channel_id=channel_id, user_id=user_id,
-            name=name, options=options, focused=focused,
+            name=name, options=options, focused=focused, locale=locale,
         )  # fmt: skip
 
     def submit_modal(
@@ -279,11 +283,13 @@ class Control:
         user_id: int,
         custom_id: str,
         values: Mapping[str, str],
+        *,
+        locale: str = "en-US",
     ) -> InteractionHandle:
         """A member submits a modal: INTERACTION_CREATE (type 5)."""
         return self.invoker.modal_submit(
             app_id=app_id, guild_id=guild_id, channel_id=channel_id, user_id=user_id,
-            custom_id=custom_id, values=values,
+            custom_id=custom_id, values=values, locale=locale,
         )  # fmt: skip
 
     def age_interaction(self, handle: InteractionHandle, seconds: float) -> None:

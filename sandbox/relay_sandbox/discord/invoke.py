@@ -96,8 +96,9 @@ class Invoker:
         self.hub = hub
 
     def _base(
-        self, app_id: int, guild_id: int, channel_id: int, user_id: int, itype: int
-    ) -> Interaction:
+        self, app_id: int, guild_id: int, channel_id: int, user_id: int, itype: int,
+        locale: str = "en-US",
+    ) -> Interaction:  # fmt: skip
         w = self.world
         app, guild, channel = w.apps.get(app_id), w.guilds.get(guild_id), w.channels.get(channel_id)
         if app is None or guild is None or channel is None or user_id not in guild.members:
@@ -126,7 +127,7 @@ class Invoker:
             "channel": {**payloads.channel(channel), "permissions": str(member_perms)},
             "member": payloads.member(w, guild.members[user_id], permissions=member_perms),
             "app_permissions": str(w.permissions_in(channel, app.bot_user_id)),
-            "locale": "en-US",
+            "locale": locale,  # the member's client language
             "guild_locale": "en-US",
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild_id)},
@@ -152,6 +153,7 @@ class Invoker:
         options: Mapping[str, Any] | None = None,
         subcommand: str | None = None,
         focused: str | None = None,
+        locale: str = "en-US",
     ) -> InteractionHandle:
         """Invoke (or autocomplete, when `focused` names an option) a registered command."""
         cmd = next(
@@ -172,7 +174,7 @@ class Invoker:
         if cmd is None:
             raise NotFoundInState(f"command {name!r} is not registered for app {app_id}")
         itype = AUTOCOMPLETE if focused else APPLICATION_COMMAND
-        it = self._base(app_id, guild_id, channel_id, user_id, itype)
+        it = self._base(app_id, guild_id, channel_id, user_id, itype, locale)
         opts = _options(options, focused)
         if subcommand:
             opts = [{"name": subcommand, "type": 1, "options": opts}]
@@ -194,9 +196,10 @@ class Invoker:
         user_id: int,
         custom_id: str,
         values: Mapping[str, str],
+        locale: str = "en-US",
     ) -> InteractionHandle:
         """Submit a modal whose text inputs have the given custom ids and values."""
-        it = self._base(app_id, guild_id, channel_id, user_id, MODAL_SUBMIT)
+        it = self._base(app_id, guild_id, channel_id, user_id, MODAL_SUBMIT, locale)
         rows = [
             {"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]}
             for k, v in values.items()

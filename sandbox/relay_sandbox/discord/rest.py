@@ -27,7 +27,7 @@ from relay_sandbox.discord.state import (
     Message,
     World,
 )
-from relay_sandbox.discord.validate import is_empty_message, validate
+from relay_sandbox.discord.validate import is_empty_message, validate, validate_localizations
 
 
 def _app(call: Call) -> Application:
@@ -294,6 +294,7 @@ class BotApi:
                 {"_errors": [{"code": "BASE_TYPE_ARRAY", "message": "Must be an array."}]}
             )
         validate(body, COMMANDS_FIELDS, message=False)
+        validate_localizations(body)
         old = {(c.name, c.type): c for c in self._scoped(app.id, guild_id)}
         for c in old.values():
             del self.world.commands[c.id]

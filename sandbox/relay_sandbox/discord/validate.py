@@ -246,3 +246,38 @@ def validate(
     if message and isinstance(body, dict):
         check_message_rules(body, errs, prefix=prefix)
     errs.raise_if_any()
+
+
+# Discord's locales (DSPEC AvailableLocalesEnum): the keys a command's localizations may use
+LOCALES = frozenset({
+    "ar", "bg", "cs", "da", "de", "el", "en-GB", "en-US", "es-419", "es-ES", "fi", "fr", "he",
+    "hi", "hr", "hu", "id", "it", "ja", "ko", "lt", "nl", "no", "pl", "pt-BR", "ro", "ru",
+    "sv-SE", "th", "tr", "uk", "vi", "zh-CN", "zh-TW",
+})  # fmt: skip
+_LOCALIZED = (("name_localizations", 32), ("description_localizations", 100))
+
+
+def validate_localizations(commands: list[Any]) -> None:
+    """A command's and its options' name/description localizations: known locales, each text
+    1-32 (name) or 1-100 (description) characters; raise 50035 Invalid Form Body otherwise."""
+    errs = FormErrors()
+    stack: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+        ((str(i),), c) for i, c in enumerate(commands) if isinstance(c, dict)
+    ]
+    while stack:
+        path, item = stack.pop()
+        for key, high in _LOCALIZED:
+            texts = item.get(key)
+            for locale, text in (texts or {}).items() if isinstance(texts, dict) else ():
+                where = (*path, key, str(locale))
+                if locale not in LOCALES:
+                    errs.add(where, "BASE_TYPE_CHOICES",
+                             f"Value must be one of {{{', '.join(sorted(LOCALES))}}}.")  # fmt: skip
+                elif not isinstance(text, str) or not 1 <= len(text) <= high:
+                    length = f"Must be between 1 and {high} in length."
+                    errs.add(where, "BASE_TYPE_BAD_LENGTH", length)
+        options = item.get("options")
+        for j, option in enumerate(options if isinstance(options, list) else []):
+            if isinstance(option, dict):
+                stack.append(((*path, "options", str(j)), option))
+    errs.raise_if_any()

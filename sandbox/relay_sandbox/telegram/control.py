@@ -70,10 +70,12 @@ class TelegramControl:
         )
 
     def create_user(
-        self, first_name: str, *, username: str | None = None, last_name: str | None = None
-    ) -> User:
-        """A person (with their private chat)."""
-        return self.engine.world.add_user(first_name, username=username, last_name=last_name)
+        self, first_name: str, *, username: str | None = None, last_name: str | None = None,
+        language_code: str | None = None,
+    ) -> User:  # fmt: skip
+        """A person (with their private chat); `language_code`: their app's language ("uk")."""
+        return self.engine.world.add_user(first_name, username=username, last_name=last_name,
+                                          language_code=language_code)  # fmt: skip
 
     def create_chat(
         self,

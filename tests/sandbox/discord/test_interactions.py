@@ -353,3 +353,26 @@ def _find_text_input(components: list[dict[str, object]]) -> str:
             if found:
                 return found
     return ""
+
+
+async def test_command_localizations_are_checked_as_discord_does(
+    bot_client: discord.Client, newsroom: Newsroom, sandbox: DiscordSandbox
+) -> None:
+    app_id = newsroom.bot.application_id
+    good = {"name": "topics", "description": "List topics", "type": 1,
+            "description_localizations": {"uk": "Список тем"},
+            "options": [{"name": "topic", "description": "A topic", "type": 3,
+                         "description_localizations": {"uk": "Тема"}}]}  # fmt: skip
+    await bot_client.http.bulk_upsert_global_commands(app_id, [good])
+    [stored] = [c.payload for c in sandbox.world.commands.values() if c.name == "topics"]
+    assert stored["description_localizations"] == {"uk": "Список тем"}
+    for bad in ({"description_localizations": {"ua": "Список тем"}},  # no such locale
+                {"description_localizations": {"uk": "т" * 101}},
+                {"name_localizations": {"uk": ""}}):  # fmt: skip
+        with pytest.raises(discord.HTTPException) as refused:
+            await bot_client.http.bulk_upsert_global_commands(app_id, [{**good, **bad}])
+        assert refused.value.code == 50035, bad
+    option = {**good, "options": [{**good["options"][0], "description_localizations": {"xx": "?"}}]}
+    with pytest.raises(discord.HTTPException) as nested:
+        await bot_client.http.bulk_upsert_global_commands(app_id, [option])
+    assert "options" in str(nested.value.text)
