@@ -33,6 +33,7 @@ OWNERS: dict[str, frozenset[str]] = {
     "relay/subscriptions.py": frozenset(
         {"topic_subscribers", "destination_topics", "destinations", "config_channels", "bound_bot"}
     ),
+    "relay/chat_settings.py": frozenset({"chat_settings"}),
     "relay/ledger.py": frozenset(
         {"ledger", "targets", "target_counts", "progress", "progress_index"}
     ),
