@@ -109,7 +109,7 @@ class Subscriptions:
             for topic in wanted:
                 pipe.srem(self.keys.topic_subscribers(topic), key)
             pipe.srem(self.keys.destination_topics(key), *wanted)
-            self.settings.forget_in(pipe, key, wanted)
+            self.settings.forget_in(pipe, key, None if len(wanted) == len(current) else wanted)
             await pipe.execute()
         if len(wanted) == len(current):
             async with self.client.pipeline(transaction=False) as pipe:

@@ -13,7 +13,13 @@ from typing import Any
 from aiohttp import web
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    MessageHandler,
+    filters,
+)
 
 from relay.adapter import SHARED_MARGIN, Adapter, AdapterContext, Budget, Pace, no_pace
 from relay.adapters.telegram.delivery import Delivery, translate
@@ -32,6 +38,8 @@ from relay.claims import PollLease
 from relay.commands import DESCRIPTIONS, EDITORS, EVERYONE
 from relay.config import Config, TopicConfig
 from relay.health import Health
+from relay.menus import DESCRIPTIONS as MENU_DESCRIPTIONS
+from relay.menus import MENU_COMMANDS
 from relay.model import Destination, Update
 
 log = logging.getLogger(__name__)
@@ -236,6 +244,7 @@ class TelegramAdapter(Adapter):
                 self.listener.on_update,
             )
         )
+        self.app.add_handler(CallbackQueryHandler(self.listener.menus.on_callback))
         self.app.add_error_handler(log_error)
         await self.app.initialize()
         self._bot_ready = True
@@ -313,6 +322,7 @@ class TelegramAdapter(Adapter):
     async def register_commands(self) -> None:
         """setMyCommands: everyone's commands by default, editors' in each editor's chat."""
         everyone = [BotCommand(c, DESCRIPTIONS[c]) for c in EVERYONE]
+        everyone += [BotCommand(c, MENU_DESCRIPTIONS[c]) for c in MENU_COMMANDS]
         editors = everyone + [BotCommand(c, DESCRIPTIONS[c]) for c in EDITORS]
         try:
             await self.bot.set_my_commands(everyone, scope=BotCommandScopeDefault())

@@ -1,0 +1,181 @@
+"""`/settings` end to end: `relay run` as a subprocess against the sandboxes and the test Valkey.
+
+A reader in a private chat and a group's admin change their settings with the menu's buttons;
+a group member who is no admin is refused; the sender obeys each setting (read from the
+sandbox's request log and transcripts): routine updates silent, link previews off, and no copy
+of a routine update in a chat that wants breaking news only. `relay subscriptions` shows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+import yaml
+from relay_sandbox.telegram.limits import TelegramLimits
+from relay_sandbox.telegram.render import DisplayedMessage
+from relay_sandbox.telegram.server import TelegramSandbox
+
+from relay.config import Config
+
+from .conftest import BASE_CONFIG
+from .helpers import call_api, free_port
+from .test_busy_hour import settled, until
+from .test_supervision import _healthy
+
+API_TOKEN = "settings-api-token"
+
+
+class Run:
+    """`relay run` with the Telegram sandbox's bot, and the API to post through."""
+
+    def __init__(self, tg: TelegramSandbox) -> None:
+        self.tg = tg
+        self.bot = tg.control.create_bot("relay_bot", first_name="Newsroom")
+        self.port = free_port()
+        self.proc: asyncio.subprocess.Process | None = None
+        self.cfg: Path | None = None
+
+    async def start(self, tmp: Path, redis_url: str | None) -> None:
+        data: dict[str, Any] = {
+            **BASE_CONFIG, "redis": {"url": redis_url}, "console": {"enabled": False},
+            "api": {"enabled": True, "port": self.port},
+            "telegram": {"enabled": True, "api_url": self.tg.base_url, "token_env": "TG_TOKEN"},
+        }  # fmt: skip
+        self.cfg = tmp / "relay.yaml"
+        self.cfg.write_text(yaml.safe_dump(data))
+        env = {**os.environ, "TG_TOKEN": self.bot.token, "RELAY_API_TOKEN": API_TOKEN}
+        with (tmp / "relay.log").open("wb") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "relay.cli", "--config", str(self.cfg), "run",
+                stdout=log, stderr=subprocess.STDOUT, env=env,
+            )  # fmt: skip
+        await _healthy(self.port, self.proc)
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+    async def post(self, **update: Any) -> str:
+        return str((await call_api(self.port, API_TOKEN, "POST", "/updates", update))["id"])
+
+    def cli(self, *args: str) -> str:
+        assert self.cfg is not None
+        done = subprocess.run([sys.executable, "-m", "relay.cli", "--config", str(self.cfg),
+                               *args], capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def shown(self, chat: int) -> list[DisplayedMessage]:
+        private = self.bot if chat > 0 else None
+        return list(self.tg.control.transcript(chat, bot=private))
+
+    async def menu(self, chat: int, want: Callable[[list[str]], bool]) -> DisplayedMessage:
+        """The bot's latest message with a keyboard in `chat`, once its labels satisfy `want`."""
+        found: list[DisplayedMessage] = []
+
+        async def ready() -> bool:
+            menus = [m for m in self.shown(chat) if m.sender_id == self.bot.id and m.reply_markup]
+            found[:] = menus[-1:]
+            return bool(found) and want(labels(found[0]))
+
+        await until(ready, within=30, every=0.05)
+        return found[0]
+
+    async def press(self, user: int, chat: int, msg: DisplayedMessage, data: str) -> Any:
+        """Press a button; the bot's answer to the callback query."""
+        private = self.bot if chat > 0 else None
+        query = self.tg.control.press_button(user, chat, msg.message_id, data, bot=private)
+        await until(lambda: _true(self.tg.control.callback_answer(query) is not None), within=30)
+        return self.tg.control.callback_answer(query)
+
+
+def labels(msg: DisplayedMessage) -> list[str]:
+    assert msg.reply_markup is not None
+    return [b["text"] for row in msg.reply_markup["inline_keyboard"] for b in row]
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+@pytest.fixture
+async def run() -> AsyncIterator[Run]:
+    async with TelegramSandbox(limits=TelegramLimits.off()) as tg:
+        world = Run(tg)
+        try:
+            yield world
+        finally:
+            await world.stop()
+
+
+@pytest.mark.timeout(300)
+async def test_settings_menus_change_what_each_chat_receives(
+    run: Run, tmp_path: Path, config: Config, client: aioredis.Redis
+) -> None:
+    tg = run.tg
+    reader = tg.control.create_user("Ann")
+    owner, member = tg.control.create_user("Olga"), tg.control.create_user("Max")
+    group = tg.control.create_chat("supergroup", "Readers", creator=owner.id).id
+    tg.control.add_bot(group, run.bot)
+    tg.control.set_member(group, member, "member")
+    await run.start(tmp_path, config.redis.url)
+
+    # A reader, in a private chat: routine updates silent, link previews off.
+    tg.control.send_message(reader.id, "/subscribe ukraine", bot=run.bot)
+    tg.control.send_message(reader.id, "/settings", bot=run.bot)
+    menu = await run.menu(reader.id, lambda ls: "Routine updates: with a notification "
+                          "(topic default)" in ls)  # fmt: skip
+    assert "War in Ukraine" in (menu.text or "")
+    answer = await run.press(reader.id, reader.id, menu, "set:ukraine:silent")
+    assert answer["text"] == "War in Ukraine: Routine updates is now silent."
+    menu = await run.menu(reader.id, lambda ls: "Routine updates: silent" in ls)
+    for _ in range(2):  # default → on → off
+        await run.press(reader.id, reader.id, menu, "set:ukraine:previews")
+    await run.menu(reader.id, lambda ls: "Link previews: off" in ls)
+
+    # A group: a member who is no admin is refused; the owner chooses breaking news only.
+    tg.control.send_message(owner.id, "/subscribe ukraine", chat_id=group)
+    await until(lambda: _true(any(m.content.startswith("Subscribed") for m in run.shown(group))),
+                within=30)  # fmt: skip
+    tg.control.send_message(owner.id, "/settings", chat_id=group)
+    menu = await run.menu(group, lambda ls: "Breaking news only: no" in ls)
+    refused = await run.press(member.id, group, menu, "set:ukraine:breaking_only")
+    assert refused["show_alert"] is True and "administrators" in refused["text"]
+    answer = await run.press(owner.id, group, menu, "set:ukraine:breaking_only")
+    assert answer["text"] == "War in Ukraine: Breaking news only is now yes."
+    await run.menu(group, lambda ls: "Breaking news only: yes" in ls)
+
+    assert await asyncio.to_thread(run.cli, "subscriptions", "telegram", str(group)) == (
+        f"telegram:{group}: ukraine (breaking only)"
+    )
+    assert await asyncio.to_thread(run.cli, "subscriptions", "telegram", str(reader.id)) == (
+        f"telegram:{reader.id}: ukraine (silent on, previews off)"
+    )
+
+    # The sender obeys them.
+    routine = await run.post(topic="ukraine", headline="Bridge reopens",
+                             link="https://example.org/bridge")  # fmt: skip
+    breaking = await run.post(topic="ukraine", headline="Air raid alert", breaking=True)
+    await until(lambda: settled(client, [routine, breaking]), within=60)
+    sends = [r for r in tg.control.requests("sendMessage") if r.status == 200]
+    [quiet] = [m for m in run.shown(reader.id) if "Bridge reopens" in m.content]
+    assert quiet.disable_notification is True
+    assert quiet.link_preview_options == {"is_disabled": True}
+    [loud] = [m for m in run.shown(reader.id) if "Air raid alert" in m.content]
+    assert loud.disable_notification is False  # breaking news always notifies
+    in_group = [r.params["text"] for r in sends if int(r.params["chat_id"]) == group]
+    assert not any("Bridge reopens" in t for t in in_group)
+    assert any("Air raid alert" in t for t in in_group)
