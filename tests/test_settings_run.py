@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 import yaml
+from relay_sandbox.discord.server import DiscordSandbox
 from relay_sandbox.telegram.limits import TelegramLimits
 from relay_sandbox.telegram.render import DisplayedMessage
 from relay_sandbox.telegram.server import TelegramSandbox
@@ -34,11 +35,12 @@ API_TOKEN = "settings-api-token"
 
 
 class Run:
-    """`relay run` with the Telegram sandbox's bot, and the API to post through."""
+    """`relay run` with the sandboxes' Telegram bot and Discord app, and the API to post."""
 
-    def __init__(self, tg: TelegramSandbox) -> None:
-        self.tg = tg
+    def __init__(self, tg: TelegramSandbox, dc: DiscordSandbox) -> None:
+        self.tg, self.dc = tg, dc
         self.bot = tg.control.create_bot("relay_bot", first_name="Newsroom")
+        self.app = dc.control.create_application("relay")
         self.port = free_port()
         self.proc: asyncio.subprocess.Process | None = None
         self.cfg: Path | None = None
@@ -48,10 +50,13 @@ class Run:
             **BASE_CONFIG, "redis": {"url": redis_url}, "console": {"enabled": False},
             "api": {"enabled": True, "port": self.port},
             "telegram": {"enabled": True, "api_url": self.tg.base_url, "token_env": "TG_TOKEN"},
+            "discord": {"enabled": True, "api_url": self.dc.api_base,
+                        "gateway_url": self.dc.gateway_url, "token_env": "DC_TOKEN"},
         }  # fmt: skip
         self.cfg = tmp / "relay.yaml"
         self.cfg.write_text(yaml.safe_dump(data))
-        env = {**os.environ, "TG_TOKEN": self.bot.token, "RELAY_API_TOKEN": API_TOKEN}
+        env = {**os.environ, "TG_TOKEN": self.bot.token, "DC_TOKEN": self.app.token,
+               "RELAY_API_TOKEN": API_TOKEN}  # fmt: skip
         with (tmp / "relay.log").open("wb") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "relay.cli", "--config", str(self.cfg), "run",
@@ -113,8 +118,8 @@ async def _true(value: bool) -> bool:
 
 @pytest.fixture
 async def run() -> AsyncIterator[Run]:
-    async with TelegramSandbox(limits=TelegramLimits.off()) as tg:
-        world = Run(tg)
+    async with TelegramSandbox(limits=TelegramLimits.off()) as tg, DiscordSandbox() as dc:
+        world = Run(tg, dc)
         try:
             yield world
         finally:
@@ -179,3 +184,53 @@ async def test_settings_menus_change_what_each_chat_receives(
     in_group = [r.params["text"] for r in sends if int(r.params["chat_id"]) == group]
     assert not any("Bridge reopens" in t for t in in_group)
     assert any("Air raid alert" in t for t in in_group)
+
+
+@pytest.mark.timeout(300)
+async def test_discord_settings_are_select_menus_for_channel_managers(
+    run: Run, tmp_path: Path, config: Config, client: aioredis.Redis
+) -> None:
+    dc, app_id = run.dc, run.app.application_id
+    owner = dc.control.create_user("olga")
+    guild = dc.control.create_guild("Newsroom", owner_id=owner)
+    dc.control.invite_bot(app_id, guild)
+    channel = dc.control.create_channel(guild, "live")
+    member = dc.control.add_member(guild, name="max")  # no Manage Channels
+    await run.start(tmp_path, config.redis.url)
+
+    async def answer(handle: Any) -> Any:
+        done = await handle.wait(lambda r: r.original is not None, within=30)
+        return done.original
+
+    subscribed = dc.control.invoke(app_id, guild, channel, owner, "subscribe", {"topic": "climate"})
+    assert "Subscribed" in (await answer(subscribed)).content
+    menu = await answer(dc.control.invoke(app_id, guild, channel, owner, "settings", {}))
+    assert menu.ephemeral
+    [row] = menu.components
+    [select] = row["components"]
+    assert select["custom_id"] == "relay:settings:climate"
+    values = [o["value"] for o in select["options"]]
+    assert values == ["set:climate:silent", "set:climate:breaking_only", "set:climate:digest"]
+    assert "Routine updates: silent (topic default)" in menu.content
+
+    def choose(user: int, value: str) -> Any:
+        return dc.control.choose(app_id, guild, channel, user, menu.id, select["custom_id"],
+                                 [value])  # fmt: skip
+
+    refused = await answer(choose(member, "set:climate:digest"))
+    assert refused.id != menu.id and "Manage Channels" in refused.content
+    for _ in range(2):  # default (the topic is silent) → on → off: with a notification
+        handle = choose(owner, "set:climate:silent")
+        await handle.response(within=30)
+    updated = handle.result().original
+    assert updated.id == menu.id
+    assert "Climate summit: Routine updates is now with a notification." in updated.content
+    assert await asyncio.to_thread(run.cli, "subscriptions", "discord", str(channel)) == (
+        f"discord:{channel}: climate (silent off)"
+    )
+
+    posted = await run.post(topic="climate", headline="Talks resume")
+    await until(lambda: settled(client, [posted]), within=60)
+    [sent] = [r.body for r in dc.control.requests("create_message")
+              if r.status == 200 and "Talks resume" in str(r.body)]  # fmt: skip
+    assert not int(sent.get("flags") or 0) & 4096  # SUPPRESS_NOTIFICATIONS: not for this channel

@@ -20,10 +20,13 @@ from relay.adapter import AdapterContext
 from relay.adapters.discord import render as R
 from relay.adapters.discord.auth import InteractionAuthority, is_editor
 from relay.adapters.discord.forms import UpdateForm
+from relay.adapters.discord.menus import SettingsMenu
 from relay.changes import Changes
 from relay.claims import Claims
 from relay.commands import DESCRIPTIONS, ChatKind, Invocation, Reply, counted
 from relay.errors import InvalidUpdate
+from relay.menus import DESCRIPTIONS as MENU_DESCRIPTIONS
+from relay.menus import Menus
 from relay.model import ID_PATTERN, Destination, Image, check_url, signature
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,12 @@ class SlashCommands:
         self.answer_within = answer_within
         self.tree = RelayTree(client, claims)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.settings = SettingsMenu(Menus(commands.config, subscriptions), claims, self.editors)
+
+        async def on_interaction(interaction: discord.Interaction) -> None:
+            await self.settings.on_interaction(interaction)  # the tree answers the commands
+
+        client.event(on_interaction)
         _register(self)
 
     async def sync(self, guild_ids: tuple[int, ...]) -> None:
@@ -258,6 +267,7 @@ HELP = (
     "/subscribe topic: receive a topic in this channel (needs Manage Channels)",
     "/unsubscribe topic: stop receiving a topic, or all",
     "/subscriptions: what this channel receives",
+    "/settings: how this channel receives each topic (silent, breaking only, digest)",
 )
 EDITOR_HELP = (
     "",
@@ -326,6 +336,12 @@ def _register(s: SlashCommands) -> None:
             await s.refuse(interaction, refusal)
             return
         await s.run(interaction, "subscriptions")
+
+    @tree.command(name="settings", description=MENU_DESCRIPTIONS["settings"])
+    @guild_only
+    @managers
+    async def settings(interaction: discord.Interaction) -> None:
+        await s.settings.command(interaction)
 
     @tree.command(name="topics", description=DESCRIPTIONS["topics"])
     @guild_only

@@ -1,0 +1,104 @@
+"""`/settings` on Discord: an ephemeral answer with one select menu per subscribed topic.
+
+Each select lists the topic's settings with their current values; choosing one toggles it
+(checked again: Manage Channels, as for /subscribe) and the answer is updated in place
+(UPDATE_MESSAGE) with the new values. Every worker's gateway session receives the choice; the
+one that claims the interaction answers it (`relay.claims`), as for slash commands.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+
+from relay.adapters.discord.auth import InteractionAuthority
+from relay.claims import Claims
+from relay.commands import ChatKind
+from relay.config import Editors
+from relay.menus import Menu, Menus
+from relay.model import Destination
+
+log = logging.getLogger(__name__)
+CUSTOM_ID = "relay:settings:"  # + the topic's slug
+VIEW_SECONDS = 600.0  # how long discord.py keeps the menu's view in memory
+CLAIM_SECONDS = 900
+NO_MENTIONS = discord.AllowedMentions.none()
+FAILED = "The relay could not do that right now (an internal error). Nothing was changed."
+
+
+def content(menu: Menu, note: str = "") -> str:
+    """The answer's text: the settings of each topic, readable without opening a menu."""
+    lines = [note, ""] if note else []
+    lines.append(menu.text)
+    for group in menu.groups:
+        lines.append(f"**{group.title}**: " + " · ".join(c.label for c in group.choices))
+    return "\n".join(lines)[:2000]
+
+
+def view(menu: Menu) -> discord.ui.View:
+    """One select menu per topic; an option per setting (its value is the choice's data)."""
+    shown = discord.ui.View(timeout=VIEW_SECONDS)
+    for group in menu.groups:
+        slug = group.choices[0].data.split(":")[1]
+        options = [discord.SelectOption(label=c.label[:100], value=c.data) for c in group.choices]
+        shown.add_item(discord.ui.Select(custom_id=f"{CUSTOM_ID}{slug}"[:100], options=options,
+                                         placeholder=f"{group.title}: change…"[:150]))  # fmt: skip
+    return shown
+
+
+class SettingsMenu:
+    """Answers `/settings` and the choices made in its menus."""
+
+    def __init__(self, menus: Menus, claims: Claims, editors: Editors) -> None:
+        self.menus = menus
+        self.claims = claims
+        self.editors = editors
+
+    async def command(self, interaction: discord.Interaction) -> None:
+        dest = Destination("discord", str(interaction.channel_id))
+        auth = InteractionAuthority(interaction, self.editors)
+        try:
+            menu = await self.menus.settings(dest, ChatKind.GROUP, auth)
+        except Exception:
+            log.exception("settings failed interaction=%s", interaction.id)
+            menu = Menu(FAILED, ok=False)
+        answer = interaction.response
+        if menu.groups:
+            await answer.send_message(content(menu), ephemeral=True, view=view(menu),
+                                      allowed_mentions=NO_MENTIONS)  # fmt: skip
+        else:
+            await answer.send_message(content(menu), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A choice in a settings menu (other interactions are not ours here)."""
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id") or "")
+        if interaction.type is not discord.InteractionType.component or not custom_id.startswith(
+            CUSTOM_ID
+        ):
+            return
+        try:
+            if not await self.claims.claim_interaction("discord", str(interaction.id),
+                                                       CLAIM_SECONDS):  # fmt: skip
+                return  # another worker answers it
+        except Exception:  # Redis unreachable: answering twice beats never answering
+            log.exception("could not claim interaction=%s", interaction.id)
+        values: list[Any] = list(data.get("values") or [])
+        dest = Destination("discord", str(interaction.channel_id))
+        auth = InteractionAuthority(interaction, self.editors)
+        try:
+            menu, answer = await self.menus.press(str(values[0]) if values else "", dest,
+                                                  ChatKind.GROUP, auth)  # fmt: skip
+        except Exception:
+            log.exception("settings choice failed interaction=%s", interaction.id)
+            menu, answer = None, FAILED
+        log.info("settings choice chat=%s user=%s values=%s changed=%s",
+                 dest, interaction.user.id, values, menu is not None)  # fmt: skip
+        if menu is None:
+            await interaction.response.send_message(answer, ephemeral=True,
+                                                    allowed_mentions=NO_MENTIONS)  # fmt: skip
+            return
+        shown = view(menu) if menu.groups else None
+        await interaction.response.edit_message(content=content(menu, answer), view=shown)
