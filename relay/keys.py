@@ -228,6 +228,13 @@ class Keys:
         """Hash update id → claimed ms and payload: due, being published by a worker."""
         return f"{self.prefix}:{{s}}:firing"
 
+    # relay/recent.py -----------------------------------------------------------------------
+
+    def editor_recent(self, editor: str) -> str:
+        """Sorted set update id → when an editor (`<platform>:<user id>`) posted it from a chat
+        (ms): their last few, for `/recent`."""
+        return f"{self.prefix}:recent:{editor}"
+
     # relay/desk/store.py -------------------------------------------------------------------
 
     def desk_session(self, digest: str) -> str:

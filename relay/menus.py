@@ -1,10 +1,14 @@
-"""`/settings`: a chat's settings per topic as a menu of choices, the same on every platform.
+"""`/settings` and `/recent`: menus of choices, the same on every platform.
 
-A `Menu` is text and one `Group` of `Choice`s per topic; each platform shows it natively
-(Telegram: inline keyboard buttons; Discord: one select menu per topic) and sends the `data`
-of the choice pressed back to `Menus.press`, which toggles that setting and answers with the
-menu as it is now. Who may: anyone in a private chat; elsewhere, who may `/subscribe` there
-(`Authority.may_manage`), checked again at every press.
+A `Menu` is text and `Group`s of `Choice`s; each platform shows it natively (Telegram: inline
+keyboard buttons; Discord: one select menu per group) and sends the `data` of the choice
+pressed back to `Menus.press`, which answers with a `Pressed`: the menu as it is now, a short
+answer, and for an edit the update the platform opens its way of editing for.
+
+`/settings`: a group per subscribed topic; a choice toggles that setting. Who may: anyone in a
+private chat; elsewhere, who may `/subscribe` there (`Authority.may_manage`), checked again at
+every press. `/recent` (editors): the updates the editor posted from a chat lately
+(`relay.recent`), to edit or delete (a delete is confirmed first); checked again at every press.
 
 Every string a user reads is in `MESSAGES` (to be translated in one place).
 """
@@ -17,14 +21,23 @@ from dataclasses import dataclass
 from relay.chat_settings import TopicSettings
 from relay.commands import Authority, ChatKind
 from relay.config import Config, TopicConfig
-from relay.model import Destination
+from relay.errors import UnknownUpdate
+from relay.ingest import Ingest
+from relay.model import Action, Destination
+from relay.recent import RecentPosts
 from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 PREFIX = "set"  # a choice's data: "set:<topic>:<setting>" (at most 46 bytes: Telegram takes 64)
 MAX_GROUPS = 5  # Discord shows at most 5 select menus in a message
-MENU_COMMANDS = ("settings",)  # answered by the adapters with `Menus`, not `relay.commands`
-DESCRIPTIONS = {"settings": "How this chat receives each topic (admins)"}
+MAX_DATA = 64  # bytes of a Telegram button's callback_data
+RECENT_CHOICES = ("recent", "edit", "del", "delok")
+MENU_EVERYONE, MENU_EDITORS = ("settings",), ("recent",)
+MENU_COMMANDS = MENU_EVERYONE + MENU_EDITORS  # answered by adapters with `Menus`, not `Commands`
+DESCRIPTIONS = {
+    "settings": "How this chat receives each topic (admins)",
+    "recent": "Editors: your last updates, to edit or delete",
+}
 MESSAGES = {
     "title": "Settings of this chat, per topic. Press one to change it.",
     "none": "This chat receives no topics yet. Try /topics, then /subscribe.",
@@ -44,6 +57,18 @@ MESSAGES = {
     "previews=default": "{default} (topic default)",
     "yes": "yes",
     "no": "no",
+    "recent": "Your last updates, newest first:",
+    "recent_none": "You have posted no update from here lately (/post publishes one).",
+    "editors_only": "Only the newsroom's editors can use /recent.",
+    "edit_group": "Edit…",
+    "delete_group": "Delete…",
+    "confirm": "Delete update {id} ({headline}) everywhere?",
+    "yes_delete": "Yes, delete it everywhere",
+    "keep": "No, keep it",
+    "deleted": "Deleted update {id}; every copy is being removed.",
+    "already": "Update {id} is not there any more.",
+    "edit_how": "To edit {id}, send:\n/edit {id} {headline}\nwith your new headline, then the "
+    "new body on the next lines (what you leave out stays as it is).",
 }
 
 
@@ -55,10 +80,11 @@ class Choice:
 
 @dataclass(frozen=True)
 class Group:
-    """One topic's choices."""
+    """Choices shown together (one topic's settings; the updates to edit)."""
 
     title: str
     choices: tuple[Choice, ...]
+    key: str = ""  # names the group among the menu's (a Discord select's custom id)
 
 
 @dataclass(frozen=True)
@@ -66,6 +92,18 @@ class Menu:
     text: str
     groups: tuple[Group, ...] = ()
     ok: bool = True
+    name: str = "settings"  # which command's menu
+
+
+@dataclass(frozen=True)
+class Pressed:
+    """What a press changed: the menu to show now (None: leave it), a short answer (shown as
+    an alert when `alert`), and the update to open for editing, if that was the choice."""
+
+    menu: Menu | None
+    answer: str
+    alert: bool = False
+    edit: str | None = None
 
 
 def value_label(name: str, settings: TopicSettings, topic: TopicConfig) -> str:
@@ -83,9 +121,13 @@ def value_label(name: str, settings: TopicSettings, topic: TopicConfig) -> str:
 class Menus:
     """Builds the settings menu of a chat and applies a choice made in it."""
 
-    def __init__(self, config: Config, subscriptions: Subscriptions) -> None:
+    def __init__(
+        self, config: Config, subscriptions: Subscriptions, ingest: Ingest | None = None
+    ) -> None:
         self.config = config
         self.subscriptions = subscriptions
+        self.ingest = ingest  # for /recent (None: a process that cannot publish)
+        self.posts = RecentPosts(ingest.client, ingest.keys) if ingest is not None else None
 
     async def _refusal(self, dest: Destination, kind: ChatKind, auth: Authority) -> str | None:
         if kind is ChatKind.PRIVATE:
@@ -120,19 +162,25 @@ class Menus:
                        f"{PREFIX}:{slug}:{name}")
                 for name in self._names(dest.platform)
             )  # fmt: skip
-            groups.append(Group(topic.title, choices))
+            groups.append(Group(topic.title, choices, slug))
         lines = [note, MESSAGES["title"]] if note else [MESSAGES["title"]]
         if len(topics) > MAX_GROUPS:
             lines.append(MESSAGES["more"].format(shown=MAX_GROUPS))
         return Menu("\n".join(lines), tuple(groups))
 
     async def press(
-        self, data: str, dest: Destination, kind: ChatKind, auth: Authority
-    ) -> tuple[Menu | None, str]:
-        """Apply the choice `data`: (the menu to show now, None to leave it; a short answer)."""
+        self, data: str, dest: Destination, kind: ChatKind, auth: Authority, editor: str = ""
+    ) -> Pressed:
+        """Apply the choice `data` made in `dest` by `editor` (`<platform>:<user id>`)."""
+        if data.partition(":")[0] in RECENT_CHOICES:
+            return await self._recent_press(data, editor, auth)
         refusal = await self._refusal(dest, kind, auth)
         if refusal is not None:
-            return None, refusal
+            return Pressed(None, refusal, alert=True)
+        menu, answer = await self._settings_press(data, dest)
+        return Pressed(menu, answer)
+
+    async def _settings_press(self, data: str, dest: Destination) -> tuple[Menu, str]:
         prefix, _, rest = data.partition(":")
         slug, _, name = rest.partition(":")
         topic = self.config.topic(slug)
@@ -149,3 +197,61 @@ class Menus:
             topic=topic.title, setting=MESSAGES[name], value=value_label(name, new, topic)
         )
         return await self.menu(dest), text
+
+    # /recent ---------------------------------------------------------------------------------
+
+    async def posted(self, editor: str, update_id: str) -> None:
+        """Remember that `editor` (`<platform>:<user id>`) posted `update_id` from a chat."""
+        if self.posts is not None:
+            await self.posts.remember(editor, update_id)
+
+    async def recent(self, editor: str, auth: Authority, note: str = "") -> Menu:
+        """The editor's last updates with choices to edit or delete each."""
+        if not await auth.is_editor():
+            return Menu(MESSAGES["editors_only"], ok=False, name="recent")
+        if self.posts is None or self.ingest is None:
+            return Menu(MESSAGES["recent_none"], name="recent")
+        live = []
+        for update_id in await self.posts.ids(editor):
+            update = await self.ingest.latest(update_id)
+            if update is not None and update.action is not Action.DELETE:
+                live.append(update)
+        lines = [note, ""] if note else []
+        if not live:
+            return Menu("\n".join([*lines, MESSAGES["recent_none"]]), name="recent")
+        lines.append(MESSAGES["recent"])
+        lines += [f"• {u.id}: {u.headline[:80]} ({u.topic})" for u in live]
+        fits = [u for u in live if len(f"delok:{u.id}".encode()) <= MAX_DATA]
+        edit = tuple(Choice(u.headline[:60], f"edit:{u.id}") for u in fits)
+        delete = tuple(Choice(u.headline[:60], f"del:{u.id}") for u in fits)
+        groups = (Group(MESSAGES["edit_group"], edit, "edit"),
+                  Group(MESSAGES["delete_group"], delete, "delete"))  # fmt: skip
+        return Menu("\n".join(lines), groups if fits else (), name="recent")
+
+    async def _recent_press(self, data: str, editor: str, auth: Authority) -> Pressed:
+        if not await auth.is_editor():
+            return Pressed(None, MESSAGES["editors_only"], alert=True)
+        action, _, update_id = data.partition(":")
+        assert self.ingest is not None, "a /recent menu is only shown where updates can change"
+        update = await self.ingest.latest(update_id) if update_id else None
+        if action != "recent" and (update is None or update.action is Action.DELETE):
+            text = MESSAGES["already"].format(id=update_id)
+            return Pressed(await self.recent(editor, auth, text), text)
+        if action == "edit" and update is not None:
+            text = MESSAGES["edit_how"].format(id=update.id, headline=update.headline)
+            return Pressed(None, text, edit=update.id)
+        if action == "del" and update is not None:
+            text = MESSAGES["confirm"].format(id=update.id, headline=update.headline[:80])
+            choices = (Choice(MESSAGES["yes_delete"], f"delok:{update.id}"),
+                       Choice(MESSAGES["keep"], "recent:"))  # fmt: skip
+            return Pressed(Menu(text, (Group(text, choices, "confirm"),), name="recent"), text)
+        if action == "delok":
+            try:
+                await self.ingest.delete(update_id)
+            except UnknownUpdate:
+                text = MESSAGES["already"].format(id=update_id)
+            else:
+                text = MESSAGES["deleted"].format(id=update_id)
+                log.info("deleted from /recent update=%s editor=%s", update_id, editor)
+            return Pressed(await self.recent(editor, auth, text), text)
+        return Pressed(await self.recent(editor, auth), "")

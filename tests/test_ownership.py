@@ -34,6 +34,7 @@ OWNERS: dict[str, frozenset[str]] = {
         {"topic_subscribers", "destination_topics", "destinations", "config_channels", "bound_bot"}
     ),
     "relay/chat_settings.py": frozenset({"chat_settings"}),
+    "relay/recent.py": frozenset({"editor_recent"}),
     "relay/ledger.py": frozenset(
         {"ledger", "targets", "target_counts", "progress", "progress_index"}
     ),

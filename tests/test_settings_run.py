@@ -45,9 +45,9 @@ class Run:
         self.proc: asyncio.subprocess.Process | None = None
         self.cfg: Path | None = None
 
-    async def start(self, tmp: Path, redis_url: str | None) -> None:
+    async def start(self, tmp: Path, redis_url: str | None, **sections: Any) -> None:
         data: dict[str, Any] = {
-            **BASE_CONFIG, "redis": {"url": redis_url}, "console": {"enabled": False},
+            **BASE_CONFIG, **sections, "redis": {"url": redis_url}, "console": {"enabled": False},
             "api": {"enabled": True, "port": self.port},
             "telegram": {"enabled": True, "api_url": self.tg.base_url, "token_env": "TG_TOKEN"},
             "discord": {"enabled": True, "api_url": self.dc.api_base,
@@ -234,3 +234,47 @@ async def test_discord_settings_are_select_menus_for_channel_managers(
     [sent] = [r.body for r in dc.control.requests("create_message")
               if r.status == 200 and "Talks resume" in str(r.body)]  # fmt: skip
     assert not int(sent.get("flags") or 0) & 4096  # SUPPRESS_NOTIFICATIONS: not for this channel
+
+
+@pytest.mark.timeout(300)
+async def test_recent_lists_an_editors_posts_to_edit_or_delete(
+    run: Run, tmp_path: Path, config: Config, client: aioredis.Redis
+) -> None:
+    tg = run.tg
+    editor, reader = tg.control.create_user("Eda"), tg.control.create_user("Ann")
+    await run.start(tmp_path, config.redis.url, editors={"telegram_users": [editor.id]})
+    tg.control.send_message(reader.id, "/subscribe ukraine", bot=run.bot)
+    await until(lambda: _true(any(m.content.startswith("Subscribed")
+                                  for m in run.shown(reader.id))), within=30)  # fmt: skip
+    tg.control.send_message(reader.id, "/recent", bot=run.bot)
+    await until(lambda: _true(any("Only the newsroom's editors" in m.content
+                                  for m in run.shown(reader.id))), within=30)  # fmt: skip
+    for headline in ("Ferry resumes", "Bridge closed"):
+        tg.control.send_message(editor.id, f"/post ukraine {headline}", bot=run.bot)
+        await until(lambda h=headline: _true(any(h in m.content for m in run.shown(reader.id))),
+                    within=30)  # fmt: skip
+
+    tg.control.send_message(editor.id, "/recent", bot=run.bot)
+    menu = await run.menu(editor.id, lambda ls: len(ls) == 4)
+    assert menu.content.index("Bridge closed") < menu.content.index("Ferry resumes")  # newest
+    data = [b["callback_data"] for row in menu.reply_markup["inline_keyboard"] for b in row]
+    edit_bridge, _, delete_bridge, _ = data
+    assert edit_bridge.startswith("edit:") and delete_bridge.startswith("del:")
+    bridge = delete_bridge.removeprefix("del:")
+
+    refused = await run.press(reader.id, editor.id, menu, delete_bridge)  # a forged press
+    assert refused["show_alert"] is True and "editors" in refused["text"]
+    await run.press(editor.id, editor.id, menu, edit_bridge)
+    await until(lambda: _true(any(f"/edit {bridge} Bridge closed" in m.content
+                                  for m in run.shown(editor.id))), within=30)  # fmt: skip
+    await run.press(editor.id, editor.id, menu, delete_bridge)
+    confirm = await run.menu(editor.id, lambda ls: ls == ["Yes, delete it everywhere",
+                                                          "No, keep it"])  # fmt: skip
+    answer = await run.press(editor.id, editor.id, confirm, f"delok:{bridge}")
+    assert answer["text"] == f"Deleted update {bridge}; every copy is being removed."
+    left = ["Edit… · Ferry resumes", "Delete… · Ferry resumes"]  # only the ferry is left
+    after = await run.menu(editor.id, lambda ls: ls == left)
+    assert "Bridge closed" not in after.content.split("newest first:")[1]
+    await until(lambda: settled(client, [bridge]), within=60)
+    assert [m.content for m in run.shown(reader.id) if "Bridge closed" in m.content] == []
+    assert any("Ferry resumes" in m.content for m in run.shown(reader.id))

@@ -82,7 +82,8 @@ class SlashCommands:
         self.answer_within = answer_within
         self.tree = RelayTree(client, claims)
         self._tasks: set[asyncio.Task[None]] = set()
-        self.settings = SettingsMenu(Menus(commands.config, subscriptions), claims, self.editors)
+        menus = Menus(commands.config, subscriptions, commands.ingest)
+        self.settings = SettingsMenu(menus, claims, self.editors, self.open_edit_form)
 
         async def on_interaction(interaction: discord.Interaction) -> None:
             await self.settings.on_interaction(interaction)  # the tree answers the commands
@@ -135,6 +136,12 @@ class SlashCommands:
         reply = await self.answer(interaction, self.commands.handle(inv, auth))
         if reply is not None and reply.ok and reply.update is not None and not reply.preview:
             self._spawn(self.follow_progress(interaction, reply.update.id))
+            if command == "post":  # for the editor's /recent; a failure costs only that
+                try:
+                    await self.settings.menus.posted(f"discord:{interaction.user.id}",
+                                                     reply.update.id)  # fmt: skip
+                except Exception:
+                    log.exception("post not remembered for /recent update=%s", reply.update.id)
 
     async def answer(
         self, interaction: discord.Interaction, work: Awaitable[Reply]
@@ -276,6 +283,7 @@ EDITOR_HELP = (
     "/preview [topic] [breaking]: the same form; shows the update rendered, publishes nothing",
     "/edit id: opens the update in a form; what you leave as it is stays as it is",
     "/delete id: withdraws the update everywhere",
+    "/recent: your last updates, to edit or delete",
 )
 
 
@@ -377,6 +385,11 @@ def _register(s: SlashCommands) -> None:
     @guild_only
     async def edit(interaction: discord.Interaction, id: str) -> None:
         await s.open_edit_form(interaction, id.strip())
+
+    @tree.command(name="recent", description=MENU_DESCRIPTIONS["recent"])
+    @guild_only
+    async def recent(interaction: discord.Interaction) -> None:
+        await s.settings.command(interaction, "recent")
 
     @tree.command(name="delete", description=DESCRIPTIONS["delete"])
     @app_commands.describe(id="The update id (from the confirmation of /post)")

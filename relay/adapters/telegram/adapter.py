@@ -39,7 +39,7 @@ from relay.commands import DESCRIPTIONS, EDITORS, EVERYONE
 from relay.config import Config, TopicConfig
 from relay.health import Health
 from relay.menus import DESCRIPTIONS as MENU_DESCRIPTIONS
-from relay.menus import MENU_COMMANDS
+from relay.menus import MENU_EDITORS, MENU_EVERYONE
 from relay.model import Destination, Update
 
 log = logging.getLogger(__name__)
@@ -322,8 +322,9 @@ class TelegramAdapter(Adapter):
     async def register_commands(self) -> None:
         """setMyCommands: everyone's commands by default, editors' in each editor's chat."""
         everyone = [BotCommand(c, DESCRIPTIONS[c]) for c in EVERYONE]
-        everyone += [BotCommand(c, MENU_DESCRIPTIONS[c]) for c in MENU_COMMANDS]
+        everyone += [BotCommand(c, MENU_DESCRIPTIONS[c]) for c in MENU_EVERYONE]
         editors = everyone + [BotCommand(c, DESCRIPTIONS[c]) for c in EDITORS]
+        editors += [BotCommand(c, MENU_DESCRIPTIONS[c]) for c in MENU_EDITORS]
         try:
             await self.bot.set_my_commands(everyone, scope=BotCommandScopeDefault())
         except TelegramError as exc:  # the menu is a convenience; commands work without it

@@ -100,7 +100,8 @@ class CommandListener:
         self.budgets = budgets  # None: answer at once (a process without the relay's Redis)
         self.spends = spends or (lambda _dest: ())
         self.channel_answer_seconds = 30.0  # how long an answer stays in a channel
-        self.menus = MenuListener(bot, config, Menus(config, subscriptions), self._turn)
+        menus = Menus(config, subscriptions, commands.ingest)
+        self.menus = MenuListener(bot, config, menus, self._turn)
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def _turn(self, chat: Destination) -> None:
@@ -160,7 +161,7 @@ class CommandListener:
         markup = None
         try:
             if command in MENU_COMMANDS:  # answered with a keyboard (relay.menus)
-                menu = await self.menus.settings(msg, chat, auth)
+                menu = await self.menus.answer(command, msg, chat, auth)
                 reply, markup = Reply(menu_text(menu), ok=menu.ok), keyboard(menu)
             else:
                 reply = await self.commands.handle(inv, auth)
@@ -168,6 +169,8 @@ class CommandListener:
             log.exception("command /%s failed chat=%s user=%s", command, chat, user_id)
             reply = Reply("Sorry, that did not work on our side. Please try again later.", ok=False)
         log.info("command /%s chat=%s user=%s ok=%s", command, chat, user_id, reply.ok)
+        if command == "post" and reply.ok and reply.update is not None and user_id is not None:
+            await self._posted(f"telegram:{user_id}", reply.update.id)
         sent = await self._reply(chat, msg, reply, kind, markup)
         if kind is ChatKind.CHANNEL:  # keep the channel clean: the command post goes
             await _delete(msg, "command post", chat)
@@ -176,6 +179,13 @@ class CommandListener:
         tracked = reply.update is not None and not reply.preview and command in EDITORS
         if sent is not None and tracked and reply.update is not None:
             self._background(self._progress(chat, sent, reply.text, reply.update.id))
+
+    async def _posted(self, editor: str, update_id: str) -> None:
+        """Remember the post for the editor's /recent; a failure costs only that."""
+        try:
+            await self.menus.menus.posted(editor, update_id)
+        except Exception:
+            log.exception("post not remembered for /recent update=%s", update_id)
 
     async def _remove_later(self, sent: Message, chat: Destination) -> None:
         await asyncio.sleep(self.channel_answer_seconds)

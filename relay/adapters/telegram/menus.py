@@ -1,10 +1,15 @@
-"""`/settings` on Telegram: the menu as an inline keyboard; a press is a callback query.
+"""`/settings` and `/recent` on Telegram: menus as inline keyboards; a press is a callback query.
 
 The answer to `/settings` carries one button per setting and topic. Pressing one sends its
 `callback_data` back; the bot checks the presser again (an admin in a group or channel), toggles
 the setting, edits the keyboard to show the new state, and answers the callback query with a
 short confirmation (a refusal shows as an alert). Editing the menu spends the chat's budget
 like any answer.
+
+`/recent` lists an editor's last updates with a button to edit and one to delete each. A delete
+asks to confirm in the same keyboard. Telegram has no form a bot can open, so Edit answers with
+the exact `/edit <id> <headline>` command to complete and send: the editor changes what they
+want in the app's own editor, with its formatting.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from telegram.ext import ContextTypes
 from relay.adapters.telegram.auth import TelegramAuthority
 from relay.commands import ChatKind
 from relay.config import Config
-from relay.menus import Menu, Menus
+from relay.menus import Menu, Menus, Pressed
 from relay.model import Destination
 
 log = logging.getLogger(__name__)
+FAILED = "Sorry, that did not work on our side. Please try again later."
 KINDS = {ChatType.PRIVATE: ChatKind.PRIVATE, ChatType.CHANNEL: ChatKind.CHANNEL}
 
 
@@ -56,13 +62,17 @@ class MenuListener:
         self.menus = menus
         self.turn = turn  # waits for the chat's slot in the bot's budgets
 
-    async def settings(self, msg: Message, chat: Destination, auth: TelegramAuthority) -> Menu:
-        """The answer to `/settings` typed in `chat` (sent by the caller with `markup`)."""
+    async def answer(
+        self, command: str, msg: Message, chat: Destination, auth: TelegramAuthority
+    ) -> Menu:
+        """The menu answering `/settings` or `/recent` typed in `chat` (the caller sends it)."""
+        if command == "recent":
+            return await self.menus.recent(f"telegram:{auth.user_id}", auth)
         kind = KINDS.get(ChatType(msg.chat.type), ChatKind.GROUP)
         return await self.menus.settings(chat, kind, auth)
 
     async def on_callback(self, update: TgUpdate, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A button of a settings menu was pressed."""
+        """A button of a menu was pressed."""
         query = update.callback_query
         if query is None or query.data is None:
             return
@@ -74,17 +84,30 @@ class MenuListener:
         chat = Destination("telegram", str(msg.chat.id), thread)
         kind = KINDS.get(ChatType(msg.chat.type), ChatKind.GROUP)
         auth = TelegramAuthority(self.bot, self.config, query.from_user.id, chat)
+        editor = f"telegram:{query.from_user.id}"
         try:
-            menu, answer = await self.menus.press(query.data, chat, kind, auth)
+            pressed = await self.menus.press(query.data, chat, kind, auth, editor)
         except Exception:
-            log.exception("settings press failed chat=%s user=%s", chat, query.from_user.id)
-            menu, answer = None, "Sorry, that did not work on our side. Please try again later."
-        log.info("settings press chat=%s user=%s data=%s changed=%s",
+            log.exception("menu press failed chat=%s user=%s", chat, query.from_user.id)
+            pressed = Pressed(None, FAILED, alert=True)
+        menu = pressed.menu
+        log.info("menu press chat=%s user=%s data=%s changed=%s",
                  chat, query.from_user.id, query.data, menu is not None)  # fmt: skip
-        try:
-            await query.answer(answer[:200], show_alert=menu is None)
+        try:  # an edit's instructions are too long for an answer: they come as a message
+            await query.answer(None if pressed.edit else pressed.answer[:200],
+                               show_alert=pressed.alert)  # fmt: skip
         except TelegramError as exc:
             log.info("callback query not answered chat=%s: %s", chat, exc)
+        if pressed.edit is not None:
+            await self.turn(chat)
+            try:
+                await self.bot.send_message(
+                    int(chat.chat_id),
+                    pressed.answer,
+                    message_thread_id=int(thread) if thread else None,
+                )
+            except TelegramError as exc:
+                log.warning("edit instructions not sent chat=%s: %s", chat, exc)
         if menu is None:
             return
         await self.turn(chat)
