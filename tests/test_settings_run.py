@@ -278,3 +278,53 @@ async def test_recent_lists_an_editors_posts_to_edit_or_delete(
     await until(lambda: settled(client, [bridge]), within=60)
     assert [m.content for m in run.shown(reader.id) if "Bridge closed" in m.content] == []
     assert any("Ferry resumes" in m.content for m in run.shown(reader.id))
+
+
+@pytest.mark.timeout(300)
+async def test_discord_recent_opens_the_edit_form_and_deletes_after_a_confirmation(
+    run: Run, tmp_path: Path, config: Config, client: aioredis.Redis
+) -> None:
+    dc, app_id = run.dc, run.app.application_id
+    editor = dc.control.create_user("eda")
+    guild = dc.control.create_guild("Newsroom", owner_id=editor)
+    dc.control.invite_bot(app_id, guild)
+    channel = dc.control.create_channel(guild, "live")
+    await run.start(tmp_path, config.redis.url, editors={"discord_users": [editor]})
+
+    async def answer(handle: Any) -> Any:
+        return await handle.wait(lambda r: r.original is not None or r.response_type == 9,
+                                 within=30)  # fmt: skip
+
+    subscribed = dc.control.invoke(
+        app_id, guild, channel, editor, "subscribe", {"topic": "ukraine"}
+    )
+    await answer(subscribed)
+    form = dc.control.invoke(app_id, guild, channel, editor, "post", {"topic": "ukraine"})
+    await answer(form)
+    posted = dc.control.submit_modal(app_id, guild, channel, editor, "relay:post",
+                                     {"headline": "Dam holds", "body": "", "link": ""})  # fmt: skip
+    await answer(posted)
+    await until(lambda: _true(any("Dam holds" in m.embeds_json
+                                  for m in dc.control.transcript(channel))), within=30)  # fmt: skip
+
+    menu = (await answer(dc.control.invoke(app_id, guild, channel, editor, "recent", {}))).original
+    assert menu.ephemeral and "Dam holds" in menu.content
+    edit_select, delete_select = (row["components"][0] for row in menu.components)
+    assert (edit_select["custom_id"], delete_select["custom_id"]) == (
+        "relay:recent:edit", "relay:recent:delete")  # fmt: skip
+    [edit_value] = [o["value"] for o in edit_select["options"]]
+    update_id = edit_value.removeprefix("edit:")
+
+    def choose(message: Any, select: str, value: str) -> Any:
+        return dc.control.choose(app_id, guild, channel, editor, message.id, select, [value])
+
+    opened = await answer(choose(menu, "relay:recent:edit", edit_value))
+    assert opened.response_type == 9 and opened.response_data["custom_id"] == "relay:edit"
+    confirm = (await answer(choose(menu, "relay:recent:delete", f"del:{update_id}"))).original
+    assert confirm.id == menu.id and f"Delete update {update_id} (Dam holds)" in confirm.content
+    [row] = confirm.components
+    done = await answer(choose(confirm, row["components"][0]["custom_id"], f"delok:{update_id}"))
+    assert f"Deleted update {update_id}" in done.original.content
+    await until(lambda: settled(client, [update_id]), within=60)
+    copies = [m for m in dc.control.transcript(channel) if "Dam holds" in m.embeds_json]
+    assert copies and all(m.deleted for m in copies)
