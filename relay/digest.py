@@ -94,6 +94,7 @@ class Digester:
         topic = self.config.topic(lines[0].topic)
         if adapter is None or topic is None:
             return None
+        topic = settings.of(topic.slug).apply(topic)  # silent, previews: as the chat wants
         digest = digest_update(lines, self.config)
         budgets = adapter.budgets(dest)
         slots = await self.budgets.reserve(budgets, len(adapter.render(digest, topic)))
