@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 import redis.asyncio as aioredis
 
 from relay.changes import Changes
@@ -11,10 +12,17 @@ from relay.chat_settings import TopicSettings
 from relay.config import Config, TopicConfig
 from relay.model import Destination, Update
 
+from .conftest import BACKINGS
 from .helpers import KEYS, Pipeline
 
 A, B = Destination("memory", "a"), Destination("memory", "b")
 GROUP, SUPER = Destination("telegram", "-5"), Destination("telegram", "-1005")
+
+
+@pytest.fixture(params=BACKINGS)
+def backing(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on the single server, and on the cluster with `-m cluster`."""
+    return str(request.param)
 
 
 def test_toggles_cycle_and_only_what_differs_is_stored() -> None:
