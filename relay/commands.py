@@ -20,15 +20,7 @@ from relay.config import Config
 from relay.errors import InvalidUpdate, Overloaded, UnknownUpdate
 from relay.ingest import Ingest
 from relay.ledger import Progress, read_progress
-from relay.model import (
-    ID_PATTERN,
-    Destination,
-    Image,
-    Update,
-    check_url,
-    new_update_id,
-    validate,
-)
+from relay.model import ID_PATTERN, Destination, Image, Update, check_url, new_update_id, validate
 from relay.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -168,6 +160,7 @@ class Commands:
             "/subscribe <topic> [<topic>…]: receive a topic here",
             "/unsubscribe <topic>|all: stop receiving it",
             "/subscriptions: what this chat receives",
+            "/settings: how this chat receives each topic (silent, breaking only…)",
         ]
         if await auth.is_editor():
             lines += [
@@ -178,6 +171,7 @@ class Commands:
                 "/edit <update-id> <headline>, then the new body",
                 "/delete <update-id>",
                 "/preview <topic> <headline>…: see it rendered, nothing is published",
+                "/recent: your last updates, to edit or delete",
             ]
         return Reply("\n".join(lines))
 
