@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     operator = " (as an operator, no permission check)"
     for name, text in (
         ("subscribe", "subscribe a chat" + operator),
-        ("subscriptions", "list a chat's topics"),
+        ("subscriptions", "list a chat's topics and its settings of each"),
         ("unsubscribe", "unsubscribe a chat" + operator),
     ):
         s = sub.add_parser(name, help=text)
@@ -201,8 +201,11 @@ async def _subscription(relay: Any, args: argparse.Namespace) -> int:
     elif args.cmd == "unsubscribe":
         removed = await relay.subscriptions.unsubscribe(dest, args.topics or None)
         print(f"{dest}: unsubscribed from {', '.join(removed) or 'nothing'}")
-    else:
-        print(f"{dest}: {', '.join(await relay.subscriptions.topics(dest)) or '(none)'}")
+    else:  # each topic with the chat's settings of it that differ from the defaults
+        chosen = await relay.subscriptions.settings.get(dest)
+        shown = [t + (f" ({s})" if (s := chosen.of(t).describe()) else "")
+                 for t in await relay.subscriptions.topics(dest)]  # fmt: skip
+        print(f"{dest}: {', '.join(shown) or '(none)'}")
     return 0
 
 

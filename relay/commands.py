@@ -161,6 +161,7 @@ class Commands:
             _("/subscribe <topic> [<topic>…]: receive a topic here"),
             _("/unsubscribe <topic>|all: stop receiving it"),
             _("/subscriptions: what this chat receives"),
+            _("/settings: how this chat receives each topic (silent, breaking only…)"),
         ]
         if await auth.is_editor():
             lines += [
@@ -171,6 +172,7 @@ class Commands:
                 _("/edit <update-id> <headline>, then the new body"),
                 _("/delete <update-id>"),
                 _("/preview <topic> <headline>…: see it rendered, nothing is published"),
+                _("/recent: your last updates, to edit or delete"),
             ]  # fmt: skip
         return Reply("\n".join(lines))
 

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from relay import markup
 from relay.adapter import Fleet
 from relay.budgets import Budgets, Renew, Slots
+from relay.chat_settings import NONE, DestinationSettings
 from relay.config import Config
 from relay.errors import DeliveryError, InvalidUpdate
 from relay.ledger import Copy, Ledger, ProgressBook, parse_copy
@@ -47,9 +48,18 @@ class Digester:
     subscriptions: Subscriptions
 
     async def send(
-        self, dest: Destination, low: int | None, renew: Renew | None = None
+        self,
+        dest: Destination,
+        low: int | None,
+        renew: Renew | None = None,
+        settings: DestinationSettings = NONE,
     ) -> float | None:
-        """Coalesce the oldest unsent updates of a far-behind destination into one message."""
+        """Coalesce the oldest unsent updates of a far-behind destination into one message.
+
+        The lines stop at the first update of a topic the chat wants in full (`digest` off in
+        its settings), so updates still arrive in order; one it does not want at all (breaking
+        only) is no line.
+        """
         scanned = await self.queues.positions(dest, DIGEST_SCAN + 1)
         pending = [u for u, at in scanned[:DIGEST_SCAN] if low is None or at <= low]
         if len(scanned) <= DIGEST_SCAN:
@@ -68,7 +78,12 @@ class Digester:
                 continue  # dead-lettered when it reaches the head of the queue
             if update is None or update.action is Action.DELETE:
                 continue
+            chosen = settings.of(update.topic)
             if plan(update, copy) is Op.SEND:
+                if chosen.skips(update.breaking):
+                    continue
+                if not chosen.digest:
+                    break
                 lines.append(update)
             if len(lines) >= DIGEST_LINES:
                 break
@@ -79,6 +94,7 @@ class Digester:
         topic = self.config.topic(lines[0].topic)
         if adapter is None or topic is None:
             return None
+        topic = settings.of(topic.slug).apply(topic)  # silent, previews: as the chat wants
         digest = digest_update(lines, self.config)
         budgets = adapter.budgets(dest)
         slots = await self.budgets.reserve(budgets, len(adapter.render(digest, topic)))

@@ -100,6 +100,14 @@ class Keys:
         """The name of the platform's bot a destination is bound to (absent: the first bot)."""
         return f"{self.prefix}:{{d:{destination}}}:bot"
 
+    # relay/chat_settings.py ----------------------------------------------------------------
+
+    def chat_settings(self, destination: str) -> str:
+        """Hash topic → JSON of a destination's settings of it that are not the defaults."""
+        return f"{self.prefix}:{{d:{destination}}}:settings"
+
+    # relay/subscriptions.py (continued) ----------------------------------------------------
+
     def destinations(self, shard: int = 0) -> str:
         """Set of the destinations of a shard with at least one subscription (for status)."""
         return self._sharded("destinations", shard)
@@ -219,6 +227,13 @@ class Keys:
     def firing(self) -> str:
         """Hash update id → claimed ms and payload: due, being published by a worker."""
         return f"{self.prefix}:{{s}}:firing"
+
+    # relay/recent.py -----------------------------------------------------------------------
+
+    def editor_recent(self, editor: str) -> str:
+        """Sorted set update id → when an editor (`<platform>:<user id>`) posted it from a chat
+        (ms): their last few, for `/recent`."""
+        return f"{self.prefix}:recent:{editor}"
 
     # relay/desk/store.py -------------------------------------------------------------------
 

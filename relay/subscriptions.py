@@ -20,6 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+from relay.chat_settings import ChatSettings
 from relay.config import ChannelConfig
 from relay.errors import InvalidUpdate
 from relay.keys import Keys, as_str, as_text, shard_of
@@ -60,6 +61,7 @@ class Subscriptions:
         self.client = client
         self.keys = keys
         self.atomic = not isinstance(client, RedisCluster)  # MULTI across slots: not there
+        self.settings = ChatSettings(client, keys)  # per topic: they go with its subscription
 
     def _destinations(self, dest: Destination | str | bytes) -> str:
         """The shard of the set of subscribed destinations that holds `dest`."""
@@ -107,6 +109,7 @@ class Subscriptions:
             for topic in wanted:
                 pipe.srem(self.keys.topic_subscribers(topic), key)
             pipe.srem(self.keys.destination_topics(key), *wanted)
+            self.settings.forget_in(pipe, key, None if len(wanted) == len(current) else wanted)
             await pipe.execute()
         if len(wanted) == len(current):
             async with self.client.pipeline(transaction=False) as pipe:
@@ -180,10 +183,15 @@ class Subscriptions:
             return sum(int(n) for n in await pipe.execute())
 
     async def move(self, old: Destination, new: Destination) -> list[str]:
-        """Re-key every subscription of `old` to `new` (a group upgraded to a supergroup)."""
+        """Re-key every subscription of `old` to `new` (a group upgraded to a supergroup), with
+        its settings."""
         topics = await self.topics(old)
         if topics:
             await self.subscribe(new, topics, await self.bot(old) or None)
+            settings = await self.settings.get(old)
+            async with self.client.pipeline(transaction=False) as pipe:
+                self.settings.set_many_in(pipe, new, settings)
+                await pipe.execute()
             await self.unsubscribe(old)
         log.info("moved dest=%s to=%s topics=%s", old, new, ",".join(topics))
         return topics

@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from relay import model
 from relay.adapter import Adapter, Fleet, Pace
 from relay.budgets import Budgets, Pacer, Renew, Slots
+from relay.chat_settings import NONE, ChatSettings, DestinationSettings
 from relay.config import Config, TopicConfig
 from relay.dead_letters import DeadLetters
 from relay.digest import Digester
@@ -83,7 +84,9 @@ class Syncer:
             # still being fanned out then always sits behind it.
             self.stream.low_water_in(pipe)
             await self.queues.head(dest, client=pipe)
-            raw_low, raw_head = await pipe.execute(raise_on_error=False)
+            self.subscriptions.settings.get_in(pipe, dest)  # read once for the step's jobs
+            raw_low, raw_head, raw_settings = await pipe.execute(raise_on_error=False)
+        settings = ChatSettings.parse(raw_settings)
         low_entry = self.stream.parse_low_water(raw_low)
         low = position(low_entry) if low_entry is not None else None
         head = self.queues.parse_head(raw_head)
@@ -92,14 +95,14 @@ class Syncer:
         job = head
         try:
             if job.backlog > self.config.dispatcher.digest_threshold:
-                delay = await self.digester.send(dest, low, renew)
+                delay = await self.digester.send(dest, low, renew, settings)
                 if delay is not None:
                     return delay
                 head = await self.queues.head(dest)
                 if head is None:
                     return None
                 job = head
-            return await self._serve(dest, job, low, renew)
+            return await self._serve(dest, job, low, renew, settings)
         except UNREACHABLE:
             raise  # Redis is away: nothing is wrong with the job
         except Exception as exc:
@@ -108,7 +111,12 @@ class Syncer:
             return await self._failed(dest, job, None, f"{type(exc).__name__}: {exc}")
 
     async def _serve(
-        self, dest: Destination, job: Job, low: int | None, renew: Renew | None
+        self,
+        dest: Destination,
+        job: Job,
+        low: int | None,
+        renew: Renew | None,
+        settings: DestinationSettings = NONE,
     ) -> float | None:
         if low is not None and job.position > low:
             # An older entry is still being fanned out (maybe to this destination): serving
@@ -141,10 +149,14 @@ class Syncer:
             await self._dead(dest, job, update, why)
             return 0.0
         op = plan(update, copy)
+        chosen = settings.of(update.topic)
+        if op is Op.SEND and chosen.skips(update.breaking):  # a chat that wants breaking only
+            op = None
         if op is None:
             DELIVERIES.labels(dest.platform, "up_to_date").inc()
             await self._done(dest, job, update, ok=True)
             return 0.0
+        topic = chosen.apply(topic)  # as this chat wants it: silent, link previews
         # A copy is admitted whole: a slot for each part's call, each call made at its slot.
         parts = len(adapter.render(update, topic)) if op is not Op.DELETE else 1
         if op is Op.RESUME and copy is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 import yaml
 
@@ -23,6 +24,7 @@ from relay import model
 from relay.adapters.memory import MemoryAdapter
 from relay.app import Relay
 from relay.backend import EmbeddedValkey, _socket_alive
+from relay.chat_settings import TopicSettings
 from relay.config import Config
 from relay.errors import StreamError
 from relay.keys import Keys
@@ -135,6 +137,13 @@ def test_cli_subscriptions(tmp_path: Path, config: Config) -> None:
     assert relay_cmd(*base, "subscribe", "telegram", "-100", "ukraine", "climate").returncode == 0
     listed = relay_cmd(*base, "subscriptions", "telegram", "-100")
     assert listed.stdout.strip() == "telegram:-100: climate, ukraine"
+    chosen = TopicSettings(silent="on", previews="off", breaking_only=True, digest=False)
+    with redis.Redis.from_url(config.redis.url) as client:  # as /settings stores them
+        client.hset(KEYS.chat_settings("telegram:-100"), "ukraine", chosen.encode() or "")
+    listed = relay_cmd(*base, "subscriptions", "telegram", "-100")
+    assert listed.stdout.strip() == (
+        "telegram:-100: climate, ukraine (silent on, previews off, breaking only, digest off)"
+    )
     out = relay_cmd(*base, "unsubscribe", "telegram", "-100", "climate")
     assert out.stdout.strip() == "telegram:-100: unsubscribed from climate"
 

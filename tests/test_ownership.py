@@ -33,6 +33,8 @@ OWNERS: dict[str, frozenset[str]] = {
     "relay/subscriptions.py": frozenset(
         {"topic_subscribers", "destination_topics", "destinations", "config_channels", "bound_bot"}
     ),
+    "relay/chat_settings.py": frozenset({"chat_settings"}),
+    "relay/recent.py": frozenset({"editor_recent"}),
     "relay/ledger.py": frozenset(
         {"ledger", "targets", "target_counts", "progress", "progress_index"}
     ),

@@ -91,7 +91,7 @@ async def test_two_workers_in_webhook_mode_answer_each_command_once(
             assert all(c.params["url"] == front.url(PATH) for c in calls)
             for call in calls:
                 allowed = json.loads(call.params["allowed_updates"])
-                assert sorted(allowed) == ["channel_post", "message"]
+                assert sorted(allowed) == ["callback_query", "channel_post", "message"]
             assert not tg.control.requests("getUpdates")
         finally:
             for proc in procs:

@@ -20,20 +20,22 @@ from relay.adapter import AdapterContext
 from relay.adapters.discord import render as R
 from relay.adapters.discord.auth import InteractionAuthority, is_editor
 from relay.adapters.discord.forms import UpdateForm
-from relay.adapters.discord.speech import help_reply, in_language, language
+from relay.adapters.discord.menus import SettingsMenu
+from relay.adapters.discord.speech import FAILED, help_reply, in_language, language
 from relay.adapters.discord.translator import CatalogueTranslator
 from relay.changes import Changes
 from relay.claims import Claims
 from relay.commands import ChatKind, Invocation, Reply
 from relay.errors import InvalidUpdate
 from relay.i18n import N_, _, ngettext, speaking
+from relay.menus import DESCRIPTIONS as MENU_DESCRIPTIONS
+from relay.menus import Menus
 from relay.model import ID_PATTERN, Destination, Image, check_url, signature
 from relay.replies import DESCRIPTIONS, editors_only, invalid, no_update
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = 900  # an interaction token lives 15 minutes
 NO_MENTIONS = discord.AllowedMentions.none()
-FAILED = N_("The relay could not do that right now (an internal error). Nothing was changed.")
 
 
 class RelayTree(app_commands.CommandTree[discord.Client]):
@@ -83,6 +85,13 @@ class SlashCommands:
         self.answer_within = answer_within
         self.tree = RelayTree(client, claims)
         self._tasks: set[asyncio.Task[None]] = set()
+        menus = Menus(commands.config, subscriptions, commands.ingest)
+        self.settings = SettingsMenu(menus, claims, self.editors, self.open_edit_form)
+
+        async def on_interaction(interaction: discord.Interaction) -> None:
+            await self.settings.on_interaction(interaction)  # the tree answers the commands
+
+        client.event(on_interaction)
         _register(self)
 
     async def sync(self, guild_ids: tuple[int, ...]) -> None:
@@ -133,6 +142,12 @@ class SlashCommands:
         reply = await self.answer(interaction, self.commands.handle(inv, auth))
         if reply is not None and reply.ok and reply.update is not None and not reply.preview:
             self._spawn(self.follow_progress(interaction, reply.update.id))
+            if command == "post":  # for the editor's /recent; a failure costs only that
+                try:
+                    await self.settings.menus.posted(f"discord:{interaction.user.id}",
+                                                     reply.update.id)  # fmt: skip
+                except Exception:
+                    log.exception("post not remembered for /recent update=%s", reply.update.id)
 
     @in_language
     async def answer(
@@ -320,6 +335,12 @@ def _register(s: SlashCommands) -> None:
             return
         await s.run(interaction, "subscriptions")
 
+    @tree.command(name="settings", description=MENU_DESCRIPTIONS["settings"])
+    @guild_only
+    @managers
+    async def settings(interaction: discord.Interaction) -> None:
+        await s.settings.command(interaction)
+
     @tree.command(name="topics", description=DESCRIPTIONS["topics"])
     @guild_only
     async def topics(interaction: discord.Interaction) -> None:
@@ -355,6 +376,11 @@ def _register(s: SlashCommands) -> None:
     @guild_only
     async def edit(interaction: discord.Interaction, id: str) -> None:
         await s.open_edit_form(interaction, id.strip())
+
+    @tree.command(name="recent", description=MENU_DESCRIPTIONS["recent"])
+    @guild_only
+    async def recent(interaction: discord.Interaction) -> None:
+        await s.settings.command(interaction, "recent")
 
     @tree.command(name="delete", description=DESCRIPTIONS["delete"])
     @app_commands.describe(id=N_("The update id (from the confirmation of /post)"))

@@ -38,6 +38,7 @@ def in_language(
     return speaking_theirs
 
 
+FAILED = N_("The relay could not do that right now (an internal error). Nothing was changed.")
 HELP = (
     N_("This bot relays the newsroom's live updates into this channel."),
     "",
@@ -45,6 +46,7 @@ HELP = (
     N_("/subscribe topic: receive a topic in this channel (needs Manage Channels)"),
     N_("/unsubscribe topic: stop receiving a topic, or all"),
     N_("/subscriptions: what this channel receives"),
+    N_("/settings: how this channel receives each topic (silent, breaking only, digest)"),
 )
 EDITOR_HELP = (
     "",
@@ -53,6 +55,7 @@ EDITOR_HELP = (
     N_("/preview [topic] [breaking]: the same form; shows the update rendered, publishes nothing"),
     N_("/edit id: opens the update in a form; what you leave as it is stays as it is"),
     N_("/delete id: withdraws the update everywhere"),
+    N_("/recent: your last updates, to edit or delete"),
 )
 
 

@@ -13,7 +13,13 @@ from typing import Any
 from aiohttp import web
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    MessageHandler,
+    filters,
+)
 
 from relay import i18n
 from relay.adapter import SHARED_MARGIN, Adapter, AdapterContext, Budget, Pace, no_pace
@@ -33,6 +39,8 @@ from relay.claims import PollLease
 from relay.commands import EDITORS, EVERYONE
 from relay.config import Config, TopicConfig
 from relay.health import Health
+from relay.menus import DESCRIPTIONS as MENU_DESCRIPTIONS
+from relay.menus import MENU_EDITORS, MENU_EVERYONE
 from relay.model import Destination, Update
 from relay.replies import DESCRIPTIONS
 
@@ -238,6 +246,7 @@ class TelegramAdapter(Adapter):
                 self.listener.on_update,
             )
         )
+        self.app.add_handler(CallbackQueryHandler(self.listener.menus.on_callback))
         self.app.add_error_handler(log_error)
         await self.app.initialize()
         self._bot_ready = True
@@ -320,7 +329,9 @@ class TelegramAdapter(Adapter):
             if language != i18n.DEFAULT:
                 code = language
             everyone = [BotCommand(c, said(DESCRIPTIONS[c])) for c in EVERYONE]
+            everyone += [BotCommand(c, said(MENU_DESCRIPTIONS[c])) for c in MENU_EVERYONE]
             editors = everyone + [BotCommand(c, said(DESCRIPTIONS[c])) for c in EDITORS]
+            editors += [BotCommand(c, said(MENU_DESCRIPTIONS[c])) for c in MENU_EDITORS]
             try:
                 await self.bot.set_my_commands(everyone, BotCommandScopeDefault(), code)
             except TelegramError as exc:  # the menu is a convenience; commands work without it

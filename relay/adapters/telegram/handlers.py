@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import Bot, Message
+from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram import Update as TgUpdate
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
@@ -29,11 +29,14 @@ from telegram.ext import ContextTypes
 from relay.adapters.telegram.auth import TelegramAuthority
 from relay.adapters.telegram.delivery import FILE_URL, Delivery, retry_seconds
 from relay.adapters.telegram.entities import body_markdown
+from relay.adapters.telegram.menus import MenuListener, keyboard
+from relay.adapters.telegram.menus import text as menu_text
 from relay.adapters.telegram.render import render
 from relay.budgets import Budget, Budgets
 from relay.commands import EDITORS, EVERYONE, ChatKind, Commands, Invocation, Reply
 from relay.config import Config
 from relay.i18n import LANGUAGES, _, speaking, translate
+from relay.menus import MENU_COMMANDS, Menus
 from relay.model import Destination, Image, signature
 from relay.replies import EDITED, PUBLISHED
 from relay.subscriptions import Subscriptions
@@ -109,6 +112,8 @@ class CommandListener:
         self.budgets = budgets  # None: answer at once (a process without the relay's Redis)
         self.spends = spends or (lambda _dest: ())
         self.channel_answer_seconds = 30.0  # how long an answer stays in a channel
+        menus = Menus(config, subscriptions, commands.ingest)
+        self.menus = MenuListener(bot, config, menus, self._turn)
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def _turn(self, chat: Destination) -> None:
@@ -143,7 +148,8 @@ class CommandListener:
         if command in _BODY_COMMANDS:  # the body as the editor formatted it in the app
             args = _formatted(msg, args)
         kind = _KINDS.get(ChatType(msg.chat.type), ChatKind.GROUP)
-        if command not in (*EVERYONE, *EDITORS) and kind is not ChatKind.PRIVATE:
+        known = (*EVERYONE, *EDITORS, *MENU_COMMANDS)
+        if command not in known and kind is not ChatKind.PRIVATE:
             return
         await self.answer(msg, command, args, kind)
 
@@ -166,15 +172,23 @@ class CommandListener:
             language=language or "",
         )  # fmt: skip
         auth = TelegramAuthority(self.bot, self.config, user_id, chat, as_chat=as_chat)
+        markup = None
         try:
-            reply = await self.commands.handle(inv, auth)
+            if command in MENU_COMMANDS:  # answered with a keyboard (relay.menus)
+                with speaking(inv.language):
+                    menu = await self.menus.answer(command, msg, chat, auth)
+                reply, markup = Reply(menu_text(menu), ok=menu.ok), keyboard(menu)
+            else:
+                reply = await self.commands.handle(inv, auth)
         except Exception:  # Redis down, say: the user still gets an answer
             log.exception("command /%s failed chat=%s user=%s", command, chat, user_id)
             with speaking(inv.language):
                 reply = Reply(_("Sorry, that did not work on our side. Please try again later."),
                               ok=False)  # fmt: skip
         log.info("command /%s chat=%s user=%s ok=%s", command, chat, user_id, reply.ok)
-        sent = await self._reply(chat, msg, reply, kind)
+        if command == "post" and reply.ok and reply.update is not None and user_id is not None:
+            await self._posted(f"telegram:{user_id}", reply.update.id)
+        sent = await self._reply(chat, msg, reply, kind, markup)
         if kind is ChatKind.CHANNEL:  # keep the channel clean: the command post goes
             await _delete(msg, "command post", chat)
             if sent is not None:  # and the answer, once the admin had time to read it
@@ -183,6 +197,13 @@ class CommandListener:
         if sent is not None and tracked and reply.update is not None:
             progress = self._progress(chat, sent, reply.text, reply.update.id, inv.language)
             self._background(progress)
+
+    async def _posted(self, editor: str, update_id: str) -> None:
+        """Remember the post for the editor's /recent; a failure costs only that."""
+        try:
+            await self.menus.menus.posted(editor, update_id)
+        except Exception:
+            log.exception("post not remembered for /recent update=%s", update_id)
 
     async def _remove_later(self, sent: Message, chat: Destination) -> None:
         await asyncio.sleep(self.channel_answer_seconds)
@@ -212,7 +233,12 @@ class CommandListener:
         return match.group("id") if match else None
 
     async def _reply(
-        self, chat: Destination, msg: Message, reply: Reply, kind: ChatKind
+        self,
+        chat: Destination,
+        msg: Message,
+        reply: Reply,
+        kind: ChatKind,
+        markup: InlineKeyboardMarkup | None = None,
     ) -> Message | None:
         """Send the answer (and a preview's rendering); the answer message, if sent."""
         channel = kind is ChatKind.CHANNEL
@@ -224,7 +250,7 @@ class CommandListener:
                         int(chat.chat_id), html.escape(reply.text, quote=False),
                         parse_mode=ParseMode.HTML, message_thread_id=_thread(chat),
                         reply_to_message_id=None if channel else msg.message_id,
-                        disable_notification=True if channel else None,
+                        disable_notification=True if channel else None, reply_markup=markup,
                     )  # fmt: skip
                     break
                 except RetryAfter as exc:  # the chat's budgets hold as Telegram asks, then again

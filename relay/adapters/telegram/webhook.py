@@ -42,7 +42,7 @@ from relay.telegram_settings import WebhookConfig
 log = logging.getLogger(__name__)
 
 #: The update types the relay's handlers read (`adapter.py`): Telegram sends no others.
-ALLOWED_UPDATES = ("message", "channel_post")
+ALLOWED_UPDATES = ("message", "channel_post", "callback_query")  # the last: menu buttons
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: Telegram keeps an update it could not deliver for 24 hours, retrying: a claim outlives that.
 CLAIM_SECONDS = 24 * 3600

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -273,6 +273,22 @@ class Control:
         return self.invoker.command(
             app_id=app_id, guild_id=guild_id, channel_id=channel_id, user_id=user_id,
             name=name, options=options, focused=focused, locale=locale,
+        )  # fmt: skip
+
+    def choose(
+        self,
+        app_id: int,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        message_id: int,
+        custom_id: str,
+        values: Sequence[str],
+    ) -> InteractionHandle:
+        """A member chooses in a select menu of the app's message: INTERACTION_CREATE (type 3)."""
+        return self.invoker.choose(
+            app_id=app_id, guild_id=guild_id, channel_id=channel_id, user_id=user_id,
+            message_id=message_id, custom_id=custom_id, values=values,
         )  # fmt: skip
 
     def submit_modal(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,8 @@ from relay_sandbox.discord.gateway import GatewayHub
 from relay_sandbox.discord.state import Interaction, NotFoundInState, World
 from relay_sandbox.discord.transcript import MessageView, view
 
-APPLICATION_COMMAND, AUTOCOMPLETE, MODAL_SUBMIT = 2, 4, 5
+APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
+STRING_SELECT = 3
 OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
 
 
@@ -185,6 +186,38 @@ class Invoker:
         perms = self.world.guild_permissions(self.world.guilds[guild_id], user_id)
         if not perms & P.USE_APPLICATION_COMMANDS and perms != P.ALL:
             raise PermissionError("the member may not use application commands here")
+        return self._dispatch(it)
+
+    def choose(
+        self,
+        *,
+        app_id: int,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        message_id: int,
+        custom_id: str,
+        values: Sequence[str],
+    ) -> InteractionHandle:
+        """Choose `values` in the string select `custom_id` of the app's message `message_id`.
+
+        Only what the message shows can be chosen: a select it has, options it lists.
+        """
+        msg = self.world.channel_messages(channel_id).get(message_id)
+        if msg is None or msg.deleted or msg.application_id != app_id:
+            raise NotFoundInState(f"no message {message_id} of the app in {channel_id}")
+        inner = [c for row in msg.components for c in row.get("components") or []]
+        selects = {c.get("custom_id"): c for c in inner if c.get("type") == STRING_SELECT}
+        select = selects.get(custom_id)
+        if select is None:
+            raise ValueError(f"message {message_id} has no select menu {custom_id!r}")
+        offered = {o.get("value") for o in select.get("options") or []}
+        if not set(values) <= offered:
+            raise ValueError(f"{sorted(set(values) - offered)} are not options of {custom_id!r}")
+        it = self._base(app_id, guild_id, channel_id, user_id, MESSAGE_COMPONENT)
+        it.payload["message"] = payloads.message(self.world, msg)
+        it.payload["data"] = {"custom_id": custom_id, "component_type": STRING_SELECT,
+                              "values": list(values)}  # fmt: skip
         return self._dispatch(it)
 
     def modal_submit(

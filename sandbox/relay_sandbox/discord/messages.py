@@ -110,6 +110,7 @@ class MessageOps:
             application_id=application_id,
             interaction_id=interaction_id,
             attachments=attachments or [],
+            components=list(body.get("components") or []),
         )
         self.resolve_mentions(
             m,
@@ -137,6 +138,8 @@ class MessageOps:
             m.content = body.get("content") or ""
         if "embeds" in body:
             m.embeds = [_normalise_embed(e) for e in body.get("embeds") or []]
+        if "components" in body:
+            m.components = list(body.get("components") or [])
         if body.get("flags") is not None:
             m.flags = (m.flags & ~SUPPRESS_EMBEDS) | (int(body["flags"]) & SUPPRESS_EMBEDS)
         if "attachments" in body and body["attachments"] is not None:

@@ -183,7 +183,7 @@ def message(world: World, m: Message) -> dict[str, Any]:
         "embeds": m.embeds,
         "pinned": False,
         "flags": m.flags,
-        "components": [],
+        "components": m.components,
     }
     if m.nonce is not None:
         data["nonce"] = m.nonce

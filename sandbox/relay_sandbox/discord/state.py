@@ -137,6 +137,7 @@ class Message:
     interaction_id: int | None = None
     attachments: list[dict[str, Any]] = field(default_factory=list)
     webhook_name: str | None = None
+    components: list[dict[str, Any]] = field(default_factory=list)  # action rows, as sent
 
 
 @dataclass

@@ -37,6 +37,13 @@ class MessageView:
     webhook_id: int | None
     interaction_id: int | None
     shown: str = ""  # the content as a reader sees it: role mentions as @name or @deleted-role
+    components_json: str = "[]"  # action rows (buttons, select menus), as JSON text
+
+    @property
+    def components(self) -> list[dict[str, Any]]:
+        """The message's action rows as JSON objects."""
+        value: list[dict[str, Any]] = json.loads(self.components_json)
+        return value
 
     @property
     def embeds(self) -> list[dict[str, Any]]:
@@ -84,6 +91,7 @@ def view(world: World, m: Message) -> MessageView:
         webhook_id=m.webhook_id,
         interaction_id=m.interaction_id,
         shown=shown_content(world, m),
+        components_json=json.dumps(m.components, sort_keys=True),
     )
 
 

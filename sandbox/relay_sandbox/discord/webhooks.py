@@ -33,6 +33,7 @@ RESPONSE_WINDOW = 3.0  # seconds to send the initial response
 TOKEN_LIFETIME = 15 * 60.0
 PONG, MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE = 1, 4, 5, 6, 7
 AUTOCOMPLETE_RESULT, MODAL = 8, 9
+COMPONENT = 3  # the interaction type of a button press or a select menu choice
 
 
 class WebhookApi:
@@ -92,6 +93,11 @@ class WebhookApi:
                 raise errors.empty_message()
             message = self._post(it, data, call, int(data.get("flags") or 0) & EPHEMERAL)
             it.original_message_id = message.id
+        elif rtype == UPDATE_MESSAGE and it.type == COMPONENT:  # the message chosen in
+            validate(data, CALLBACK_DATA_FIELDS, message=True, prefix=("data",))
+            message = self._component_message(it)
+            self.ops.edit(message, data, default_parse=WEBHOOK_PARSE)
+            it.original_message_id = message.id
         elif rtype == DEFERRED_MESSAGE:
             flags = (int(data.get("flags") or 0) & EPHEMERAL) | LOADING
             message = self._post(it, {}, call, flags)
@@ -132,6 +138,13 @@ class WebhookApi:
             },
             "resource": resource,
         }
+
+    def _component_message(self, it: Interaction) -> Message:
+        """The message whose component a member used."""
+        found = self.world.channel_messages(it.channel_id).get(int(it.payload["message"]["id"]))
+        if found is None or found.deleted:
+            raise errors.unknown_message()
+        return found
 
     def _post(self, it: Interaction, data: dict[str, Any], call: Call, flags: int) -> Message:
         app = self.world.apps[it.application_id]

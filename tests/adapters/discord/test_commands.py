@@ -69,8 +69,8 @@ async def test_commands_are_synced_to_the_configured_guild(
     bot: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom
 ) -> None:
     names = {c.name for c in sandbox.world.commands.values() if c.guild_id == newsroom.guild_id}
-    assert names == {"subscribe", "unsubscribe", "subscriptions", "topics", "help", "post",
-                     "preview", "edit", "delete"}  # fmt: skip
+    assert names == {"subscribe", "unsubscribe", "subscriptions", "settings", "topics", "help",
+                     "post", "preview", "edit", "delete", "recent"}  # fmt: skip
     subscribe = next(c for c in sandbox.world.commands.values() if c.name == "subscribe")
     assert int(subscribe.payload["default_member_permissions"]) == 1 << 4  # Manage Channels
 

@@ -254,9 +254,17 @@ async def test_commands_are_registered_per_scope(desk: Desk, editor: User) -> No
     from telegram import BotCommandScopeChat
 
     everyone = [c.command for c in await bot.get_my_commands()]
-    assert everyone == ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions"]
+    assert everyone == [
+        "start",
+        "help",
+        "topics",
+        "subscribe",
+        "unsubscribe",
+        "subscriptions",
+        "settings",
+    ]
     mine = [c.command for c in await bot.get_my_commands(scope=BotCommandScopeChat(editor.id))]
-    assert mine == [*everyone, "post", "edit", "delete", "preview"]
+    assert mine == [*everyone, "post", "edit", "delete", "preview", "recent"]
 
 
 async def test_reading_commands_answer_in_every_kind_of_chat(

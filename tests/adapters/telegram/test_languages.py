@@ -3,6 +3,7 @@ the sender's `language_code`, the menus per language, a topic's labels in its la
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 
@@ -102,3 +103,26 @@ async def test_a_ukrainian_topics_updates_carry_ukrainian_labels(
     await adapter.send(Destination("telegram", str(reader.id)), photo, topic)
     shown = tg.control.transcript(reader.id, bot=account)[-1]
     assert shown.caption is not None and "Фото: Reuters" in shown.caption
+
+
+async def test_the_settings_menu_and_its_answers_are_in_the_readers_language(
+    desk: Desk, tg: TelegramSandbox, account: Bot
+) -> None:
+    ukrainian = speaker(tg, account, "Оксана", "uk")
+    await desk.ask(ukrainian, "/subscribe ukraine")
+    [menu] = await desk.say(ukrainian, "/settings")
+    assert menu.content.startswith("Налаштування цього чату за темами."), menu.content
+    assert menu.reply_markup is not None
+    buttons = [b for row in menu.reply_markup["inline_keyboard"] for b in row]
+    assert buttons[0]["text"].startswith("Звичайні оновлення: "), buttons
+    query = tg.control.press_button(
+        ukrainian.id, ukrainian.id, menu.message_id, buttons[0]["callback_data"], bot=account
+    )
+    async with asyncio.timeout(10):
+        while tg.control.callback_answer(query) is None:  # noqa: ASYNC110 - the sandbox signals nothing
+            await asyncio.sleep(0.02)
+    answer = tg.control.callback_answer(query)
+    assert answer is not None and "тепер" in answer.get("text", ""), answer
+    assert (
+        await desk.ask(ukrainian, "/recent")
+    ) == "Лише редактори редакції можуть користуватися /recent."

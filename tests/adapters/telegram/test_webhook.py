@@ -139,11 +139,15 @@ async def test_one_worker_sets_the_webhook_with_the_secret_and_only_the_update_t
     assert call.params["url"] == fleet.front.url(PATH)
     assert call.params["secret_token"] == SECRET
     # The request log holds the parameters as sent (a form: the list as JSON text).
-    assert sorted(json.loads(call.params["allowed_updates"])) == ["channel_post", "message"]
+    assert sorted(json.loads(call.params["allowed_updates"])) == [
+        "callback_query",
+        "channel_post",
+        "message",
+    ]
     assert int(call.params["max_connections"]) == 40
     info = await fleet.workers[1].bot.get_webhook_info()
     assert info.url == fleet.front.url(PATH)
-    assert sorted(info.allowed_updates or ()) == ["channel_post", "message"]
+    assert sorted(info.allowed_updates or ()) == ["callback_query", "channel_post", "message"]
     assert not tg.control.requests("getUpdates")  # no worker polls in webhook mode
     tg.control.send_message(reader.id, "/subscribe ukraine", bot=account)
     tg.control.send_message(reader.id, "/subscriptions", bot=account)
