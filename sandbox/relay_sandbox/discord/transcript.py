@@ -37,6 +37,7 @@ class MessageView:
     webhook_id: int | None
     interaction_id: int | None
     shown: str = ""  # the content as a reader sees it: role mentions as @name or @deleted-role
+    attachments: tuple[str, ...] = ()  # the file names of the message's attachments
 
     @property
     def embeds(self) -> list[dict[str, Any]]:
@@ -84,6 +85,7 @@ def view(world: World, m: Message) -> MessageView:
         webhook_id=m.webhook_id,
         interaction_id=m.interaction_id,
         shown=shown_content(world, m),
+        attachments=tuple(str(a.get("filename", "")) for a in m.attachments),
     )
 
 
@@ -108,6 +110,7 @@ class RequestRecord:
     code: int | None
     bot_id: int | None
     body: Any = None
+    files: tuple[str, ...] = ()  # the file names a multipart request uploaded
 
 
 class EventBus:
