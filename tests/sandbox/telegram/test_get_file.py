@@ -26,5 +26,5 @@ async def test_a_bot_downloads_the_photo_a_user_sent_it(
 
 
 async def test_an_unknown_file_id_is_refused(bot: PtbBot) -> None:
-    with pytest.raises(BadRequest, match="(?i)invalid file_id"):
+    with pytest.raises(BadRequest, match=r"(?i)invalid file_id"):
         await bot.get_file("AgACAgSandbox999999unknown")
