@@ -27,12 +27,14 @@ from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from relay.adapters.telegram.auth import TelegramAuthority
-from relay.adapters.telegram.delivery import FILE_URL, Delivery, retry_seconds
+from relay.adapters.telegram.delivery import Delivery, retry_seconds
 from relay.adapters.telegram.entities import body_markdown
+from relay.adapters.telegram.photos import FILE_URL
 from relay.adapters.telegram.render import render
 from relay.budgets import Budget, Budgets
 from relay.commands import EDITORS, EVERYONE, ChatKind, Commands, Invocation, Reply
 from relay.config import Config
+from relay.media import NOT_DOWNLOADED, MediaRefused, MediaStore
 from relay.model import Destination, Image, signature
 from relay.subscriptions import Subscriptions
 
@@ -85,8 +87,10 @@ class CommandListener:
         budgets: Budgets | None = None,
         spends: Callable[[Destination], tuple[Budget, ...]] | None = None,
         bot_name: str = "",
+        media: MediaStore | None = None,
     ) -> None:
         self.bot = bot
+        self.media = media  # None: a photo travels as its Telegram file id (this bot only)
         self.bot_name = bot_name  # which of the relay's bots this is: /subscribe binds to it
         self.config = config
         self.commands = commands
@@ -146,14 +150,17 @@ class CommandListener:
         if kind is ChatKind.PRIVATE and command in _REMOTE_COMMANDS:
             args, ref = split_target(args)
             target = await self._resolve(ref) if ref is not None else None
-        inv = Invocation(
-            command, args, chat, kind, str(user_id or ""), target=target,
-            image=self._image(msg), reply_to_update=self._replied_update(msg),
-            author=_author(msg) if user_id is not None else "", bot=self.bot_name,
-        )  # fmt: skip
         auth = TelegramAuthority(self.bot, self.config, user_id, chat, as_chat=as_chat)
         try:
+            image = await self._image(msg, command, auth)
+            inv = Invocation(
+                command, args, chat, kind, str(user_id or ""), target=target,
+                image=image, reply_to_update=self._replied_update(msg),
+                author=_author(msg) if user_id is not None else "", bot=self.bot_name,
+            )  # fmt: skip
             reply = await self.commands.handle(inv, auth)
+        except MediaRefused as exc:  # too big, the store full, or not downloaded: nothing posted
+            reply = Reply(str(exc), ok=False)
         except Exception:  # Redis down, say: the user still gets an answer
             log.exception("command /%s failed chat=%s user=%s", command, chat, user_id)
             reply = Reply("Sorry, that did not work on our side. Please try again later.", ok=False)
@@ -180,12 +187,25 @@ class CommandListener:
             return Destination("telegram", ref)
         return Destination("telegram", str(info.id))
 
-    def _image(self, msg: Message) -> Image | None:
+    async def _image(self, msg: Message, command: str, auth: TelegramAuthority) -> Image | None:
+        """The photo a command came with. An editor's /post or /edit photo is downloaded into
+        the media store (`relay.media`), so that every platform and bot can upload it; raises
+        `MediaRefused` when it cannot be kept. Otherwise (no store, a preview) its file id
+        travels in a URL only this bot reads."""
         if not msg.photo:
             return None
-        # A Telegram upload has no public URL; its file id travels in a URL only this adapter
-        # reads (sendPhoto takes the id, so the photo is never uploaded twice).
-        return Image(FILE_URL + msg.photo[-1].file_id)
+        size = msg.photo[-1]
+        if self.media is None or command not in ("post", "edit") or not await auth.is_editor():
+            return Image(FILE_URL + size.file_id)
+        self.media.check_size(size.file_size or 0)
+        try:
+            data = bytes(await (await self.bot.get_file(size.file_id)).download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("photo download failed chat=%s: %s", msg.chat.id, exc)
+            raise MediaRefused(NOT_DOWNLOADED) from exc
+        url = await self.media.put(data)
+        self.delivery.photos.remember(url, size.file_id)  # this bot's copies reuse the upload
+        return Image(url)
 
     def _replied_update(self, msg: Message) -> str | None:
         replied = msg.reply_to_message

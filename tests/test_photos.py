@@ -1,0 +1,191 @@
+"""Photos across platforms, end to end: `relay run` (a subprocess, the test Valkey) against the
+Telegram and Discord sandboxes (this process, loopback).
+
+An editor sends a photo to the bot in Telegram (an upload: no URL anyone else can read) with the
+caption `/post …`. Every Telegram chat shows that photo, and the Discord channel shows it as an
+attachment of the relay's message, its embed pointing at it; an `/edit` of the headline reaches
+every copy and keeps the picture. A photo past `media.max_image_mb` is refused with the reason,
+and nothing is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+import yaml
+from relay_sandbox.discord.server import DiscordSandbox
+from relay_sandbox.telegram.limits import TelegramLimits
+from relay_sandbox.telegram.server import TelegramSandbox
+
+from relay.config import Config
+from relay.media import media_id
+
+from .conftest import BASE_CONFIG
+from .helpers import free_port
+from .test_busy_hour import settled, until
+from .test_supervision import _healthy
+
+PUBLISHED = re.compile(r"Published update (\S+) to")
+WITHIN = 60.0  # a guard against hanging only
+PHOTO = b"\xff\xd8\xff\xe0 a bridge at dawn " * 1000  # 20 KB: under the limit below
+TOO_BIG = b"\xff\xd8\xff\xe0 a huge panorama " * 5000  # 95 KB: over it
+
+
+class World:
+    """The sandboxes, an editor, two Telegram groups and a Discord channel; `relay run`."""
+
+    def __init__(self, tg: TelegramSandbox, dc: DiscordSandbox) -> None:
+        self.tg, self.dc = tg, dc
+        self.bot = tg.control.create_bot("relay_bot", first_name="Newsroom")
+        self.editor = tg.control.create_user("Eda", username="eda")
+        owner = tg.control.create_user("Olga")
+        self.groups = []
+        for i in range(2):
+            group = tg.control.create_chat("supergroup", f"Readers {i}", creator=owner.id)
+            tg.control.add_bot(group.id, self.bot)
+            self.groups.append(group.id)
+        self.app = dc.control.create_application("live-relay")
+        guild = dc.control.create_guild("Newsroom")
+        dc.control.invite_bot(self.app.application_id, guild)
+        self.channel = dc.control.create_channel(guild, "live")
+        self.port = free_port()
+        self.proc: asyncio.subprocess.Process | None = None
+
+    def write_config(self, path: Path, redis_url: str | None) -> None:
+        channels = [{"destination": f"telegram:{g}", "topics": ["ukraine"]} for g in self.groups]
+        channels.append({"destination": f"discord:{self.channel}", "topics": ["ukraine"]})
+        data: dict[str, Any] = {
+            **BASE_CONFIG,
+            "redis": {"url": redis_url},
+            "editors": {"telegram_users": [self.editor.id]},
+            "channels": channels,
+            "console": {"enabled": False},
+            "api": {"enabled": True, "port": self.port},
+            "media": {"max_image_mb": 0.05},
+            "telegram": {"enabled": True, "api_url": self.tg.base_url},
+            "discord": {"enabled": True, "api_url": self.dc.api_base,
+                        "gateway_url": self.dc.gateway_url},
+        }  # fmt: skip
+        path.write_text(yaml.safe_dump(data))
+
+    async def start(self, path: Path, redis_url: str | None) -> None:
+        self.write_config(path, redis_url)
+        env = {**os.environ, "TELEGRAM_TOKEN": self.bot.token, "DISCORD_TOKEN": self.app.token,
+               "RELAY_API_TOKEN": "photos-token"}  # fmt: skip
+        log = path.with_suffix(".log").open("wb")
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "relay.cli", "--config", str(path), "run",
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        log.close()
+        await _healthy(self.port, self.proc)
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+    def replies(self) -> list[str]:
+        return [m.content for m in self.tg.control.transcript(self.editor.id, bot=self.bot)
+                if m.sender_id == self.bot.id]  # fmt: skip
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    async with (
+        TelegramSandbox(limits=TelegramLimits.off()) as tg,
+        DiscordSandbox() as dc,
+    ):
+        w = World(tg, dc)
+        try:
+            yield w
+        finally:
+            await w.stop()
+
+
+@pytest.mark.timeout(180)
+async def test_an_editors_telegram_photo_reaches_every_chat_and_discord_as_an_upload(
+    world: World, tmp_path: Path, config: Config, client: aioredis.Redis
+) -> None:
+    tg, dc, bot = world.tg, world.dc, world.bot
+    await world.start(tmp_path / "relay.yaml", config.redis.url)
+    tg.control.send_message(world.editor.id, "hello", bot=bot)
+    sent = tg.control.send_message(
+        world.editor.id, bot=bot, photo=PHOTO,
+        caption="/post ukraine Bridge reopens\nTraffic crosses again at dawn.",
+    )  # fmt: skip
+    editor_file = sent.photo
+
+    async def published() -> bool:
+        return any(PUBLISHED.search(r) for r in world.replies())
+
+    await until(published, within=WITHIN)
+    update_id = next(m.group(1) for r in world.replies() if (m := PUBLISHED.search(r)))
+    await until(lambda: settled(client, [update_id]), within=WITHIN)
+
+    # Every Telegram group shows the editor's picture, sent by the file id Telegram gave it:
+    # the relay downloaded it once (getFile) and uploaded it to no one.
+    for group in world.groups:
+        (shown,) = tg.control.transcript(group)
+        assert shown.photo == editor_file
+        assert "Bridge reopens" in (shown.caption or "")
+    assert len(tg.control.requests("getFile")) == 1
+    photos = [r.params["photo"] for r in tg.control.requests("sendPhoto")]
+    assert photos == [editor_file, editor_file]
+
+    # Discord: the message carries the photo as its attachment, and the embed shows it.
+    name = f"{media_id(PHOTO)}.jpg"
+    (message,) = dc.control.transcript(world.channel)
+    assert message.attachments == (name,)
+    assert message.embeds[0]["image"]["url"] == f"attachment://{name}"
+    assert message.embeds[0]["title"] == "Bridge reopens"
+    (created,) = dc.control.requests("create_message")
+    assert created.files == (name,)
+
+    # The editor corrects the headline: every copy shows it, with the same picture.
+    tg.control.send_message(world.editor.id, f"/edit {update_id} Bridge reopens to traffic",
+                            bot=bot)  # fmt: skip
+
+    async def edited() -> bool:
+        return sum("Edited update" in r for r in world.replies()) == 1
+
+    await until(edited, within=WITHIN)
+    await until(lambda: settled(client, [update_id]), within=WITHIN)
+    for group in world.groups:
+        (shown,) = tg.control.transcript(group)
+        assert shown.photo == editor_file
+        assert "Bridge reopens to traffic" in (shown.caption or "")
+    (message,) = dc.control.transcript(world.channel)
+    assert message.embeds[0]["title"] == "Bridge reopens to traffic"
+    assert message.attachments == (name,)  # uploaded again, in place of the old one
+    assert message.embeds[0]["image"]["url"] == f"attachment://{name}"
+
+    # A photo over media.max_image_mb (0.05 here): the editor is told, nothing is published.
+    tg.control.send_message(world.editor.id, bot=bot, photo=TOO_BIG,
+                            caption="/post ukraine A huge panorama")  # fmt: skip
+
+    async def refused() -> bool:
+        return any("the relay takes photos up to 0.05 MB" in r for r in world.replies())
+
+    await until(refused, within=WITHIN)
+    refusal = next(r for r in world.replies() if "takes photos up to" in r)
+    assert "Nothing was posted" in refusal
+    assert sum(bool(PUBLISHED.search(r)) for r in world.replies()) == 1
+    assert len(tg.control.requests("getFile")) == 1  # not even downloaded
+    stored = await client.keys("relay:{media}:photo:*")
+    assert [k.decode().rsplit(":", 1)[1] for k in stored] == [media_id(PHOTO)]
+    assert json.dumps(dc.control.transcript(world.channel)[0].embeds).count("panorama") == 0
