@@ -248,11 +248,13 @@ class Control:
         options: Mapping[str, Any] | None = None,
         *,
         subcommand: str | None = None,
+        attachments: Mapping[str, tuple[str, bytes]] | None = None,
     ) -> InteractionHandle:
-        """A member runs `/name options…`: INTERACTION_CREATE (type 2) to the app's sessions."""
+        """A member runs `/name options…`: INTERACTION_CREATE (type 2) to the app's sessions.
+        `attachments` adds file options: name → (file name, bytes), served at their URLs."""
         return self.invoker.command(
             app_id=app_id, guild_id=guild_id, channel_id=channel_id, user_id=user_id,
-            name=name, options=options, subcommand=subcommand,
+            name=name, options=options, subcommand=subcommand, attachments=attachments,
         )  # fmt: skip
 
     def autocomplete(
