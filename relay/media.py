@@ -42,6 +42,9 @@ STORE_FULL = (
     "Nothing was posted."
 )
 NOT_DOWNLOADED = "Sorry, the photo could not be downloaded. Nothing was posted."
+NOT_A_PHOTO = "That file is not a photo (JPEG, PNG, GIF or WebP). Nothing was posted."
+NO_STORE = "This relay keeps no photos; give the photo by URL instead. Nothing was posted."
+NEEDS_TOPIC = "With a photo attached, give the topic too: /post topic:<topic> photo:<file>."
 
 
 class MediaRefused(RelayError):

@@ -6,6 +6,10 @@ caption `/post …`. Every Telegram chat shows that photo, and the Discord chann
 attachment of the relay's message, its embed pointing at it; an `/edit` of the headline reaches
 every copy and keeps the picture. A photo past `media.max_image_mb` is refused with the reason,
 and nothing is published.
+
+A Discord editor runs `/post` with a photo file attached: the form asks for its caption and
+credit, the Telegram chats get the photo (uploaded once, then by file id) and the Discord channel
+shows it as the relay's own attachment.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 import yaml
+from relay_sandbox.discord import InteractionResult
 from relay_sandbox.discord.server import DiscordSandbox
 from relay_sandbox.telegram.limits import TelegramLimits
 from relay_sandbox.telegram.server import TelegramSandbox
@@ -55,9 +60,11 @@ class World:
             tg.control.add_bot(group.id, self.bot)
             self.groups.append(group.id)
         self.app = dc.control.create_application("live-relay")
-        guild = dc.control.create_guild("Newsroom")
-        dc.control.invite_bot(self.app.application_id, guild)
-        self.channel = dc.control.create_channel(guild, "live")
+        self.guild = dc.control.create_guild("Newsroom")
+        dc.control.invite_bot(self.app.application_id, self.guild)
+        self.channel = dc.control.create_channel(self.guild, "live")
+        self.desk = dc.control.create_channel(self.guild, "desk")  # where editors run commands
+        self.discord_editor = dc.control.add_member(self.guild, name="dora")
         self.port = free_port()
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -67,14 +74,15 @@ class World:
         data: dict[str, Any] = {
             **BASE_CONFIG,
             "redis": {"url": redis_url},
-            "editors": {"telegram_users": [self.editor.id]},
+            "editors": {"telegram_users": [self.editor.id],
+                        "discord_users": [self.discord_editor]},
             "channels": channels,
             "console": {"enabled": False},
             "api": {"enabled": True, "port": self.port},
             "media": {"max_image_mb": 0.05},
             "telegram": {"enabled": True, "api_url": self.tg.base_url},
             "discord": {"enabled": True, "api_url": self.dc.api_base,
-                        "gateway_url": self.dc.gateway_url},
+                        "gateway_url": self.dc.gateway_url, "command_guild_ids": [self.guild]},
         }  # fmt: skip
         path.write_text(yaml.safe_dump(data))
 
@@ -102,6 +110,11 @@ class World:
     def replies(self) -> list[str]:
         return [m.content for m in self.tg.control.transcript(self.editor.id, bot=self.bot)
                 if m.sender_id == self.bot.id]  # fmt: skip
+
+
+def answered_in_full(r: InteractionResult) -> bool:
+    """The interaction's answer is there (a deferred one once edited in)."""
+    return r.original is not None and not (r.response_type == 5 and r.original.edited_at is None)
 
 
 @pytest.fixture
@@ -189,3 +202,60 @@ async def test_an_editors_telegram_photo_reaches_every_chat_and_discord_as_an_up
     stored = await client.keys("relay:{media}:photo:*")
     assert [k.decode().rsplit(":", 1)[1] for k in stored] == [media_id(PHOTO)]
     assert json.dumps(dc.control.transcript(world.channel)[0].embeds).count("panorama") == 0
+
+
+async def test_a_photo_attached_on_discord_reaches_telegram_and_discord(
+    world: World, tmp_path: Path, config: Config, client: aioredis.Redis
+) -> None:
+    tg, dc = world.tg, world.dc
+    await world.start(tmp_path / "relay.yaml", config.redis.url)
+    ids = (world.app.application_id, world.guild, world.desk, world.discord_editor)
+
+    async def synced() -> bool:
+        return any(c.name == "post" for c in dc.world.commands.values())
+
+    await until(synced, within=WITHIN)
+
+    async def post(photo: bytes, headline: str) -> str:
+        """/post with the photo attached, then the form: the editor's answer."""
+        opened = dc.control.invoke(*ids, "post", {"topic": "ukraine"},
+                                   attachments={"photo": ("dam.jpg", photo)})  # fmt: skip
+        form = await opened.response(within=WITHIN)
+        assert form.response_type == 9 and form.response_data is not None  # a modal
+        fields = [c["components"][0]["custom_id"] for c in form.response_data["components"]]
+        assert fields == ["headline", "body", "link", "caption", "credit"]
+        submitted = dc.control.submit_modal(*ids, "relay:post", {
+            "headline": headline, "body": "The water keeps rising.", "link": "",
+            "caption": "The dam at noon.", "credit": "Dora Diaz",
+        })  # fmt: skip
+        answered = await submitted.wait(answered_in_full, within=WITHIN)
+        assert answered.original is not None
+        return answered.original.content
+
+    reply = await post(PHOTO, "Dam breached")
+    assert reply.startswith("Published update "), reply
+    update_id = reply.split()[2]
+    await until(lambda: settled(client, [update_id]), within=WITHIN)
+
+    # Telegram: both groups show the photo, uploaded once, then sent by the answered file id.
+    shown = [tg.control.transcript(g)[0] for g in world.groups]
+    assert all(tg.engine.world.files[str(s.photo)] == PHOTO for s in shown)
+    assert shown[0].photo == shown[1].photo
+    assert all("The dam at noon." in (s.caption or "") and "Dora Diaz" in (s.caption or "")
+               for s in shown)  # fmt: skip
+    sent = [r.params["photo"] for r in tg.control.requests("sendPhoto")]
+    assert isinstance(sent[0], dict) and sent[0]["size"] == len(PHOTO)
+    assert sent[1] == shown[0].photo
+
+    # Discord: the relay's message carries its own copy of the photo, caption and credit below.
+    (message,) = dc.control.transcript(world.channel)
+    assert message.attachments == (f"{media_id(PHOTO)}.jpg",)
+    assert "The dam at noon." in message.embeds[0]["footer"]["text"]
+
+    # Too big for media.max_image_mb: refused, not downloaded, nothing published.
+    refused = await post(TOO_BIG, "A huge panorama")
+    assert "takes photos up to 0.05 MB" in refused and "Nothing was posted" in refused
+    assert len(dc.control.transcript(world.channel)) == 1
+    assert await client.keys("relay:{media}:photo:*") == [
+        f"relay:{{media}}:photo:{media_id(PHOTO)}".encode()
+    ]

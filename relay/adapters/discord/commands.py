@@ -24,7 +24,8 @@ from relay.changes import Changes
 from relay.claims import Claims
 from relay.commands import DESCRIPTIONS, ChatKind, Invocation, Reply, counted
 from relay.errors import InvalidUpdate
-from relay.model import ID_PATTERN, Destination, Image, check_url, signature
+from relay.media import NEEDS_TOPIC, NO_STORE, NOT_A_PHOTO, NOT_DOWNLOADED, MediaRefused
+from relay.model import ID_PATTERN, Destination, Image, check_url, parse_image, signature
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = 900  # an interaction token lives 15 minutes
@@ -73,6 +74,7 @@ class SlashCommands:
         self.commands = commands
         self.registry = registry
         self.subscriptions = subscriptions
+        self.media = context.media  # an attached photo is kept there (None: refused)
         self.editors = commands.config.editors
         self.progress_interval = progress_interval
         self.progress_timeout = progress_timeout
@@ -119,11 +121,25 @@ class SlashCommands:
     async def run(
         self, interaction: discord.Interaction, command: str, args: str = "", *,
         image: Image | None = None, check_bot: bool = False, changes: Changes | None = None,
+        attached: tuple[discord.Attachment, str, str] | None = None,
     ) -> None:  # fmt: skip
-        """Handle one command through `relay.commands` and answer it."""
+        """Handle one command through `relay.commands` and answer it. An `attached` photo
+        (file, caption, credit) is kept in the media store first (`keep`)."""
         auth = InteractionAuthority(interaction, self.editors, check_bot=check_bot)
-        inv = self.invocation(interaction, command, args, image, changes)
-        reply = await self.answer(interaction, self.commands.handle(inv, auth))
+
+        async def work() -> Reply:
+            photo = image
+            if attached is not None:
+                try:
+                    photo = await self.keep(*attached)
+                except MediaRefused as exc:
+                    return Reply(str(exc), ok=False)
+                except InvalidUpdate as exc:
+                    return Reply(f"Nothing was changed: {exc.field}: {exc.message}.", ok=False)
+            inv = self.invocation(interaction, command, args, photo, changes)
+            return await self.commands.handle(inv, auth)
+
+        reply = await self.answer(interaction, work())
         if reply is not None and reply.ok and reply.update is not None and not reply.preview:
             self._spawn(self.follow_progress(interaction, reply.update.id))
 
@@ -188,23 +204,51 @@ class SlashCommands:
             return "Delivery: waiting for the fan-out…", False
         return f"Delivery: {progress.summary()}", progress.done
 
+    async def keep(self, file: discord.Attachment, caption: str, credit: str) -> Image:
+        """The photo attached to a command, downloaded once into the media store (its CDN URL
+        is signed and expires). Raises `MediaRefused` (the editor's answer) or `InvalidUpdate`."""
+        image = parse_image(Image("https://media.invalid/", caption, credit))  # caption, credit
+        assert image is not None  # an Image in, an Image out
+        if self.media is None:
+            raise MediaRefused(NO_STORE)
+        if not (file.content_type or "").startswith("image/"):
+            raise MediaRefused(NOT_A_PHOTO)
+        self.media.check_size(file.size)
+        try:
+            data = await file.read()
+        except discord.HTTPException as exc:
+            log.warning("attachment download failed: %s", exc)
+            raise MediaRefused(NOT_DOWNLOADED) from exc
+        return Image(await self.media.put(data), image.caption, image.credit)
+
     # -- editor forms ------------------------------------------------------------------------------
 
     async def open_form(
-        self, interaction: discord.Interaction, command: str, topic: str | None, breaking: bool
-    ) -> None:
+        self, interaction: discord.Interaction, command: str, topic: str | None, breaking: bool,
+        photo: discord.Attachment | None = None,
+    ) -> None:  # fmt: skip
         if not is_editor(interaction, self.editors):
             await self.refuse(interaction, f"Only the newsroom's editors can use /{command}.")
             return
+        if photo is not None and not topic:  # the form has no room for the topic as well
+            await self.refuse(interaction, NEEDS_TOPIC)
+            return
 
         async def submitted(inter: discord.Interaction, form: UpdateForm) -> None:
-            slug = form.topic.value.strip().lower() if form.topic is not None else ""
+            slug = form.topic.value.strip().lower() if form.topic is not None else topic or ""
             head = f"{slug} --breaking" if breaking else slug
-            await self.submit(inter, command, head, form)
+            await self.submit(inter, command, head, form, photo)
 
         title = "New update" if command == "post" else "Preview an update"
         await interaction.response.send_modal(
-            UpdateForm(title=title, custom_id=f"relay:{command}", on_submit=submitted, topic=topic)
+            UpdateForm(
+                title=title,
+                custom_id=f"relay:{command}",
+                on_submit=submitted,
+                topic=topic,
+                with_topic=photo is None,
+                attached=photo is not None,
+            )
         )
 
     async def open_edit_form(self, interaction: discord.Interaction, update_id: str) -> None:
@@ -231,8 +275,9 @@ class SlashCommands:
         )  # fmt: skip
 
     async def submit(
-        self, interaction: discord.Interaction, command: str, head: str, form: UpdateForm
-    ) -> None:
+        self, interaction: discord.Interaction, command: str, head: str, form: UpdateForm,
+        file: discord.Attachment | None = None,
+    ) -> None:  # fmt: skip
         """Turn the /post or /preview form into the command's text form and run it."""
         link = form.link.value.strip()
         try:
@@ -245,7 +290,8 @@ class SlashCommands:
         args = f"{head} {form.headline.value.strip()}\n{form.body_text}"
         if link:
             args += f"\nLink: {link}"
-        await self.run(interaction, command, args, image=photo)
+        attached = (file, *form.caption_and_credit()) if file is not None else None
+        await self.run(interaction, command, args, image=photo, attached=attached)
 
     async def refuse(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
@@ -262,7 +308,8 @@ HELP = (
 EDITOR_HELP = (
     "",
     "Editors:",
-    "/post [topic] [breaking]: opens a form (headline, body, link, photo) and publishes it",
+    "/post [topic] [breaking] [photo]: opens a form (headline, body, link, photo) and publishes"
+    " it; with a photo file attached, the form asks for its caption and credit",
     "/preview [topic] [breaking]: the same form; shows the update rendered, publishes nothing",
     "/edit id: opens the update in a form; what you leave as it is stays as it is",
     "/delete id: withdraws the update everywhere",
@@ -339,13 +386,18 @@ def _register(s: SlashCommands) -> None:
         await s.answer(interaction, help_reply(auth))
 
     @tree.command(name="post", description=DESCRIPTIONS["post"])
-    @app_commands.describe(topic="Prefill the topic", breaking="Mark it as breaking news")
+    @app_commands.describe(
+        topic="Prefill the topic",
+        breaking="Mark it as breaking news",
+        photo="A photo to publish with it (the form asks for caption, credit)",
+    )
     @app_commands.autocomplete(topic=topic_choices)
     @guild_only
     async def post(
-        interaction: discord.Interaction, topic: str | None = None, breaking: bool = False
-    ) -> None:
-        await s.open_form(interaction, "post", topic, breaking)
+        interaction: discord.Interaction, topic: str | None = None, breaking: bool = False,
+        photo: discord.Attachment | None = None,
+    ) -> None:  # fmt: skip
+        await s.open_form(interaction, "post", topic, breaking, photo)
 
     @tree.command(name="preview", description=DESCRIPTIONS["preview"])
     @app_commands.describe(topic="Prefill the topic", breaking="Preview it as breaking news")

@@ -3,7 +3,9 @@
 Discord's forms hold at most 5 inputs of at most 4,000 characters each. /post and /preview show
 topic, headline, body, link and photo; /edit shows the update as it is now, without the topic.
 The photo is one field of lines: its URL, then the credit, then the caption (which may run on
-over several lines), so caption and credit are there to see and change. A body longer than an
+over several lines), so caption and credit are there to see and change. A /post with a photo
+attached (`photo:` option, a file) takes the topic from its option and shows headline, body,
+link, and the photo's caption and credit as fields of their own. A body longer than an
 input holds is not shown at all (a text in its place says so) and stays as it is: a cut body in
 the form would cut the update the moment the editor changed a word of it.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 import discord
 
 from relay.changes import UNSET, Changes
-from relay.model import MAX_HEADLINE, Image, Update, parse_image
+from relay.model import MAX_CAPTION, MAX_CREDIT, MAX_HEADLINE, Image, Update, parse_image
 
 BODY_MAX = 4000  # Discord's limit for a text input
 PHOTO_LABEL = "Photo: URL, credit, caption (one per line)"
@@ -60,6 +62,7 @@ class UpdateForm(discord.ui.Modal):
         with_topic: bool = True,
         current: Update | None = None,
         timeout: float = 900.0,
+        attached: bool = False,
     ) -> None:
         super().__init__(title=title, custom_id=custom_id, timeout=timeout)
         self._on_submit = on_submit
@@ -88,13 +91,29 @@ class UpdateForm(discord.ui.Modal):
             label="Link (Read more)", custom_id="link", required=False, max_length=2048,
             default=current.link if current and current.link else None,
         )  # fmt: skip
-        self.image: discord.ui.TextInput[UpdateForm] = discord.ui.TextInput(
-            label=PHOTO_LABEL, custom_id="image", style=discord.TextStyle.paragraph,
-            required=False, max_length=BODY_MAX, placeholder=PHOTO_HINT,
-            default=(shown.image or None) if shown else None,
-        )  # fmt: skip
         self.add_item(self.link)
-        self.add_item(self.image)
+        # An attached photo (a file on the command) takes its caption and credit in two fields;
+        # else one field gives a photo by URL. Five fields at most: Discord's modal limit.
+        self.image: discord.ui.TextInput[UpdateForm] | None = None
+        self.caption: discord.ui.TextInput[UpdateForm] | None = None
+        self.credit: discord.ui.TextInput[UpdateForm] | None = None
+        if attached:
+            self.caption = discord.ui.TextInput(
+                label="Photo caption", custom_id="caption", style=discord.TextStyle.paragraph,
+                required=False, max_length=MAX_CAPTION,
+            )  # fmt: skip
+            self.credit = discord.ui.TextInput(
+                label="Photo credit", custom_id="credit", required=False, max_length=MAX_CREDIT
+            )
+            self.add_item(self.caption)
+            self.add_item(self.credit)
+        else:
+            self.image = discord.ui.TextInput(
+                label=PHOTO_LABEL, custom_id="image", style=discord.TextStyle.paragraph,
+                required=False, max_length=BODY_MAX, placeholder=PHOTO_HINT,
+                default=(shown.image or None) if shown else None,
+            )  # fmt: skip
+            self.add_item(self.image)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await self._on_submit(interaction, self)
@@ -105,7 +124,12 @@ class UpdateForm(discord.ui.Modal):
 
     def photo(self) -> Image | None:
         """The photo the submitted form describes; raises `InvalidUpdate` naming a bad part."""
-        return parse_photo(self.image.value)
+        return parse_photo(self.image.value) if self.image is not None else None
+
+    def caption_and_credit(self) -> tuple[str, str]:
+        """An attached photo's caption and credit, as the editor typed them."""
+        caption = self.caption.value.strip() if self.caption is not None else ""
+        return caption, self.credit.value.strip() if self.credit is not None else ""
 
     def changes(self, current: Update) -> Changes:
         """The edit of `current` this submitted form asks for: only what the editor changed.
@@ -117,7 +141,7 @@ class UpdateForm(discord.ui.Modal):
         shown = _prefill(current)
         headline, link = self.headline.value.strip(), self.link.value.strip()
         body = self.body_text
-        photo = self.image.value.strip()
+        photo = self.image.value.strip() if self.image is not None else shown.image
         return Changes(
             headline=headline if headline != shown.headline else UNSET,
             body=body if shown.body is not None and body != shown.body else UNSET,
