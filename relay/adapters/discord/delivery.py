@@ -32,7 +32,7 @@ from relay.adapters.discord.errors import is_unknown_message, translate
 from relay.adapters.discord.markdown import escape, escape_headline
 from relay.budgets import Budgets
 from relay.config import TopicConfig
-from relay.errors import DeliveryError, Rejected
+from relay.errors import DeliveryError, Gone, Rejected
 from relay.media import MediaStore, file_name, stored_id
 from relay.model import Destination, Update
 
@@ -64,6 +64,14 @@ def split_id(dest: Destination, message_id: str) -> tuple[int, int]:
     """(channel id, message id) of a stored part id."""
     channel, _, message = message_id.rpartition(":")
     return int(channel) if channel else target(dest), int(message)
+
+
+def _no_photo(body: dict[str, Any]) -> dict[str, Any]:
+    """A message body without its first embed's image (a photo the bot may not upload)."""
+    embeds = [dict(e) for e in body.get("embeds") or []]
+    if embeds:
+        embeds[0].pop("image", None)
+    return {**body, "embeds": embeds}
 
 
 def thread_name(topic: TopicConfig, update: Update, mode: ForumMode) -> str:
@@ -186,10 +194,24 @@ class Delivery:
     ) -> str:
         route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
         sending = await self._with_photo(body, dest, update, part)
-        if "form" in sending:
-            need += ", Attach Files"
-        data = await self._request(route, dest, update.id, need, **sending)
+        if "form" not in sending:
+            data = await self._request(route, dest, update.id, need, **sending)
+            return str(data["id"])
+        try:
+            data = await self._request(route, dest, update.id, need + ", Attach Files", **sending)
+        except Gone:
+            if not self._only_attach_files_lacking(channel_id, need):
+                raise
+            data = await self._request(route, dest, update.id, need, json=_no_photo(body))
         return str(data["id"])
+
+    def _only_attach_files_lacking(self, channel_id: int, need: str) -> bool:
+        """A 50013 on an upload where the bot may do all else: the photo is left out (logged),
+        rather than the channel unsubscribed for a permission photos by URL never needed."""
+        if self.missing(channel_id, need + ", Attach Files") != "Attach Files":
+            return False
+        log.warning("no Attach Files in channel=%s: the photo is left out", channel_id)
+        return True
 
     async def _with_photo(
         self, body: dict[str, Any], dest: Destination, update: Update, part: int
@@ -303,7 +325,13 @@ class Delivery:
                       channel_id=channel_id, message_id=mid)  # fmt: skip
         sending = await self._with_photo(body, dest, update, part)
         try:
-            await self.client.http.request(route, **sending)
+            try:
+                await self.client.http.request(route, **sending)
+            except discord.Forbidden as exc:
+                lacking = exc.code == 50013 and "form" in sending
+                if not (lacking and self._only_attach_files_lacking(channel_id, "Embed Links")):
+                    raise
+                await self.client.http.request(route, json=_no_photo(body))
             return True
         except Exception as exc:
             if is_unknown_message(exc):

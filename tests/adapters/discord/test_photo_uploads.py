@@ -3,12 +3,14 @@ the first message as the attachment its embed shows; edits upload it again or ta
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 from relay_sandbox.discord import DiscordSandbox
+from relay_sandbox.discord import permissions as P
 
 from relay.adapter import AdapterContext
 from relay.adapters.discord import DiscordAdapter
@@ -89,3 +91,35 @@ async def test_a_photo_by_url_stays_an_embed_image_with_no_upload(
     assert view.attachments == ()
     assert view.embeds[0]["image"]["url"] == "https://images.example/bridge.jpg"
     assert sandbox.control.requests("create_message")[0].files == ()
+
+
+async def test_a_channel_without_attach_files_gets_the_update_without_the_photo(
+    uploader: DiscordAdapter,
+    sandbox: DiscordSandbox,
+    newsroom: Newsroom,
+    discord_config: Config,
+    store: MediaStore,
+) -> None:
+    topic = discord_config.topic("ukraine")
+    assert topic is not None
+    c = sandbox.control
+    bot_role = sandbox.world.guilds[newsroom.guild_id].members[newsroom.bot.bot_user_id].roles[0]
+    channel = c.create_channel(newsroom.guild_id, "no-files")
+    c.set_overwrite(channel, bot_role, deny=P.ATTACH_FILES)
+    url = await store.put(BRIDGE)
+    update = Update(id="p3", topic="ukraine", headline="The bridge", image=Image(url, "Dawn."))
+    dest = Destination("discord", str(channel))
+
+    async def cached() -> None:  # the gateway's channel events reach discord.py's cache
+        while uploader.delivery.missing(channel, "Attach Files") != "Attach Files":  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(cached(), 5)
+    ids = await uploader.send(dest, update, topic)  # not Gone: the channel stays subscribed
+    (view,) = sandbox.control.transcript(channel)
+    assert view.attachments == () and "image" not in view.embeds[0]
+    assert view.embeds[0]["title"] == "The bridge" and "Dawn." in view.embeds[0]["footer"]["text"]
+    edited = dataclasses.replace(update, revision=2, headline="The bridge, later")
+    assert await uploader.edit(dest, edited, topic, ids) == ids
+    (view,) = sandbox.control.transcript(channel)
+    assert view.embeds[0]["title"] == "The bridge, later" and view.attachments == ()
