@@ -252,6 +252,28 @@ async def test_a_photo_attached_on_discord_reaches_telegram_and_discord(
     assert message.attachments == (f"{media_id(PHOTO)}.jpg",)
     assert "The dam at noon." in message.embeds[0]["footer"]["text"]
 
+    # The editor corrects the caption in the /edit form: every copy shows it, same picture.
+    form = await dc.control.invoke(*ids, "edit", {"id": update_id}).response(within=WITHIN)
+    assert form.response_data is not None
+    shown_fields = {c["components"][0]["custom_id"]: c["components"][0].get("value")
+                    for c in form.response_data["components"]}  # fmt: skip
+    url = f"https://media.invalid/{media_id(PHOTO)}"
+    assert shown_fields["image"] == f"{url}\nDora Diaz\nThe dam at noon."
+    edit = dc.control.submit_modal(*ids, "relay:edit", {
+        "headline": "Dam breached", "body": "The water keeps rising.", "link": "",
+        "image": f"{url}\nDora Diaz\nThe dam at noon, from the east bank.",
+    })  # fmt: skip
+    edited = await edit.wait(answered_in_full, within=WITHIN)
+    assert edited.original is not None and "Edited update" in edited.original.content
+    await until(lambda: settled(client, [update_id]), within=WITHIN)
+    for group in world.groups:
+        (copy,) = tg.control.transcript(group)
+        assert "from the east bank" in (copy.caption or "") and copy.photo == shown[0].photo
+    assert len(tg.control.requests("editMessageCaption")) == 2  # the picture stays in place
+    (message,) = dc.control.transcript(world.channel)
+    assert "from the east bank" in message.embeds[0]["footer"]["text"]
+    assert message.attachments == (f"{media_id(PHOTO)}.jpg",)
+
     # Too big for media.max_image_mb: refused, not downloaded, nothing published.
     refused = await post(TOO_BIG, "A huge panorama")
     assert "takes photos up to 0.05 MB" in refused and "Nothing was posted" in refused
