@@ -43,6 +43,7 @@ from .test_supervision import _healthy
 PUBLISHED = re.compile(r"Published update (\S+) to")
 WITHIN = 60.0  # a guard against hanging only
 PHOTO = b"\xff\xd8\xff\xe0 a bridge at dawn " * 1000  # 20 KB: under the limit below
+BETTER = b"\xff\xd8\xff\xe0 the dam at dusk " * 1000
 TOO_BIG = b"\xff\xd8\xff\xe0 a huge panorama " * 5000  # 95 KB: over it
 
 
@@ -274,10 +275,34 @@ async def test_a_photo_attached_on_discord_reaches_telegram_and_discord(
     assert "from the east bank" in message.embeds[0]["footer"]["text"]
     assert message.attachments == (f"{media_id(PHOTO)}.jpg",)
 
+    # A better picture, attached to /edit: the form shows the caption and credit to keep.
+    opened = dc.control.invoke(*ids, "edit", {"id": update_id},
+                               attachments={"photo": ("dam-2.jpg", BETTER)})  # fmt: skip
+    form = await opened.response(within=WITHIN)
+    assert form.response_data is not None
+    fields = {c["components"][0]["custom_id"]: c["components"][0].get("value")
+              for c in form.response_data["components"]}  # fmt: skip
+    assert list(fields) == ["headline", "body", "link", "caption", "credit"]
+    assert fields["caption"] == "The dam at noon, from the east bank."
+    edit = dc.control.submit_modal(*ids, "relay:edit", {
+        "headline": "Dam breached", "body": "The water keeps rising.", "link": "",
+        "caption": "The dam at dusk.", "credit": "Dora Diaz",
+    })  # fmt: skip
+    edited = await edit.wait(answered_in_full, within=WITHIN)
+    assert edited.original is not None and "Edited update" in edited.original.content
+    await until(lambda: settled(client, [update_id]), within=WITHIN)
+    shown = [tg.control.transcript(g)[0] for g in world.groups]
+    assert all(tg.engine.world.files[str(s.photo)] == BETTER for s in shown)
+    assert all("The dam at dusk." in (s.caption or "") for s in shown)
+    media = [r.params["media"] for r in tg.control.requests("editMessageMedia")]
+    assert len(media) == 2 and "attach://" in media[0] and "attach://" not in media[1]
+    (message,) = dc.control.transcript(world.channel)
+    assert message.attachments == (f"{media_id(BETTER)}.jpg",)
+
     # Too big for media.max_image_mb: refused, not downloaded, nothing published.
     refused = await post(TOO_BIG, "A huge panorama")
     assert "takes photos up to 0.05 MB" in refused and "Nothing was posted" in refused
     assert len(dc.control.transcript(world.channel)) == 1
-    assert await client.keys("relay:{media}:photo:*") == [
-        f"relay:{{media}}:photo:{media_id(PHOTO)}".encode()
-    ]
+    assert sorted(await client.keys("relay:{media}:photo:*")) == sorted(
+        f"relay:{{media}}:photo:{media_id(p)}".encode() for p in (PHOTO, BETTER)
+    )

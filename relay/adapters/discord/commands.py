@@ -9,6 +9,7 @@ progress, edited in place every `progress_interval` seconds until the fan-out is
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -136,7 +137,10 @@ class SlashCommands:
                     return Reply(str(exc), ok=False)
                 except InvalidUpdate as exc:
                     return Reply(f"Nothing was changed: {exc.field}: {exc.message}.", ok=False)
-            inv = self.invocation(interaction, command, args, photo, changes)
+            edit = changes
+            if attached is not None and changes is not None:  # /edit: the new photo
+                edit = dataclasses.replace(changes, image=photo)
+            inv = self.invocation(interaction, command, args, photo, edit)
             return await self.commands.handle(inv, auth)
 
         reply = await self.answer(interaction, work())
@@ -251,7 +255,10 @@ class SlashCommands:
             )
         )
 
-    async def open_edit_form(self, interaction: discord.Interaction, update_id: str) -> None:
+    async def open_edit_form(
+        self, interaction: discord.Interaction, update_id: str,
+        photo: discord.Attachment | None = None,
+    ) -> None:  # fmt: skip
         if not is_editor(interaction, self.editors):
             await self.refuse(interaction, "Only the newsroom's editors can use /edit.")
             return
@@ -267,11 +274,13 @@ class SlashCommands:
             except InvalidUpdate as exc:
                 await self.refuse(inter, f"Nothing was changed: {exc.field}: {exc.message}.")
                 return
-            await self.run(inter, "edit", update_id, changes=changes)
+            attached = (photo, *form.caption_and_credit()) if photo is not None else None
+            await self.run(inter, "edit", update_id, changes=changes, attached=attached)
 
         await interaction.response.send_modal(
             UpdateForm(title=f"Edit {update_id}"[:45], custom_id="relay:edit",
-                       on_submit=submitted, with_topic=False, current=current)
+                       on_submit=submitted, with_topic=False, current=current,
+                       attached=photo is not None)
         )  # fmt: skip
 
     async def submit(
@@ -311,7 +320,8 @@ EDITOR_HELP = (
     "/post [topic] [breaking] [photo]: opens a form (headline, body, link, photo) and publishes"
     " it; with a photo file attached, the form asks for its caption and credit",
     "/preview [topic] [breaking]: the same form; shows the update rendered, publishes nothing",
-    "/edit id: opens the update in a form; what you leave as it is stays as it is",
+    "/edit id [photo]: opens the update in a form; what you leave as it is stays as it is;"
+    " a photo file attached replaces the update's photo",
     "/delete id: withdraws the update everywhere",
 )
 
@@ -409,10 +419,15 @@ def _register(s: SlashCommands) -> None:
         await s.open_form(interaction, "preview", topic, breaking)
 
     @tree.command(name="edit", description=DESCRIPTIONS["edit"])
-    @app_commands.describe(id="The update id (from the confirmation of /post)")
+    @app_commands.describe(
+        id="The update id (from the confirmation of /post)",
+        photo="A new photo for it (the form asks for caption, credit)",
+    )
     @guild_only
-    async def edit(interaction: discord.Interaction, id: str) -> None:
-        await s.open_edit_form(interaction, id.strip())
+    async def edit(
+        interaction: discord.Interaction, id: str, photo: discord.Attachment | None = None
+    ) -> None:
+        await s.open_edit_form(interaction, id.strip(), photo)
 
     @tree.command(name="delete", description=DESCRIPTIONS["delete"])
     @app_commands.describe(id="The update id (from the confirmation of /post)")

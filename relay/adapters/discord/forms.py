@@ -97,14 +97,17 @@ class UpdateForm(discord.ui.Modal):
         self.image: discord.ui.TextInput[UpdateForm] | None = None
         self.caption: discord.ui.TextInput[UpdateForm] | None = None
         self.credit: discord.ui.TextInput[UpdateForm] | None = None
-        if attached:
+        if attached:  # an /edit shows the current photo's caption and credit to keep or change
+            old = current.image if current is not None else None
+            caption, credit = (old.caption, old.credit) if old is not None else ("", "")
             self.caption = discord.ui.TextInput(
                 label="Photo caption", custom_id="caption", style=discord.TextStyle.paragraph,
-                required=False, max_length=MAX_CAPTION,
+                required=False, max_length=MAX_CAPTION, default=caption or None,
             )  # fmt: skip
             self.credit = discord.ui.TextInput(
-                label="Photo credit", custom_id="credit", required=False, max_length=MAX_CREDIT
-            )
+                label="Photo credit", custom_id="credit", required=False, max_length=MAX_CREDIT,
+                default=credit or None,
+            )  # fmt: skip
             self.add_item(self.caption)
             self.add_item(self.credit)
         else:
