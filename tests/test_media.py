@@ -3,9 +3,13 @@ per-photo and total bounds; past them the editor's answer, and nothing kept."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import redis.asyncio as aioredis
 
+from relay.config import Config
+from relay.errors import ConfigError
 from relay.keys import Keys
 from relay.media import MB, MediaRefused, MediaStore, media_id, ref, stored_id
 from relay.media_settings import MediaConfig
@@ -44,3 +48,10 @@ async def test_past_the_limits_the_editor_is_told_and_nothing_is_kept(
         await media.put(b"c" * int(0.9 * MB))
     assert len(await client.hgetall(KEYS.media_sizes)) == 2
     assert await media.put(b"a" * int(0.9 * MB)) == first  # one already kept still goes
+
+
+def test_the_media_section_takes_positive_megabytes(make_config: Callable[..., Config]) -> None:
+    assert make_config().media == MediaConfig(10.0, 200.0)
+    assert make_config(media={"max_image_mb": 2, "max_total_mb": 50}).media == MediaConfig(2, 50)
+    with pytest.raises(ConfigError, match=r"media\.max_image_mb: a positive number of megabytes"):
+        make_config(media={"max_image_mb": 0})

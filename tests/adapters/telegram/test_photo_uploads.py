@@ -3,6 +3,7 @@ sandbox: uploaded once per bot, then sent by the file id Telegram answered with.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 
@@ -93,3 +94,15 @@ async def test_a_photo_no_longer_stored_is_rejected_not_sent_broken(
     with pytest.raises(Rejected, match="no longer in the relay's media store"):
         await uploader.send(chat, update, UKRAINE)
     assert tg.control.requests("sendPhoto") == []
+
+
+async def test_copies_sent_at_once_wait_for_one_upload(
+    tg: TelegramSandbox, account: Bot, uploader: TelegramAdapter, store: MediaStore
+) -> None:
+    url = await store.put(BRIDGE)
+    update = Update(id="p3", topic="ukraine", headline="The bridge", image=Image(url))
+    chats = readers(tg, account, 4)
+    await asyncio.gather(*(uploader.send(chat, update, UKRAINE) for chat in chats))
+    sent = uploads(tg, "sendPhoto")
+    assert len(sent) == 4
+    assert [isinstance(s, dict) for s in sent].count(True) == 1  # the others used its file id
