@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from relay.adapters.discord.markdown import MIN_CAP, Chunker, escape_headline
 from relay.adapters.text import byline, credit_line
@@ -51,10 +52,13 @@ def _footer(update: Update, topic: TopicConfig) -> str:
 
 
 def picture(url: str) -> str | None:
-    """The embed's image URL: a stored photo is the message's attachment (`relay.media`)."""
+    """The embed's image URL: a stored photo is the message's attachment (`relay.media`). A
+    host under `.invalid` (reserved, never resolves: a Telegram file id an update carried
+    before the media store) would show a broken picture, so it is left out."""
     if stored_id(url) is not None:
         return "attachment://" + file_name(url)
-    return canonical_url(url)
+    host = urlsplit(url).hostname or ""
+    return None if host.endswith(".invalid") else canonical_url(url)
 
 
 def first_embed(update: Update, topic: TopicConfig) -> tuple[Payload, str]:
