@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 import redis.asyncio as aioredis
 
+from relay import media as media_module
 from relay.config import Config
 from relay.errors import ConfigError
 from relay.keys import Keys
@@ -55,3 +56,17 @@ def test_the_media_section_takes_positive_megabytes(make_config: Callable[..., C
     assert make_config(media={"max_image_mb": 2, "max_total_mb": 50}).media == MediaConfig(2, 50)
     with pytest.raises(ConfigError, match=r"media\.max_image_mb: a positive number of megabytes"):
         make_config(media={"max_image_mb": 0})
+
+
+async def test_photos_read_lately_are_served_from_memory_within_a_bound(
+    client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(media_module, "CACHED", 2500)  # room for two photos of 1,000 bytes
+    media = store(client)
+    urls = [await media.put(bytes([n]) * 1000) for n in range(3)]
+    assert [await media.get(u) for u in urls] == [bytes([n]) * 1000 for n in range(3)]
+    await client.delete(*(KEYS.media(str(stored_id(u))) for u in urls))
+    # The two read last are still in memory (a Discord copy per channel reads Redis once).
+    assert await media.get(urls[0]) is None
+    assert await media.get(urls[1]) == b"\x01" * 1000
+    assert await media.get(urls[2]) == b"\x02" * 1000
