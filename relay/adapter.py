@@ -21,6 +21,7 @@ from relay.model import Destination, Update
 if TYPE_CHECKING:
     from relay.claims import Claims
     from relay.commands import Commands
+    from relay.media import MediaStore
     from relay.registry import Registry
     from relay.subscriptions import Subscriptions
 
@@ -47,6 +48,8 @@ class AdapterContext:
     chat receives). Adapters reach Redis only through these. `budgets` is given to every
     process: replies to commands wait their turn in it (`Budgets.wait_turn`), and budgets the
     relay does not pace itself (Discord's crossposts per channel and hour) are counted there.
+    `media` holds photos with no public URL (`relay.media`): a listening adapter puts an
+    editor's photo there, and every adapter uploads the photos it holds.
     """
 
     commands: Commands | None = None
@@ -54,6 +57,7 @@ class AdapterContext:
     registry: Registry | None = None
     subscriptions: Subscriptions | None = None
     budgets: Budgets | None = None
+    media: MediaStore | None = None
 
     def __post_init__(self) -> None:
         parts = (self.claims, self.registry, self.subscriptions)

@@ -25,6 +25,7 @@ from relay.dispatcher import Dispatcher
 from relay.errors import ConfigError, RelayError
 from relay.ingest import Ingest
 from relay.keys import Keys
+from relay.media import MediaStore
 from relay.schedule import Schedule
 from relay.sender import Sender
 from relay.stream import UNREACHABLE
@@ -166,6 +167,7 @@ class Relay:
                 self.ingest.registry,
                 self.subscriptions,
                 Budgets(self.client, self.keys),
+                MediaStore.from_config(self.client, self.config),
             )
             for adapter in adapters:
                 self._started.append(adapter)  # closed on the way out, even if half started

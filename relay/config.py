@@ -30,6 +30,7 @@ from relay.feed_settings import FeedConfig
 from relay.i18n import DEFAULT as DEFAULT_LANGUAGE
 from relay.i18n import LANGUAGES
 from relay.labels import Template
+from relay.media_settings import MediaConfig
 from relay.model import SLUG_PATTERN, Destination
 from relay.redis_settings import RedisConfig
 from relay.settings import (
@@ -269,6 +270,7 @@ class Config:
     logging: logs.LoggingConfig = field(default_factory=logs.LoggingConfig)
     feeds: Annotated[tuple[FeedConfig, ...], Rule("a list of {url, topic}")] = ()
     desk: desk_settings.DeskConfig = field(default_factory=desk_settings.DeskConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
 
     @property
     def secrets(self) -> tuple[str, ...]:

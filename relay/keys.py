@@ -168,6 +168,22 @@ class Keys:
         on every shard's: a wake-up on any one wakes them all."""
         return self._sharded("wake", shard)
 
+    # relay/media.py ------------------------------------------------------------------------
+
+    def media(self, media_id: str) -> str:
+        """A stored photo's bytes (`relay.media`), expiring with the ledger."""
+        return f"{self.prefix}:{{media}}:photo:{media_id}"
+
+    @property
+    def media_index(self) -> str:
+        """Sorted set media id → expiry (epoch seconds): what the store's total still counts."""
+        return f"{self.prefix}:{{media}}:index"
+
+    @property
+    def media_sizes(self) -> str:
+        """Hash media id → size in bytes of every stored photo, for the store's total."""
+        return f"{self.prefix}:{{media}}:sizes"
+
     # relay/budgets.py ----------------------------------------------------------------------
 
     def budget(self, budget_key: str) -> str:

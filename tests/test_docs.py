@@ -42,6 +42,10 @@ def test_every_environment_variable_is_documented() -> None:
 def test_discord_invite_url_asks_for_the_permissions_listed() -> None:
     value = int(re.search(r"permissions=(\d+)", README).group(1))  # type: ignore[union-attr]
     wanted = discord.Permissions(
-        view_channel=True, send_messages=True, send_messages_in_threads=True, embed_links=True
+        view_channel=True,
+        send_messages=True,
+        send_messages_in_threads=True,
+        embed_links=True,
+        attach_files=True,  # a photo with no public URL is uploaded
     )
     assert value == wanted.value

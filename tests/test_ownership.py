@@ -46,6 +46,7 @@ OWNERS: dict[str, frozenset[str]] = {
     "relay/feeds.py": frozenset({"feed_entries", "feed_http"}),
     "relay/schedule.py": frozenset({"scheduled", "scheduled_updates", "firing"}),
     "relay/desk/store.py": frozenset({"desk_session", "desk_failures", "desk_recent"}),
+    "relay/media.py": frozenset({"media", "media_index", "media_sizes"}),
 }
 OWNER_OF = {member: module for module, members in OWNERS.items() for member in members}
 

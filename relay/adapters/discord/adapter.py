@@ -150,6 +150,7 @@ class DiscordAdapter(Adapter):
         if context.commands is not None:
             self.slash = SlashCommands(self.client, context, bot_name=self.bot_name,
                                        **self.options)  # fmt: skip
+        self.delivery.media = context.media  # stored photos are uploaded from there
         await self.client.login(self.bot.token)
         await self.delivery.open(self.bot.token, context.budgets)
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gw")

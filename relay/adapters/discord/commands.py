@@ -9,6 +9,7 @@ progress, edited in place every `progress_interval` seconds until the fan-out is
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -28,9 +29,10 @@ from relay.claims import Claims
 from relay.commands import ChatKind, Invocation, Reply
 from relay.errors import InvalidUpdate
 from relay.i18n import N_, _, ngettext, speaking
+from relay.media import NEEDS_TOPIC, NO_STORE, NOT_A_PHOTO, NOT_DOWNLOADED, MediaRefused
 from relay.menus import DESCRIPTIONS as MENU_DESCRIPTIONS
 from relay.menus import Menus
-from relay.model import ID_PATTERN, Destination, Image, check_url, signature
+from relay.model import ID_PATTERN, Destination, Image, check_url, parse_image, signature
 from relay.replies import DESCRIPTIONS, editors_only, invalid, no_update
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class SlashCommands:
         self.commands = commands
         self.registry = registry
         self.subscriptions = subscriptions
+        self.media = context.media  # an attached photo is kept there (None: refused)
         self.editors = commands.config.editors
         self.progress_interval = progress_interval
         self.progress_timeout = progress_timeout
@@ -135,11 +138,28 @@ class SlashCommands:
     async def run(
         self, interaction: discord.Interaction, command: str, args: str = "", *,
         image: Image | None = None, check_bot: bool = False, changes: Changes | None = None,
+        attached: tuple[discord.Attachment, str, str] | None = None,
     ) -> None:  # fmt: skip
-        """Handle one command through `relay.commands` and answer it."""
+        """Handle one command through `relay.commands` and answer it. An `attached` photo
+        (file, caption, credit) is kept in the media store first (`keep`)."""
         auth = InteractionAuthority(interaction, self.editors, check_bot=check_bot)
-        inv = self.invocation(interaction, command, args, image, changes)
-        reply = await self.answer(interaction, self.commands.handle(inv, auth))
+
+        async def work() -> Reply:
+            photo = image
+            if attached is not None:
+                try:
+                    photo = await self.keep(*attached)
+                except MediaRefused as exc:
+                    return Reply(exc.said(), ok=False)
+                except InvalidUpdate as exc:
+                    return Reply(f"Nothing was changed: {exc.field}: {exc.message}.", ok=False)
+            edit = changes
+            if attached is not None and changes is not None:  # /edit: the new photo
+                edit = dataclasses.replace(changes, image=photo)
+            inv = self.invocation(interaction, command, args, photo, edit)
+            return await self.commands.handle(inv, auth)
+
+        reply = await self.answer(interaction, work())
         if reply is not None and reply.ok and reply.update is not None and not reply.preview:
             self._spawn(self.follow_progress(interaction, reply.update.id))
             if command == "post":  # for the editor's /recent; a failure costs only that
@@ -214,28 +234,59 @@ class SlashCommands:
             return _("Delivery: waiting for the fan-out…"), False
         return _("Delivery: {progress}").format(progress=progress.summary()), progress.done
 
+    async def keep(self, file: discord.Attachment, caption: str, credit: str) -> Image:
+        """The photo attached to a command, downloaded once into the media store (its CDN URL
+        is signed and expires). Raises `MediaRefused` (the editor's answer) or `InvalidUpdate`."""
+        image = parse_image(Image("https://media.invalid/", caption, credit))  # caption, credit
+        assert image is not None  # an Image in, an Image out
+        if self.media is None:
+            raise MediaRefused(NO_STORE)
+        if not (file.content_type or "").startswith("image/"):
+            raise MediaRefused(NOT_A_PHOTO)
+        self.media.check_size(file.size)
+        try:
+            data = await file.read()
+        except discord.HTTPException as exc:
+            log.warning("attachment download failed: %s", exc)
+            raise MediaRefused(NOT_DOWNLOADED) from exc
+        return Image(await self.media.put(data), image.caption, image.credit)
+
     # -- editor forms ------------------------------------------------------------------------------
 
     @in_language
     async def open_form(
-        self, interaction: discord.Interaction, command: str, topic: str | None, breaking: bool
-    ) -> None:
+        self, interaction: discord.Interaction, command: str, topic: str | None, breaking: bool,
+        photo: discord.Attachment | None = None,
+    ) -> None:  # fmt: skip
         if not is_editor(interaction, self.editors):
             await self.refuse(interaction, editors_only(command))
             return
+        if photo is not None and not topic:  # the form has no room for the topic as well
+            await self.refuse(interaction, _(NEEDS_TOPIC))
+            return
 
         async def submitted(inter: discord.Interaction, form: UpdateForm) -> None:
-            slug = form.topic.value.strip().lower() if form.topic is not None else ""
+            slug = form.topic.value.strip().lower() if form.topic is not None else topic or ""
             head = f"{slug} --breaking" if breaking else slug
-            await self.submit(inter, command, head, form)
+            await self.submit(inter, command, head, form, photo)
 
         title = _("New update") if command == "post" else _("Preview an update")
         await interaction.response.send_modal(
-            UpdateForm(title=title, custom_id=f"relay:{command}", on_submit=submitted, topic=topic)
+            UpdateForm(
+                title=title,
+                custom_id=f"relay:{command}",
+                on_submit=submitted,
+                topic=topic,
+                with_topic=photo is None,
+                attached=photo is not None,
+            )
         )
 
     @in_language
-    async def open_edit_form(self, interaction: discord.Interaction, update_id: str) -> None:
+    async def open_edit_form(
+        self, interaction: discord.Interaction, update_id: str,
+        photo: discord.Attachment | None = None,
+    ) -> None:  # fmt: skip
         if not is_editor(interaction, self.editors):
             await self.refuse(interaction, editors_only("edit"))
             return
@@ -252,17 +303,20 @@ class SlashCommands:
                 with speaking(language(inter)):
                     await self.refuse(inter, invalid(exc))
                 return
-            await self.run(inter, "edit", update_id, changes=changes)
+            attached = (photo, *form.caption_and_credit()) if photo is not None else None
+            await self.run(inter, "edit", update_id, changes=changes, attached=attached)
 
         await interaction.response.send_modal(
             UpdateForm(title=_("Edit {id}").format(id=update_id)[:45], custom_id="relay:edit",
-                       on_submit=submitted, with_topic=False, current=current)
+                       on_submit=submitted, with_topic=False, current=current,
+                       attached=photo is not None)
         )  # fmt: skip
 
     @in_language
     async def submit(
-        self, interaction: discord.Interaction, command: str, head: str, form: UpdateForm
-    ) -> None:
+        self, interaction: discord.Interaction, command: str, head: str, form: UpdateForm,
+        file: discord.Attachment | None = None,
+    ) -> None:  # fmt: skip
         """Turn the /post or /preview form into the command's text form and run it."""
         link = form.link.value.strip()
         try:
@@ -275,7 +329,8 @@ class SlashCommands:
         args = f"{head} {form.headline.value.strip()}\n{form.body_text}"
         if link:
             args += f"\nLink: {link}"
-        await self.run(interaction, command, args, image=photo)
+        attached = (file, *form.caption_and_credit()) if file is not None else None
+        await self.run(interaction, command, args, image=photo, attached=attached)
 
     async def refuse(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
@@ -353,13 +408,18 @@ def _register(s: SlashCommands) -> None:
         await s.answer(interaction, help_reply(auth))
 
     @tree.command(name="post", description=DESCRIPTIONS["post"])
-    @app_commands.describe(topic=N_("Prefill the topic"), breaking=N_("Mark it as breaking news"))
+    @app_commands.describe(
+        topic=N_("Prefill the topic"),
+        breaking=N_("Mark it as breaking news"),
+        photo=N_("A photo to publish with it (the form asks for caption, credit)"),
+    )
     @app_commands.autocomplete(topic=topic_choices)
     @guild_only
     async def post(
-        interaction: discord.Interaction, topic: str | None = None, breaking: bool = False
-    ) -> None:
-        await s.open_form(interaction, "post", topic, breaking)
+        interaction: discord.Interaction, topic: str | None = None, breaking: bool = False,
+        photo: discord.Attachment | None = None,
+    ) -> None:  # fmt: skip
+        await s.open_form(interaction, "post", topic, breaking, photo)
 
     @tree.command(name="preview", description=DESCRIPTIONS["preview"])
     @app_commands.describe(topic=N_("Prefill the topic"),
@@ -372,10 +432,15 @@ def _register(s: SlashCommands) -> None:
         await s.open_form(interaction, "preview", topic, breaking)
 
     @tree.command(name="edit", description=DESCRIPTIONS["edit"])
-    @app_commands.describe(id=N_("The update id (from the confirmation of /post)"))
+    @app_commands.describe(
+        id=N_("The update id (from the confirmation of /post)"),
+        photo=N_("A new photo for it (the form asks for caption, credit)"),
+    )
     @guild_only
-    async def edit(interaction: discord.Interaction, id: str) -> None:
-        await s.open_edit_form(interaction, id.strip())
+    async def edit(
+        interaction: discord.Interaction, id: str, photo: discord.Attachment | None = None
+    ) -> None:
+        await s.open_edit_form(interaction, id.strip(), photo)
 
     @tree.command(name="recent", description=MENU_DESCRIPTIONS["recent"])
     @guild_only

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import logging
 from collections import defaultdict
 from typing import Any, Literal
@@ -31,7 +32,8 @@ from relay.adapters.discord.errors import is_unknown_message, translate
 from relay.adapters.discord.markdown import escape, escape_headline
 from relay.budgets import Budgets
 from relay.config import TopicConfig
-from relay.errors import DeliveryError
+from relay.errors import DeliveryError, Gone, Rejected
+from relay.media import MediaStore, file_name, stored_id
 from relay.model import Destination, Update
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,14 @@ def split_id(dest: Destination, message_id: str) -> tuple[int, int]:
     return int(channel) if channel else target(dest), int(message)
 
 
+def _no_photo(body: dict[str, Any]) -> dict[str, Any]:
+    """A message body without its first embed's image (a photo the bot may not upload)."""
+    embeds = [dict(e) for e in body.get("embeds") or []]
+    if embeds:
+        embeds[0].pop("image", None)
+    return {**body, "embeds": embeds}
+
+
 def thread_name(topic: TopicConfig, update: Update, mode: ForumMode) -> str:
     """The forum post an update goes to: one per topic, or per topic and (UTC) day."""
     if mode == "day":
@@ -91,6 +101,7 @@ class Delivery:
         self._guilds: dict[int, int | None] = {}
         self._threads: dict[tuple[int, str], int] = {}
         self._forum_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.media: MediaStore | None = None  # set by the adapter's start
 
     async def open(self, token: str, budgets: Budgets | None = None) -> None:
         """Log in the crosspost client (the main client is logged in by the adapter)."""
@@ -173,11 +184,53 @@ class Delivery:
         return f"View Channel, {send}, Embed Links"
 
     async def _create(
-        self, channel_id: int, body: dict[str, Any], dest: Destination, update: Update, need: str
+        self,
+        channel_id: int,
+        body: dict[str, Any],
+        dest: Destination,
+        update: Update,
+        need: str,
+        part: int = 0,
     ) -> str:
         route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
-        data = await self._request(route, dest, update.id, need, json=body)
+        sending = await self._with_photo(body, dest, update, part)
+        if "form" not in sending:
+            data = await self._request(route, dest, update.id, need, **sending)
+            return str(data["id"])
+        try:
+            data = await self._request(route, dest, update.id, need + ", Attach Files", **sending)
+        except Gone:
+            if not self._only_attach_files_lacking(channel_id, need):
+                raise
+            data = await self._request(route, dest, update.id, need, json=_no_photo(body))
         return str(data["id"])
+
+    def _only_attach_files_lacking(self, channel_id: int, need: str) -> bool:
+        """A 50013 on an upload where the bot may do all else: the photo is left out (logged),
+        rather than the channel unsubscribed for a permission photos by URL never needed."""
+        if self.missing(channel_id, need + ", Attach Files") != "Attach Files":
+            return False
+        log.warning("no Attach Files in channel=%s: the photo is left out", channel_id)
+        return True
+
+    async def _with_photo(
+        self, body: dict[str, Any], dest: Destination, update: Update, part: int
+    ) -> dict[str, Any]:
+        """The request's body: JSON, or with a stored photo (`relay.media`) a multipart form
+        uploading it as the attachment the first embed shows. Only the first part has it."""
+        url = update.image.url if update.image is not None and part == 0 else None
+        if url is None or stored_id(url) is None:
+            return {"json": body}
+        data = await self.media.get(url) if self.media is not None else None
+        if data is None:
+            raise Rejected("the photo is no longer in the relay's media store", platform="discord",
+                           destination=str(dest), update_id=update.id)  # fmt: skip
+        name = file_name(url)
+        payload = {**body, "attachments": [{"id": 0, "filename": name}]}
+        return {"form": [
+            {"name": "payload_json", "value": json.dumps(payload)},
+            {"name": "files[0]", "value": data, "filename": name, "content_type": "image/jpeg"},
+        ]}  # fmt: skip
 
     # -- the three operations ------------------------------------------------------------------
 
@@ -209,7 +262,8 @@ class Delivery:
                     continue
                 body = {**payload, "nonce": nonce(update, dest, part), "enforce_nonce": True}
                 await pace()
-                mid = await self._create(channel_id, body, dest, update, self._send_need(kind))
+                need = self._send_need(kind)
+                mid = await self._create(channel_id, body, dest, update, need, part)
                 ids.append(prefix + mid)
         except DeliveryError as exc:
             if len(ids) > len(sent):
@@ -236,13 +290,13 @@ class Delivery:
             for part, payload in enumerate(payloads):
                 await pace()
                 if part < len(message_ids) and await self._edit_part(
-                    dest, update, message_ids[part], payload
+                    dest, update, message_ids[part], payload, part
                 ):
                     ids.append(message_ids[part])
                     continue
                 body = {**payload, "nonce": nonce(update, dest, part), "enforce_nonce": True}
                 need = self._send_need(await self.kind(home, dest, update.id))
-                ids.append(prefix + await self._create(home, body, dest, update, need))
+                ids.append(prefix + await self._create(home, body, dest, update, need, part))
         except DeliveryError as exc:
             if ids != list(message_ids[: len(ids)]):  # parts were sent again or added
                 exc.sent = (*ids, *message_ids[len(ids) :])
@@ -251,17 +305,33 @@ class Delivery:
         return tuple(ids)
 
     async def _edit_part(
-        self, dest: Destination, update: Update, message_id: str, payload: dict[str, Any]
+        self,
+        dest: Destination,
+        update: Update,
+        message_id: str,
+        payload: dict[str, Any],
+        part: int = 0,
     ) -> bool:
-        """Edit one part in place; False when someone deleted it (it is then sent again)."""
+        """Edit one part in place; False when someone deleted it (it is then sent again).
+        The first part's stored photo is uploaded again, replacing the attachments it had;
+        without one, the first part's attachments are emptied (a removed photo goes)."""
         channel_id, mid = split_id(dest, message_id)
         # no flags: notifications only matter for new messages; content "" drops an old ping
         body = {"embeds": payload["embeds"], "content": payload.get("content", ""),
                 "allowed_mentions": payload["allowed_mentions"]}  # fmt: skip
+        if part == 0:
+            body["attachments"] = []
         route = Route("PATCH", "/channels/{channel_id}/messages/{message_id}",
                       channel_id=channel_id, message_id=mid)  # fmt: skip
+        sending = await self._with_photo(body, dest, update, part)
         try:
-            await self.client.http.request(route, json=body)
+            try:
+                await self.client.http.request(route, **sending)
+            except discord.Forbidden as exc:
+                lacking = exc.code == 50013 and "form" in sending
+                if not (lacking and self._only_attach_files_lacking(channel_id, "Embed Links")):
+                    raise
+                await self.client.http.request(route, json=_no_photo(body))
             return True
         except Exception as exc:
             if is_unknown_message(exc):

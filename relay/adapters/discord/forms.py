@@ -3,7 +3,9 @@
 Discord's forms hold at most 5 inputs of at most 4,000 characters each. /post and /preview show
 topic, headline, body, link and photo; /edit shows the update as it is now, without the topic.
 The photo is one field of lines: its URL, then the credit, then the caption (which may run on
-over several lines), so caption and credit are there to see and change. A body longer than an
+over several lines), so caption and credit are there to see and change. A /post with a photo
+attached (`photo:` option, a file) takes the topic from its option and shows headline, body,
+link, and the photo's caption and credit as fields of their own. A body longer than an
 input holds is not shown at all (a text in its place says so) and stays as it is: a cut body in
 the form would cut the update the moment the editor changed a word of it.
 The labels are in the editor's language (the language of the moment: relay.i18n).
@@ -18,7 +20,7 @@ import discord
 
 from relay.changes import UNSET, Changes
 from relay.i18n import N_, _
-from relay.model import MAX_HEADLINE, Image, Update, parse_image
+from relay.model import MAX_CAPTION, MAX_CREDIT, MAX_HEADLINE, Image, Update, parse_image
 
 BODY_MAX = 4000  # Discord's limit for a text input
 PHOTO_LABEL = N_("Photo: URL, credit, caption (one per line)")  # at most 45 characters
@@ -62,6 +64,7 @@ class UpdateForm(discord.ui.Modal):
         with_topic: bool = True,
         current: Update | None = None,
         timeout: float = 900.0,
+        attached: bool = False,
     ) -> None:
         super().__init__(title=title, custom_id=custom_id, timeout=timeout)
         self._on_submit = on_submit
@@ -90,13 +93,32 @@ class UpdateForm(discord.ui.Modal):
             label=_("Link (Read more)"), custom_id="link", required=False, max_length=2048,
             default=current.link if current and current.link else None,
         )  # fmt: skip
-        self.image: discord.ui.TextInput[UpdateForm] = discord.ui.TextInput(
-            label=_(PHOTO_LABEL), custom_id="image", style=discord.TextStyle.paragraph,
-            required=False, max_length=BODY_MAX, placeholder=_(PHOTO_HINT),
-            default=(shown.image or None) if shown else None,
-        )  # fmt: skip
         self.add_item(self.link)
-        self.add_item(self.image)
+        # An attached photo (a file on the command) takes its caption and credit in two fields;
+        # else one field gives a photo by URL. Five fields at most: Discord's modal limit.
+        self.image: discord.ui.TextInput[UpdateForm] | None = None
+        self.caption: discord.ui.TextInput[UpdateForm] | None = None
+        self.credit: discord.ui.TextInput[UpdateForm] | None = None
+        if attached:  # an /edit shows the current photo's caption and credit to keep or change
+            old = current.image if current is not None else None
+            caption, credit = (old.caption, old.credit) if old is not None else ("", "")
+            self.caption = discord.ui.TextInput(
+                label=_("Photo caption"), custom_id="caption", style=discord.TextStyle.paragraph,
+                required=False, max_length=MAX_CAPTION, default=caption or None,
+            )  # fmt: skip
+            self.credit = discord.ui.TextInput(
+                label=_("Photo credit"), custom_id="credit", required=False, max_length=MAX_CREDIT,
+                default=credit or None,
+            )  # fmt: skip
+            self.add_item(self.caption)
+            self.add_item(self.credit)
+        else:
+            self.image = discord.ui.TextInput(
+                label=_(PHOTO_LABEL), custom_id="image", style=discord.TextStyle.paragraph,
+                required=False, max_length=BODY_MAX, placeholder=_(PHOTO_HINT),
+                default=(shown.image or None) if shown else None,
+            )  # fmt: skip
+            self.add_item(self.image)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await self._on_submit(interaction, self)
@@ -107,7 +129,12 @@ class UpdateForm(discord.ui.Modal):
 
     def photo(self) -> Image | None:
         """The photo the submitted form describes; raises `InvalidUpdate` naming a bad part."""
-        return parse_photo(self.image.value)
+        return parse_photo(self.image.value) if self.image is not None else None
+
+    def caption_and_credit(self) -> tuple[str, str]:
+        """An attached photo's caption and credit, as the editor typed them."""
+        caption = self.caption.value.strip() if self.caption is not None else ""
+        return caption, self.credit.value.strip() if self.credit is not None else ""
 
     def changes(self, current: Update) -> Changes:
         """The edit of `current` this submitted form asks for: only what the editor changed.
@@ -119,7 +146,7 @@ class UpdateForm(discord.ui.Modal):
         shown = _prefill(current)
         headline, link = self.headline.value.strip(), self.link.value.strip()
         body = self.body_text
-        photo = self.image.value.strip()
+        photo = self.image.value.strip() if self.image is not None else shown.image
         return Changes(
             headline=headline if headline != shown.headline else UNSET,
             body=body if shown.body is not None and body != shown.body else UNSET,

@@ -7,19 +7,22 @@ card) and further messages, each message within 10 embeds and 6,000 characters o
 Every URL in an embed is `relay.links.canonical_url`'s: percent-encoded, the host in IDNA, as
 Discord's `format: uri` requires (one it cannot link is left out). `allowed_mentions` is always
 `{"parse": []}`: a breaking-news role belongs to one guild, so delivery adds it per channel
-(`with_role`).
+(`with_role`). A photo from the media store is shown from the message's own attachment
+(`attachment://<file name>`), which delivery uploads with the first message.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from relay.adapters.discord.markdown import MIN_CAP, Chunker, escape_headline
 from relay.adapters.text import byline, credit_line
 from relay.config import TopicConfig
 from relay.labels import with_footer
 from relay.links import canonical_url
+from relay.media import file_name, stored_id
 from relay.model import Update
 
 TITLE_MAX = 256
@@ -48,6 +51,16 @@ def _footer(update: Update, topic: TopicConfig) -> str:
     return _cut(" · ".join(p for p in parts if p), FOOTER_MAX)
 
 
+def picture(url: str) -> str | None:
+    """The embed's image URL: a stored photo is the message's attachment (`relay.media`). A
+    host under `.invalid` (reserved, never resolves: a Telegram file id an update carried
+    before the media store) would show a broken picture, so it is left out."""
+    if stored_id(url) is not None:
+        return "attachment://" + file_name(url)
+    host = urlsplit(url).hostname or ""
+    return None if host.endswith(".invalid") else canonical_url(url)
+
+
 def first_embed(update: Update, topic: TopicConfig) -> tuple[Payload, str]:
     """The headline embed without its description, and the headline text the body must lead
     with when the escaped headline does not fit the title."""
@@ -69,7 +82,7 @@ def first_embed(update: Update, topic: TopicConfig) -> tuple[Payload, str]:
     url = canonical_url(update.link) if update.link else None
     if url:
         embed["url"] = url
-    image = canonical_url(update.image.url) if update.image is not None else None
+    image = picture(update.image.url) if update.image is not None else None
     if image:
         embed["image"] = {"url": image}
     footer = _footer(update, topic)

@@ -51,9 +51,15 @@ HELP = (
 EDITOR_HELP = (
     "",
     N_("Editors:"),
-    N_("/post [topic] [breaking]: opens a form (headline, body, link, photo) and publishes it"),
+    N_(
+        "/post [topic] [breaking] [photo]: opens a form (headline, body, link, photo) and "
+        "publishes it; with a photo file attached, the form asks for its caption and credit"
+    ),
     N_("/preview [topic] [breaking]: the same form; shows the update rendered, publishes nothing"),
-    N_("/edit id: opens the update in a form; what you leave as it is stays as it is"),
+    N_(
+        "/edit id [photo]: opens the update in a form; what you leave as it is stays as it "
+        "is; a photo file attached replaces the update's photo"
+    ),
     N_("/delete id: withdraws the update everywhere"),
     N_("/recent: your last updates, to edit or delete"),
 )

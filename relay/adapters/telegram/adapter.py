@@ -233,12 +233,14 @@ class TelegramAdapter(Adapter):
 
     async def start(self, context: AdapterContext) -> None:
         commands, claims, subscriptions = context.commands, context.claims, context.subscriptions
+        self.delivery.photos.media = context.media  # stored photos are uploaded from there
         if commands is None or claims is None or subscriptions is None:
             await self._ready()
             return
         self.listener = CommandListener(
             self.bot, self.config, commands, subscriptions, self.delivery, self.progress_interval,
             budgets=context.budgets, spends=self.budgets, bot_name=self.bot_name,
+            media=context.media,
         )  # fmt: skip
         self.app.add_handler(
             MessageHandler(

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, InputMediaPhoto, LinkPreviewOptions, Message
+from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -44,6 +44,9 @@ from telegram.error import (
 from telegram.warnings import PTBUserWarning
 
 from relay.adapter import Pace, no_pace
+from relay.adapters.telegram.photos import FILE_URL as FILE_URL
+from relay.adapters.telegram.photos import Photos, media_photo
+from relay.adapters.telegram.photos import photo_ref as photo_ref
 from relay.adapters.telegram.render import TelegramMessage
 from relay.errors import DeliveryError, Gone, LimitUnnamed, Moved, Rejected, Transient
 from relay.model import Destination
@@ -145,6 +148,7 @@ class Delivery:
         self.bot = bot
         self.bot_id = bot_id
         self.paid = paid_broadcast
+        self.photos = Photos()  # file ids are this bot's own
 
     async def send_one(
         self, dest: Destination, msg: TelegramMessage, silent: bool, paid: bool | None = None
@@ -155,9 +159,11 @@ class Delivery:
                   "message_thread_id": int(dest.thread_id) if dest.thread_id else None,
                   "parse_mode": ParseMode.HTML, "allow_paid_broadcast": paid_send}  # fmt: skip
         if msg.photo is not None:
-            sent = await self.call(
-                "sendPhoto", photo=photo_ref(msg.photo), caption=msg.html, **common
-            )
+
+            async def send_photo(photo: Any) -> Any:
+                return await self.call("sendPhoto", photo=photo, caption=msg.html, **common)
+
+            sent = await self.photos.send(msg.photo, send_photo)
         else:
             sent = await self.call("sendMessage", text=msg.html, link_preview_options=preview(msg),
                                    **common)  # fmt: skip
@@ -204,11 +210,13 @@ class Delivery:
                     caption=msg.html, parse_mode=ParseMode.HTML,
                 )  # fmt: skip
             else:
-                media = InputMediaPhoto(
-                    photo_ref(msg.photo), caption=msg.html, parse_mode=ParseMode.HTML
-                )
-                await self.call("editMessageMedia", chat_id=chat, message_id=part.message_id,
-                                media=media)  # fmt: skip
+
+                async def edit_media(photo: Any) -> Any:
+                    media = media_photo(photo, caption=msg.html, parse_mode=ParseMode.HTML)
+                    return await self.call("editMessageMedia", chat_id=chat,
+                                           message_id=part.message_id, media=media)  # fmt: skip
+
+                await self.photos.send(msg.photo, edit_media)
         except BadRequest as exc:
             if NOT_MODIFIED not in exc.message.lower():
                 raise
@@ -329,14 +337,6 @@ class Delivery:
         sender = message.from_user
         ours = sender is None or sender.id == self.bot_id
         return ours and label in (message.text or message.caption or "").split("\n", 2)[:2]
-
-
-FILE_URL = "https://telegram.invalid/file/"
-
-
-def photo_ref(url: str) -> str:
-    """What sendPhoto takes: a Telegram file id for a photo uploaded to Telegram, else the URL."""
-    return url.removeprefix(FILE_URL) if url.startswith(FILE_URL) else url
 
 
 def preview(msg: TelegramMessage) -> LinkPreviewOptions:

@@ -27,15 +27,17 @@ from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from relay.adapters.telegram.auth import TelegramAuthority
-from relay.adapters.telegram.delivery import FILE_URL, Delivery, retry_seconds
+from relay.adapters.telegram.delivery import Delivery, retry_seconds
 from relay.adapters.telegram.entities import body_markdown
 from relay.adapters.telegram.menus import MenuListener, keyboard
 from relay.adapters.telegram.menus import text as menu_text
+from relay.adapters.telegram.photos import FILE_URL
 from relay.adapters.telegram.render import render
 from relay.budgets import Budget, Budgets
 from relay.commands import EDITORS, EVERYONE, ChatKind, Commands, Invocation, Reply
 from relay.config import Config
 from relay.i18n import LANGUAGES, _, speaking, translate
+from relay.media import NOT_DOWNLOADED, MediaRefused, MediaStore
 from relay.menus import MENU_COMMANDS, Menus
 from relay.model import Destination, Image, signature
 from relay.replies import EDITED, PUBLISHED
@@ -100,8 +102,10 @@ class CommandListener:
         budgets: Budgets | None = None,
         spends: Callable[[Destination], tuple[Budget, ...]] | None = None,
         bot_name: str = "",
+        media: MediaStore | None = None,
     ) -> None:
         self.bot = bot
+        self.media = media  # None: a photo travels as its Telegram file id (this bot only)
         self.bot_name = bot_name  # which of the relay's bots this is: /subscribe binds to it
         self.config = config
         self.commands = commands
@@ -164,25 +168,30 @@ class CommandListener:
         if kind is ChatKind.PRIVATE and command in _REMOTE_COMMANDS:
             args, ref = split_target(args)
             target = await self._resolve(ref) if ref is not None else None
-        language = msg.from_user.language_code if user_id is not None and msg.from_user else None
-        inv = Invocation(
-            command, args, chat, kind, str(user_id or ""), target=target,
-            image=self._image(msg), reply_to_update=self._replied_update(msg),
-            author=_author(msg) if user_id is not None else "", bot=self.bot_name,
-            language=language or "",
-        )  # fmt: skip
+        language = (msg.from_user.language_code if user_id is not None and msg.from_user
+                    else None) or ""  # fmt: skip
         auth = TelegramAuthority(self.bot, self.config, user_id, chat, as_chat=as_chat)
         markup = None
         try:
             if command in MENU_COMMANDS:  # answered with a keyboard (relay.menus)
-                with speaking(inv.language):
+                with speaking(language):
                     menu = await self.menus.answer(command, msg, chat, auth)
                 reply, markup = Reply(menu_text(menu), ok=menu.ok), keyboard(menu)
             else:
+                image = await self._image(msg, command, auth)
+                inv = Invocation(
+                    command, args, chat, kind, str(user_id or ""), target=target,
+                    image=image, reply_to_update=self._replied_update(msg),
+                    author=_author(msg) if user_id is not None else "", bot=self.bot_name,
+                    language=language,
+                )  # fmt: skip
                 reply = await self.commands.handle(inv, auth)
+        except MediaRefused as exc:  # too big, the store full, or not downloaded: nothing posted
+            with speaking(language):
+                reply = Reply(exc.said(), ok=False)
         except Exception:  # Redis down, say: the user still gets an answer
             log.exception("command /%s failed chat=%s user=%s", command, chat, user_id)
-            with speaking(inv.language):
+            with speaking(language):
                 reply = Reply(_("Sorry, that did not work on our side. Please try again later."),
                               ok=False)  # fmt: skip
         log.info("command /%s chat=%s user=%s ok=%s", command, chat, user_id, reply.ok)
@@ -195,7 +204,7 @@ class CommandListener:
                 self._background(self._remove_later(sent, chat))
         tracked = reply.update is not None and not reply.preview and command in EDITORS
         if sent is not None and tracked and reply.update is not None:
-            progress = self._progress(chat, sent, reply.text, reply.update.id, inv.language)
+            progress = self._progress(chat, sent, reply.text, reply.update.id, language)
             self._background(progress)
 
     async def _posted(self, editor: str, update_id: str) -> None:
@@ -218,12 +227,25 @@ class CommandListener:
             return Destination("telegram", ref)
         return Destination("telegram", str(info.id))
 
-    def _image(self, msg: Message) -> Image | None:
+    async def _image(self, msg: Message, command: str, auth: TelegramAuthority) -> Image | None:
+        """The photo a command came with. An editor's /post or /edit photo is downloaded into
+        the media store (`relay.media`), so that every platform and bot can upload it; raises
+        `MediaRefused` when it cannot be kept. Otherwise (no store, a preview) its file id
+        travels in a URL only this bot reads."""
         if not msg.photo:
             return None
-        # A Telegram upload has no public URL; its file id travels in a URL only this adapter
-        # reads (sendPhoto takes the id, so the photo is never uploaded twice).
-        return Image(FILE_URL + msg.photo[-1].file_id)
+        size = msg.photo[-1]
+        if self.media is None or command not in ("post", "edit") or not await auth.is_editor():
+            return Image(FILE_URL + size.file_id)
+        self.media.check_size(size.file_size or 0)
+        try:
+            data = bytes(await (await self.bot.get_file(size.file_id)).download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("photo download failed chat=%s: %s", msg.chat.id, exc)
+            raise MediaRefused(NOT_DOWNLOADED) from exc
+        url = await self.media.put(data)
+        self.delivery.photos.remember(url, size.file_id)  # this bot's copies reuse the upload
+        return Image(url)
 
     def _replied_update(self, msg: Message) -> str | None:
         replied = msg.reply_to_message

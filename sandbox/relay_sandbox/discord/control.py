@@ -249,12 +249,15 @@ class Control:
         *,
         subcommand: str | None = None,
         locale: str = "en-US",
+        attachments: Mapping[str, tuple[str, bytes]] | None = None,
     ) -> InteractionHandle:
         """A member runs `/name options…`: INTERACTION_CREATE (type 2) to the app's sessions;
-        `locale` is the member's client language, as Discord sends it ("uk", "en-US")."""
+        `locale` is the member's client language, as Discord sends it ("uk", "en-US").
+        `attachments` adds file options: name → (file name, bytes), served at their URLs."""
         return self.invoker.command(
             app_id=app_id, guild_id=guild_id, channel_id=channel_id, user_id=user_id,
             name=name, options=options, subcommand=subcommand, locale=locale,
+            attachments=attachments,
         )  # fmt: skip
 
     def autocomplete(

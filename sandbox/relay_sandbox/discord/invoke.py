@@ -16,6 +16,9 @@ from relay_sandbox.discord.transcript import MessageView, view
 APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
 STRING_SELECT = 3
 OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
+ATTACHMENT = 11
+IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif",
+               "webp": "image/webp"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -155,8 +158,11 @@ class Invoker:
         subcommand: str | None = None,
         focused: str | None = None,
         locale: str = "en-US",
+        attachments: Mapping[str, tuple[str, bytes]] | None = None,
     ) -> InteractionHandle:
-        """Invoke (or autocomplete, when `focused` names an option) a registered command."""
+        """Invoke (or autocomplete, when `focused` names an option) a registered command.
+        `attachments`: attachment options (type 11), by name, as (file name, bytes): the data
+        names each by id and resolves it to an attachment served at its URL, as Discord does."""
         cmd = next(
             (
                 c
@@ -177,9 +183,20 @@ class Invoker:
         itype = AUTOCOMPLETE if focused else APPLICATION_COMMAND
         it = self._base(app_id, guild_id, channel_id, user_id, itype, locale)
         opts = _options(options, focused)
+        resolved: dict[str, Any] = {}
+        for option, (filename, content) in (attachments or {}).items():
+            aid = str(self.world.ids.next())
+            self.world.cdn[f"attachments/{aid}/{filename}"] = content
+            url = f"{self.world.cdn_base}/attachments/{aid}/{filename}"
+            kind = IMAGE_TYPES.get(filename.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+            resolved[aid] = {"id": aid, "filename": filename, "size": len(content), "url": url,
+                             "proxy_url": url, "content_type": kind}  # fmt: skip
+            opts.append({"name": option, "type": ATTACHMENT, "value": aid})
         if subcommand:
             opts = [{"name": subcommand, "type": 1, "options": opts}]
         data: dict[str, Any] = {"id": str(cmd.id), "name": name, "type": cmd.type, "options": opts}
+        if resolved:
+            data["resolved"] = {"attachments": resolved}
         if cmd.guild_id is not None:
             data["guild_id"] = str(cmd.guild_id)
         it.payload["data"] = data

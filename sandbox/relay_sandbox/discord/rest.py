@@ -189,15 +189,19 @@ class BotApi:
         validate(call.body, EDIT_MESSAGE_FIELDS, message=True)
         if m.author_id != _app(call).bot_user_id:
             raise errors.ApiError(403, 50005, "Cannot edit a message authored by another user")
-        if call.body.get("embeds") and not perms & P.EMBED_LINKS:
+        if (call.body.get("embeds") and not perms & P.EMBED_LINKS) or (
+            call.files and not perms & P.ATTACH_FILES
+        ):
             raise errors.missing_permissions()
         merged = {
             "content": call.body.get("content", m.content),
             "embeds": call.body.get("embeds", m.embeds),
         }
-        if is_empty_message(merged, has_files=bool(m.attachments)):
+        if is_empty_message(merged, has_files=bool(m.attachments or call.files)):
             raise errors.empty_message()
         self.ops.edit(m, call.body, can_mention_everyone=bool(perms & P.MENTION_EVERYONE))
+        # As on Discord: `attachments` lists the old files kept; new uploads are added to them.
+        m.attachments = [*m.attachments, *attachments_of(self.world, call.files)]
         return 200, self._msg(m)
 
     async def delete_message(self, call: Call) -> tuple[int, Any]:

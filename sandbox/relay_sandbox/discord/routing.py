@@ -182,7 +182,7 @@ class Router:
             headers = verdict.headers() if verdict else {}
             self._record(request, ep, exc.status, exc.code, app, body)
             return json_response(exc.body(), status=exc.status, headers=headers)
-        self._record(request, ep, status, None, app, body)
+        self._record(request, ep, status, None, app, body, files)
         headers = verdict.headers()
         if status == 204:
             return web.Response(status=204, headers=headers)
@@ -217,6 +217,7 @@ class Router:
         code: int | None,
         app: Application | None,
         body: Any,
+        files: list[dict[str, Any]] | None = None,
     ) -> None:
         self.log.append(
             RequestRecord(
@@ -228,6 +229,7 @@ class Router:
                 code=code,
                 bot_id=app.bot_user_id if app else None,
                 body=body,
+                files=tuple(str(f["filename"]) for f in files or ()),
             )
         )
         log.debug("%s %s -> %s %s", request.method, request.path, status, code or "")

@@ -76,7 +76,16 @@ class DiscordSandbox:
         """Mount REST, gateway and control routes on an existing aiohttp application."""
         self.router.add_routes(app)
         app.router.add_get("/gateway", self.hub.handle)
+        app.router.add_get("/attachments/{id}/{name}", self._cdn)
         add_control_routes(app, self.control)
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        """The CDN: a file a member attached to a command, at its attachment URL."""
+        path = f"attachments/{request.match_info['id']}/{request.match_info['name']}"
+        data = self.world.cdn.get(path)
+        if data is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=data, content_type="application/octet-stream")
 
     def _notify(self, event: str, m: Message) -> None:
         if not self.dispatch_messages or m.flags & (1 << 6):  # ephemeral: only the invoker sees it
@@ -107,6 +116,7 @@ class DiscordSandbox:
     def set_base_url(self, base_url: str) -> None:
         """Where clients reach this sandbox (also needed when mounted via `add_routes`)."""
         self.base_url = base_url.rstrip("/")
+        self.world.cdn_base = self.base_url
         self.hub.url = self.gateway_url
 
     async def aclose(self) -> None:

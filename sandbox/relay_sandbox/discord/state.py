@@ -206,6 +206,10 @@ class World:
         self.webhooks: dict[int, Webhook] = {}
         self.interactions: dict[int, Interaction] = {}
         self.interactions_by_token: dict[str, Interaction] = {}
+        # Files members attached to commands, by CDN path (`attachments/<id>/<name>`), served
+        # at `cdn_base` (the sandbox's own URL: Discord's is https://cdn.discordapp.com).
+        self.cdn: dict[str, bytes] = {}
+        self.cdn_base = ""
 
     # -- lookups ----------------------------------------------------------------------------
 

@@ -45,6 +45,8 @@ class MessageView:
         value: list[dict[str, Any]] = json.loads(self.components_json)
         return value
 
+    attachments: tuple[str, ...] = ()  # the file names of the message's attachments
+
     @property
     def embeds(self) -> list[dict[str, Any]]:
         """The embeds as JSON objects (kept as text so the view stays immutable)."""
@@ -92,6 +94,7 @@ def view(world: World, m: Message) -> MessageView:
         interaction_id=m.interaction_id,
         shown=shown_content(world, m),
         components_json=json.dumps(m.components, sort_keys=True),
+        attachments=tuple(str(a.get("filename", "")) for a in m.attachments),
     )
 
 
@@ -116,6 +119,7 @@ class RequestRecord:
     code: int | None
     bot_id: int | None
     body: Any = None
+    files: tuple[str, ...] = ()  # the file names a multipart request uploaded
 
 
 class EventBus:

@@ -117,6 +117,27 @@ def delete_my_commands(engine: Engine, bot: Bot, call: ApiCall) -> bool:
     return True
 
 
+MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API serves files up to 20 MB
+
+
+def file_path(file_id: str) -> str:
+    """Where the file server keeps a file (the `file_path` getFile answers)."""
+    return f"photos/{file_id}.jpg"
+
+
+def get_file(engine: Engine, bot: Bot, call: ApiCall) -> Json:
+    """getFile: a File with the `file_path` to download it from, for files the sandbox holds."""
+    file_id = call.params["file_id"]
+    data = engine.world.files.get(file_id)
+    if data is None:
+        raise bad_request("invalid file_id")
+    if len(data) > MAX_DOWNLOAD:
+        raise bad_request("file is too big")
+    unique = "AQAD" + file_id[-16:]
+    return {"file_id": file_id, "file_unique_id": unique, "file_size": len(data),
+            "file_path": file_path(file_id)}  # fmt: skip
+
+
 def get_chat(engine: Engine, bot: Bot, call: ApiCall) -> Json:
     """getChat: a ChatFullInfo with the fields the spec requires."""
     chat = engine.world.resolve(call.params["chat_id"])

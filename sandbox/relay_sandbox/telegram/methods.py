@@ -85,6 +85,7 @@ _TABLE: tuple[Method, ...] = (
     Method("getMyCommands", _SCOPE),
     Method("deleteMyCommands", _SCOPE),
     Method("getChat", (_CHAT,)),
+    Method("getFile", (_p("file_id", "String", True),)),
     Method("getChatMember", (_CHAT, _p("user_id", "Integer", True))),
     Method("getChatAdministrators", (_CHAT, _p("return_bots", "Boolean"))),
     Method(

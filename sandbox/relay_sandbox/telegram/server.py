@@ -43,6 +43,7 @@ HANDLERS: dict[str, Handler] = {
     "getmycommands": api_bot.get_my_commands,
     "deletemycommands": api_bot.delete_my_commands,
     "getchat": api_bot.get_chat,
+    "getfile": api_bot.get_file,
     "getchatmember": api_bot.get_chat_member,
     "getchatadministrators": api_bot.get_chat_administrators,
     "answercallbackquery": api_bot.answer_callback_query,
@@ -95,6 +96,7 @@ class TelegramSandbox:
     def add_routes(self, app: web.Application) -> None:
         """Mount the Bot API and the control API on ``app`` (for a combined server)."""
         app.router.add_route("*", r"/bot{token:[^/]*}/{method:.*}", self._handle)
+        app.router.add_get(r"/file/bot{token:[^/]*}/{path:.*}", self._download)
         add_control_routes(app, self.control)
         app.on_shutdown.append(self._on_shutdown)
 
@@ -184,6 +186,16 @@ class TelegramSandbox:
         except ApiError as exc:
             self._log(method_name, bot, params, exc.code, exc.description + took_effect, started)
             return web.json_response(exc.body(), status=exc.code, headers=exc.headers())
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """The file server: a file's bytes at the `file_path` getFile gave, for its bot."""
+        if self.engine.world.bots.get(request.match_info["token"]) is None:
+            raise web.HTTPUnauthorized()
+        path = request.match_info["path"]
+        for file_id, data in self.engine.world.files.items():
+            if api_bot.file_path(file_id) == path and data:
+                return web.Response(body=data, content_type="image/jpeg")
+        raise web.HTTPNotFound()
 
     async def _apply(self, fault: Fault, request: web.Request) -> None:
         if fault.delay:

@@ -136,7 +136,9 @@ async def test_help_shows_the_slash_commands(
     assert "/subscribe topic:" in reader and "/unsubscribe topic:" in reader
     assert "<topic> [<topic>…]" not in reader and "Editors:" not in reader
     editor = text(await Member(sandbox, newsroom, editor_id).run("help"))
-    assert "/post [topic] [breaking]: opens a form" in editor and "/edit id:" in editor
+    assert (
+        "/post [topic] [breaking] [photo]: opens a form" in editor and "/edit id [photo]:" in editor
+    )
     assert "<headline>" not in editor  # Telegram's text syntax
 
 

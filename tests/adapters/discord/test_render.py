@@ -67,6 +67,16 @@ def test_photo_credit_hashtag_and_no_body() -> None:
     assert embed["footer"] == {"text": "Photo: Reuters · #Ukraine"}
 
 
+def test_a_stored_photo_is_the_attachment_and_a_telegram_file_id_no_image() -> None:
+    stored = one("", image=Image(f"https://media.invalid/{'a' * 32}", "Dawn", "Reuters"))
+    assert stored["image"] == {"url": f"attachment://{'a' * 32}.jpg"}
+    # An update from before the media store carries a Telegram file id in an unreachable URL:
+    # no picture beats a broken one; the caption and credit still show.
+    legacy = one("", image=Image("https://telegram.invalid/file/AgACAgabc", "Dawn", "Reuters"))
+    assert "image" not in legacy
+    assert legacy["footer"] == {"text": "Dawn · Photo: Reuters · #Ukraine"}
+
+
 def test_a_heavily_escaped_headline_is_shortened_and_leads_the_body() -> None:
     headline = "*" * 200
     embed = one("Body.", headline=headline)

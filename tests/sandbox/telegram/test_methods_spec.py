@@ -31,7 +31,7 @@ def test_every_brief_method_is_served() -> None:
     wanted = {
         "getMe", "logOut", "close", "setWebhook", "deleteWebhook", "getWebhookInfo", "getUpdates",
         "setMyCommands", "getMyCommands", "deleteMyCommands",
-        "getChat", "getChatMember", "getChatAdministrators",
+        "getChat", "getChatMember", "getChatAdministrators", "getFile",
         "sendMessage", "sendPhoto", "sendMediaGroup", "editMessageText", "editMessageCaption",
         "editMessageMedia",
         "deleteMessage", "pinChatMessage", "unpinChatMessage", "answerCallbackQuery",
