@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -106,3 +109,31 @@ async def call_api(port: int, token: str, method: str, path: str, body: Any) -> 
         data: dict[str, Any] = await r.json()
         assert r.status in (200, 201, 202), data
         return data
+
+
+async def start_relay(
+    cfg: Path, env: dict[str, str], port: int, log: Path
+) -> asyncio.subprocess.Process:
+    """`relay run --config cfg` as a user starts it (output to `log`), once /healthz answers
+    on `port`."""
+    from tests.test_supervision import _healthy  # the one readiness wait of the suite
+
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "relay.cli", "--config", str(cfg), "run",
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    await _healthy(port, proc)
+    return proc
+
+
+async def stop_relay(proc: asyncio.subprocess.Process | None) -> None:
+    """SIGTERM, as a supervisor stops it; SIGKILL after 30 s."""
+    if proc is None or proc.returncode is not None:
+        return
+    proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), 30)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()

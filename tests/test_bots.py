@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,9 +33,8 @@ from relay.ledger import Ledger
 from relay.model import Destination
 
 from .conftest import BASE_CONFIG
-from .helpers import call_api, free_port
+from .helpers import call_api, free_port, start_relay, stop_relay
 from .test_busy_hour import settled, until
-from .test_supervision import _healthy
 
 API_TOKEN = "bots-api-token"
 READERS = 8  # through national; through east 6, and the switcher and the group: 8 each
@@ -104,22 +101,10 @@ class Newsroom:
         env = {**os.environ, "TG_NATIONAL": self.national.token, "TG_EAST": self.east.token,
                "DC_NATIONAL": self.dc_national.token, "DC_WEST": self.dc_west.token,
                "RELAY_API_TOKEN": API_TOKEN}  # fmt: skip
-        log = cfg.with_suffix(".log").open("wb")
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "relay.cli", "--config", str(cfg), "run",
-            stdout=log, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
-        log.close()
-        await _healthy(self.port, self.proc)
+        self.proc = await start_relay(cfg, env, self.port, cfg.with_suffix(".log"))
 
     async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 30)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await stop_relay(self.proc)
 
     async def api(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return await call_api(self.port, API_TOKEN, method, path, body)

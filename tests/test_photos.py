@@ -18,8 +18,6 @@ import asyncio
 import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -36,9 +34,8 @@ from relay.config import Config
 from relay.media import media_id
 
 from .conftest import BASE_CONFIG
-from .helpers import free_port
+from .helpers import free_port, start_relay, stop_relay
 from .test_busy_hour import settled, until
-from .test_supervision import _healthy
 
 PUBLISHED = re.compile(r"Published update (\S+) to")
 WITHIN = 60.0  # a guard against hanging only
@@ -91,22 +88,10 @@ class World:
         self.write_config(path, redis_url)
         env = {**os.environ, "TELEGRAM_TOKEN": self.bot.token, "DISCORD_TOKEN": self.app.token,
                "RELAY_API_TOKEN": "photos-token"}  # fmt: skip
-        log = path.with_suffix(".log").open("wb")
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "relay.cli", "--config", str(path), "run",
-            stdout=log, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
-        log.close()
-        await _healthy(self.port, self.proc)
+        self.proc = await start_relay(path, env, self.port, path.with_suffix(".log"))
 
     async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 30)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await stop_relay(self.proc)
 
     def replies(self) -> list[str]:
         return [m.content for m in self.tg.control.transcript(self.editor.id, bot=self.bot)

@@ -27,9 +27,8 @@ from relay_sandbox.telegram.server import TelegramSandbox
 from relay.config import Config
 
 from .conftest import BASE_CONFIG
-from .helpers import call_api, free_port
+from .helpers import call_api, free_port, start_relay, stop_relay
 from .test_busy_hour import settled, until
-from .test_supervision import _healthy
 
 API_TOKEN = "settings-api-token"
 
@@ -57,21 +56,10 @@ class Run:
         self.cfg.write_text(yaml.safe_dump(data))
         env = {**os.environ, "TG_TOKEN": self.bot.token, "DC_TOKEN": self.app.token,
                "RELAY_API_TOKEN": API_TOKEN}  # fmt: skip
-        with (tmp / "relay.log").open("wb") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "relay.cli", "--config", str(self.cfg), "run",
-                stdout=log, stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
-        await _healthy(self.port, self.proc)
+        self.proc = await start_relay(self.cfg, env, self.port, tmp / "relay.log")
 
     async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 30)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await stop_relay(self.proc)
 
     async def post(self, **update: Any) -> str:
         return str((await call_api(self.port, API_TOKEN, "POST", "/updates", update))["id"])
