@@ -53,13 +53,18 @@ class Arrivals:
     """
 
     def __init__(
-        self, limit: int, period: float = 1.0, clock: Callable[[], float] = time.monotonic
+        self,
+        limit: int,
+        period: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        held: Callable[[float], object] | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
         self.period = period
         self.clock = clock
+        self.held = held  # told the seconds each call was held (a metric's `inc`)
         self._made = 0  # places taken so far (messages counted)
         self._calls: deque[_Call] = deque()  # in the order made; those that may still matter
         self._lock = asyncio.Lock()  # calls take their places in the order they ask
@@ -100,7 +105,10 @@ class Arrivals:
         """Wait for the turn of a call of `count` messages; the body makes the call."""
         count = max(1, count)
         async with self._lock:
+            asked = self.clock()
             await self._wait_turn(count)
+            if self.held is not None and (waited := self.clock() - asked) > 0:
+                self.held(waited)
             call = _Call(self._made, count, self.clock())
             self._made += count
             self._calls.append(call)

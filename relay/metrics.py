@@ -34,6 +34,13 @@ LATE_CALLS = Counter(
     ["platform"],
     registry=REGISTRY,
 )
+ARRIVAL_WAITS = Counter(
+    "relay_arrival_wait_seconds",
+    "Seconds calls were held so that no more than the bot's limit can arrive in a second "
+    "(relay/arrivals.py): the cost of calls that arrived late, e.g. on new connections",
+    ["platform"],
+    registry=REGISTRY,
+)
 FANNED_OUT = Counter(
     "relay_fanout_destinations",
     "Delivery jobs queued by this process's fan-outs",

@@ -20,6 +20,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from relay.arrivals import Arrivals
+from relay.metrics import ARRIVAL_WAITS
 
 PAID_PER_SECOND = 1000  # Telegram's paid broadcast (platforms.md §1.4)
 # Calls Telegram counts against a bot's limits besides the send* methods: edits count too
@@ -71,8 +72,9 @@ class AiohttpRequest(BaseRequest):
         per_second: int | None = None,
     ) -> None:
         self.pool_size = pool_size
+        held = ARRIVAL_WAITS.labels("telegram").inc
         self.arrivals = None if per_second is None else {
-            False: Arrivals(per_second), True: Arrivals(PAID_PER_SECOND)
+            False: Arrivals(per_second, held=held), True: Arrivals(PAID_PER_SECOND, held=held)
         }  # fmt: skip
         self._timeouts = (read_timeout, write_timeout, connect_timeout, pool_timeout)
         self._media_write_timeout = media_write_timeout
