@@ -48,6 +48,29 @@ def write_config(path: Path, **sections: Any) -> Path:
     return path
 
 
+def post_to_console(
+    tmp_path: Path, redis_url: str | None, topics: list[dict[str, Any]], *post: str
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """`relay run` with the topic `ukraine` on one console channel, and `relay post --topic
+    ukraine --wait <post…>` beside it: the post's result and what the console printed."""
+    channels = [{"destination": "console:desk", "topics": ["ukraine"]}]
+    cfg = write_config(tmp_path / "r.yaml", redis={"url": redis_url}, topics=topics,
+                       channels=channels)  # fmt: skip
+    with (tmp_path / "run.out").open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "relay.cli", "--config", str(cfg), "run"],
+            stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ),
+        )  # fmt: skip
+        try:
+            posted = relay_cmd("--config", str(cfg), "post", "--topic", "ukraine", *post,
+                               "--wait", "--timeout", "60")  # fmt: skip
+        finally:
+            time.sleep(0.2)  # the console line is flushed as it is sent
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+    return posted, (tmp_path / "run.out").read_text()
+
+
 async def test_cli_post_is_delivered_through_the_memory_adapter(
     tmp_path: Path, client: aioredis.Redis, config: Config
 ) -> None:

@@ -3,13 +3,8 @@ the platform's language tags read, and the labels of a topic in its language."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import string
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +15,7 @@ from relay import i18n
 from relay.config import Config, ConfigError, TopicConfig
 from relay.labels import Labels, Template
 from relay.replies import DESCRIPTIONS, published
-from tests.test_cli import relay_cmd, write_config
+from tests.test_cli import post_to_console, relay_cmd, write_config
 
 _FIELDS = string.Formatter()
 
@@ -161,25 +156,10 @@ def test_relay_run_labels_a_ukrainian_topics_updates_in_ukrainian(
 ) -> None:
     topics = [{"slug": "ukraine", "title": "Війна", "language": "uk",
                "template": {"labels": {"by": "Пише"}}}]  # fmt: skip
-    channels = [{"destination": "console:desk", "topics": ["ukraine"]}]
-    cfg = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url}, topics=topics,
-                       channels=channels)  # fmt: skip
-    out = (tmp_path / "run.out").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "relay.cli", "--config", str(cfg), "run"],
-        stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ),
+    posted, printed = post_to_console(
+        tmp_path, config.redis.url, topics, "--headline", "Сирени в Києві", "--body",
+        "Укриття.", "--breaking", "--author", "Олена", "--link", "https://news.example/a",
     )  # fmt: skip
-    try:
-        posted = relay_cmd("--config", str(cfg), "post", "--topic", "ukraine", "--headline",
-                           "Сирени в Києві", "--body", "Укриття.", "--breaking", "--author",
-                           "Олена", "--link", "https://news.example/a", "--wait",
-                           "--timeout", "60")  # fmt: skip
-    finally:
-        time.sleep(0.2)  # the console line is flushed as it is sent
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-        out.close()
-    printed = (tmp_path / "run.out").read_text()
     assert posted.returncode == 0, posted.stdout + posted.stderr + printed
     assert "[Війна] 🔴 ТЕРМІНОВО: Сирени в Києві\nПише Олена" in printed, printed
     assert "Читати далі: https://news.example/a" in printed, printed

@@ -4,11 +4,6 @@ Telegram: tests/adapters/telegram/test_templates.py."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +16,7 @@ from relay.errors import ConfigError
 from relay.labels import Labels, Template
 from relay.model import Image, Update
 from tests.conftest import BASE_CONFIG
-from tests.test_cli import relay_cmd, write_config
+from tests.test_cli import post_to_console
 
 LABELS = Labels(breaking="🔴 ТЕРМІНОВО", read_more="Детальніше", photo="Фото", by="Автор:")
 TEMPLATE = Template(header="Наживо: війна", footer="Стежте за [нами](https://news.example/dc)",
@@ -59,24 +54,16 @@ def test_relay_run_renders_the_template_written_in_the_config(
     template = {"header": "Live from the front", "footer": "More at **our site**",
                 "labels": {"breaking": "URGENT"}}  # fmt: skip
     topics = [{"slug": "ukraine", "title": "War in Ukraine", "template": template}]
-    channels = [{"destination": "console:desk", "topics": ["ukraine"]}]
-    cfg = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url}, topics=topics,
-                       channels=channels)  # fmt: skip
-    out = (tmp_path / "run.out").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "relay.cli", "--config", str(cfg), "run"],
-        stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ),
-    )  # fmt: skip
-    try:
-        posted = relay_cmd("--config", str(cfg), "post", "--topic", "ukraine", "--headline",
-                           "Front line moves", "--body", "Details.", "--breaking", "--wait",
-                           "--timeout", "60")  # fmt: skip
-    finally:
-        time.sleep(0.2)  # the console line is flushed as it is sent
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-        out.close()
-    printed = (tmp_path / "run.out").read_text()
+    posted, printed = post_to_console(
+        tmp_path,
+        config.redis.url,
+        topics,
+        "--headline",
+        "Front line moves",
+        "--body",
+        "Details.",
+        "--breaking",
+    )
     assert posted.returncode == 0, posted.stdout + posted.stderr + printed
     assert (
         "Live from the front\n[War in Ukraine] URGENT: Front line moves\n\nDetails.\n\n"
