@@ -31,14 +31,13 @@ NEVER_ANSWERED = 5.0  # s: a call unanswered this long stops holding others (it 
 
 
 class _Call:
-    """One call: the places `first`..`last` in the order calls were made (an album takes one
-    per message), when it was made, and when its answer came back."""
+    """One call: its first place in the order calls were made (an album takes one per
+    message), when it was made, and when its answer came back."""
 
-    __slots__ = ("answered", "first", "last", "made", "settled")
+    __slots__ = ("answered", "first", "made", "settled")
 
-    def __init__(self, first: int, count: int, made: float) -> None:
+    def __init__(self, first: int, made: float) -> None:
         self.first = first
-        self.last = first + count - 1
         self.made = made
         self.answered: float | None = None
         self.settled = asyncio.Event()
@@ -76,28 +75,30 @@ class Arrivals:
         while calls and calls[0].answered is not None and calls[0].answered + self.period <= now:
             calls.popleft()
 
-    async def _wait_turn(self, count: int) -> None:
+    async def _wait_turn(self, count: int) -> float:
         """Wait until the calls `limit` or more places before this one's last message can no
-        longer arrive within a period of it (for an album past the limit: every call before)."""
+        longer arrive within a period of it (for an album past the limit: every call before);
+        the seconds it waited (0 when it did not)."""
         cutoff = min(self._made - 1, self._made + count - 1 - self.limit)
+        asked = self.clock()
+        waited = False
         while True:
             now = self.clock()
             self._prune(now)
             behind = [c for c in self._calls if c.first <= cutoff]
             flying = [c for c in behind if c.answered is None and now - c.made < NEVER_ANSWERED]
             if flying:  # still in flight: its answer bounds its arrival
-                oldest = flying[0]
+                waited, oldest = True, flying[0]
                 with suppress(TimeoutError):
                     await asyncio.wait_for(
                         oldest.settled.wait(), oldest.made + NEVER_ANSWERED - now
                     )
                 continue
             latest = max((c.answered for c in behind if c.answered is not None), default=None)
-            if latest is None:
-                return
-            wait = latest + self.period - now
+            wait = 0.0 if latest is None else latest + self.period - now
             if wait <= 0:
-                return
+                return now - asked if waited else 0.0
+            waited = True
             await asyncio.sleep(wait)
 
     @asynccontextmanager
@@ -105,11 +106,10 @@ class Arrivals:
         """Wait for the turn of a call of `count` messages; the body makes the call."""
         count = max(1, count)
         async with self._lock:
-            asked = self.clock()
-            await self._wait_turn(count)
-            if self.held is not None and (waited := self.clock() - asked) > 0:
+            waited = await self._wait_turn(count)
+            if self.held is not None and waited > 0:
                 self.held(waited)
-            call = _Call(self._made, count, self.clock())
+            call = _Call(self._made, self.clock())
             self._made += count
             self._calls.append(call)
         try:

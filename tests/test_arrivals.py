@@ -91,7 +91,8 @@ async def test_calls_with_any_spread_of_delays_never_crowd_one_period(seed: int)
 async def test_calls_answered_at_once_at_the_rate_never_wait() -> None:
     """Calls at the rate, each answered at once: none waits (the call `limit` back went a
     period ago)."""
-    guard = Arrivals(LIMIT, PERIOD)
+    held: list[float] = []
+    guard = Arrivals(LIMIT, PERIOD, held=held.append)
     waited = []
     for _ in range(3 * LIMIT):
         asked = time.monotonic()
@@ -99,11 +100,13 @@ async def test_calls_answered_at_once_at_the_rate_never_wait() -> None:
             waited.append(time.monotonic() - asked)
         await asyncio.sleep(PERIOD / LIMIT * 1.05)
     assert max(waited) < PERIOD / LIMIT / 2, waited
+    assert held == []  # nothing to report: no call was held
 
 
 async def test_an_album_counts_as_its_messages() -> None:
     """An album of 4 after 3 single calls waits until a period after the first of them."""
-    guard = Arrivals(LIMIT, PERIOD)
+    held: list[float] = []
+    guard = Arrivals(LIMIT, PERIOD, held=held.append)
     start = time.monotonic()
     for _ in range(3):
         async with guard.call():
@@ -111,6 +114,7 @@ async def test_an_album_counts_as_its_messages() -> None:
     async with guard.call(4):
         went = time.monotonic() - start
     assert went >= PERIOD * 0.9, went
+    assert len(held) == 1 and held[0] >= PERIOD * 0.9, held  # the album's wait, reported
 
 
 async def test_a_call_never_answered_stops_holding_the_others_after_its_timeout() -> None:
