@@ -118,14 +118,11 @@ class AiohttpRequest(BaseRequest):
             _given(connect_timeout, connect),
             _given(pool_timeout, pool),
         )
-        body: aiohttp.FormData | dict[str, str] | None = None
-        if request_data is not None:
-            body = _form(request_data.json_parameters, files) if files else (
-                request_data.json_parameters or None
-            )  # fmt: skip
+        params = request_data.json_parameters if request_data is not None else {}  # encoded once
+        body = _form(params, files) if files else (params or None)
         try:
             async with (
-                self._turn(url, request_data),
+                self._turn(url, params),
                 self._session.request(method, url, data=body, timeout=timeout) as res,
             ):
                 return res.status, await res.read()
@@ -134,11 +131,11 @@ class AiohttpRequest(BaseRequest):
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
 
-    def _turn(self, url: str, data: RequestData | None) -> AbstractAsyncContextManager[None]:
+    def _turn(self, url: str, params: dict[str, str]) -> AbstractAsyncContextManager[None]:
         """The arrivals guard's turn for a call Telegram counts; nothing for any other."""
         if self.arrivals is None:
             return nullcontext()
-        paid, count = counted(url.rpartition("/")[2], data.json_parameters if data else {})
+        paid, count = counted(url.rpartition("/")[2], params)
         return self.arrivals[paid].call(count) if count else nullcontext()
 
     @staticmethod
