@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from relay.budgets import SHARED_MARGIN, Budget, Budgets, no_pace
+from relay.budgets import SHARED_MARGIN, TELEGRAM_MARGIN, Budget, Budgets, no_pace
 from relay.config import Config, TopicConfig
 from relay.health import Health
 from relay.model import Destination, Update
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SHARED_MARGIN",
+    "TELEGRAM_MARGIN",
     "Adapter",
     "AdapterContext",
     "AdapterFactory",
