@@ -78,6 +78,20 @@ def stored_id(url: str) -> str | None:
     return url.removeprefix(MEDIA_URL) if url.startswith(MEDIA_URL) else None
 
 
+def photo_type(data: bytes) -> str | None:
+    """The content type of a JPEG, PNG, GIF or WebP photo, read from its first bytes; None for
+    anything else (what a browser or a platform would not show as a picture)."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
 def file_name(url: str) -> str:
     """The file name a stored photo is uploaded with."""
     return f"{stored_id(url) or 'photo'}.jpg"

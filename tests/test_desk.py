@@ -316,3 +316,72 @@ async def test_neither_passwords_nor_hashes_reach_the_log(
     assert "Eda Editor signed in" in caplog.text  # the log was captured
     for secret in (PASSWORD, "wrong-password-42", HASH, HASH.split("$")[-1]):
         assert secret not in caplog.text
+
+
+# --- photos uploaded from the desk -----------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8  # a PNG's signature is what is checked
+
+
+async def test_an_uploaded_photo_is_stored_and_shown_to_signed_in_editors_only(
+    http: TestClient[Any, Any], client: aioredis.Redis
+) -> None:
+    await sign_in(http)
+    headers = {"X-CSRF-Token": await csrf(http), "Content-Type": "image/png"}
+    uploaded = await http.post("/desk/api/photos", data=PNG, headers=headers)
+    assert uploaded.status == 201, await uploaded.text()
+    answer = await uploaded.json()
+    assert answer["bytes"] == len(PNG)
+    assert answer["url"].startswith("https://media.invalid/")
+    mid = answer["url"].removeprefix("https://media.invalid/")
+    assert await client.get(KEYS.media(mid)) == PNG  # in the media store every adapter reads
+    shown = await http.get(f"/desk/media/{mid}")
+    assert shown.status == 200 and shown.content_type == "image/png"
+    assert await shown.read() == PNG
+    assert (await http.get("/desk/media/0123456789abcdef")).status == 404
+    # The update takes the photo as its image; the desk lists it for the next update.
+    body = {"topic": "ukraine", "headline": "Corridor opens", "image": {"url": answer["url"]}}
+    created = await http.post("/desk/api/updates", json=body, headers=headers)
+    assert created.status == 201, await created.text()
+    [item] = (await (await http.get("/desk/api/updates")).json())["updates"]
+    assert item["update"]["image"]["url"] == answer["url"]
+    http.session.cookie_jar.clear()  # signed out: neither the photo nor an upload
+    assert (await http.get(f"/desk/media/{mid}")).status == 401
+    assert (await http.post("/desk/api/photos", data=PNG, headers=headers)).status == 401
+
+
+@pytest.fixture
+async def small_store(
+    client: aioredis.Redis, make_config: Callable[..., Config]
+) -> AsyncIterator[TestClient[Any, Any]]:
+    config = make_config(api={"enabled": True}, desk=desk_section(),
+                         media={"max_image_mb": 0.001})  # fmt: skip
+    async with Relay(config, adapters=[]) as relay, TestClient(TestServer(app(relay))) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    ("data", "csrf_ok", "status", "says"),
+    [
+        (b"GIF89a" + bytes(2000), True, 413, "That photo is 0.0 MB; the relay takes photos up to"),
+        (b"%PDF-1.7 not a picture", True, 415, "That file is not a photo"),
+        (b"", True, 415, "That file is not a photo"),
+        (PNG[:500], False, 403, "CSRF"),
+    ],
+)  # fmt: skip
+async def test_uploads_that_are_no_photo_too_big_or_forged_are_refused_and_not_kept(
+    small_store: TestClient[Any, Any], client: aioredis.Redis,
+    data: bytes, csrf_ok: bool, status: int, says: str,
+) -> None:  # fmt: skip
+    http = small_store
+    await sign_in(http)
+    token = await csrf(http)
+    headers = {"X-CSRF-Token": token if csrf_ok else "forged"}
+    refused = await http.post("/desk/api/photos", data=data, headers=headers)
+    assert refused.status == status
+    answer = await refused.json()
+    assert says in answer["error"]
+    if status != 403:
+        assert answer["field"] == "image"
+    assert await client.keys(KEYS.media("*")) == []
+    assert await client.zcard(KEYS.media_index) == 0

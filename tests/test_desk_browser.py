@@ -1,7 +1,8 @@
 """The editors' desk in headless Chromium, served by `relay run` (a subprocess) with the Telegram
 and Discord emulators: a wrong password, sign-in, a post with a photo and its live preview,
-progress to done, an edit, a delete, and an expired session. Screenshots go to the test's tmp
-dir; with RELAY_DESK_SCREENSHOT=1 the composer's also to docs/img/desk.png (the README's)."""
+progress to done, an edit, a delete, a photo uploaded from the computer, and an expired session.
+Screenshots go to the test's tmp dir; with RELAY_DESK_SCREENSHOT=1 the composer's also to
+docs/img/desk.png (the README's)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from relay import passwords
 from relay.backend import EmbeddedValkey
 from relay.keys import Keys
+from relay.media import MEDIA_URL, media_id
 
 from .conftest import BASE_CONFIG, ROOT
 from .demo.browser import chromium
@@ -186,6 +188,35 @@ def scenario(
         By.CSS_SELECTOR, ".btn-edit"))  # fmt: skip
     shot("5-deleted")
 
+    # A photo from her computer: kept in the relay's media store (it has no public URL), drawn in
+    # the preview from the desk, sent to Telegram as a file and to Discord as an attachment.
+    picture = shots.parent / "lifeboat.png"
+    picture.write_bytes(images.image("rain"))
+    stored = MEDIA_URL + media_id(picture.read_bytes())
+    fill(driver, "f-headline", "Lifeboat crew back in harbour after the night search")
+    driver.find_element(By.ID, "f-upload").send_keys(str(picture))
+    wait(driver, "the upload", lambda: text_of(driver, "composer-status").startswith(
+        "Uploaded lifeboat.png"))  # fmt: skip
+    assert driver.find_element(By.ID, "f-image").get_attribute("value") == stored
+    local = f"{base}/desk/media/{media_id(picture.read_bytes())}"
+    wait(driver, "the stored photo in both previews", lambda: [
+        i.get_attribute("src") for i in driver.find_elements(
+            By.CSS_SELECTOR, "#preview-telegram img.tg-photo, #preview-discord .dc-embed-image")
+    ] == [local, local])  # fmt: skip
+    wait(driver, "the photo drawn", lambda: driver.execute_script(
+        "return Array.from(document.images).every((i) => i.complete && i.naturalWidth > 0);"
+    ))  # fmt: skip
+    shot("6-uploaded")
+    driver.find_element(By.ID, "btn-publish").click()
+    wait(driver, "the photo update listed", lambda: "Lifeboat" in item(driver).text)
+    wait(driver, "its delivery done", lambda: item(driver).get_attribute("data-done") == "yes")
+    [tg_copy] = tg.control.transcript(info.telegram_channel_id)
+    assert tg_copy.photo_url is None and tg_copy.photo is not None  # uploaded, not by URL
+    assert tg.engine.world.files[str(tg_copy.photo)] == picture.read_bytes()
+    dc_copy = dc.control.transcript(info.discord_channel_id)[-1]
+    assert dc_copy.attachments == (f"{media_id(picture.read_bytes())}.jpg",)
+    assert dc_copy.embeds[0]["image"]["url"] == f"attachment://{dc_copy.attachments[0]}"
+
     # The session expires (as after session_minutes): the page's next call (the list's, within
     # a second) sends her to sign in.
     client = redis.Redis.from_url(redis_url)
@@ -196,7 +227,7 @@ def scenario(
         client.close()
     wait(driver, "the sign-in page", lambda: "/desk/signin" in driver.current_url)
     assert text_of(driver, "signin-message") == "Your session expired: sign in again."
-    shot("6-expired")
+    shot("7-expired")
 
     # Signed in again, she signs out: the desk is closed to this browser until the next sign-in.
     sign_in(driver, PASSWORD)

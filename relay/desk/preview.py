@@ -11,6 +11,7 @@ from typing import Any
 from relay import model
 from relay.config import Config
 from relay.errors import InvalidUpdate
+from relay.media import file_name, stored_id
 
 PREVIEWED = ("telegram", "discord")
 
@@ -34,3 +35,22 @@ def render(config: Config, adapters: Sequence[Any], data: Any) -> dict[str, Any]
         else:
             out[platform] = list(rendered)
     return out
+
+
+def stored_photos_from(shown: dict[str, Any], media_path: str) -> dict[str, Any]:
+    """`shown` (what `render` gave) with a stored photo (`relay.media`: no public URL; Telegram
+    gets it as an upload, Discord as the message's attachment) drawn from `media_path` + id."""
+    image = shown["update"].get("image") or {}
+    mid = stored_id(image.get("url") or "")
+    if mid is None:
+        return shown
+    names = {image["url"], "attachment://" + file_name(image["url"])}
+    local = media_path + mid
+    for message in shown.get("telegram", []):
+        if message.get("photo") in names:
+            message["photo"] = local
+    for message in shown.get("discord", []):
+        for embed in message.get("embeds", []):
+            if (embed.get("image") or {}).get("url") in names:
+                embed["image"] = {**embed["image"], "url": local}
+    return shown

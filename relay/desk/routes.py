@@ -7,11 +7,13 @@ update's delivery progress and edit or delete it. Every change goes through `Ing
 editor's name as the update's `author`.
 
 Under the configured path (`/desk`): `GET /` the page (or a redirect to `signin`), `GET|POST
-/signin`, `POST /signout`, and the page's JSON calls under `/api/` (`session`, `preview`,
-`updates`). Sessions live in Redis (`relay.desk.store`); the cookie is HttpOnly and
-SameSite=Strict (and Secure with `desk.secure_cookie`). Each state-changing request carries the
-session's CSRF token (header `X-CSRF-Token`, or form field `csrf`) and, when the browser sends
-one, an `Origin` of this host; else 403. A signed-out call gets 401.
+/signin`, `POST /signout`, the page's JSON calls under `/api/` (`session`, `preview`,
+`updates`, and `photos`: a photo uploaded into the media store, `relay.media`), and `GET
+/media/<id>`, a stored photo for the preview. Sessions live in Redis (`relay.desk.store`); the
+cookie is HttpOnly and SameSite=Strict (and Secure with `desk.secure_cookie`). Each
+state-changing request carries the session's CSRF token (header `X-CSRF-Token`, or form field
+`csrf`) and, when the browser sends one, an `Origin` of this host; else 403. A signed-out call
+gets 401.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from relay.errors import InvalidUpdate
 from relay.ingest import Accepted, Ingest
 from relay.keys import Keys
 from relay.ledger import read_progress
+from relay.media import MB, NOT_A_PHOTO, TOO_BIG, MediaRefused, MediaStore, photo_type, ref
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -71,6 +74,10 @@ class Desk:
     def store(self) -> DeskStore:  # on first use: the relay may be mounted before it connects
         relay = self.relay
         return DeskStore(relay.client, relay.keys, self.config.session_minutes * 60)
+
+    @functools.cached_property
+    def media(self) -> MediaStore:
+        return MediaStore.from_config(self.relay.client, self.relay.config)
 
     # --- sessions ------------------------------------------------------------------------
 
@@ -135,14 +142,19 @@ class Desk:
             log.warning("desk: wrong name or password for %r", name[:100])
             return self._signin_page("Wrong name or password.", 401)
         await self.store.forget_failures(name)
-        token, _ = await self.store.open(editor.name)
-        log.info("desk: %s signed in", editor.name)
+        raise await self.open_session(editor.name)
+
+    async def open_session(self, editor: str) -> web.HTTPSeeOther:
+        """A new session for `editor` (whose password was checked): the redirect to the page,
+        with the session's cookie."""
+        token, _ = await self.store.open(editor)
+        log.info("desk: %s signed in", editor)
         response = web.HTTPSeeOther(f"{self.path}/")
         response.set_cookie(
             COOKIE, token, path=self.path, httponly=True, samesite="Strict",
             secure=self.config.secure_cookie, max_age=int(self.config.session_minutes * 60),
         )  # fmt: skip
-        raise response
+        return response
 
     async def signout(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
@@ -171,7 +183,41 @@ class Desk:
     async def preview(self, request: web.Request) -> web.Response:
         session = await self._api_editor(request)
         data = {**await json_object(request), "author": session.editor}
-        return web.json_response(preview.render(self.relay.config, self.relay.adapters, data))
+        shown = preview.render(self.relay.config, self.relay.adapters, data)
+        return web.json_response(preview.stored_photos_from(shown, f"{self.path}/media/"))
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """A photo from the editor's computer (the request's body, as sent) into the media
+        store: its image URL, for the update's `image.url`. Refused with the field `image`."""
+        await self._api_editor(request)
+        limit = self.relay.config.media.max_image_mb
+        data, size = bytearray(), request.content_length or 0
+        if size <= limit * MB:  # read no further than the limit (the body may not say its size)
+            async for chunk in request.content.iter_chunked(256 * 1024):
+                data += chunk
+                if len(data) > limit * MB:
+                    break
+            size = len(data)
+        if size > limit * MB:
+            return _refused(413, MediaRefused(TOO_BIG, size=size / MB, limit=limit))
+        if photo_type(bytes(data[:16])) is None:
+            return _refused(415, MediaRefused(NOT_A_PHOTO))
+        try:
+            url = await self.media.put(bytes(data))
+        except MediaRefused as exc:  # the store is full
+            return _refused(507, exc)
+        return web.json_response({"url": url, "bytes": len(data)}, status=201)
+
+    async def photo(self, request: web.Request) -> web.Response:
+        """A stored photo, for the signed-in editor's preview (the adapters upload it as a file;
+        it has no public URL)."""
+        await self._api_editor(request)
+        data = await self.media.get(ref(request.match_info["id"]))
+        kind = photo_type(data[:16]) if data is not None else None
+        if data is None or kind is None:
+            raise web.HTTPNotFound(reason="no such photo (or no longer kept)")
+        cache = {"Cache-Control": "private, max-age=86400"}  # a stored photo never changes
+        return web.Response(body=data, content_type=kind, headers=cache)
 
     async def updates(self, request: web.Request) -> web.Response:
         await self._api_editor(request)
@@ -221,6 +267,10 @@ class Desk:
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
+def _refused(status: int, refused: MediaRefused) -> web.Response:
+    return web.json_response({"error": str(refused), "field": "image"}, status=status)
+
+
 def _accepted(accepted: Accepted, status: int) -> web.Response:
     update = accepted.update
     body = {"id": update.id, "revision": update.revision, "action": update.action.value,
@@ -228,7 +278,7 @@ def _accepted(accepted: Accepted, status: int) -> web.Response:
     return web.json_response(body, status=200 if accepted.duplicate else status)
 
 
-def mount(app: web.Application, relay: Relay) -> None:
+def mount(app: web.Application, relay: Relay) -> Desk:
     """Serve the desk on `app` (the HTTP API's application) under `desk.path`."""
     desk, p = Desk(relay), relay.config.desk.path
     app.router.add_get(p, desk.root)
@@ -242,4 +292,7 @@ def mount(app: web.Application, relay: Relay) -> None:
     app.router.add_post(f"{p}/api/updates", desk.publish)
     app.router.add_patch(f"{p}/api/updates/{{id}}", desk.edit)
     app.router.add_delete(f"{p}/api/updates/{{id}}", desk.delete)
+    app.router.add_post(f"{p}/api/photos", desk.upload)
+    app.router.add_get(f"{p}/media/{{id}}", desk.photo)
     app.router.add_static(f"{p}/static/", STATIC)
+    return desk

@@ -11,12 +11,14 @@ let previewSeq = 0;
 
 class SignedOut extends Error {}
 
+// `body`: a value sent as JSON, or a File sent as it is (its own content type).
 async function call(method, path, body) {
   const headers = { "X-CSRF-Token": session ? session.csrf : "" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const file = body instanceof Blob;
+  if (body !== undefined) headers["Content-Type"] = file ? (body.type || "application/octet-stream") : "application/json";
   const response = await fetch(`api/${path}`, {
     method, headers, credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined || file ? body : JSON.stringify(body),
   });
   if (response.status === 401) {
     location.assign("signin?expired=1");
@@ -101,6 +103,25 @@ async function publish(event) {
   }
 }
 
+// A photo from this computer goes into the relay's media store; its URL (no public one: each
+// platform gets the file) fills the photo field, and the preview draws it from the desk.
+async function upload() {
+  const input = $("f-upload");
+  const file = input.files[0];
+  if (!file) return;
+  status("composer-status", `Uploading ${file.name}…`, true);
+  try {
+    const r = await call("POST", "photos", file);
+    $("f-image").value = r.url;
+    status("composer-status", `Uploaded ${file.name} (${Math.ceil(r.bytes / 1024)} KB): it goes with the update.`, true);
+    schedulePreview();
+  } catch (err) {
+    if (!(err instanceof SignedOut)) status("composer-status", `Not uploaded: ${err.message}`, false);
+  } finally {
+    input.value = "";
+  }
+}
+
 function startEdit(d) {
   $("f-id").value = d.id;
   $("f-topic").value = d.topic;
@@ -152,6 +173,16 @@ function drawUpdates(items) {
   const json = JSON.stringify(items);
   if (json === drawn) return;
   drawn = json;
+  // The photos of recent updates, offered again in the photo field.
+  const photos = new Map();
+  for (const { update: u } of items) {
+    if (u.image && u.image.url && !photos.has(u.image.url)) photos.set(u.image.url, u.headline);
+  }
+  $("photo-list").replaceChildren(...Array.from(photos, ([url, headline]) => {
+    const option = new Option(headline, url);
+    option.label = headline;
+    return option;
+  }));
   const list = $("updates");
   list.replaceChildren();
   if (!items.length) list.appendChild(el("li", "empty", "Nothing published from the desk yet."));
@@ -209,6 +240,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   for (const t of session.topics) $("f-topic").appendChild(new Option(`${t.title} (${t.slug})`, t.slug));
   $("composer").addEventListener("submit", publish);
   $("composer").addEventListener("input", schedulePreview);
+  $("f-upload").addEventListener("change", upload);
   $("btn-cancel").addEventListener("click", () => { stopEdit(); status("composer-status", "", true); schedulePreview(); });
   document.body.dataset.ready = "yes";
   showPreview();
