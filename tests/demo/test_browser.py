@@ -1,5 +1,6 @@
-"""The demo page in headless Chromium: post, edit and delete with the composer, as an editor would,
-and watch every Telegram chat and Discord channel follow. Screenshots go to test-output/demo/."""
+"""The demo page in headless Chromium: post, edit and delete from the editors' desk in its frame,
+as an editor would, and watch every Telegram chat and Discord channel follow. Screenshots go to
+test-output/demo/."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.demo.browser import chromium
@@ -97,9 +99,24 @@ def check_discord_copy(m: WebElement) -> None:
     assert src.endswith("/demo/images/harbour.png")
     footer = embed.find_element(By.CSS_SELECTOR, ".dc-embed-footer").text
     assert re.fullmatch(
-        r"Keepers' cottage at dusk · Photo: Kessel Coastguard · #Halvard • Today at \d\d:\d\d",
+        r"By Demo editor · Keepers' cottage at dusk · Photo: Kessel Coastguard · #Halvard"
+        r" • Today at \d\d:\d\d",
         footer,
     ), footer
+
+
+def in_desk(driver: webdriver.Chrome) -> None:
+    driver.switch_to.default_content()
+    driver.switch_to.frame("desk")
+
+
+def in_page(driver: webdriver.Chrome) -> None:
+    driver.switch_to.default_content()
+
+
+def row(driver: webdriver.Chrome, update_id: str) -> WebElement:
+    """The desk's list item of an update."""
+    return driver.find_element(By.CSS_SELECTOR, f'#updates [data-update="{update_id}"]')
 
 
 def scenario(driver: webdriver.Chrome, demo: Demo) -> None:
@@ -123,36 +140,50 @@ def scenario(driver: webdriver.Chrome, demo: Demo) -> None:
         "const imgs = Array.from(document.images);"
         "return imgs.length >= 8 && imgs.every((i) => i.complete && i.naturalWidth === 480);"
     ))  # fmt: skip
+
+    # The editor is the desk, signed in as the demo's editor, listing the sample blog.
+    in_desk(driver)
+    body = driver.find_element(By.TAG_NAME, "body")
+    wait(driver, "the desk", lambda: body.get_attribute("data-ready") == "yes")
+    assert driver.find_element(By.ID, "editor").text == "Signed in as Demo editor"
+    wait(driver, "the sample blog listed",
+         lambda: len(driver.find_elements(By.CSS_SELECTOR, "#updates li.update")) == 7)  # fmt: skip
+    # The photos of recent updates are offered again; the sample blog's harbour photo is one.
+    harbour = f"{demo.url}/demo/images/harbour.png"
+    offered = [o.get_attribute("value") for o in driver.find_elements(
+        By.CSS_SELECTOR, "#photo-list option")]  # fmt: skip
+    assert harbour in offered, offered
+    in_page(driver)
     driver.save_screenshot(str(SHOTS / "1-loaded.png"))
 
+    in_desk(driver)
     Select(driver.find_element(By.ID, "f-topic")).select_by_value("storm")
     fill(driver, "f-headline", HEADLINE)
     fill(driver, "f-body", BODY)
     fill(driver, "f-link", "https://example.org/kessel/rescue")
-    Select(driver.find_element(By.ID, "f-photo")).select_by_visible_text(
-        "Waves over the harbour wall"
-    )
+    fill(driver, "f-image", harbour)
     fill(driver, "f-caption", "Keepers' cottage at dusk")
     fill(driver, "f-credit", "Kessel Coastguard")
-    driver.find_element(By.ID, "btn-preview").click()
-    preview = driver.find_element(By.ID, "preview")
-    wait(driver, "the preview", preview.is_displayed)
-    wait(
-        driver,
-        "the Telegram preview",
-        lambda: HEADLINE in driver.find_element(By.ID, "preview-telegram").text,
-    )
+    wait(driver, "the Telegram preview with the credit", lambda: "Photo: Kessel Coastguard" in
+         driver.find_element(By.ID, "preview-telegram").text)  # fmt: skip
+    wait(driver, "the Discord preview", lambda: "Keepers' cottage" in
+         driver.find_element(By.ID, "preview-discord").text)  # fmt: skip
     check_telegram_copy(driver.find_element(By.CSS_SELECTOR, "#preview-telegram .msg"))
     check_discord_copy(driver.find_element(By.CSS_SELECTOR, "#preview-discord .msg"))
+    in_page(driver)
     for key in (*storm, discord_storm):  # a preview publishes nothing
         assert message_with(driver, key, HEADLINE) is None
     driver.save_screenshot(str(SHOTS / "2-preview.png"))
 
+    in_desk(driver)
     driver.find_element(By.ID, "btn-publish").click()
-    wait(driver, "the preview closed", lambda: not preview.is_displayed())
     status = driver.find_element(By.ID, "composer-status")
     wait(driver, "the published id", lambda: status.text.startswith("Published "))
     update_id = re.fullmatch(r"Published (\S+) \(revision 1\)\.", status.text).group(1)  # type: ignore[union-attr]
+    wait(driver, "the delivery progress",
+         lambda: "delivered 4 / 4 · 0 failed (done)" in row(driver, update_id).text)  # fmt: skip
+    assert "by Demo editor" in row(driver, update_id).text
+    in_page(driver)
     for key in storm:
         check_telegram_copy(
             wait(driver, f"the copy in {key}", lambda k=key: message_with(driver, k, HEADLINE))
@@ -161,14 +192,16 @@ def scenario(driver: webdriver.Chrome, demo: Demo) -> None:
         wait(driver, "the Discord copy", lambda: message_with(driver, discord_storm, HEADLINE))
     )
     assert message_with(driver, hall, HEADLINE) is None  # city-hall does not take the storm topic
-    row = driver.find_element(By.CSS_SELECTOR, f'[data-update="{update_id}"]')
-    wait(driver, "the delivery progress", lambda: "delivered 4 / 4 · 0 failed (done)" in row.text)
     driver.save_screenshot(str(SHOTS / "3-published.png"))
 
-    row.find_element(By.CSS_SELECTOR, ".btn-edit").click()
+    in_desk(driver)
+    row(driver, update_id).find_element(By.CSS_SELECTOR, ".btn-edit").click()
     assert driver.find_element(By.ID, "f-headline").get_attribute("value") == HEADLINE
     fill(driver, "f-headline", EDITED)
     driver.find_element(By.ID, "btn-publish").click()
+    wait(driver, "revision 2 delivered", lambda: "revision 2" in row(driver, update_id).text
+         and row(driver, update_id).get_attribute("data-done") == "yes")  # fmt: skip
+    in_page(driver)
     for key in storm:
         copy = wait(driver, f"the edit in {key}", lambda k=key: message_with(driver, k, EDITED))
         assert copy.find_element(By.CSS_SELECTOR, ".tg-text b").text == EDITED
@@ -181,21 +214,18 @@ def scenario(driver: webdriver.Chrome, demo: Demo) -> None:
         assert message_with(driver, key, HEADLINE) is None
     driver.save_screenshot(str(SHOTS / "4-edited.png"))
 
-    row = driver.find_element(By.CSS_SELECTOR, f'[data-update="{update_id}"]')
-    row.find_element(By.CSS_SELECTOR, ".btn-delete").click()
+    in_desk(driver)
+    row(driver, update_id).find_element(By.CSS_SELECTOR, ".btn-delete").click()
+    WebDriverWait(driver, WITHIN).until(expected_conditions.alert_is_present()).accept()
+    wait(driver, "the deletion in the desk's list",
+         lambda: "(deleted)" in row(driver, update_id).text)  # fmt: skip
+    in_page(driver)
     for key in (*storm, discord_storm):
         wait(
             driver,
             f"the copy gone from {key}",
             lambda k=key: message_with(driver, k, EDITED) is None,
         )
-    wait(
-        driver,
-        "the deletion in the progress panel",
-        lambda: (
-            "(deleted)" in driver.find_element(By.CSS_SELECTOR, f'[data-update="{update_id}"]').text
-        ),
-    )
     driver.save_screenshot(str(SHOTS / "5-deleted.png"))
 
     # Editor text is text: markup typed into a headline is shown, never run or rendered.

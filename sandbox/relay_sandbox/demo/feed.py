@@ -76,7 +76,6 @@ class Feed:
         self.discord = discord
         self.panes: tuple[Pane, ...] = world.panes()
         self._queues: set[asyncio.Queue[Event | None]] = set()
-        self.updates: dict[str, Event] = {}  # update id → latest update + progress, for snapshots
         self.narration: deque[Event] = deque(maxlen=100)
         self._unsubscribe = telegram.control.subscribe(self._on_telegram)
         self._pump: asyncio.Task[None] | None = None
@@ -89,10 +88,6 @@ class Feed:
             await asyncio.sleep(0)  # let the pump subscribe before anything is sent
 
     def publish(self, event: Event) -> None:
-        if event.get("type") in ("update", "progress"):
-            self.updates.setdefault(event["id"], {}).update(
-                {k: v for k, v in event.items() if k != "type"}
-            )
         for queue in list(self._queues):
             queue.put_nowait(event)
 
@@ -114,7 +109,7 @@ class Feed:
         self._queues.discard(queue)
 
     def snapshot(self) -> Event:
-        """Every pane with its messages now, the topics, updates and the narration so far."""
+        """Every pane with its messages now, and the narration so far."""
         tg = self.world.telegram
         panes = []
         for pane in self.panes:
@@ -132,7 +127,6 @@ class Feed:
         return {
             "type": "state",
             "panes": panes,
-            "updates": list(self.updates.values()),
             "narration": list(self.narration),
         }
 

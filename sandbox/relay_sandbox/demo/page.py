@@ -1,7 +1,8 @@
-"""The preview page's routes: the page, its live event stream, previews and the sample photos.
+"""The demo page's routes: the page, its live event stream and the sample photos.
 
-The composer posts, edits and deletes through the relay's own HTTP API (`/v1/updates`), served
-on the same port, exactly as a CMS would.
+The page's editor is the editors' desk itself (`relay.desk`, mounted on the same port as under
+`relay run`), in a frame: `/demo/desk` signs the demo's editor in and opens it, so that a
+visitor composes, previews, publishes, edits and deletes exactly as a newsroom's editor does.
 """
 
 from __future__ import annotations
@@ -9,18 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from relay.adapter import Adapter
-from relay.config import Config
-from relay.desk import preview as desk_preview
-from relay.desk.routes import STATIC as DESK_STATIC
-from relay.errors import InvalidUpdate
+from relay.desk.routes import Desk
 from relay_sandbox.demo import images
 from relay_sandbox.demo.feed import Feed
 
@@ -31,28 +27,19 @@ HEARTBEAT_SECONDS = 15.0
 
 @dataclass(frozen=True)
 class PageContext:
-    """What the page's handlers read: the feed, the config and the adapters that render."""
+    """What the page's handlers read: the feed, the platforms shown and the desk."""
 
     feed: Feed
-    config: Config
-    adapters: Mapping[str, Adapter]
+    platforms: tuple[str, ...]
+    desk: Desk
+    editor: str  # the desk's editor the page signs in as
 
 
 PAGE_KEY: web.AppKey[PageContext] = web.AppKey("demo_page", PageContext)
 
 
 def meta(context: PageContext) -> dict[str, Any]:
-    """The topics and sample photos the composer offers."""
-    topics = [{"slug": t.slug, "title": t.title, "color": f"#{t.color:06x}"}
-              for t in context.config.topics]  # fmt: skip
-    photos = [{"name": n, "label": label, "path": images.path(n)}
-              for n, (label, _) in images.SCENES.items()]  # fmt: skip
-    return {"topics": topics, "photos": photos, "platforms": sorted(context.adapters)}
-
-
-def preview(context: PageContext, data: Any) -> dict[str, Any]:
-    """An update as every platform would show it, rendered as the desk's preview does."""
-    return desk_preview.render(context.config, list(context.adapters.values()), data)
+    return {"platforms": sorted(context.platforms)}
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -73,16 +60,10 @@ async def state(request: web.Request) -> web.Response:
     return web.json_response({**context.feed.snapshot(), **meta(context)})
 
 
-async def preview_handler(request: web.Request) -> web.Response:
+async def desk(request: web.Request) -> web.StreamResponse:
+    """The desk, signed in as the demo's editor (no password to type in a local demo)."""
     context = request.app[PAGE_KEY]
-    try:
-        data = await request.json()
-    except json.JSONDecodeError:
-        return web.json_response({"error": "must be a JSON object", "field": "body"}, status=400)
-    try:
-        return web.json_response(preview(context, data))
-    except InvalidUpdate as exc:
-        return web.json_response({"error": exc.message, "field": exc.field}, status=400)
+    raise await context.desk.open_session(context.editor)
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -122,7 +103,6 @@ def add_routes(app: web.Application, context: PageContext) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/demo/state", state)
     app.router.add_get("/demo/events", events)
-    app.router.add_post("/demo/preview", preview_handler)
+    app.router.add_get("/demo/desk", desk)
     app.router.add_get("/demo/images/{name}.png", photo)
     app.router.add_static("/demo/static/", STATIC)
-    app.router.add_static("/demo/desk/", DESK_STATIC)  # the renderers and styles of the desk

@@ -33,7 +33,6 @@ from relay.desk import routes as desk
 from relay.desk_settings import DeskConfig, DeskEditor
 from relay_sandbox.demo import content, images, page
 from relay_sandbox.demo.feed import Feed
-from relay_sandbox.demo.watch import Watch
 from relay_sandbox.demo.world import World, build_config, provision, subscribe_as_users
 from relay_sandbox.discord import DiscordLimits, DiscordSandbox
 from relay_sandbox.discord.wiring import pointed_at
@@ -157,9 +156,9 @@ class Demo:
         self.telegram.add_routes(app)
         if self.discord is not None:
             self.discord.add_routes(app)
-        desk.mount(app, self.relay)
-        page.add_routes(app, page.PageContext(self.feed, self.config,
-                                              {a.platform: a for a in adapters}))  # fmt: skip
+        self.desk = desk.mount(app, self.relay)
+        platforms = tuple(a.platform for a in adapters)
+        page.add_routes(app, page.PageContext(self.feed, platforms, self.desk, DESK_EDITOR))
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -172,7 +171,6 @@ class Demo:
         await stack.enter_async_context(self.relay)
         stack.push_async_callback(self._stop_tasks)
         self._spawn(self.relay.run(self._stop), "relay")
-        self._spawn(Watch(self.relay.client, self.relay.keys, self.feed).run(self._stop), "watch")
         for pane in self.feed.panes:
             self.say(f"  {pane.platform:<8} {pane.title:<26} {pane.note}")
         for answer in await subscribe_as_users(self.world, self.telegram, self.discord):
@@ -204,14 +202,16 @@ class Demo:
             self.say(f"[{number}/{len(steps)}] {step.action} {self.update_id(step)}: {step.say}"
                      + (f" · {headline!r}" if headline else ""))  # fmt: skip
             await asyncio.sleep(self.pace)
-        self.say("The sample blog is out. Post, preview, edit and delete your own on the page.")
+        self.say("The sample blog is out. Post, preview, edit and delete your own from the desk on the page.")
 
     async def apply(self, step: content.Step) -> model.Update:
         ingest = self.relay.ingest
         update_id = self.update_id(step)
         if step.action == "publish":
             update = model.from_dict({"id": update_id, **step.fields})
-            return (await ingest.publish(update)).update
+            accepted = await ingest.publish(update)
+            await self.desk.store.remember(update_id)  # the desk lists it, to edit or delete
+            return accepted.update
         if step.action == "edit":
             return (await ingest.edit(update_id, Changes.from_dict(step.fields))).update
         return (await ingest.delete(update_id)).update
