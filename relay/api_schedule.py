@@ -15,7 +15,7 @@ from relay.schedule import Schedule, Scheduled, parse_time
 MAX_LISTED = 100
 
 
-def _answer(held: Scheduled, status: int = 200, **more: Any) -> web.Response:
+def answer(held: Scheduled, status: int = 200, **more: Any) -> web.Response:
     body = {"id": held.update.id, "scheduled": True, "publish_at": held.at.isoformat(), **more}
     return web.json_response(body, status=status)
 
@@ -25,7 +25,7 @@ async def post(schedule: Schedule, data: dict[str, Any]) -> web.Response:
     at = parse_time(data.get("publish_at"))
     update = model.from_dict({k: v for k, v in data.items() if k != "publish_at"},
                              generate_id=True)  # fmt: skip
-    return _answer(await schedule.add(update, at), 202)
+    return answer(await schedule.add(update, at), 202)
 
 
 async def patch(schedule: Schedule, update_id: str, data: dict[str, Any]) -> web.Response | None:
@@ -34,7 +34,7 @@ async def patch(schedule: Schedule, update_id: str, data: dict[str, Any]) -> web
         return None
     at = parse_time(data["publish_at"]) if "publish_at" in data else None
     rest = {k: v for k, v in data.items() if k != "publish_at"}
-    return _answer(await schedule.change(update_id, Changes.from_dict(rest) if rest else None, at))
+    return answer(await schedule.change(update_id, Changes.from_dict(rest) if rest else None, at))
 
 
 async def delete(schedule: Schedule, update_id: str) -> web.Response | None:

@@ -9,6 +9,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from relay import passwords
-from relay.api import make_app
+from relay.api import RELAY_KEY, make_app
 from relay.app import Relay
 from relay.config import Config
 from relay.desk import routes as desk
@@ -385,3 +386,57 @@ async def test_uploads_that_are_no_photo_too_big_or_forged_are_refused_and_not_k
         assert answer["field"] == "image"
     assert await client.keys(KEYS.media("*")) == []
     assert await client.zcard(KEYS.media_index) == 0
+
+
+# --- scheduled from the desk -----------------------------------------------------------------
+
+
+async def test_an_update_scheduled_from_the_desk_waits_moves_and_cancels_or_goes(
+    http: TestClient[Any, Any], client: aioredis.Redis
+) -> None:
+    await sign_in(http)
+    headers = {"X-CSRF-Token": await csrf(http)}
+    soon = datetime.now(UTC) + timedelta(hours=2)
+    body = {"topic": "ukraine", "headline": "Curfew lifted at six", "publish_at": soon.isoformat()}
+    first = await http.post("/desk/api/updates", json=body, headers=headers)
+    assert first.status == 202, await first.text()
+    answer = await first.json()
+    assert answer["scheduled"] is True
+    assert datetime.fromisoformat(answer["publish_at"]) == soon.replace(
+        microsecond=soon.microsecond // 1000 * 1000)  # fmt: skip
+    update_id = answer["id"]
+    [item] = (await (await http.get("/desk/api/updates")).json())["updates"]
+    assert item["update"]["author"] == "Eda Editor" and item["progress"] is None
+    assert item["publish_at"] == answer["publish_at"]
+    assert await client.xlen(KEYS.updates) == 0  # nothing sent yet
+
+    # Moved an hour later and reworded: still waiting, nothing sent.
+    later = soon + timedelta(hours=1)
+    change = {"headline": "Curfew lifted at seven", "publish_at": later.isoformat()}
+    moved = await http.patch(f"/desk/api/updates/{update_id}", json=change, headers=headers)
+    assert moved.status == 200, await moved.text()
+    [item] = (await (await http.get("/desk/api/updates")).json())["updates"]
+    assert item["update"]["headline"] == "Curfew lifted at seven"
+    assert datetime.fromisoformat(item["publish_at"]) > soon
+    # A time in the past is refused naming the field; nothing changes.
+    past = {"publish_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}
+    refused = await http.patch(f"/desk/api/updates/{update_id}", json=past, headers=headers)
+    assert refused.status == 400 and (await refused.json())["field"] == "publish_at"
+
+    # Cancelled: it leaves the list and was never sent.
+    cancelled = await http.delete(f"/desk/api/updates/{update_id}", headers=headers)
+    assert cancelled.status == 200 and (await cancelled.json())["cancelled"] is True
+    assert (await (await http.get("/desk/api/updates")).json())["updates"] == []
+    assert await client.xlen(KEYS.updates) == 0
+
+    # Another one goes at its time: the list then shows it published, with its progress.
+    body["headline"] = "Bridge reopens to traffic"
+    second = await http.post("/desk/api/updates", json=body, headers=headers)
+    assert second.status == 202
+    relay = http.server.app[RELAY_KEY]
+    assert await relay.schedule.fire(now=soon.timestamp() + 1) == 1
+    [item] = (await (await http.get("/desk/api/updates")).json())["updates"]
+    assert "publish_at" not in item
+    assert item["update"]["headline"] == "Bridge reopens to traffic"
+    assert item["update"]["action"] == "publish" and item["update"]["author"] == "Eda Editor"
+    assert await client.xlen(KEYS.updates) == 1

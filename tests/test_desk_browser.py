@@ -1,8 +1,8 @@
 """The editors' desk in headless Chromium, served by `relay run` (a subprocess) with the Telegram
 and Discord emulators: a wrong password, sign-in, a post with a photo and its live preview,
-progress to done, an edit, a delete, a photo uploaded from the computer, and an expired session.
-Screenshots go to the test's tmp dir; with RELAY_DESK_SCREENSHOT=1 the composer's also to
-docs/img/desk.png (the README's)."""
+progress to done, an edit, a delete, a photo uploaded from the computer, an update scheduled,
+changed and cancelled, and an expired session. Screenshots go to the test's tmp dir; with
+RELAY_DESK_SCREENSHOT=1 the composer's also to docs/img/desk.png (the README's)."""
 
 from __future__ import annotations
 
@@ -217,6 +217,41 @@ def scenario(
     assert dc_copy.attachments == (f"{media_id(picture.read_bytes())}.jpg",)
     assert dc_copy.embeds[0]["image"]["url"] == f"attachment://{dc_copy.attachments[0]}"
 
+    # Scheduled two hours ahead: listed as waiting and sent nowhere; reworded; then cancelled.
+    fill(driver, "f-headline", "Night ferry to run again from Friday")
+    driver.execute_script(
+        "const at = document.getElementById('f-at');"
+        "at.value = localInput(new Date(Date.now() + 2 * 3600e3).toISOString());"
+        "at.dispatchEvent(new Event('input', {bubbles: true}));"
+    )
+    assert driver.find_element(By.ID, "btn-publish").text == "Schedule"
+    driver.find_element(By.ID, "btn-publish").click()
+    wait(
+        driver, "the schedule", lambda: text_of(driver, "composer-status").startswith("Scheduled ")
+    )
+    wait(driver, "the waiting update listed",
+         lambda: item(driver).get_attribute("data-scheduled") == "yes")  # fmt: skip
+    assert "scheduled for " in item(driver).text and "Night ferry" in item(driver).text
+    waiting = item(driver).get_attribute("data-update")
+    click(driver, "Edit", lambda: item(driver).find_element(By.CSS_SELECTOR, ".btn-edit"))
+    assert driver.find_element(By.ID, "f-at").get_attribute("value") != ""
+    fill(driver, "f-headline", "Night ferry to run again from Saturday")
+    driver.find_element(By.ID, "btn-publish").click()
+    wait(driver, "the change", lambda: text_of(driver, "composer-status").startswith("Changed "))
+    wait(driver, "the new headline", lambda: "Saturday" in item(driver).text)
+    shot("7-scheduled")
+    click(driver, "Cancel", lambda: item(driver).find_element(By.CSS_SELECTOR, ".btn-delete"))
+    WebDriverWait(driver, WITHIN).until(expected_conditions.alert_is_present()).accept()
+    wait(driver, "the cancellation", lambda: text_of(driver, "composer-status").startswith(
+        f"Cancelled {waiting}"))  # fmt: skip
+    wait(
+        driver,
+        "it gone from the list",
+        lambda: item(driver).get_attribute("data-update") != waiting,
+    )
+    shown = [m.caption for m in tg.control.transcript(info.telegram_channel_id)]
+    assert shown == [tg_copy.caption]  # only the photo update went out
+
     # The session expires (as after session_minutes): the page's next call (the list's, within
     # a second) sends her to sign in.
     client = redis.Redis.from_url(redis_url)
@@ -227,7 +262,7 @@ def scenario(
         client.close()
     wait(driver, "the sign-in page", lambda: "/desk/signin" in driver.current_url)
     assert text_of(driver, "signin-message") == "Your session expired: sign in again."
-    shot("7-expired")
+    shot("8-expired")
 
     # Signed in again, she signs out: the desk is closed to this browser until the next sign-in.
     sign_in(driver, PASSWORD)

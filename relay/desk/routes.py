@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from relay import model, passwords
+from relay import api_schedule, model, passwords
 from relay.bodies import json_object
 from relay.changes import Changes
 from relay.config import Config
@@ -42,6 +42,7 @@ from relay.ingest import Accepted, Ingest
 from relay.keys import Keys
 from relay.ledger import read_progress
 from relay.media import MB, NOT_A_PHOTO, TOO_BIG, MediaRefused, MediaStore, photo_type, ref
+from relay.schedule import Schedule, parse_time
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -57,6 +58,7 @@ class Relay(Protocol):
     keys: Keys
     client: aioredis.Redis
     ingest: Ingest
+    schedule: Schedule
 
     @property
     def adapters(self) -> Sequence[Any]:
@@ -183,6 +185,7 @@ class Desk:
     async def preview(self, request: web.Request) -> web.Response:
         session = await self._api_editor(request)
         data = {**await json_object(request), "author": session.editor}
+        data.pop("publish_at", None)  # when it goes does not change how it looks
         shown = preview.render(self.relay.config, self.relay.adapters, data)
         return web.json_response(preview.stored_photos_from(shown, f"{self.path}/media/"))
 
@@ -224,7 +227,10 @@ class Desk:
         relay, items = self.relay, []
         for update_id in await self.store.recent():
             latest = await relay.ingest.latest(update_id)
-            if latest is None:  # expired from the registry
+            if latest is None:  # waiting for its time, or cancelled, or expired from the registry
+                if (held := await relay.schedule.get(update_id)) is not None:
+                    items.append({"update": model.to_dict(held.update), "progress": None,
+                                  "publish_at": held.at.isoformat()})  # fmt: skip
                 continue
             progress = await read_progress(relay.client, relay.keys, update_id)
             items.append({
@@ -239,7 +245,13 @@ class Desk:
         data = await json_object(request)
         if data.get("action", "publish") != "publish":
             raise InvalidUpdate("action", "the desk publishes here; edit and delete the update")
+        at = data.pop("publish_at", None)
         update = model.from_dict({**data, "author": session.editor}, generate_id=True)
+        if at is not None:  # it waits in the schedule, cancellable until it goes (as the API's)
+            held = await self.relay.schedule.add(update, parse_time(at))
+            await self.store.remember(held.update.id)
+            log.info("desk: %s scheduled %s", session.editor, held.update.id)
+            return api_schedule.answer(held, 202)
         accepted = await self.relay.ingest.publish(update)
         await self.store.remember(accepted.update.id)
         log.info("desk: %s published %s", session.editor, accepted.update.id)
@@ -252,6 +264,9 @@ class Desk:
         if not data:
             raise InvalidUpdate("body", "nothing to change")
         update_id = request.match_info["id"]
+        if waiting := await api_schedule.patch(self.relay.schedule, update_id, data):
+            log.info("desk: %s changed the scheduled %s", session.editor, update_id)
+            return waiting
         accepted = await self.relay.ingest.edit(update_id, Changes.from_dict(data))
         log.info("desk: %s edited %s", session.editor, update_id)
         return _accepted(accepted, 200)
@@ -259,6 +274,9 @@ class Desk:
     async def delete(self, request: web.Request) -> web.Response:
         session = await self._api_editor(request)
         update_id = request.match_info["id"]
+        if cancelled := await api_schedule.delete(self.relay.schedule, update_id):
+            log.info("desk: %s cancelled the scheduled %s", session.editor, update_id)
+            return cancelled
         accepted = await self.relay.ingest.delete(update_id)
         log.info("desk: %s deleted %s", session.editor, update_id)
         return _accepted(accepted, 200)

@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 let session = null;  // {editor, csrf, topics, platforms}
 let previewTimer = null;
 let previewSeq = 0;
+let editing = null;  // the list item being edited ({update, publish_at?}), or null
 
 class SignedOut extends Error {}
 
@@ -39,6 +40,23 @@ function status(id, text, ok) {
 }
 
 // --- the composer ----------------------------------------------------------------------------
+// The local time typed in the "Publish at" field, as an ISO date-time with its time zone.
+function publishAt() {
+  const value = $("f-at").value;
+  return value ? new Date(value).toISOString() : null;
+}
+
+// A date-time from the server, as the "Publish at" field shows it (the browser's time zone).
+function localInput(iso) {
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function when(iso) {
+  return new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}
+
 function formUpdate() {
   const url = $("f-image").value.trim();
   return {
@@ -85,16 +103,23 @@ async function publish(event) {
   event.preventDefault();
   const id = $("f-id").value;
   const update = formUpdate();
+  const at = publishAt();
   try {
     if (id) {
       const { topic, ...changes } = update;
+      if (editing && editing.publish_at && at) changes.publish_at = at;
       const r = await call("PATCH", `updates/${encodeURIComponent(id)}`, changes);
-      status("composer-status", `Edited ${r.id}: revision ${r.revision} is on its way to every copy.`, true);
+      status("composer-status", r.scheduled
+        ? `Changed ${r.id}: it waits until ${when(r.publish_at)}.`
+        : `Edited ${r.id}: revision ${r.revision} is on its way to every copy.`, true);
       stopEdit();
     } else {
-      const r = await call("POST", "updates", update);
-      status("composer-status", `Published ${r.id} (revision ${r.revision}).`, true);
+      const r = await call("POST", "updates", at ? { ...update, publish_at: at } : update);
+      status("composer-status", r.scheduled
+        ? `Scheduled ${r.id} for ${when(r.publish_at)}.`
+        : `Published ${r.id} (revision ${r.revision}).`, true);
       $("composer").reset();
+      buttonLabel();
     }
     schedulePreview();
     refresh();
@@ -122,7 +147,14 @@ async function upload() {
   }
 }
 
-function startEdit(d) {
+function buttonLabel() {
+  if ($("f-id").value) $("btn-publish").textContent = "Save edit";
+  else $("btn-publish").textContent = $("f-at").value ? "Schedule" : "Publish";
+}
+
+function startEdit(listed) {
+  const d = listed.update;
+  editing = listed;
   $("f-id").value = d.id;
   $("f-topic").value = d.topic;
   $("f-topic").disabled = true;
@@ -133,6 +165,10 @@ function startEdit(d) {
   $("f-caption").value = d.image ? d.image.caption : "";
   $("f-credit").value = d.image ? d.image.credit : "";
   $("f-breaking").checked = Boolean(d.breaking);
+  // A scheduled update can move; a published one went out at its time.
+  $("f-at").value = listed.publish_at ? localInput(listed.publish_at) : "";
+  $("f-at").disabled = !listed.publish_at;
+  $("f-at").required = Boolean(listed.publish_at);  // to publish it now, cancel and publish
   $("composer-title").textContent = `Edit ${d.id}`;
   $("btn-publish").textContent = "Save edit";
   $("btn-cancel").hidden = false;
@@ -141,19 +177,25 @@ function startEdit(d) {
 }
 
 function stopEdit() {
+  editing = null;
   $("composer").reset();
   $("f-id").value = "";
   $("f-topic").disabled = false;
+  $("f-at").disabled = false;
+  $("f-at").required = false;
   $("composer-title").textContent = "Compose an update";
   $("btn-publish").textContent = "Publish";
   $("btn-cancel").hidden = true;
 }
 
-async function removeUpdate(id) {
-  if (!window.confirm(`Delete ${id} from every chat?`)) return;
+async function removeUpdate(id, scheduled) {
+  const question = scheduled ? `Cancel ${id}? It has not been sent anywhere.` : `Delete ${id} from every chat?`;
+  if (!window.confirm(question)) return;
   try {
     const r = await call("DELETE", `updates/${encodeURIComponent(id)}`);
-    status("composer-status", `Deleted ${r.id}: every copy is being removed.`, true);
+    status("composer-status", r.cancelled
+      ? `Cancelled ${r.id}: it will not be sent.`
+      : `Deleted ${r.id}: every copy is being removed.`, true);
     if ($("f-id").value === id) stopEdit();
     refresh();
   } catch (err) {
@@ -186,33 +228,41 @@ function drawUpdates(items) {
   const list = $("updates");
   list.replaceChildren();
   if (!items.length) list.appendChild(el("li", "empty", "Nothing published from the desk yet."));
-  for (const { update: u, progress: p, summary } of items) {
+  for (const listed of items) {
+    const { update: u, progress: p, summary } = listed;
     const deleted = u.action === "delete";
-    const li = el("li", "update" + (deleted ? " deleted" : ""));
+    const scheduled = Boolean(listed.publish_at);
+    const li = el("li", "update" + (deleted ? " deleted" : "") + (scheduled ? " scheduled" : ""));
     li.dataset.update = u.id;
     li.dataset.done = p && p.revision === u.revision && p.done ? "yes" : "no";
+    li.dataset.scheduled = scheduled ? "yes" : "no";
     const top = el("div", "update-top");
     const dot = el("span", "dot");
     dot.style.background = topicColour(u.topic);
     top.append(dot, el("span", "update-headline", deleted ? `(deleted) ${u.headline}` : u.headline));
     li.appendChild(top);
-    li.appendChild(el("div", "update-id", `${u.id} · ${u.topic} · revision ${u.revision} · ${u.action}`));
+    li.appendChild(el("div", "update-id", scheduled ? `${u.id} · ${u.topic} · waiting`
+      : `${u.id} · ${u.topic} · revision ${u.revision} · ${u.action}`));
     li.appendChild(el("div", "update-id author", `by ${u.author || "?"}`));
-    const bar = el("div", "bar");
-    const fill = el("div", "fill" + (p && p.failed ? " failed" : ""));
-    const total = p ? Math.max(p.total, 1) : 1;
-    fill.style.width = p ? `${Math.round(100 * (p.delivered + p.failed) / total)}%` : "0%";
-    bar.appendChild(fill);
-    li.appendChild(bar);
-    li.appendChild(el("div", "progress-text", p && p.revision === u.revision ? summary : "queued…"));
+    if (scheduled) {
+      li.appendChild(el("div", "progress-text", `scheduled for ${when(listed.publish_at)}`));
+    } else {
+      const bar = el("div", "bar");
+      const fill = el("div", "fill" + (p && p.failed ? " failed" : ""));
+      const total = p ? Math.max(p.total, 1) : 1;
+      fill.style.width = p ? `${Math.round(100 * (p.delivered + p.failed) / total)}%` : "0%";
+      bar.appendChild(fill);
+      li.appendChild(bar);
+      li.appendChild(el("div", "progress-text", p && p.revision === u.revision ? summary : "queued…"));
+    }
     if (!deleted) {
       const actions = el("div", "update-actions");
       const edit = el("button", "link btn-edit", "Edit");
       edit.type = "button";
-      edit.addEventListener("click", () => startEdit(u));
-      const del = el("button", "link danger btn-delete", "Delete");
+      edit.addEventListener("click", () => startEdit(listed));
+      const del = el("button", "link danger btn-delete", scheduled ? "Cancel" : "Delete");
       del.type = "button";
-      del.addEventListener("click", () => removeUpdate(u.id));
+      del.addEventListener("click", () => removeUpdate(u.id, scheduled));
       actions.append(edit, del);
       li.appendChild(actions);
     }
@@ -241,6 +291,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("composer").addEventListener("submit", publish);
   $("composer").addEventListener("input", schedulePreview);
   $("f-upload").addEventListener("change", upload);
+  $("f-at").addEventListener("input", buttonLabel);
   $("btn-cancel").addEventListener("click", () => { stopEdit(); status("composer-status", "", true); schedulePreview(); });
   document.body.dataset.ready = "yes";
   showPreview();

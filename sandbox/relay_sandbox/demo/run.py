@@ -202,7 +202,7 @@ class Demo:
             self.say(f"[{number}/{len(steps)}] {step.action} {self.update_id(step)}: {step.say}"
                      + (f" · {headline!r}" if headline else ""))  # fmt: skip
             await asyncio.sleep(self.pace)
-        self.say("The sample blog is out. Post, preview, edit and delete your own from the desk on the page.")
+        self.say("The sample blog is out. Post, preview, edit and delete your own from the desk.")
 
     async def apply(self, step: content.Step) -> model.Update:
         ingest = self.relay.ingest
