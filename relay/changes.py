@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from relay import model
 from relay.errors import InvalidUpdate
+from relay.i18n import N_
 from relay.model import Action, Image, Update
 
 
@@ -47,7 +48,7 @@ class Changes:
             # frozen: the parsed value replaces the given one once, here
             object.__setattr__(self, name, model.CONTENT[name](value))
         if isinstance(self.headline, str) and not self.headline.strip():
-            raise InvalidUpdate("headline", "must not be empty")  # an edit never deletes
+            raise InvalidUpdate("headline", model.EMPTY)  # an edit never deletes
 
     @classmethod
     def from_dict(cls, data: Any) -> Changes:
@@ -56,8 +57,8 @@ class Changes:
             raise InvalidUpdate("changes", "must be a JSON object")
         for key in sorted(data):
             if key not in EDITABLE:
-                why = "cannot be changed by an edit" if key in model.FIELDS else "unknown field"
-                raise InvalidUpdate(key, why)
+                fixed = N_("cannot be changed by an edit")
+                raise InvalidUpdate(key, fixed if key in model.FIELDS else model.UNKNOWN_FIELD)
         return cls(**data)
 
     def set_fields(self) -> dict[str, Any]:

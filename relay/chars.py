@@ -13,6 +13,7 @@ import re
 import unicodedata
 
 from relay.errors import InvalidUpdate
+from relay.i18n import N_
 
 # Control characters (Unicode category Cc) but tab, plus the line separators that break a line
 _IN_LINE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
@@ -37,7 +38,7 @@ def clean(field_name: str, value: str, *, lines: bool = False) -> str:
     try:
         raw = value.encode()
     except UnicodeEncodeError:  # a lone surrogate from a JSON escape: Redis could not store it
-        raise InvalidUpdate(field_name, "must be valid Unicode text") from None
+        raise InvalidUpdate(field_name, N_("must be valid Unicode text")) from None
     found = (
         len(raw.translate(None, _C0_IN_TEXT if lines else _C0_IN_LINE)) != len(raw)
         or (b"\xc2" in raw and _C1.search(raw) is not None)
@@ -47,9 +48,9 @@ def clean(field_name: str, value: str, *, lines: bool = False) -> str:
     if bad is None:
         return value
     if bad.group() in _BREAKS:
-        raise InvalidUpdate(field_name, "must be a single line")
-    why = f"must not contain control characters, found U+{ord(bad.group()):04X}"
-    raise InvalidUpdate(field_name, why)
+        raise InvalidUpdate(field_name, N_("must be a single line"))
+    why = N_("must not contain control characters, found U+{code:04X}")
+    raise InvalidUpdate(field_name, why, code=ord(bad.group()))
 
 
 def visible(text: str) -> bool:

@@ -34,12 +34,23 @@ class ConfigError(RelayError):
 
 
 class InvalidUpdate(RelayError):
-    """An update (or a command building one) has an invalid `field`."""
+    """An update (or a command building one) has an invalid `field`. `message` (English: the
+    API's and the logs') may be a template whose `{name}` placeholders `values` fill; marked
+    `N_` where it is raised, it is in the catalogues, and `said()` gives it in the language of
+    the moment (a chat's reply)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, **values: object) -> None:
         self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
+        self.template = message
+        self.values = values
+        self.message = message.format(**values) if values else message
+        super().__init__(f"{field}: {self.message}")
+
+    def said(self) -> str:
+        from relay.i18n import _  # the catalogues load on first use, not with the errors
+
+        text = _(self.template)
+        return text.format(**self.values) if self.values else text
 
 
 class UnknownUpdate(RelayError):

@@ -24,6 +24,7 @@ from relay import model, redis_version
 from relay.changes import Changes
 from relay.config import Config
 from relay.errors import InvalidUpdate, Overloaded, UnknownUpdate
+from relay.i18n import N_
 from relay.keys import Keys, as_str
 from relay.metrics import UPDATES
 from relay.model import Action, Update
@@ -137,7 +138,8 @@ class Ingest:
     def check_topic(self, topic: str) -> None:
         if topic not in self.topics:
             known = ", ".join(sorted(self.topics))
-            raise InvalidUpdate("topic", f"unknown topic {topic!r} (configured: {known})")
+            raise InvalidUpdate("topic", N_("unknown topic {topic!r} (configured: {known})"),
+                                topic=topic, known=known)  # fmt: skip
 
     async def latest(self, update_id: str) -> Update | None:
         """The latest accepted revision of `update_id`, or None."""
@@ -152,7 +154,7 @@ class Ingest:
     async def edit(self, update_id: str, changes: Changes) -> Accepted:
         """Accept a new revision of `update_id` with `changes` applied to the latest one."""
         if not changes:
-            raise InvalidUpdate("changes", "nothing to change")
+            raise InvalidUpdate("changes", N_("nothing to change"))
         return await self._commit(
             update_id, lambda prev: changes.apply(self._existing(update_id, prev))
         )
@@ -170,7 +172,7 @@ class Ingest:
         if prev is None:
             raise UnknownUpdate(update_id)
         if prev.action is Action.DELETE:
-            raise InvalidUpdate("id", f"update {update_id!r} was deleted")
+            raise InvalidUpdate("id", N_("update {id!r} was deleted"), id=update_id)
         return prev
 
     def _new(self, update: Update, prev: Update | None) -> Update | None:
@@ -180,7 +182,8 @@ class Ingest:
             replace(update, published_at=prev.published_at)
         ):
             return None  # an identical retry (a CMS resending after a timeout)
-        raise InvalidUpdate("id", f"update {update.id!r} already exists; edit it instead")
+        raise InvalidUpdate("id", N_("update {id!r} already exists; edit it instead"),
+                            id=update.id)  # fmt: skip
 
     async def _commit(self, update_id: str, build: Any) -> Accepted:
         async with self.client.pipeline(transaction=True) as pipe:

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from relay.chars import clean, visible
 from relay.errors import InvalidUpdate
+from relay.i18n import N_
 
 # \Z, not $: `$` also matches before a final newline, and "u-1\n" is not an id
 ID_PATTERN = re.compile(r"(?=[_.-]*[A-Za-z0-9])[A-Za-z0-9_.-]{1,64}\Z")
@@ -138,7 +139,7 @@ class Destination:
 def _refuse(part: str, expected: str, value: object) -> NoReturn:
     shown = repr(value)  # cut short: an error must not echo a megabyte back
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
-    raise InvalidUpdate(part, f"must be {expected}, got {shown}")
+    raise InvalidUpdate(part, N_("must be {expected}, got {value}"), expected=expected, value=shown)
 
 
 def _type_name(value: object) -> str:
@@ -155,10 +156,14 @@ def text_field(field_name: str, value: object, limit: int, *, lines: bool = Fals
     """`value` if it is a string of at most `limit` characters that UTF-8 can encode, with no
     control character (but a tab, and line breaks where `lines`, read as LF)."""
     if not isinstance(value, str):
-        raise InvalidUpdate(field_name, f"must be a string, got {_type_name(value)}")
+        raise InvalidUpdate(field_name, N_("must be a string, got {kind}"), kind=_type_name(value))
     if len(value) > limit:
-        raise InvalidUpdate(field_name, f"must be at most {limit} characters, got {len(value)}")
+        raise InvalidUpdate(field_name, N_("must be at most {limit} characters, got {count}"),
+                            limit=limit, count=len(value))  # fmt: skip
     return clean(field_name, value, lines=lines)
+
+
+NOT_A_URL = N_("must be an absolute http(s) URL, got {value!r}")
 
 
 def check_url(field_name: str, value: object) -> str:
@@ -167,11 +172,11 @@ def check_url(field_name: str, value: object) -> str:
     try:
         parts = urlsplit(value)
     except ValueError:  # "http://0[": an unclosed IPv6 bracket
-        raise InvalidUpdate(field_name, f"must be an absolute http(s) URL, got {value!r}") from None
+        raise InvalidUpdate(field_name, NOT_A_URL, value=value) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidUpdate(field_name, f"must be an absolute http(s) URL, got {value!r}")
+        raise InvalidUpdate(field_name, NOT_A_URL, value=value)
     if WHITESPACE.search(value):
-        raise InvalidUpdate(field_name, "must not contain spaces or line breaks")
+        raise InvalidUpdate(field_name, N_("must not contain spaces or line breaks"))
     return value
 
 
@@ -179,7 +184,7 @@ def parse_headline(value: object) -> str:
     """One line of at most `MAX_HEADLINE` characters (empty only in a delete: see `validate`)."""
     headline = text_field("headline", value, MAX_HEADLINE)
     if headline.strip() and not visible(headline):  # blank: "must not be empty" (`_checked`)
-        raise InvalidUpdate("headline", "must contain visible text")
+        raise InvalidUpdate("headline", N_("must contain visible text"))
     return headline
 
 
@@ -202,7 +207,8 @@ def signature(name: str) -> str:
 
 def parse_breaking(value: object) -> bool:
     if not isinstance(value, bool):
-        raise InvalidUpdate("breaking", f"must be true or false, got {_type_name(value)}")
+        raise InvalidUpdate("breaking", N_("must be true or false, got {kind}"),
+                            kind=_type_name(value))  # fmt: skip
     return value
 
 
@@ -225,10 +231,10 @@ def parse_image(value: object) -> Image | None:
     elif isinstance(value, dict):
         bad = sorted(set(value) - set(_IMAGE_FIELDS))
         if bad:
-            raise InvalidUpdate(f"image.{bad[0]}", "unknown field")
+            raise InvalidUpdate(f"image.{bad[0]}", UNKNOWN_FIELD)
         parts = value
     else:
-        raise InvalidUpdate("image", "must be an object with url, caption, credit")
+        raise InvalidUpdate("image", N_("must be an object with url, caption, credit"))
     image = Image(
         url=check_url("image.url", parts.get("url", "")),
         caption=text_field("image.caption", parts.get("caption", ""), MAX_CAPTION, lines=True),
@@ -252,17 +258,24 @@ def validate(update: Update) -> Update:
     return _checked(replace(update, **changed) if changed else update)
 
 
+UNKNOWN_FIELD = N_("unknown field")
+NOT_A_SLUG = N_("not a topic slug: {topic!r}")
+EMPTY = N_("must not be empty")
+
+
 def _checked(update: Update) -> Update:
     """`update`, whose content fields are parsed, if its other fields are valid."""
     if not isinstance(update.id, str) or not ID_PATTERN.match(update.id):
-        why = "must be 1-64 characters of letters, digits, '_', '-' or '.', with a letter or digit"
+        why = N_(
+            "must be 1-64 characters of letters, digits, '_', '-' or '.', with a letter or digit"
+        )
         raise InvalidUpdate("id", why)
     if not isinstance(update.topic, str) or not SLUG_PATTERN.match(update.topic):
-        raise InvalidUpdate("topic", f"not a topic slug: {update.topic!r}")
+        raise InvalidUpdate("topic", NOT_A_SLUG, topic=update.topic)
     if update.revision < 1:
         raise InvalidUpdate("revision", "must be a positive integer")
     if update.action is not Action.DELETE and not update.headline.strip():
-        raise InvalidUpdate("headline", "must not be empty")
+        raise InvalidUpdate("headline", EMPTY)
     if update.published_at.tzinfo is None:
         raise InvalidUpdate("published_at", "must carry a time zone")
     return update
@@ -310,7 +323,7 @@ def from_dict(data: Any, *, generate_id: bool = False) -> Update:
         raise InvalidUpdate("update", "must be a JSON object")
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        raise InvalidUpdate(unknown[0], "unknown field")
+        raise InvalidUpdate(unknown[0], UNKNOWN_FIELD)
     update_id = _optional_str(data, "id", "")
     if not update_id and generate_id:
         update_id = new_update_id()

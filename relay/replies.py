@@ -41,7 +41,7 @@ def published(update_id: str, topic: str, count: int) -> str:
 def invalid(exc: InvalidUpdate) -> str:
     """The refusal of an update that does not validate."""
     return _("Nothing was changed: {field}: {problem}.").format(field=exc.field,
-                                                               problem=exc.message)  # fmt: skip
+                                                               problem=exc.said())  # fmt: skip
 
 
 def no_update(update_id: str) -> str:

@@ -23,8 +23,9 @@ from redis.asyncio.cluster import RedisCluster
 from relay.chat_settings import ChatSettings
 from relay.config import ChannelConfig
 from relay.errors import InvalidUpdate
+from relay.i18n import N_
 from relay.keys import Keys, as_str, as_text, shard_of
-from relay.model import SLUG_PATTERN, Destination
+from relay.model import NOT_A_SLUG, SLUG_PATTERN, Destination
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +79,10 @@ class Subscriptions:
         """
         topics = list(dict.fromkeys(topics))
         if not topics:
-            raise InvalidUpdate("topics", "name at least one topic")
+            raise InvalidUpdate("topics", N_("name at least one topic"))
         for topic in topics:
             if not isinstance(topic, str) or not SLUG_PATTERN.match(topic):
-                raise InvalidUpdate("topics", f"not a topic slug: {topic!r}"[:80])
+                raise InvalidUpdate("topics", NOT_A_SLUG, topic=str(topic)[:60])
         key = str(dest)
         async with self.client.pipeline(transaction=self.atomic) as pipe:
             for topic in topics:

@@ -152,7 +152,7 @@ class SlashCommands:
                 except MediaRefused as exc:
                     return Reply(exc.said(), ok=False)
                 except InvalidUpdate as exc:
-                    return Reply(f"Nothing was changed: {exc.field}: {exc.message}.", ok=False)
+                    return Reply(invalid(exc), ok=False)
             edit = changes
             if attached is not None and changes is not None:  # /edit: the new photo
                 edit = dataclasses.replace(changes, image=photo)

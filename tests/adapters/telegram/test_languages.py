@@ -126,3 +126,19 @@ async def test_the_settings_menu_and_its_answers_are_in_the_readers_language(
     assert (
         await desk.ask(ukrainian, "/recent")
     ) == "Лише редактори редакції можуть користуватися /recent."
+
+
+async def test_a_ukrainian_editors_refusal_names_the_problem_in_ukrainian(
+    desk: Desk, tg: TelegramSandbox, editor: User
+) -> None:
+    world = tg.control.world  # the editor's app is in Ukrainian
+    world.users[editor.id] = dataclasses.replace(editor, language_code="uk")
+    too_long = "Сирени " * 40  # 280 characters: a headline takes 256
+    assert await desk.ask(editor, f"/post ukraine {too_long.strip()}") == (
+        "Нічого не змінено: headline: має містити не більше 256 символів, отримано 279."
+    )
+    assert await desk.ask(editor, "/post ukraine Сирени\nLink: ftp://news.example/a") == (
+        "Нічого не змінено: link: має бути абсолютною адресою http(s), отримано "
+        "'ftp://news.example/a'."
+    )
+    assert await desk.ask(editor, "/edit nope Сирени") == "Оновлення з id nope немає."
