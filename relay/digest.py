@@ -110,9 +110,7 @@ class Digester:
             for update in lines:
                 line = Copy(update.revision, ids, digest=True, bot=adapter.bot_name)
                 self.ledger.record_in(pipe, update.id, dest, line)
-                await self.progress.count(
-                    update.id, update.revision, ok=True, client=pipe, platform=dest.platform
-                )
+                await self.progress.count(update.id, update.revision, dest, ok=True, client=pipe)
             await pipe.execute()
         await self.queues.drop(dest, [u.id for u in lines])
         log.info("digest dest=%s updates=%d", dest, len(lines))

@@ -135,6 +135,10 @@ class Keys:
         """Hash {revision, total, delivered, failed, done} of an update's latest fan-out."""
         return f"{self.prefix}:{{l:{update_id}}}:progress"
 
+    def progress_counted(self, update_id: str) -> str:
+        """Set of the destinations whose outcome the latest fan-out's progress counted."""
+        return f"{self.prefix}:{{l:{update_id}}}:progress_counted"
+
     @property
     def progress_index(self) -> str:
         """Sorted set update id → when its latest fan-out began (ms): the ones maybe in flight,

@@ -120,14 +120,19 @@ def _progress(raw: dict[Any, Any]) -> Progress | None:
                     f.get("failed", 0), bool(f.get("fanned_out", 0)), platforms)  # fmt: skip
 
 
-# KEYS[1]: progress hash. ARGV: revision, field, platform. Counts an outcome (in all and in
-# `field:platform`) only for the current revision.
+# KEYS: progress hash, the destinations it counted. ARGV: revision, field, platform,
+# destination. Counts an outcome (in all and in `field:platform`) only for the current revision,
+# and once per destination: a job served again (its queue entry merged into by the next
+# revision between the read of the head and the read of the update) finds its copy up to date,
+# and must not count it twice, or the fan-out would say "done" before it is.
 _COUNT = """
-if redis.call('HGET', KEYS[1], 'revision') == ARGV[1] then
-  if ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[1], ARGV[2] .. ':' .. ARGV[3], 1) end
-  return redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+if redis.call('HGET', KEYS[1], 'revision') ~= ARGV[1] then return 0 end
+if redis.call('SADD', KEYS[2], ARGV[4]) == 0 then return 0 end
+if redis.call('SCARD', KEYS[2]) == 1 then
+  redis.call('EXPIRE', KEYS[2], math.max(redis.call('TTL', KEYS[1]), 1))
 end
-return 0
+if ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[1], ARGV[2] .. ':' .. ARGV[3], 1) end
+return redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
 """
 
 # KEYS: targets set, its per-platform counts. ARGV: ttl, destinations. Adds the destinations
@@ -182,7 +187,7 @@ class ProgressBook:
         current = await self.client.hget(key, "revision")
         if current is None or int(current) != revision:
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.delete(key)
+                pipe.delete(key, self.keys.progress_counted(update_id))
                 pipe.hset(key, mapping={"revision": revision, "total": 0, "delivered": 0,
                                         "failed": 0, "fanned_out": 0})  # fmt: skip
                 pipe.expire(key, self.ttl_seconds)
@@ -200,13 +205,14 @@ class ProgressBook:
         return int(await self._fanned_out(keys=keys))
 
     async def count(
-        self, update_id: str, revision: int, ok: bool, client: Any = None, platform: str = ""
+        self, update_id: str, revision: int, dest: Destination, ok: bool, client: Any = None
     ) -> None:
-        """Count one destination's outcome, also under its `platform` (`client`: a pipeline)."""
+        """Count `dest`'s outcome, also under its platform, once per revision (`client`: a
+        pipeline to join)."""
         field = "delivered" if ok else "failed"
-        await self._count(
-            keys=[self.keys.progress(update_id)], args=[revision, field, platform], client=client
-        )
+        keys = [self.keys.progress(update_id), self.keys.progress_counted(update_id)]
+        args = [revision, field, dest.platform, str(dest)]
+        await self._count(keys=keys, args=args, client=client)
 
 
 class Ledger:

@@ -203,9 +203,7 @@ class Syncer:
             if isinstance(pace, Pacer):
                 await self.budgets.settle(pace, client=pipe)
             self.queues.reset_attempts_in(pipe, dest, update.id)
-            await self.progress.count(
-                update.id, update.revision, ok=True, client=pipe, platform=dest.platform
-            )
+            await self.progress.count(update.id, update.revision, dest, ok=True, client=pipe)
             await self.queues.complete(dest, job, client=pipe)
             left = (await pipe.execute())[-1]
         log.debug("%s dest=%s update=%s rev=%d", op.value, dest, update.id, update.revision,
@@ -235,7 +233,7 @@ class Syncer:
                 # Recorded so `relay status` shows why the destination stopped receiving.
                 reason = f"gone, unsubscribed from {','.join(topics) or 'nothing'}: {exc.reason}"
                 await self.dead_letters.add(update.id, model.encode(update), reason, str(dest))
-            await self.progress.count(update.id, update.revision, ok=False, platform=dest.platform)
+            await self.progress.count(update.id, update.revision, dest, ok=False)
             return "gone", 0.0
         if isinstance(exc, Moved):
             new = Destination(dest.platform, exc.new_chat_id, dest.thread_id)
@@ -307,7 +305,7 @@ class Syncer:
     async def _done(self, dest: Destination, job: Job, update: Update | None, ok: bool) -> None:
         await self.queues.complete(dest, job)
         if update is not None:
-            await self.progress.count(update.id, update.revision, ok=ok, platform=dest.platform)
+            await self.progress.count(update.id, update.revision, dest, ok=ok)
 
     async def _dead(
         self, dest: Destination, job: Job, update: Update | None, reason: str, payload: str = ""

@@ -283,7 +283,7 @@ async def test_progress_of_a_posted_update(commands: Commands, client: aioredis.
     assert await commands.progress(posted.update.id) is None  # not fanned out yet
     book = ProgressBook(client, KEYS, 60)
     await book.start(posted.update.id, 1)
-    await book.count(posted.update.id, 1, ok=True)
+    await book.count(posted.update.id, 1, Destination("telegram", "-1001"), ok=True)
     dests = [Destination("telegram", "-1001"), Destination("telegram", "-1002")]
     await Ledger(client, KEYS, 60).add_targets(posted.update.id, dests)
     await book.fanned_out(posted.update.id)

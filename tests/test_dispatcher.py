@@ -136,6 +136,35 @@ async def test_an_edit_of_a_queued_update_replaces_it(world: Pipeline) -> None:
     assert world.memory.texts(A)[0].startswith("[War in Ukraine] Final")
 
 
+async def test_an_edit_merged_into_the_job_being_served_is_counted_once(world: Pipeline) -> None:
+    """A worker reads the head job, then the update it names; an edit fanned out between the
+    two merges into that job. The worker sends the edit's revision and leaves the job (merged);
+    served again, the copy is up to date. That second serving must not count the destination
+    a second time: the fan-out would say "done" while others still wait."""
+    for dest in (A, B):
+        await world.subs.subscribe(dest, ["ukraine"])
+    await world.ingest.publish(Update("u1", "ukraine", headline="First draft"))
+    await world.fan_out()
+    syncer = world.sender.syncer
+    stale = await world.queues.head(A)  # the head, as the worker read it
+    assert stale is not None
+    await world.ingest.edit("u1", Changes(headline="Final"))
+    await world.fan_out()  # the edit merges into A's job (and B's)
+    await syncer._serve(A, stale, None, None)  # sends revision 2; the merged job stays
+    assert sends(world) == [("a", "u1", 2)]
+    assert await world.queues.pending(A) == ["u1"]
+    assert await syncer.step(A) == 0.0  # served again: up to date, popped
+    assert await world.queues.pending(A) == []
+    assert sends(world) == [("a", "u1", 2)]
+    progress = await read_progress(world.client, KEYS, "u1")
+    assert progress is not None
+    assert (progress.revision, progress.delivered, progress.total) == (2, 1, 2)
+    assert not progress.done  # B's copy is still to come
+    await world.drain()
+    progress = await read_progress(world.client, KEYS, "u1")
+    assert progress is not None and progress.summary() == "delivered 2 / 2 · 0 failed (done)"
+
+
 async def test_a_delete_of_a_queued_update_cancels_it(world: Pipeline) -> None:
     await world.subs.subscribe(A, ["ukraine"])
     await world.ingest.publish(Update("u1", "ukraine", headline="Withdrawn"))

@@ -110,10 +110,12 @@ async def test_progress_counts_outcomes_per_platform(client: aioredis.Redis) -> 
              Destination("discord", "13")]  # fmt: skip
     await Ledger(client, keys, 60).add_targets("u1", dests)
     assert await book.fanned_out("u1") == 3
-    await book.count("u1", 1, ok=True, platform="telegram")
-    await book.count("u1", 1, ok=False, platform="discord")
-    await book.count("u1", 2, ok=True, platform="discord")  # an older revision's: not counted
-    await book.count("u1", 1, ok=True, platform="discord")
+    await book.count("u1", 1, dests[0], ok=True)
+    await book.count("u1", 1, dests[1], ok=False)
+    await book.count("u1", 2, dests[2], ok=True)  # another revision's: not counted
+    await book.count("u1", 1, dests[2], ok=True)
+    await book.count("u1", 1, dests[2], ok=True)  # served again (up to date): counted once
+    await book.count("u1", 1, dests[1], ok=True)  # one outcome per destination: the first
     progress = await read_progress(client, keys, "u1")
     assert progress is not None
     assert (progress.delivered, progress.failed, progress.total) == (2, 1, 3)
@@ -121,3 +123,8 @@ async def test_progress_counts_outcomes_per_platform(client: aioredis.Redis) -> 
     assert line(progress) == ("delivered 2 / 3 · 1 failed · discord 1 / 2 ok 1 failed · "
                               "telegram 1 / 1 ok 0 failed (done)")  # fmt: skip
     assert progress.done
+    assert 0 < await client.ttl(keys.progress_counted("u1")) <= 60  # expires with the progress
+    await book.start("u1", 2)  # the next revision counts every destination afresh
+    await book.count("u1", 2, dests[2], ok=True)
+    progress = await read_progress(client, keys, "u1")
+    assert progress is not None and (progress.revision, progress.delivered) == (2, 1)

@@ -27,7 +27,7 @@ async def test_on_a_terminal_relay_progress_redraws_one_bar_until_done(
     dests = [Destination("console", "desk"), Destination("console", "wall")]
     await Ledger(client, Keys(), 60).add_targets("u1", dests)
     await book.fanned_out("u1")
-    await book.count("u1", 1, ok=True, platform="console")
+    await book.count("u1", 1, dests[0], ok=True)
     terminal, side = os.openpty()
     log = (tmp_path / "stderr").open("w")  # start-up log lines: not what is checked here
     proc = subprocess.Popen(  # noqa: ASYNC220 - started here, waited for in a thread
@@ -45,7 +45,7 @@ async def test_on_a_terminal_relay_progress_redraws_one_bar_until_done(
     try:
         async with asyncio.timeout(60):
             await read_until(b"delivered 1 / 2")
-            await book.count("u1", 1, ok=True, platform="console")  # the last destination
+            await book.count("u1", 1, dests[1], ok=True)  # the last destination
             await read_until(b"(done)\r\n")
             code = await asyncio.to_thread(proc.wait, 60)
     finally:

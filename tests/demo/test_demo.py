@@ -19,7 +19,9 @@ import aiohttp
 import pytest
 from relay_sandbox.demo.run import Demo
 
-from relay.ledger import read_progress
+from relay.dead_letters import DeadLetters
+from relay.ledger import Ledger, read_progress
+from relay.model import Destination
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,11 +45,32 @@ async def settled(demo: Demo, count: int) -> None:
                 return False
             if not progress.done:
                 return False
+            if progress.failed:  # done, but not everywhere: say why
+                letters = await DeadLetters(relay.client, relay.keys).recent()
+                raise AssertionError(f"{update_id}: {progress}; dead letters: {letters}")
         return len(ids) == count
 
     async with asyncio.timeout(20):
         while not await done():  # noqa: ASYNC110 - the state is in Redis, filled by the relay
             await asyncio.sleep(0.05)
+
+
+async def copies_of(demo: Demo, dest: Destination) -> str:
+    """What the relay recorded of `dest`'s copies, and what the sandbox shows there (the
+    message a failed assertion gives)."""
+    relay = demo.relay
+    ledger = Ledger(relay.client, relay.keys, 3600)
+    lines = []
+    for update_id in await demo.desk.store.recent():
+        latest = await relay.ingest.latest(update_id)
+        progress = await read_progress(relay.client, relay.keys, update_id)
+        copy = await ledger.get(update_id, dest)
+        lines.append(f"{update_id}: rev {latest and latest.revision}, {progress}, copy {copy}")
+    assert demo.discord is not None
+    for view in demo.discord.control.transcript(int(dest.chat_id), include_deleted=True):
+        lines.append(f"shown {view.id}: {view.embeds[:1]} deleted={view.deleted} "
+                     f"edited={view.edited_at}")  # fmt: skip
+    return "\n".join(lines)
 
 
 def telegram_texts(demo: Demo, chat_id: int, *, bot: int | None = None) -> list[str]:
@@ -101,7 +124,8 @@ async def test_the_sample_blog_reaches_every_chat_as_subscribed(demo: Demo) -> N
     assert heads(mira[2:]) == storm
 
     titles = [t.replace("\\", "") for t in discord_titles(demo, dc.live_id)]
-    assert titles == [storm[0], storm[1], council, storm[2], storm[3].split("\n")[1], transit]
+    expected = [storm[0], storm[1], council, storm[2], storm[3].split("\n")[1], transit]
+    assert titles == expected, await copies_of(demo, Destination("discord", str(dc.live_id)))
     assert discord_titles(demo, dc.hall_id) == [council, transit]
     assert demo.discord is not None
     answers = [v.content for v in demo.discord.control.transcript(dc.hall_id) if v.ephemeral]
