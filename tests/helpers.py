@@ -112,15 +112,15 @@ async def call_api(port: int, token: str, method: str, path: str, body: Any) -> 
 
 
 async def start_relay(
-    cfg: Path, env: dict[str, str], port: int, log: Path
+    cfg: Path, env: dict[str, str], port: int, log: Path, *options: str
 ) -> asyncio.subprocess.Process:
-    """`relay run --config cfg` as a user starts it (output to `log`), once /healthz answers
-    on `port`."""
+    """`relay [options] --config cfg run` as a user starts it (output to `log`), once /healthz
+    answers on `port`."""
     from tests.test_supervision import _healthy  # the one readiness wait of the suite
 
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "relay.cli", "--config", str(cfg), "run",
+            sys.executable, "-m", "relay.cli", *options, "--config", str(cfg), "run",
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     await _healthy(port, proc)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,8 +33,7 @@ from relay.media import MEDIA_URL, media_id
 
 from .conftest import BASE_CONFIG, ROOT
 from .demo.browser import chromium
-from .helpers import free_port
-from .test_supervision import HANG, _healthy
+from .helpers import free_port, start_relay, stop_relay
 
 WITHIN = 20.0  # seconds for a change to reach the page (it takes well under one)
 PASSWORD = "harbour-lights-at-dusk"
@@ -312,14 +309,9 @@ async def test_sign_in_post_follow_edit_delete_and_expire_in_chromium(
         env = {**os.environ, "TELEGRAM_TOKEN": info.telegram_token,
                "DISCORD_TOKEN": info.discord_token}  # fmt: skip
         log = tmp_path / "relay.log"
-        with log.open("wb") as out:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "relay.cli", "--verbose", "--config", str(cfg), "run",
-                stdout=out, stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
-        driver = None
+        proc, driver = None, None
         try:
-            await _healthy(port, proc)
+            proc = await start_relay(cfg, env, port, log, "--verbose")
             driver = await asyncio.to_thread(chromium, tmp_path / "profile")
             shots = tmp_path / "shots"
             shots.mkdir()
@@ -329,9 +321,7 @@ async def test_sign_in_post_follow_edit_delete_and_expire_in_chromium(
         finally:
             if driver is not None:
                 await asyncio.to_thread(driver.quit)
-            if proc.returncode is None:
-                proc.terminate()
-            await asyncio.wait_for(proc.wait(), HANG)
+            await stop_relay(proc)
             await runner.cleanup()
     text = log.read_text()
     assert "desk: Eda Editor signed in" in text and "desk: wrong name or password" in text
