@@ -124,15 +124,21 @@ def _progress(raw: dict[Any, Any]) -> Progress | None:
 # destination. Counts an outcome (in all and in `field:platform`) only for the current revision,
 # and once per destination: a job served again (its queue entry merged into by the next
 # revision between the read of the head and the read of the update) finds its copy up to date,
-# and must not count it twice, or the fan-out would say "done" before it is.
+# and must not count it twice, or the fan-out would say "done" before it is. Once the fan-out
+# is done, nothing more is counted and the set goes (it is as large as the targets).
 _COUNT = """
-if redis.call('HGET', KEYS[1], 'revision') ~= ARGV[1] then return 0 end
+local f = redis.call('HMGET', KEYS[1], 'revision', 'fanned_out', 'total', 'delivered', 'failed')
+if f[1] ~= ARGV[1] then return 0 end
+local total, counted = tonumber(f[3]) or 0, (tonumber(f[4]) or 0) + (tonumber(f[5]) or 0)
+if f[2] == '1' and counted >= total then return 0 end
 if redis.call('SADD', KEYS[2], ARGV[4]) == 0 then return 0 end
 if redis.call('SCARD', KEYS[2]) == 1 then
   redis.call('EXPIRE', KEYS[2], math.max(redis.call('TTL', KEYS[1]), 1))
 end
 if ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[1], ARGV[2] .. ':' .. ARGV[3], 1) end
-return redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+local n = redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+if f[2] == '1' and counted + 1 >= total then redis.call('DEL', KEYS[2]) end
+return n
 """
 
 # KEYS: targets set, its per-platform counts. ARGV: ttl, destinations. Adds the destinations
@@ -149,8 +155,9 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 """
 
-# KEYS: progress hash, targets set, its per-platform counts. Marks the fan-out done with the
-# number of targets in all and per platform (`total:platform`).
+# KEYS: progress hash, targets set, its per-platform counts, the destinations counted. Marks the
+# fan-out done with the number of targets in all and per platform (`total:platform`); when every
+# outcome is counted already, the counted set goes.
 _FANNED_OUT = """
 local fields = {'fanned_out', 1, 'total', redis.call('SCARD', KEYS[2])}
 local counts = redis.call('HGETALL', KEYS[3])
@@ -159,6 +166,8 @@ for i = 1, #counts, 2 do
   fields[#fields + 1] = counts[i + 1]
 end
 redis.call('HSET', KEYS[1], unpack(fields))
+local f = redis.call('HMGET', KEYS[1], 'delivered', 'failed')
+if (tonumber(f[1]) or 0) + (tonumber(f[2]) or 0) >= fields[4] then redis.call('DEL', KEYS[4]) end
 return fields[4]
 """
 
@@ -200,8 +209,12 @@ class ProgressBook:
 
     async def fanned_out(self, update_id: str) -> int:
         """Mark the fan-out done with its totals (in all and per platform); return the total."""
-        keys = [self.keys.progress(update_id), self.keys.targets(update_id),
-                self.keys.target_counts(update_id)]  # fmt: skip
+        keys = [
+            self.keys.progress(update_id),
+            self.keys.targets(update_id),
+            self.keys.target_counts(update_id),
+            self.keys.progress_counted(update_id),
+        ]
         return int(await self._fanned_out(keys=keys))
 
     async def count(

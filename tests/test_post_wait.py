@@ -111,6 +111,7 @@ async def test_progress_counts_outcomes_per_platform(client: aioredis.Redis) -> 
     await Ledger(client, keys, 60).add_targets("u1", dests)
     assert await book.fanned_out("u1") == 3
     await book.count("u1", 1, dests[0], ok=True)
+    assert 0 < await client.ttl(keys.progress_counted("u1")) <= 60  # expires with the progress
     await book.count("u1", 1, dests[1], ok=False)
     await book.count("u1", 2, dests[2], ok=True)  # another revision's: not counted
     await book.count("u1", 1, dests[2], ok=True)
@@ -123,7 +124,16 @@ async def test_progress_counts_outcomes_per_platform(client: aioredis.Redis) -> 
     assert line(progress) == ("delivered 2 / 3 · 1 failed · discord 1 / 2 ok 1 failed · "
                               "telegram 1 / 1 ok 0 failed (done)")  # fmt: skip
     assert progress.done
-    assert 0 < await client.ttl(keys.progress_counted("u1")) <= 60  # expires with the progress
+    assert not await client.exists(keys.progress_counted("u1"))  # done: no longer needed
+    # Every copy counted before the fan-out's end: its end is done, and the set goes then.
+    await book.start("u2", 1)
+    await Ledger(client, keys, 60).add_targets("u2", dests[:1])
+    await book.count("u2", 1, dests[0], ok=True)
+    assert await client.exists(keys.progress_counted("u2"))
+    assert await book.fanned_out("u2") == 1
+    assert not await client.exists(keys.progress_counted("u2"))
+    done = await read_progress(client, keys, "u2")
+    assert done is not None and done.done and done.delivered == 1
     await book.start("u1", 2)  # the next revision counts every destination afresh
     await book.count("u1", 2, dests[2], ok=True)
     progress = await read_progress(client, keys, "u1")
