@@ -36,7 +36,7 @@ OWNERS: dict[str, frozenset[str]] = {
     "relay/chat_settings.py": frozenset({"chat_settings"}),
     "relay/recent.py": frozenset({"editor_recent"}),
     "relay/ledger.py": frozenset(
-        {"ledger", "targets", "target_counts", "progress", "progress_index"}
+        {"ledger", "targets", "target_counts", "progress", "progress_counted", "progress_index"}
     ),
     "relay/queues.py": frozenset({"queue", "queue_versions", "attempts", "lease"}),
     "relay/ready.py": frozenset({"ready", "wake"}),
