@@ -34,7 +34,7 @@ from relay.config import Config
 from relay.media import media_id
 
 from .conftest import BASE_CONFIG
-from .helpers import free_port, start_relay, stop_relay
+from .helpers import KEYS, free_port, start_relay, stop_relay
 from .test_busy_hour import settled, until
 
 PUBLISHED = re.compile(r"Published update (\S+) to")
@@ -217,6 +217,26 @@ async def test_a_photo_attached_on_discord_reaches_telegram_and_discord(
         answered = await submitted.wait(answered_in_full, within=WITHIN)
         assert answered.original is not None
         return answered.original.content
+
+    # /preview with the photo: the answer shows the embed with the photo as its own
+    # attachment; nothing is kept in the media store, nothing is published.
+    opened = dc.control.invoke(*ids, "preview", {"topic": "ukraine"},
+                               attachments={"photo": ("dam.jpg", PHOTO)})  # fmt: skip
+    form = await opened.response(within=WITHIN)
+    assert form.response_type == 9  # the same form as /post's
+    previewed = dc.control.submit_modal(*ids, "relay:preview", {
+        "headline": "Dam breached", "body": "The water keeps rising.", "link": "",
+        "caption": "The dam at noon.", "credit": "Dora Diaz",
+    })  # fmt: skip
+    shown = (await previewed.wait(answered_in_full, within=WITHIN)).original
+    assert shown is not None and shown.content.startswith("Preview (not published)")
+    name = f"{media_id(PHOTO)}.jpg"
+    assert shown.attachments == (name,)
+    assert shown.embeds[0]["image"]["url"] == f"attachment://{name}"
+    assert "The dam at noon." in shown.embeds[0]["footer"]["text"]
+    assert await client.keys(KEYS.media("*")) == []
+    assert await client.xlen(KEYS.updates) == 0
+    assert dc.control.requests("create_message") == []
 
     reply = await post(PHOTO, "Dam breached")
     assert reply.startswith("Published update "), reply

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -29,7 +30,16 @@ from relay.claims import Claims
 from relay.commands import ChatKind, Invocation, Reply
 from relay.errors import InvalidUpdate
 from relay.i18n import N_, _, ngettext, speaking
-from relay.media import NEEDS_TOPIC, NO_STORE, NOT_A_PHOTO, NOT_DOWNLOADED, MediaRefused
+from relay.media import (
+    NEEDS_TOPIC,
+    NO_STORE,
+    NOT_A_PHOTO,
+    NOT_DOWNLOADED,
+    MediaRefused,
+    file_name,
+    media_id,
+    ref,
+)
 from relay.menus import DESCRIPTIONS as MENU_DESCRIPTIONS
 from relay.menus import Menus
 from relay.model import ID_PATTERN, Destination, Image, check_url, parse_image, signature
@@ -141,14 +151,19 @@ class SlashCommands:
         attached: tuple[discord.Attachment, str, str] | None = None,
     ) -> None:  # fmt: skip
         """Handle one command through `relay.commands` and answer it. An `attached` photo
-        (file, caption, credit) is kept in the media store first (`keep`)."""
+        (file, caption, credit) is kept in the media store first (`keep`); a /preview's is only
+        shown with the preview, as the reply's own attachment (`look`)."""
         auth = InteractionAuthority(interaction, self.editors, check_bot=check_bot)
+        shown: list[discord.File] = []
 
         async def work() -> Reply:
             photo = image
             if attached is not None:
                 try:
-                    photo = await self.keep(*attached)
+                    if command == "preview":
+                        photo = await self.look(*attached, shown)
+                    else:
+                        photo = await self.keep(*attached)
                 except MediaRefused as exc:
                     return Reply(exc.said(), ok=False)
                 except InvalidUpdate as exc:
@@ -159,7 +174,7 @@ class SlashCommands:
             inv = self.invocation(interaction, command, args, photo, edit)
             return await self.commands.handle(inv, auth)
 
-        reply = await self.answer(interaction, work())
+        reply = await self.answer(interaction, work(), shown)
         if reply is not None and reply.ok and reply.update is not None and not reply.preview:
             self._spawn(self.follow_progress(interaction, reply.update.id))
             if command == "post":  # for the editor's /recent; a failure costs only that
@@ -171,9 +186,11 @@ class SlashCommands:
 
     @in_language
     async def answer(
-        self, interaction: discord.Interaction, work: Awaitable[Reply]
-    ) -> Reply | None:
-        """Answer with `work`'s reply: at once if it is quick, else defer and edit it in."""
+        self, interaction: discord.Interaction, work: Awaitable[Reply],
+        files: list[discord.File] | None = None,
+    ) -> Reply | None:  # fmt: skip
+        """Answer with `work`'s reply: at once if it is quick, else defer and edit it in. A
+        preview's reply carries `files` (which `work` fills: the photo its embed shows)."""
         task = asyncio.ensure_future(work)  # in the member's language, as this method runs
         deferred = self.answer_within <= 0  # 0: always defer
         if not deferred:
@@ -187,6 +204,8 @@ class SlashCommands:
             log.exception("command failed interaction=%s", interaction.id)
             reply = None
         kwargs = self.reply_kwargs(reply)
+        if files and reply is not None and reply.preview:  # an edit takes files as attachments
+            kwargs["attachments" if deferred else "files"] = files
         if deferred:
             await interaction.edit_original_response(**kwargs)
         else:
@@ -237,6 +256,25 @@ class SlashCommands:
     async def keep(self, file: discord.Attachment, caption: str, credit: str) -> Image:
         """The photo attached to a command, downloaded once into the media store (its CDN URL
         is signed and expires). Raises `MediaRefused` (the editor's answer) or `InvalidUpdate`."""
+        data, image = await self._read_photo(file, caption, credit)
+        assert self.media is not None  # read only with a store
+        return Image(await self.media.put(data), image.caption, image.credit)
+
+    async def look(
+        self, file: discord.Attachment, caption: str, credit: str, shown: list[discord.File]
+    ) -> Image:
+        """The photo attached to /preview, checked as /post's, added to `shown` (the preview
+        reply's attachments, which its embed names) and not kept: nothing is published."""
+        data, image = await self._read_photo(file, caption, credit)
+        url = ref(media_id(data))  # the URL it would have once kept: the same file name
+        shown.append(discord.File(io.BytesIO(data), filename=file_name(url)))
+        return Image(url, image.caption, image.credit)
+
+    async def _read_photo(
+        self, file: discord.Attachment, caption: str, credit: str
+    ) -> tuple[bytes, Image]:
+        """The attachment's bytes, once it is a photo within the store's size, and the caption
+        and credit checked (in an Image with a placeholder URL)."""
         image = parse_image(Image("https://media.invalid/", caption, credit))  # caption, credit
         assert image is not None  # an Image in, an Image out
         if self.media is None:
@@ -245,11 +283,10 @@ class SlashCommands:
             raise MediaRefused(NOT_A_PHOTO)
         self.media.check_size(file.size)
         try:
-            data = await file.read()
+            return await file.read(), image
         except discord.HTTPException as exc:
             log.warning("attachment download failed: %s", exc)
             raise MediaRefused(NOT_DOWNLOADED) from exc
-        return Image(await self.media.put(data), image.caption, image.credit)
 
     # -- editor forms ------------------------------------------------------------------------------
 
@@ -422,14 +459,18 @@ def _register(s: SlashCommands) -> None:
         await s.open_form(interaction, "post", topic, breaking, photo)
 
     @tree.command(name="preview", description=DESCRIPTIONS["preview"])
-    @app_commands.describe(topic=N_("Prefill the topic"),
-                           breaking=N_("Preview it as breaking news"))  # fmt: skip
+    @app_commands.describe(
+        topic=N_("Prefill the topic"),
+        breaking=N_("Preview it as breaking news"),
+        photo=N_("A photo to see it with (nothing is kept or published)"),
+    )
     @app_commands.autocomplete(topic=topic_choices)
     @guild_only
     async def preview(
-        interaction: discord.Interaction, topic: str | None = None, breaking: bool = False
-    ) -> None:
-        await s.open_form(interaction, "preview", topic, breaking)
+        interaction: discord.Interaction, topic: str | None = None, breaking: bool = False,
+        photo: discord.Attachment | None = None,
+    ) -> None:  # fmt: skip
+        await s.open_form(interaction, "preview", topic, breaking, photo)
 
     @tree.command(name="edit", description=DESCRIPTIONS["edit"])
     @app_commands.describe(

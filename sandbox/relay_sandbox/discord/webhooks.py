@@ -266,6 +266,9 @@ class WebhookApi:
         it, _, m = self._target(call)
         validate(call.body, WEBHOOK_EDIT_FIELDS, message=True)
         self.ops.edit(m, call.body, default_parse=WEBHOOK_PARSE, can_mention_everyone=True)
+        # As on Discord: `attachments` lists the old files kept (`ops.edit`); new uploads are
+        # added to them.
+        m.attachments = [*m.attachments, *attachments_of(self.world, call.files)]
         if it is not None:
             it.changed.set()
         return 200, payloads.message(self.world, m)

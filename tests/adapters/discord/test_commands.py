@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -12,6 +13,8 @@ from relay.adapters.discord import DiscordAdapter
 from relay.commands import Commands
 from relay.config import Config
 from relay.keys import Keys
+from relay.media import MediaStore, media_id
+from relay.media_settings import MediaConfig
 from relay.model import Destination, Image, Update
 from relay.registry import Registry
 from tests.adapters.discord.conftest import make_adapter
@@ -429,3 +432,30 @@ async def test_the_edit_form_changes_only_what_the_editor_changed(
     assert text(removed).startswith("Edited update dam-1 (revision 3)")
     latest = await commands.ingest.latest("dam-1")
     assert latest is not None and latest.image is None and latest.body == long_body
+
+
+async def test_a_deferred_preview_carries_the_photo_its_embed_shows(
+    discord_config: Config, commands: Commands, sandbox: DiscordSandbox, newsroom: Newsroom,
+    editor_id: int, client: aioredis.Redis,
+) -> None:  # fmt: skip
+    """/preview with a photo attached, answered late (deferred, then edited in): the edit
+    uploads the photo as the reply's attachment, named as the embed names it; nothing is kept."""
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(300)
+    media = MediaStore(client, Keys(), 3600, MediaConfig())
+    adapter = make_adapter(discord_config, answer_within=0.0)
+    await adapter.start(dataclasses.replace(listening(commands), media=media))
+    try:
+        editor = Member(sandbox, newsroom, editor_id)
+        opened = sandbox.control.invoke(*editor._ids(None), "preview", {"topic": "ukraine"},
+                                        attachments={"photo": ("dam.png", photo)})  # fmt: skip
+        assert (await opened.response()).response_type == 9  # the form
+        r = await editor.submit("relay:preview", {"headline": "Dam breached", "body": "",
+                                                  "link": "", "caption": "The dam",
+                                                  "credit": "Dora Diaz"})  # fmt: skip
+    finally:
+        await adapter.aclose()
+    assert r.response_type == 5 and r.original is not None
+    name = f"{media_id(photo)}.jpg"
+    assert r.original.attachments == (name,)
+    assert r.original.embeds[0]["image"]["url"] == f"attachment://{name}"
+    assert await client.keys(Keys().media("*")) == []
