@@ -132,7 +132,7 @@ if f[1] ~= ARGV[1] then return 0 end
 local total, counted = tonumber(f[3]) or 0, (tonumber(f[4]) or 0) + (tonumber(f[5]) or 0)
 if f[2] == '1' and counted >= total then return 0 end
 if redis.call('SADD', KEYS[2], ARGV[4]) == 0 then return 0 end
-if redis.call('SCARD', KEYS[2]) == 1 then
+if counted == 0 then  -- the set's first member: it expires with the progress
   redis.call('EXPIRE', KEYS[2], math.max(redis.call('TTL', KEYS[1]), 1))
 end
 if ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[1], ARGV[2] .. ':' .. ARGV[3], 1) end
