@@ -127,7 +127,7 @@ def render(update: Update, topic: TopicConfig) -> list[Payload]:
         used += len(piece)
     payloads: list[Payload] = [{"embeds": embeds, "allowed_mentions": NO_MENTIONS}
                                for embeds in messages]  # fmt: skip
-    if topic.silent:
+    if topic.silent and not update.breaking:  # breaking news always notifies, as on Telegram
         for p in payloads:
             p["flags"] = SUPPRESS_NOTIFICATIONS
     return payloads

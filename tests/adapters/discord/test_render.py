@@ -193,4 +193,13 @@ def test_nothing_ever_pings_everyone(case: tuple[Update, TopicConfig]) -> None:
     messages = render(update, topic)
     for m in messages:  # a role belongs to one guild: delivery adds it (test_breaking_roles)
         assert "content" not in m and m["allowed_mentions"] == {"parse": []}
-        assert m.get("flags") == (4096 if topic.silent else None)
+        # Routine updates of a silent topic arrive without a notification; breaking news never.
+        assert m.get("flags") == (4096 if topic.silent and not update.breaking else None)
+
+
+def test_a_silent_topics_breaking_news_still_notifies() -> None:
+    quiet = TopicConfig("ukraine", "War in Ukraine", silent=True)
+    routine = Update(id="u1", topic="ukraine", headline="Talks resume")
+    breaking = Update(id="u2", topic="ukraine", headline="Sirens in Kyiv", breaking=True)
+    assert render(routine, quiet)[0]["flags"] == 4096  # SUPPRESS_NOTIFICATIONS
+    assert "flags" not in render(breaking, quiet)[0]
