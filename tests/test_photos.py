@@ -189,6 +189,17 @@ async def test_an_editors_telegram_photo_reaches_every_chat_and_discord_as_an_up
     assert [k.decode().rsplit(":", 1)[1] for k in stored] == [media_id(PHOTO)]
     assert json.dumps(dc.control.transcript(world.channel)[0].embeds).count("panorama") == 0
 
+    # A photo with a topic that does not exist: refused before the photo is downloaded or kept.
+    tg.control.send_message(world.editor.id, bot=bot, photo=BETTER,
+                            caption="/post ukrane Typo in the topic")  # fmt: skip
+
+    async def unknown() -> bool:
+        return any("ukrane" in r for r in world.replies())
+
+    await until(unknown, within=WITHIN)
+    assert len(tg.control.requests("getFile")) == 1
+    assert len(await client.keys("relay:{media}:photo:*")) == 1
+
 
 async def test_a_photo_attached_on_discord_reaches_telegram_and_discord(
     world: World, tmp_path: Path, config: Config, client: aioredis.Redis
@@ -237,6 +248,17 @@ async def test_a_photo_attached_on_discord_reaches_telegram_and_discord(
     assert await client.keys(KEYS.media("*")) == []
     assert await client.xlen(KEYS.updates) == 0
     assert dc.control.requests("create_message") == []
+
+    # A topic that does not exist: refused before the photo is downloaded into the store.
+    opened = dc.control.invoke(*ids, "post", {"topic": "ukrane"},
+                               attachments={"photo": ("dam.jpg", PHOTO)})  # fmt: skip
+    assert (await opened.response(within=WITHIN)).response_type == 9
+    typo = dc.control.submit_modal(*ids, "relay:post", {
+        "headline": "Dam breached", "body": "", "link": "", "caption": "", "credit": "",
+    })  # fmt: skip
+    refused = (await typo.wait(answered_in_full, within=WITHIN)).original
+    assert refused is not None and "ukrane" in refused.content, refused
+    assert await client.keys("relay:{media}:photo:*") == []
 
     reply = await post(PHOTO, "Dam breached")
     assert reply.startswith("Published update "), reply

@@ -158,6 +158,10 @@ class SlashCommands:
 
         async def work() -> Reply:
             photo = image
+            if attached is not None and command == "post":  # a wrong topic: before it is kept
+                draft = self.commands.draft(self.invocation(interaction, command, args, None, None))
+                if isinstance(draft, Reply):
+                    return draft
             if attached is not None:
                 try:
                     if command == "preview":

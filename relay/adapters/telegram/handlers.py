@@ -18,6 +18,7 @@ import html
 import logging
 import re
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, Message
@@ -178,14 +179,18 @@ class CommandListener:
                     menu = await self.menus.answer(command, msg, chat, auth)
                 reply, markup = Reply(menu_text(menu), ok=menu.ok), keyboard(menu)
             else:
-                image = await self._image(msg, command, auth)
                 inv = Invocation(
                     command, args, chat, kind, str(user_id or ""), target=target,
-                    image=image, reply_to_update=self._replied_update(msg),
+                    reply_to_update=self._replied_update(msg),
                     author=_author(msg) if user_id is not None else "", bot=self.bot_name,
                     language=language,
                 )  # fmt: skip
-                reply = await self.commands.handle(inv, auth)
+                early = await self._refused_before_the_photo(msg, inv, auth)
+                if early is not None:
+                    reply = early
+                else:
+                    inv = replace(inv, image=await self._image(msg, command, auth))
+                    reply = await self.commands.handle(inv, auth)
         except MediaRefused as exc:  # too big, the store full, or not downloaded: nothing posted
             with speaking(language):
                 reply = Reply(exc.said(), ok=False)
@@ -226,6 +231,17 @@ class CommandListener:
             log.info("remote chat %s not visible: %s", ref, exc)
             return Destination("telegram", ref)
         return Destination("telegram", str(info.id))
+
+    async def _refused_before_the_photo(
+        self, msg: Message, inv: Invocation, auth: TelegramAuthority
+    ) -> Reply | None:
+        """An editor's /post with a photo whose topic or headline is wrong: its refusal, before
+        the photo is downloaded and kept (it would count against the store until it expired)."""
+        if not msg.photo or inv.command != "post" or not await auth.is_editor():
+            return None
+        with speaking(inv.language):
+            draft = self.commands.draft(inv)
+        return draft if isinstance(draft, Reply) else None
 
     async def _image(self, msg: Message, command: str, auth: TelegramAuthority) -> Image | None:
         """The photo a command came with. An editor's /post or /edit photo is downloaded into
