@@ -32,6 +32,7 @@ from relay.errors import ConfigError, InvalidUpdate, Overloaded, RelayError, Unk
 from relay.ingest import Accepted, Ingest
 from relay.keys import Keys
 from relay.ledger import read_progress
+from relay.media import MediaStore
 from relay.schedule import Schedule
 from relay.stream import UNREACHABLE
 
@@ -72,6 +73,7 @@ class Relay(Protocol):
     client: aioredis.Redis
     ingest: Ingest
     schedule: Schedule
+    media: MediaStore  # the desk's uploads
 
     @property
     def parts(self) -> Sequence[str]:

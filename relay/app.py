@@ -136,6 +136,7 @@ class Relay:
         self.workers: Workers
         self.claims: Claims
         self.schedule: Schedule
+        self.media: MediaStore  # the photos with no public URL, for the adapters and the desk
 
     @property
     def adapters(self) -> tuple[Adapter, ...]:
@@ -155,6 +156,7 @@ class Relay:
         try:
             self.ingest = Ingest.from_config(self.client, self.config)
             self.schedule = Schedule(self.client, self.keys, self.ingest)
+            self.media = MediaStore.from_config(self.client, self.config)
             self.subscriptions = Subscriptions(self.client, self.keys)
             if self.sync_channels:
                 added, removed = await self.subscriptions.sync_config(self.config.channels)
@@ -167,7 +169,7 @@ class Relay:
                 self.ingest.registry,
                 self.subscriptions,
                 Budgets(self.client, self.keys),
-                MediaStore.from_config(self.client, self.config),
+                self.media,
             )
             for adapter in adapters:
                 self._started.append(adapter)  # closed on the way out, even if half started

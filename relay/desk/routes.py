@@ -59,6 +59,7 @@ class Relay(Protocol):
     client: aioredis.Redis
     ingest: Ingest
     schedule: Schedule
+    media: MediaStore
 
     @property
     def adapters(self) -> Sequence[Any]:
@@ -76,10 +77,6 @@ class Desk:
     def store(self) -> DeskStore:  # on first use: the relay may be mounted before it connects
         relay = self.relay
         return DeskStore(relay.client, relay.keys, self.config.session_minutes * 60)
-
-    @functools.cached_property
-    def media(self) -> MediaStore:
-        return MediaStore.from_config(self.relay.client, self.relay.config)
 
     # --- sessions ------------------------------------------------------------------------
 
@@ -206,7 +203,7 @@ class Desk:
         if photo_type(bytes(data[:16])) is None:
             return _refused(415, MediaRefused(NOT_A_PHOTO))
         try:
-            url = await self.media.put(bytes(data))
+            url = await self.relay.media.put(bytes(data))
         except MediaRefused as exc:  # the store is full
             return _refused(507, exc)
         return web.json_response({"url": url, "bytes": len(data)}, status=201)
@@ -215,7 +212,7 @@ class Desk:
         """A stored photo, for the signed-in editor's preview (the adapters upload it as a file;
         it has no public URL)."""
         await self._api_editor(request)
-        data = await self.media.get(ref(request.match_info["id"]))
+        data = await self.relay.media.get(ref(request.match_info["id"]))
         kind = photo_type(data[:16]) if data is not None else None
         if data is None or kind is None:
             raise web.HTTPNotFound(reason="no such photo (or no longer kept)")
