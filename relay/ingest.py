@@ -26,8 +26,9 @@ from relay.config import Config
 from relay.errors import InvalidUpdate, Overloaded, UnknownUpdate
 from relay.i18n import N_
 from relay.keys import Keys, as_str
+from relay.media import Photos
 from relay.metrics import UPDATES
-from relay.model import Action, Update
+from relay.model import Action, Image, Update
 from relay.registry import Registry
 from relay.replication import Replication
 from relay.stream import Stream
@@ -71,6 +72,7 @@ class Ingest:
         self.topics = frozenset(topics)
         self.max_backlog = max_backlog
         self.registry = Registry(client, keys, ttl_seconds)
+        self.photos = Photos(client, keys, ttl_seconds)  # a stored photo lives with its update
         self.stream = Stream(client, keys)
         self._waitaof: bool | None = None  # AOF on and WAITAOF known (Redis 7.2+)?
         self.waitaof_ms = WAITAOF_MS
@@ -149,12 +151,15 @@ class Ingest:
         """Accept a new update. Re-posting identical content under the same id is a no-op."""
         self.check_topic(update.topic)
         update = model.validate(replace(update, action=Action.PUBLISH, revision=1))
+        await self.photos.hold(update.image)
         return await self._commit(update.id, lambda prev: self._new(update, prev))
 
     async def edit(self, update_id: str, changes: Changes) -> Accepted:
         """Accept a new revision of `update_id` with `changes` applied to the latest one."""
         if not changes:
             raise InvalidUpdate("changes", N_("nothing to change"))
+        if isinstance(changes.image, Image):
+            await self.photos.hold(changes.image)
         return await self._commit(
             update_id, lambda prev: changes.apply(self._existing(update_id, prev))
         )

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
-from relay.errors import RelayError
+from relay.errors import InvalidUpdate, RelayError
 from relay.i18n import N_, _
 from relay.keys import Keys
 from relay.media_settings import MediaConfig
+from relay.model import Image
 from relay.scripts import Script
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ STORE_FULL = N_(
 NOT_DOWNLOADED = N_("Sorry, the photo could not be downloaded. Nothing was posted.")
 NOT_A_PHOTO = N_("That file is not a photo (JPEG, PNG, GIF or WebP). Nothing was posted.")
 NO_STORE = N_("This relay keeps no photos; give the photo by URL instead. Nothing was posted.")
+GONE = N_(
+    "names a photo the relay no longer keeps (photos are kept {days:g} days); upload it again"
+)
 NEEDS_TOPIC = N_("With a photo attached, give the topic too: /post topic:<topic> photo:<file>.")
 
 
@@ -113,12 +117,52 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
   redis.call('SET', KEYS[3], ARGV[2])
   redis.call('HSET', KEYS[2], ARGV[1], #ARGV[2])
 end
-redis.call('EXPIRE', KEYS[3], ARGV[3])
-redis.call('ZADD', KEYS[1], expiry, ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
+if expiry > tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0') then
+  redis.call('ZADD', KEYS[1], expiry, ARGV[1])
+end
+for _, key in ipairs(KEYS) do  -- never shortened: a scheduled update may hold it longer
+  if redis.call('TTL', key) < tonumber(ARGV[3]) then redis.call('EXPIRE', key, ARGV[3]) end
+end
 return 1
 """
+
+# KEYS: index, the photo's key, sizes. ARGV: id, until (epoch s), now. 0 if the photo is not
+# kept; else 1, and it is kept until `until` at least (its index entry too: the total counts it).
+_HOLD = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local keep, left = tonumber(ARGV[2]), tonumber(ARGV[2]) - tonumber(ARGV[3])
+if keep > tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0') then
+  redis.call('ZADD', KEYS[1], keep, ARGV[1])
+end
+for _, key in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do
+  local ttl = redis.call('TTL', key)
+  if ttl >= 0 and ttl < left then redis.call('EXPIREAT', key, keep) end
+end
+return 1
+"""
+
+
+class Photos:
+    """What ingest and the schedule check of an update's stored photo: that it is still kept,
+    and that it stays kept as long as the update may need it (its copies' edits, its time)."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys, ttl_seconds: int | None) -> None:
+        self.keys = keys
+        self.ttl_seconds = ttl_seconds
+        self._hold = Script(client, _HOLD)
+
+    async def hold(self, image: Image | None, at: float | None = None) -> None:
+        """Keep `image`'s stored photo until `ttl_seconds` after `at` (now by default); raise
+        `InvalidUpdate` on `image.url` if it is no longer kept. Any other image passes."""
+        mid = stored_id(image.url) if image is not None else None
+        if mid is None:
+            return
+        now = time.time()
+        until = int((now if at is None else at) + (self.ttl_seconds or 0))
+        keys = [self.keys.media_index, self.keys.media(mid), self.keys.media_sizes]
+        if not await self._hold(keys=keys, args=[mid, until, int(now)]):
+            days = (self.ttl_seconds or 0) / 86400
+            raise InvalidUpdate("image.url", GONE, days=days)
 
 
 class MediaStore:

@@ -133,6 +133,7 @@ class Schedule:
                                         published_at=at))  # fmt: skip
         if await self.ingest.latest(update.id) is not None:
             raise InvalidUpdate("id", f"update {update.id!r} already exists; edit it instead")
+        await self.ingest.photos.hold(update.image, at.timestamp())  # kept past its time
         args = [update.id, _ms(at), model.encode(update), "new"]
         if not await self._put(keys=self._keys, args=args):
             raise InvalidUpdate("id", f"update {update.id!r} already exists (scheduled); edit it")
@@ -159,6 +160,7 @@ class Schedule:
         at = at or held.at
         update = changes.apply(held.update) if changes else held.update
         update = replace(update, action=Action.PUBLISH, revision=1, published_at=at)
+        await self.ingest.photos.hold(update.image, at.timestamp())
         args = [update_id, _ms(at), model.encode(update), "replace"]
         if not await self._put(keys=self._keys, args=args):  # it went out meanwhile
             raise UnknownUpdate(update_id)

@@ -388,6 +388,67 @@ async def test_uploads_that_are_no_photo_too_big_or_forged_are_refused_and_not_k
     assert await client.zcard(KEYS.media_index) == 0
 
 
+async def test_a_stored_photo_no_longer_kept_is_refused_naming_image_url(
+    http: TestClient[Any, Any], client: aioredis.Redis
+) -> None:
+    """A media URL the store does not hold (expired, or made up) is bad input: the API and the
+    desk answer 400 on `image.url` for a publish, an edit or a schedule; nothing is sent."""
+    gone = {"url": "https://media.invalid/0123456789abcdef0123456789abcdef"}
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    kept = {"topic": "ukraine", "headline": "Ferry resumes", "id": "kept"}
+    assert (await http.post("/v1/updates", json=kept)).status == 201
+    await sign_in(http)
+    headers = {"X-CSRF-Token": await csrf(http)}
+    attempts = [
+        ("POST", "/v1/updates", {"topic": "ukraine", "headline": "Port", "image": gone}),
+        ("POST", "/v1/updates", {"topic": "ukraine", "headline": "Port", "image": gone,
+                                 "publish_at": later}),
+        ("PATCH", "/v1/updates/kept", {"image": gone}),
+        ("POST", "/desk/api/updates", {"topic": "ukraine", "headline": "Port", "image": gone}),
+        ("PATCH", "/desk/api/updates/kept", {"image": gone}),
+    ]  # fmt: skip
+    for method, path, body in attempts:
+        refused = await http.request(method, path, json=body, headers=headers)
+        assert refused.status == 400, (path, await refused.text())
+        answer = await refused.json()
+        assert answer["field"] == "image.url", path
+        assert "no longer keeps (photos are kept 7 days)" in answer["error"], path
+    assert await client.xlen(KEYS.updates) == 1  # only the first publish
+    assert await client.zcard(KEYS.scheduled) == 0
+    latest = await (await http.get("/v1/updates/kept")).json()
+    assert latest["update"]["revision"] == 1 and latest["update"]["image"] is None
+
+
+async def test_a_photo_is_kept_as_long_as_its_scheduled_update_needs_it(
+    http: TestClient[Any, Any], client: aioredis.Redis
+) -> None:
+    """Kept for `ledger_ttl_days` (7) from the upload; scheduled 20 days ahead, kept until 7
+    days after its time, and uploading the same photo again never shortens that."""
+    week = 7 * 86400
+    await sign_in(http)
+    headers = {"X-CSRF-Token": await csrf(http)}
+    url = (await (await http.post("/desk/api/photos", data=PNG, headers=headers)).json())["url"]
+    mid = url.removeprefix("https://media.invalid/")
+    assert week - 5 <= await client.ttl(KEYS.media(mid)) <= week
+    at = datetime.now(UTC) + timedelta(days=20)
+    body = {"topic": "ukraine", "headline": "Anniversary", "image": {"url": url},
+            "publish_at": at.isoformat()}  # fmt: skip
+    assert (await http.post("/desk/api/updates", json=body, headers=headers)).status == 202
+    needed = at.timestamp() + week - datetime.now(UTC).timestamp()
+    for key in (KEYS.media(mid), KEYS.media_index, KEYS.media_sizes):
+        assert needed - 5 <= await client.ttl(key) <= needed + 1, key
+    assert await client.zscore(KEYS.media_index, mid) == pytest.approx(at.timestamp() + week, 2)
+    again = await http.post("/desk/api/photos", data=PNG, headers=headers)
+    assert (await again.json())["url"] == url
+    assert await client.ttl(KEYS.media(mid)) >= needed - 5
+    assert await client.zscore(KEYS.media_index, mid) == pytest.approx(at.timestamp() + week, 2)
+    # Published at its time, the update is sent with the photo still there.
+    relay = http.server.app[RELAY_KEY]
+    assert await relay.schedule.fire(now=at.timestamp() + 1) == 1
+    assert await client.xlen(KEYS.updates) == 1
+    assert await client.get(KEYS.media(mid)) == PNG
+
+
 # --- scheduled from the desk -----------------------------------------------------------------
 
 

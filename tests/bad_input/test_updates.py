@@ -33,7 +33,7 @@ from .snapshot import snapshot
 KEYS = Keys()
 GOOD = {"topic": "ukraine", "headline": "Still serving"}
 PHOTO = "https://example.org/p.jpg"
-CONTENT = ("headline", "body", "author", "link", "image.caption", "image.credit")
+CONTENT = ("headline", "body", "author", "link", "image.url", "image.caption", "image.credit")
 
 
 def _control(char: str) -> str:
@@ -44,6 +44,8 @@ INVISIBLE = "must contain visible text"
 EMPTY = "must not be empty"
 ONE_LINE = "must be a single line"
 ID = "must be 1-64 characters of letters, digits, '_', '-' or '.', with a letter or digit"
+GONE = "names a photo the relay no longer keeps (photos are kept 7 days); upload it again"
+NOT_KEPT = "https://media.invalid/0123456789abcdef0123456789abcdef"  # no such stored photo
 
 # (what it attacks, the field, its value, the message)
 CASES: list[tuple[str, str, str, str]] = [
@@ -78,6 +80,7 @@ CASES: list[tuple[str, str, str, str]] = [
     ("an id of dashes", "id", "-_-", ID),
     ("an id of underscores and dots", "id", "_._", ID),
     ("an id with a trailing newline", "id", "u-1\n", ID),
+    ("a stored photo the relay does not keep", "image.url", NOT_KEPT, GONE),
 ]  # fmt: skip
 
 
@@ -123,11 +126,13 @@ def _argv(field: str, value: str) -> tuple[list[str], str | None]:
     """`relay post` arguments (and standard input) that put `value` in `field`."""
     if field == "body":
         return ["--headline=Talks", "--body=-"], value  # standard input may hold any byte
-    flag = {"image.caption": "caption", "image.credit": "credit"}.get(field, field)
+    flag = {"image.url": "image", "image.caption": "caption", "image.credit": "credit"}.get(
+        field, field
+    )
     argv = [f"--{flag}={value}"]
     if field != "headline":
         argv.append("--headline=Talks")
-    if field.startswith("image."):
+    if field in ("image.caption", "image.credit"):
         argv.append(f"--image={PHOTO}")
     return argv, None
 
