@@ -8,8 +8,8 @@ from relay.config import Editors
 from relay.i18n import _, ngettext
 from relay.model import Destination
 
-# What the bot needs to deliver embeds. Attach Files is not needed: photos are embed images
-# given by URL, never uploaded.
+# What the bot needs to deliver embeds. Attach Files is not: a photo given by URL is an embed
+# image; one uploaded by an editor (the media store) is an attachment, left out without it.
 NEEDED = (("view_channel", "View Channel"), ("send_messages", "Send Messages"),
           ("embed_links", "Embed Links"))  # fmt: skip
 NEEDED_IN_THREADS = (("view_channel", "View Channel"),
@@ -37,6 +37,16 @@ def bot_lacks(interaction: discord.Interaction) -> list[str]:
     in_thread = isinstance(channel, discord.Thread)
     needed = NEEDED_IN_THREADS if in_thread else NEEDED
     return [label for attr, label in needed if not getattr(perms, attr)]
+
+
+def photo_note(interaction: discord.Interaction) -> str | None:
+    """What a channel subscribing misses while the bot lacks Attach Files; None if nothing."""
+    if interaction.app_permissions.attach_files:
+        return None
+    return _(
+        "Photos editors upload will arrive here without the picture until I have the Attach "
+        "Files permission in this channel."
+    )
 
 
 class InteractionAuthority:

@@ -20,7 +20,7 @@ from discord import app_commands
 
 from relay.adapter import AdapterContext
 from relay.adapters.discord import render as R
-from relay.adapters.discord.auth import InteractionAuthority, is_editor
+from relay.adapters.discord.auth import InteractionAuthority, is_editor, photo_note
 from relay.adapters.discord.forms import UpdateForm
 from relay.adapters.discord.menus import SettingsMenu
 from relay.adapters.discord.speech import FAILED, help_reply, in_language, language
@@ -176,7 +176,10 @@ class SlashCommands:
             if attached is not None and changes is not None:  # /edit: the new photo
                 edit = dataclasses.replace(changes, image=photo)
             inv = self.invocation(interaction, command, args, photo, edit)
-            return await self.commands.handle(inv, auth)
+            reply = await self.commands.handle(inv, auth)
+            if command == "subscribe" and reply.ok and (note := photo_note(interaction)):
+                reply = dataclasses.replace(reply, text=f"{reply.text} {note}")
+            return reply
 
         reply = await self.answer(interaction, work(), shown)
         if reply is not None and reply.ok and reply.update is not None and not reply.preview:

@@ -7,6 +7,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from relay_sandbox.discord import DiscordSandbox, InteractionResult, MessageView
+from relay_sandbox.discord import permissions as P
 from relay_sandbox.discord.state import PUBLIC_THREAD
 
 from relay.adapters.discord import DiscordAdapter
@@ -107,6 +108,26 @@ async def test_subscribe_needs_manage_channels_and_the_bots_permissions(
 
     typo = await owner.run("subscribe", {"topic": "ukrane"})
     assert text(typo) == "Unknown topic 'ukrane'. Did you mean ukraine? See /topics."
+
+
+async def test_subscribing_where_the_bot_cannot_attach_files_says_photos_come_without_it(
+    bot: DiscordAdapter, sandbox: DiscordSandbox, newsroom: Newsroom, commands: Commands
+) -> None:
+    """Attach Files is not needed to subscribe (photos by URL are embed images), but uploaded
+    photos are left out without it: the channel's manager is told so when subscribing."""
+    c = sandbox.control
+    bot_role = sandbox.world.guilds[newsroom.guild_id].members[newsroom.bot.bot_user_id].roles[0]
+    channel = c.create_channel(newsroom.guild_id, "no-files")
+    c.set_overwrite(channel, bot_role, deny=P.ATTACH_FILES)
+    owner = Member(sandbox, newsroom, newsroom.owner_id)
+    ok = await owner.run("subscribe", {"topic": "ukraine"}, channel=channel)
+    assert text(ok) == (
+        "Subscribed to War in Ukraine (ukraine). Photos editors upload will arrive here without "
+        "the picture until I have the Attach Files permission in this channel."
+    )
+    assert await commands.subscriptions.topics(Destination("discord", str(channel))) == ["ukraine"]
+    again = await owner.run("subscribe", {"topic": "ukraine"})  # where it may: no note
+    assert text(again) == "Subscribed to War in Ukraine (ukraine)."
 
 
 async def test_a_thread_is_subscribed_on_its_own(
