@@ -11,6 +11,12 @@ does not decode, a missing or an unexpected field, an unconfigured topic) is dea
 the reason and acknowledged; a subscriber that is no destination is dead-lettered alone and
 unsubscribed, and the rest of the fan-out goes on. The dispatchers also trim what every consumer
 group has acknowledged (`Stream.trim`), and nothing else.
+
+A fan-out may take longer than `dispatcher.claim_idle_seconds` (100,000 subscribers: ~37 s).
+Its worker keeps the entry from looking idle (`Stream.hold`, every quarter of that time), so no
+other worker claims it; such claims repeated the fan-out, and past `max_attempts` of them
+turned an entry still being delivered into a dead letter. A worker that stalled past the idle
+time and finds its entry claimed by another leaves it to that one, unacknowledged.
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ READ_COUNT = 16
 READ_BLOCK_MS = 500
 TRIM_EVERY = 1.0  # seconds between trims: each reads the groups' state, cheap but not free
 FIELDS = frozenset({"update"})
+
+
+class TakenOver(Exception):
+    """Another worker claimed the entry this one is fanning out (this one stalled too long)."""
 
 
 class Dispatcher:
@@ -126,6 +136,11 @@ class Dispatcher:
             total = await self.fan_out(entry, update)
         except UNREACHABLE:
             raise  # Redis itself is away: the run loop waits for it; the entry stays pending
+        except TakenOver:
+            log.warning("fan-out of entry=%s update=%s claimed by another worker; left to it",
+                        entry.id, update.id,
+                        extra={"update": update.id, "worker": self.stream.consumer})  # fmt: skip
+            return
         except Exception as exc:
             # Left pending: claimed again later (by us or another worker), resuming at the
             # saved cursor; after max_attempts it becomes a dead letter with this reason.
@@ -153,10 +168,15 @@ class Dispatcher:
         cursor = saved or 0
         started = saved is not None
         count = self.settings.batch_size
+        held = time.monotonic()
         while True:
             if started and cursor == 0:
                 return
             started = True
+            if time.monotonic() - held >= self.settings.claim_idle_seconds / 4:
+                if not await self.stream.hold(entry.id):
+                    raise TakenOver(entry.id)
+                held = time.monotonic()
             if update.action is Action.PUBLISH:
                 cursor, batch, unreadable = await self.subscriptions.scan(
                     update.topic, cursor, count

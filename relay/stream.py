@@ -11,7 +11,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from relay.dead_letters import DeadLetters
-from relay.keys import Keys, as_str, as_text
+from relay.entries import Entry as Entry  # where the stream's users find it
+from relay.entries import entries as _entries
+from relay.keys import Keys, as_str
 from relay.outage import UNREACHABLE as UNREACHABLE  # where the stream's users find them
 from relay.outage import Outage as Outage
 from relay.outage import raise_if_cancelled as raise_if_cancelled
@@ -21,52 +23,12 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Entry:
-    """One stream entry: its id and its fields; `problem` says why it cannot be read at all.
-
-    Fields that are not UTF-8 are kept with `\\x..` escapes, so that the entry can still be
-    dead-lettered with what it held.
-    """
-
-    id: str
-    fields: dict[str, str]
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
 class Consumer:
     """A member of the dispatchers' group, as `relay status` shows it."""
 
     name: str
     pending: int
     idle_seconds: float
-
-
-def _utf8(value: Any) -> bool:
-    try:
-        as_str(value)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _entry(entry_id: Any, raw: Any) -> Entry:
-    if not raw:  # deleted (XDEL) while pending (XADD needs a field; trimming spares these)
-        return Entry(as_str(entry_id), {}, "the entry was deleted before it was fanned out")
-    fields = {as_text(name): as_text(value) for name, value in raw.items()}
-    problem = None
-    for name, value in raw.items():
-        if not _utf8(name):
-            problem = f"a field name is not UTF-8: {as_text(name)!r}"
-        elif not _utf8(value):
-            problem = f"field {as_text(name)!r} is not UTF-8"
-        if problem:
-            break
-    return Entry(as_str(entry_id), fields, problem)
-
-
-def _entries(raw: Any) -> list[Entry]:
-    return [_entry(entry_id, fields) for entry_id, fields in raw or []]
 
 
 def _id(raw: Any) -> tuple[int, int]:
@@ -90,6 +52,15 @@ if left == 0 then redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return left
 """
 
+# KEYS[1]: the stream. ARGV: group, consumer, entry id. If this consumer still holds the entry,
+# reset its idle time (XCLAIM with JUSTID counts no delivery) and answer 1; else 0.
+_HOLD = """
+local row = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)[1]
+if row == nil or row[2] ~= ARGV[2] then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+return 1
+"""
+
 
 def is_nogroup(exc: ResponseError) -> bool:
     """The stream or its group is gone (deleted, or Redis flushed): recreate, never crash."""
@@ -109,6 +80,7 @@ class Stream:
         self.consumer = consumer
         self.dead_letters = DeadLetters(client, keys)
         self._pending_checked = False
+        self._hold = Script(client, _HOLD)
 
     # appending -------------------------------------------------------------------------------
 
@@ -185,6 +157,12 @@ class Stream:
         if claimed:
             log.info("claimed %d idle entries consumer=%s", len(claimed), self.consumer)
         return claimed
+
+    async def hold(self, entry_id: str) -> bool:
+        """Keep an entry this consumer is still fanning out from looking idle to the others'
+        `claim`; False if one of them has claimed it already."""
+        args = [self.keys.group, self._name(), entry_id]
+        return bool(await self._hold(keys=[self.keys.updates], args=args))
 
     async def retire(self, heir: str | None, idle_ms: int) -> bool:
         """Leave the group on a clean stop: hand this consumer's pending entries to `heir`.

@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 
 from relay.changes import Changes
 from relay.config import Config
+from relay.dead_letters import list_dead_letters
 from relay.ingest import Ingest
 from relay.keys import Keys
 from relay.ledger import Ledger
@@ -71,6 +72,9 @@ class Workers:
                 raise AssertionError(f"worker {name} exited with {code}")
         for f in self.files:
             f.close()
+
+    def logs(self) -> str:
+        return "".join(p.read_text() for p in self.out.glob("*.err"))
 
     def lines(self) -> list[tuple[str, str, str, int]]:
         text = "".join(p.read_text() for p in self.out.glob("*.out"))
@@ -147,3 +151,40 @@ async def test_sigkilled_workers_lose_nothing_and_repeat_only_in_flight_sends(
     copies = await ledger.copies("u0")
     assert len(copies) == DESTINATIONS
     assert {c.revision for c in copies.values()} == {2}  # every copy shows the correction
+
+
+async def test_a_fan_out_longer_than_the_claim_idle_time_stays_with_its_worker(
+    tmp_path: Path, client: aioredis.Redis, config: Config, redis_section: dict[str, Any]
+) -> None:
+    """A fan-out takes longer than `claim_idle_seconds` (100,000 subscribers took 37 s against
+    the default 10 s): its worker keeps the entry from looking idle, so a second worker never
+    claims it; before, it was claimed, fanned out twice, and once past `max_attempts` claims
+    became a dead letter while it was being delivered."""
+    keys = Keys(config.redis.key_prefix, config.redis.shards)
+    cfg = write_config(
+        tmp_path / "r.yaml",
+        redis=redis_section,
+        dispatcher={"claim_idle_seconds": 1, "max_attempts": 1, "batch_size": 1},
+    )
+    dests = [Destination("console", f"d{i}") for i in range(DESTINATIONS)]
+    subs = Subscriptions(client, keys)
+    for i in range(0, DESTINATIONS, 50):
+        await asyncio.gather(*(subs.subscribe(d, ["ukraine"]) for d in dests[i : i + 50]))
+    workers = Workers(cfg, tmp_path)
+    workers.start("a")
+    workers.start("b")
+    try:
+        ingest = Ingest(client, keys, config.topic_slugs, 10_000)
+        await ingest.publish(Update("u0", "ukraine", headline="A long fan-out"))
+        async with asyncio.timeout(180):
+            while not await settled(client, keys):  # noqa: ASYNC110 - the state lives in Redis
+                await asyncio.sleep(0.2)
+    finally:
+        workers.stop()
+    sends = Counter(dest for op, dest, update, _ in workers.lines() if op == "→")
+    assert sends == Counter({str(d): 1 for d in dests})
+    assert await list_dead_letters(client, keys) == []
+    logs = workers.logs()
+    assert len(re.findall(r"fanned out update=u0 ", logs)) == 1, logs[-3000:]
+    assert "claimed" not in logs
+    assert await client.hlen(keys.fanout_cursors) == 0  # the acknowledgement dropped it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from redis.asyncio.cluster import RedisCluster
 from relay.changes import Changes
 from relay.config import Config
 from relay.dead_letters import list_dead_letters
+from relay.dispatcher import TakenOver
 from relay.errors import Gone, Moved, RateLimited, Rejected, Transient
 from relay.ledger import read_progress
 from relay.model import Destination, Update
@@ -100,6 +102,40 @@ async def test_a_crashed_fan_out_resumes_at_its_cursor(
     await world.drain()
     assert sorted(d for d, _, _ in sends(world)) == sorted(d.chat_id for d in dests)
     assert (await client.xpending(KEYS.updates, KEYS.group))["pending"] == 0
+
+
+async def test_a_worker_that_stalled_leaves_its_claimed_fan_out_to_the_other(
+    client: aioredis.Redis, make_config: Callable[..., Config]
+) -> None:
+    """A long fan-out holds its entry (its idle time stays under the claim time, no delivery
+    counted); once another worker has claimed it all the same (the first stalled), the first
+    stops at its next batch without acknowledging, and the other finishes from the cursor."""
+    config = make_config(dispatcher={"batch_size": 1, "claim_idle_seconds": 0.001})
+    first, other = Pipeline(client, config, worker="w1"), Pipeline(client, config, worker="w2")
+    dests = [Destination("memory", f"d{i}") for i in range(300)]
+    for d in dests:
+        await first.subs.subscribe(d, ["ukraine"])
+    accepted = await first.ingest.publish(Update("u1", "ukraine", headline="Big fan-out"))
+    await first.dispatcher.stream.ensure_group()
+    [entry] = await first.dispatcher.stream.read(10, 20)
+    pages = first.dispatcher._batches(entry, accepted.update)
+    for _ in range(20):
+        await first.queues.enqueue(await anext(pages), "u1", entry.id)
+        await asyncio.sleep(0.001)  # past a quarter of the claim time: each batch holds it
+    [row] = await client.xpending_range(KEYS.updates, KEYS.group, min="-", max="+", count=1)
+    assert (row["consumer"], row["times_delivered"]) == (b"w1", 1)
+    assert row["time_since_delivered"] < 100
+    [claimed] = await other.dispatcher.stream.claim(0, 10)  # w1 stalled; w2 took it
+    with pytest.raises(TakenOver):
+        await anext(pages)
+    await pages.aclose()
+    await first.dispatcher.process(entry)  # its own entry no more: stops, acknowledges nothing
+    assert (await client.xpending(KEYS.updates, KEYS.group))["pending"] == 1
+    await other.dispatcher.process(claimed)
+    assert (await client.xpending(KEYS.updates, KEYS.group))["pending"] == 0
+    await other.drain()
+    assert sorted(d for d, _, _ in sends(other)) == sorted(d.chat_id for d in dests)
+    assert await list_dead_letters(client, KEYS) == []
 
 
 async def test_edits_and_deletes_reach_every_copy_and_only_copies(world: Pipeline) -> None:
