@@ -102,6 +102,15 @@ async def settled(client: aioredis.Redis, keys: Keys = KEYS) -> bool:
     return group["lag"] == 0 and pending == 0 and await Ready(client, keys).waiting() == 0
 
 
+async def subscribed(client: aioredis.Redis, keys: Keys) -> list[Destination]:
+    """DESTINATIONS console destinations, each subscribed to `ukraine`."""
+    dests = [Destination("console", f"d{i}") for i in range(DESTINATIONS)]
+    subs = Subscriptions(client, keys)
+    for i in range(0, DESTINATIONS, 50):
+        await asyncio.gather(*(subs.subscribe(d, ["ukraine"]) for d in dests[i : i + 50]))
+    return dests
+
+
 async def test_sigkilled_workers_lose_nothing_and_repeat_only_in_flight_sends(
     tmp_path: Path, client: aioredis.Redis, config: Config, redis_section: dict[str, Any]
 ) -> None:
@@ -112,10 +121,7 @@ async def test_sigkilled_workers_lose_nothing_and_repeat_only_in_flight_sends(
         redis=redis_section,
         dispatcher={"claim_idle_seconds": 1, "lease_seconds": 1, "concurrency": 32},
     )
-    dests = [Destination("console", f"d{i}") for i in range(DESTINATIONS)]
-    subs = Subscriptions(client, keys)
-    for i in range(0, DESTINATIONS, 50):
-        await asyncio.gather(*(subs.subscribe(d, ["ukraine"]) for d in dests[i : i + 50]))
+    dests = await subscribed(client, keys)
     ingest = Ingest(client, keys, config.topic_slugs, 10_000)
     for i in range(3):
         await ingest.publish(Update(f"u{i}", "ukraine", headline=f"Update {i}"))
@@ -166,10 +172,7 @@ async def test_a_fan_out_longer_than_the_claim_idle_time_stays_with_its_worker(
         redis=redis_section,
         dispatcher={"claim_idle_seconds": 1, "max_attempts": 1, "batch_size": 1},
     )
-    dests = [Destination("console", f"d{i}") for i in range(DESTINATIONS)]
-    subs = Subscriptions(client, keys)
-    for i in range(0, DESTINATIONS, 50):
-        await asyncio.gather(*(subs.subscribe(d, ["ukraine"]) for d in dests[i : i + 50]))
+    dests = await subscribed(client, keys)
     workers = Workers(cfg, tmp_path)
     workers.start("a")
     workers.start("b")

@@ -14,7 +14,9 @@ from relay.changes import Changes
 from relay.config import Config
 from relay.dead_letters import list_dead_letters
 from relay.dispatcher import TakenOver
+from relay.entries import Entry
 from relay.errors import Gone, Moved, RateLimited, Rejected, Transient
+from relay.ingest import Accepted
 from relay.ledger import read_progress
 from relay.model import Destination, Update
 
@@ -68,11 +70,9 @@ async def test_reprocessing_an_entry_repeats_nothing(world: Pipeline) -> None:
     assert len(sends(world)) == 2
 
 
-async def test_a_crashed_fan_out_resumes_at_its_cursor(
-    client: aioredis.Redis, make_config: Callable[..., Config]
-) -> None:
-    config = make_config(dispatcher={"batch_size": 1})
-    world = Pipeline(client, config)
+async def big_fan_out(world: Pipeline) -> tuple[list[Destination], Accepted, Entry]:
+    """300 subscribers of `ukraine`, an update published to them, and its entry read by the
+    world's dispatcher (not yet fanned out)."""
     # More than 128 members: a listpack-encoded small set would come back in one SSCAN page.
     dests = [Destination("memory", f"d{i}") for i in range(300)]
     for d in dests:
@@ -80,6 +80,15 @@ async def test_a_crashed_fan_out_resumes_at_its_cursor(
     accepted = await world.ingest.publish(Update("u1", "ukraine", headline="Big fan-out"))
     await world.dispatcher.stream.ensure_group()
     [entry] = await world.dispatcher.stream.read(10, 20)
+    return dests, accepted, entry
+
+
+async def test_a_crashed_fan_out_resumes_at_its_cursor(
+    client: aioredis.Redis, make_config: Callable[..., Config]
+) -> None:
+    config = make_config(dispatcher={"batch_size": 1})
+    world = Pipeline(client, config)
+    dests, accepted, entry = await big_fan_out(world)
     # The worker dies after queuing 20 batches: what it leaves is a saved cursor, 20 queued
     # destinations and an unacknowledged entry.
     pages = world.dispatcher._batches(entry, accepted.update)
@@ -112,12 +121,7 @@ async def test_a_worker_that_stalled_leaves_its_claimed_fan_out_to_the_other(
     stops at its next batch without acknowledging, and the other finishes from the cursor."""
     config = make_config(dispatcher={"batch_size": 1, "claim_idle_seconds": 0.001})
     first, other = Pipeline(client, config, worker="w1"), Pipeline(client, config, worker="w2")
-    dests = [Destination("memory", f"d{i}") for i in range(300)]
-    for d in dests:
-        await first.subs.subscribe(d, ["ukraine"])
-    accepted = await first.ingest.publish(Update("u1", "ukraine", headline="Big fan-out"))
-    await first.dispatcher.stream.ensure_group()
-    [entry] = await first.dispatcher.stream.read(10, 20)
+    dests, accepted, entry = await big_fan_out(first)
     pages = first.dispatcher._batches(entry, accepted.update)
     for _ in range(20):
         await first.queues.enqueue(await anext(pages), "u1", entry.id)
