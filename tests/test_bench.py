@@ -75,6 +75,16 @@ def test_the_real_path_benchmark_delivers_every_message_and_reports_each_workloa
     assert sum(assert_cpu_columns(row) for row in paced.values()) > 0
     relay_rows = [r for k, r in paced.items() if k[1] == "relay"]
     assert all(r["Redis cmds/msg"] > 0 for r in relay_rows)
+    # The commands by name: a column per relay run, adding up to its Redis cmds/msg.
+    assert "| command | telegram 12 private ×1 | telegram 12 private ×3 |" in out
+    mix = {row["command"]: row for row in data["commands"]}
+    assert list(mix)[-2:] == ["other", "total"] and any(n.startswith("eval") for n in mix)
+    for row in relay_rows:
+        column = f"{row['workload']} ×{row['workers']}"
+        assert mix["total"][column] == pytest.approx(row["Redis cmds/msg"])
+        assert sum(r[column] for name, r in mix.items() if name != "total") == pytest.approx(
+            row["Redis cmds/msg"]
+        )
     latency = data["latency"]
     assert (latency["updates"], latency["delivered"]) == (3, 3)
     assert latency["p50 ms"] <= latency["p95 ms"] <= latency["p99 ms"] <= latency["max ms"]

@@ -29,7 +29,7 @@ from bench.harness import valkey
 from tests.cluster import Cluster
 
 from . import plots, report
-from .measure import Run, percentile, steady_rate
+from .measure import Run, command_mix, percentile, steady_rate
 from .procs import cpu_seconds, start_sandbox
 from .profile import Profiler
 from .workloads import (
@@ -206,6 +206,10 @@ async def main(a: argparse.Namespace) -> int:
         print("## Capacity, limits off\n")
         print(report.table(rows), "\n")
         out["capacity"] = rows
+    if mix := command_mix([*runs, *caps]):
+        print("## Redis commands per message, by command (a script's calls under theirs)\n")
+        print(report.table(mix), "\n")
+        out["commands"] = mix
     if bots:
         print("## Several bots, each with paid broadcast (the sandbox at Telegram's limits)\n")
         print(report.table(bots), "\n")

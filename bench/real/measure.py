@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -53,7 +54,7 @@ class Run:
     worker_cpu: float = 0.0  # seconds, over the run (the plain loop: its own process)
     valkey_cpu: float = 0.0
     sandbox_cpu: float = 0.0  # `relay sandbox`, the platforms' side of every send
-    commands: int = 0  # Redis commands over the run
+    commands: Counter[str] = field(default_factory=Counter)  # Redis commands over the run
 
     @property
     def ok(self) -> list[float]:
@@ -76,6 +77,9 @@ class Run:
     def fill(self) -> float:
         return steady_rate(self.ok) / self.budget
 
+    def per_message(self, count: int) -> float:
+        return count / self.delivered if self.delivered else math.nan
+
     def per_thousand(self, cpu: float) -> float:
         return cpu / self.delivered * 1000 if self.delivered else math.nan
 
@@ -97,8 +101,32 @@ class Run:
             "messages": self.expected, "delivered": self.delivered, "429s": self.refused,
             "seconds": self.seconds, "steady/s": steady_rate(ok), "budget/s": self.budget,
             "fill": self.fill, **self.cpu(),
-            "Redis cmds/msg": self.commands / self.delivered if self.delivered else math.nan,
+            "Redis cmds/msg": self.per_message(self.commands.total()),
         }  # fmt: skip
 
     def series(self) -> list[int]:
         return per_second(self.ok, self.start)
+
+
+def command_mix(runs: Sequence[Run], top: int = 15) -> list[dict[str, object]]:
+    """Redis commands per delivered message by command, a column per run that used Redis: the
+    `top` commands (by their most in any run), the rest as "other", and the total."""
+    costed = [r for r in runs if r.commands and r.delivered]
+    most: Counter[str] = Counter()
+    for r in costed:
+        for name, n in r.commands.items():
+            most[name] = max(most[name], n / r.delivered)
+    shown = [name for name, _ in most.most_common(top)]
+    rows: list[dict[str, object]] = []
+    for name in [*shown, "other", "total"] if costed else []:
+        row: dict[str, object] = {"command": name}
+        for r in costed:
+            if name == "total":
+                n = r.commands.total()
+            elif name == "other":
+                n = sum(v for k, v in r.commands.items() if k not in shown)
+            else:
+                n = r.commands[name]
+            row[f"{r.workload} ×{r.workers}"] = r.per_message(n)
+        rows.append(row)
+    return rows

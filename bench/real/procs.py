@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,10 +171,17 @@ async def workers(
                 await proc.wait()
 
 
-async def commands_processed(client: aioredis.Redis) -> int:
-    """Valkey's count of commands served so far (INFO stats; on a cluster, of every master)."""
+async def commands_processed(client: aioredis.Redis) -> Counter[str]:
+    """Valkey's count of commands served so far, by command (INFO commandstats; on a cluster,
+    of every master). A script's own `redis.call`s count under their commands, as in
+    `total_commands_processed`, besides its EVAL/EVALSHA."""
     if isinstance(client, RedisCluster):
-        per_node = await client.info("stats", target_nodes=RedisCluster.PRIMARIES)
-        return sum(int(info["total_commands_processed"]) for info in per_node.values())
-    info = await client.info("stats")
-    return int(info["total_commands_processed"])
+        per_node = await client.info("commandstats", target_nodes=RedisCluster.PRIMARIES)
+        infos = list(per_node.values())
+    else:
+        infos = [await client.info("commandstats")]
+    calls: Counter[str] = Counter()
+    for info in infos:
+        for name, stats in info.items():
+            calls[name.removeprefix("cmdstat_")] += int(stats["calls"])
+    return calls
