@@ -16,9 +16,10 @@ from relay import feeds, model
 from relay.config import Config
 from relay.dead_letters import DeadLetter, DeadLetters
 from relay.errors import InvalidUpdate
+from relay.ingest import Ingest
 from relay.keys import Keys
 from relay.ledger import Ledger, Progress, in_flight
-from relay.model import Destination
+from relay.model import Action, Destination
 from relay.progress import bar
 from relay.queues import Queues, position
 from relay.registry import Registry
@@ -150,11 +151,13 @@ async def retry_dead_letters(
     """Send dead letters through again (all when `ids` is None); return (id, outcome) pairs.
 
     A failed delivery is queued again for its destination; an entry that never fanned out goes
-    back into the updates stream. Each retried letter leaves the dead-letter stream.
+    back into the updates stream; an update never published (a scheduled one whose topic had
+    left the config) is published. Each retried letter leaves the dead-letter stream.
     """
     keys = Keys(config.redis.key_prefix, config.redis.shards)
     queues, stream, dead = Queues(client, keys), Stream(client, keys), DeadLetters(client, keys)
     ledger = Ledger(client, keys, int(config.dispatcher.ledger_ttl_days * 86400))
+    registry = Registry(client, keys)
     letters = await dead.recent(count=100_000)
     wanted = {d.id: d for d in letters}
     selected = list(reversed(letters)) if ids is None else [wanted[i] for i in ids if i in wanted]
@@ -177,6 +180,13 @@ async def retry_dead_letters(
             await ledger.add_targets(update.id, [dest])
             await queues.enqueue([dest], update.id, f"retry-{letter.id}", at=position(letter.id))
             outcome = f"queued again for {dest}"
+        elif update.action is Action.PUBLISH and await registry.latest(update.id) is None:
+            try:  # never published (a scheduled update that could not go): published now
+                await Ingest.from_config(client, config).publish(update)
+            except InvalidUpdate as exc:
+                results.append((letter.id, f"kept: {exc}"))
+                continue
+            outcome = "published"
         else:
             await stream.append(letter.payload)
             outcome = "back in the updates stream"

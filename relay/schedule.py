@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 
 from relay import model
 from relay.changes import Changes
+from relay.dead_letters import DeadLetters
 from relay.errors import InvalidUpdate, UnknownUpdate
 from relay.ingest import Ingest
 from relay.keys import Keys, as_str
@@ -121,6 +122,7 @@ class Schedule:
         self.client = client
         self.keys = keys
         self.ingest = ingest
+        self.dead_letters = DeadLetters(client, keys)
         self._keys = [keys.scheduled, keys.scheduled_updates]
         self._put = Script(client, _PUT)
         self._cancel = Script(client, _CANCEL)
@@ -193,9 +195,15 @@ class Schedule:
             update = model.decode(payload)
             try:
                 await self.ingest.publish(update)
-            except InvalidUpdate as exc:  # its topic left the config, say: said, and dropped
-                log.warning("scheduled update=%s not published: %s", update.id, exc,
+            except InvalidUpdate as exc:  # its topic left the config, say: a dead letter,
+                reason = f"scheduled update not published: {exc}"  # to retry once fixed
+                async with self.client.pipeline(transaction=False) as pipe:
+                    self.dead_letters.add_in(pipe, update.id, model.encode(update), reason)
+                    pipe.hdel(self.keys.firing, update.id)
+                    await pipe.execute()
+                log.warning("dead letter update=%s reason=%s", update.id, reason,
                             extra={"update": update.id})  # fmt: skip
+                continue
             await self.client.hdel(self.keys.firing, update.id)
         return len(payloads)
 

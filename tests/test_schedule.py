@@ -29,6 +29,7 @@ from relay.errors import InvalidUpdate, UnknownUpdate
 from relay.keys import Keys
 from relay.model import Update
 from relay.schedule import STUCK, Schedule, parse_time
+from tests.conftest import BASE_CONFIG
 from tests.helpers import Pipeline, free_port
 from tests.test_cli import relay_cmd, write_config
 
@@ -195,3 +196,43 @@ async def test_through_the_api_and_the_cli_of_relay_run(tmp_path: Path, config: 
     printed = (tmp_path / "run.out").read_text()
     assert printed.count("Briefing moved to 1 pm") == 1, printed
     assert "Briefing at noon" not in printed and "Never sent" not in printed
+
+
+async def test_an_update_whose_topic_left_the_config_is_a_dead_letter_to_retry(
+    tmp_path: Path, client: aioredis.Redis, config: Config
+) -> None:
+    """Scheduled for `climate`, then the config lost that topic: `relay run` keeps it as a dead
+    letter saying why (it was accepted: never only a log line), and once the topic is back
+    `relay dead-letters retry` publishes it, through ingest as any update."""
+    await Schedule(client, KEYS, Pipeline(client, config).ingest).add(
+        Update("s5", "climate", headline="Summit statement"), later(1)
+    )
+    without = [t for t in BASE_CONFIG["topics"] if t["slug"] != "climate"]
+    cfg = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url}, topics=without)
+    out = (tmp_path / "run.out").open("w")
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started here, stopped below
+        [sys.executable, "-m", "relay.cli", "--config", str(cfg), "run"],
+        stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ),
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(60):
+            while not await client.xlen(KEYS.dead_letters):  # noqa: ASYNC110 - state in Redis
+                await asyncio.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(proc.wait, 60)
+        out.close()
+    assert await client.hlen(KEYS.firing) == 0 and await client.zcard(KEYS.scheduled) == 0
+    assert await client.xlen(KEYS.updates) == 0
+    listed = await asyncio.to_thread(relay_cmd, "--config", str(cfg), "dead-letters", "list")
+    assert "scheduled update not published: topic: unknown topic 'climate'" in listed.stdout
+    assert "s5" in listed.stdout, listed.stdout
+    kept = await asyncio.to_thread(relay_cmd, "--config", str(cfg), "dead-letters", "retry")
+    assert "kept: topic: unknown topic 'climate'" in kept.stdout, kept
+    assert await client.xlen(KEYS.dead_letters) == 1
+    back = write_config(tmp_path / "back.yaml", redis={"url": config.redis.url})
+    retried = await asyncio.to_thread(relay_cmd, "--config", str(back), "dead-letters", "retry")
+    assert retried.returncode == 0 and ": published" in retried.stdout, retried
+    assert await client.xlen(KEYS.dead_letters) == 0 and await client.xlen(KEYS.updates) == 1
+    published = await Pipeline(client, config).ingest.latest("s5")
+    assert published is not None and (published.revision, published.topic) == (1, "climate")
