@@ -88,6 +88,12 @@ class Keys:
         """Hash with the latest accepted revision of one update (for edit and delete)."""
         return f"{self.prefix}:{{u}}:update:{update_id}"
 
+    @property
+    def recent_updates(self) -> str:
+        """Sorted set update id → when it was first accepted (µs), whatever posted it: the
+        newest `registry.RECENT` publishes, for the desk's list."""
+        return f"{self.prefix}:{{u}}:recent"
+
     # relay/subscriptions.py ----------------------------------------------------------------
 
     def topic_subscribers(self, topic: str) -> str:
@@ -269,5 +275,5 @@ class Keys:
 
     @property
     def desk_recent(self) -> str:
-        """Sorted set update id → when the desk published it (ms): the desk's list, capped."""
+        """Sorted set update id → when the desk posted or scheduled it (µs): its list, capped."""
         return f"{self.prefix}:desk:recent"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -11,6 +12,8 @@ from relay import model
 from relay.errors import InvalidUpdate
 from relay.keys import Keys, as_str
 from relay.model import Update
+
+RECENT = 50  # publishes listed in `recent_updates`, newest first
 
 
 def decode(raw: bytes | str) -> Update:
@@ -90,6 +93,16 @@ class Registry:
         pipe.hset(key, mapping={"json": payload, "revision": update.revision})
         if self.ttl_seconds is not None:
             pipe.expire(key, self.ttl_seconds)
+        if update.revision == 1:  # a publish, from any source: listed among the recent ones
+            pipe.zadd(self.keys.recent_updates, {update.id: int(time.time() * 1_000_000)}, nx=True)
+            pipe.zremrangebyrank(self.keys.recent_updates, 0, -RECENT - 1)
+
+    async def recent(self) -> list[tuple[str, float]]:
+        """The newest publishes (their ids, and when they were accepted in µs), newest first;
+        some may have expired from the registry since."""
+        found: Any = await self.client.zrevrange(self.keys.recent_updates, 0, RECENT - 1,
+                                            withscores=True)  # fmt: skip
+        return [(as_str(update_id), float(at)) for update_id, at in found]
 
     async def entry(self, update_id: str) -> str:
         """The stream entry id of the latest revision ("" before `set_entry`)."""

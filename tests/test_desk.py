@@ -279,6 +279,34 @@ async def test_publish_edit_delete_as_the_signed_in_editor(
     assert item["update"]["author"] == "Eda Editor"
 
 
+async def test_the_list_holds_every_recent_update_whatever_posted_it(
+    http: TestClient[Any, Any], client: aioredis.Redis
+) -> None:
+    """The CMS's updates (the API) are listed beside the desk's, newest first, and can be
+    edited from the desk, keeping their author; the list holds the newest 50."""
+    for n in range(51):
+        body = {"id": f"cms-{n}", "topic": "ukraine", "headline": f"Wire {n}", "author": "Wire"}
+        assert (await http.post("/v1/updates", json=body)).status == 201
+    await sign_in(http)
+    headers = {"X-CSRF-Token": await csrf(http)}
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    waiting = {"topic": "ukraine", "headline": "Later", "publish_at": soon}
+    held = await (await http.post("/desk/api/updates", json=waiting, headers=headers)).json()
+    body = {"topic": "ukraine", "headline": "From the desk"}
+    mine = await (await http.post("/desk/api/updates", json=body, headers=headers)).json()
+    listed = (await (await http.get("/desk/api/updates")).json())["updates"]
+    ids = [item["update"]["id"] for item in listed]
+    assert ids == [mine["id"], held["id"], *(f"cms-{n}" for n in range(50, 2, -1))]
+    assert "publish_at" in listed[1] and listed[2]["update"]["author"] == "Wire"
+    edited = await http.patch("/desk/api/updates/cms-50", json={"headline": "Wire 50, fixed"},
+                              headers=headers)  # fmt: skip
+    assert edited.status == 200 and (await edited.json())["revision"] == 2
+    [item] = [i for i in (await (await http.get("/desk/api/updates")).json())["updates"]
+              if i["update"]["id"] == "cms-50"]  # fmt: skip
+    assert item["update"]["headline"] == "Wire 50, fixed" and item["update"]["author"] == "Wire"
+    assert await client.zcard(KEYS.recent_updates) == 50
+
+
 @pytest.mark.parametrize(
     ("method", "path", "payload", "status", "field"),
     [

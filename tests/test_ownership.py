@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OWNERS: dict[str, frozenset[str]] = {
     "relay/stream.py": frozenset({"updates", "group", "entry_errors", "fanout_cursors"}),
     "relay/dead_letters.py": frozenset({"dead_letters"}),
-    "relay/registry.py": frozenset({"update"}),
+    "relay/registry.py": frozenset({"update", "recent_updates"}),
     "relay/subscriptions.py": frozenset(
         {"topic_subscribers", "destination_topics", "destinations", "config_channels", "bound_bot"}
     ),

@@ -36,7 +36,7 @@ from relay.bodies import json_object
 from relay.changes import Changes
 from relay.config import Config
 from relay.desk import preview
-from relay.desk.store import DeskStore, Session
+from relay.desk.store import RECENT_CAP, DeskStore, Session
 from relay.errors import InvalidUpdate
 from relay.ingest import Accepted, Ingest
 from relay.keys import Keys
@@ -222,7 +222,11 @@ class Desk:
     async def updates(self, request: web.Request) -> web.Response:
         await self._api_editor(request)
         relay, items = self.relay, []
-        for update_id in await self.store.recent():
+        # Every recent publish (the API's, the chats', the feeds', the desk's), and what the
+        # desk scheduled that has not gone yet: newest first, each once.
+        listed = {**dict(await self.store.recent()), **dict(await relay.ingest.registry.recent())}
+        newest = sorted(listed, key=lambda update_id: listed[update_id], reverse=True)
+        for update_id in newest[:RECENT_CAP]:
             latest = await relay.ingest.latest(update_id)
             if latest is None:  # waiting for its time, or cancelled, or expired from the registry
                 if (held := await relay.schedule.get(update_id)) is not None:

@@ -10,6 +10,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -75,11 +76,13 @@ class DeskStore:
     async def remember(self, update_id: str) -> None:
         """List `update_id` among the desk's recent updates (the oldest beyond the cap drop)."""
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.zadd(self.keys.desk_recent, {update_id: int(time.time() * 1000)}, nx=True)
+            pipe.zadd(self.keys.desk_recent, {update_id: int(time.time() * 1_000_000)}, nx=True)
             pipe.zremrangebyrank(self.keys.desk_recent, 0, -RECENT_CAP - 1)
             await pipe.execute()
 
-    async def recent(self) -> list[str]:
-        """The desk's recent update ids, newest first."""
-        ids = await self.client.zrevrange(self.keys.desk_recent, 0, RECENT_CAP - 1)
-        return [as_str(i) for i in ids]
+    async def recent(self) -> list[tuple[str, float]]:
+        """The desk's recent update ids, and when it posted or scheduled them (µs), newest
+        first."""
+        found: Any = await self.client.zrevrange(self.keys.desk_recent, 0, RECENT_CAP - 1,
+                                            withscores=True)  # fmt: skip
+        return [(as_str(update_id), float(at)) for update_id, at in found]
