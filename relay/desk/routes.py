@@ -219,14 +219,19 @@ class Desk:
         cache = {"Cache-Control": "private, max-age=86400"}  # a stored photo never changes
         return web.Response(body=data, content_type=kind, headers=cache)
 
+    async def listed(self) -> list[str]:
+        """The updates the desk lists, newest first: every recent publish (the API's, the
+        chats', the CLI's, the feeds', the desk's) and what the desk scheduled."""
+        when = {
+            **dict(await self.store.recent()),
+            **dict(await self.relay.ingest.registry.recent()),
+        }
+        return sorted(when, key=lambda update_id: when[update_id], reverse=True)[:RECENT_CAP]
+
     async def updates(self, request: web.Request) -> web.Response:
         await self._api_editor(request)
         relay, items = self.relay, []
-        # Every recent publish (the API's, the chats', the feeds', the desk's), and what the
-        # desk scheduled that has not gone yet: newest first, each once.
-        listed = {**dict(await self.store.recent()), **dict(await relay.ingest.registry.recent())}
-        newest = sorted(listed, key=lambda update_id: listed[update_id], reverse=True)
-        for update_id in newest[:RECENT_CAP]:
+        for update_id in await self.listed():
             latest = await relay.ingest.latest(update_id)
             if latest is None:  # waiting for its time, or cancelled, or expired from the registry
                 if (held := await relay.schedule.get(update_id)) is not None:
@@ -253,8 +258,7 @@ class Desk:
             await self.store.remember(held.update.id)
             log.info("desk: %s scheduled %s", session.editor, held.update.id)
             return api_schedule.answer(held, 202)
-        accepted = await self.relay.ingest.publish(update)
-        await self.store.remember(accepted.update.id)
+        accepted = await self.relay.ingest.publish(update)  # listed by the registry
         log.info("desk: %s published %s", session.editor, accepted.update.id)
         return _accepted(accepted, 201)
 

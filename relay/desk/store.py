@@ -74,7 +74,8 @@ class DeskStore:
         await self.client.delete(self.keys.desk_failures(digest(name)))
 
     async def remember(self, update_id: str) -> None:
-        """List `update_id` among the desk's recent updates (the oldest beyond the cap drop)."""
+        """List `update_id`, scheduled from the desk, among its recent updates (the oldest
+        beyond the cap drop): until it goes, no registry lists it."""
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.zadd(self.keys.desk_recent, {update_id: int(time.time() * 1_000_000)}, nx=True)
             pipe.zremrangebyrank(self.keys.desk_recent, 0, -RECENT_CAP - 1)

@@ -37,7 +37,7 @@ async def settled(demo: Demo, count: int) -> None:
     relay = demo.relay
 
     async def done() -> bool:
-        ids = await demo.desk.store.recent()
+        ids = await demo.desk.listed()
         for update_id in ids:
             latest = await relay.ingest.latest(update_id)
             progress = await read_progress(relay.client, relay.keys, update_id)
@@ -61,7 +61,7 @@ async def copies_of(demo: Demo, dest: Destination) -> str:
     relay = demo.relay
     ledger = Ledger(relay.client, relay.keys, 3600)
     lines = []
-    for update_id in await demo.desk.store.recent():
+    for update_id in await demo.desk.listed():
         latest = await relay.ingest.latest(update_id)
         progress = await read_progress(relay.client, relay.keys, update_id)
         copy = await ledger.get(update_id, dest)
@@ -157,7 +157,7 @@ async def test_the_page_is_the_editors_desk_signed_in_as_the_demo_editor(demo: D
             update_id = (await r.json())["id"]
     latest = await demo.relay.ingest.latest(update_id)
     assert latest is not None and latest.author == "Demo editor"
-    assert await demo.desk.store.recent() == [update_id]
+    assert await demo.desk.listed() == [update_id]
 
 
 async def test_the_desk_opened_in_a_tab_takes_the_printed_password(demo: Demo) -> None:

@@ -209,9 +209,7 @@ class Demo:
         update_id = self.update_id(step)
         if step.action == "publish":
             update = model.from_dict({"id": update_id, **step.fields})
-            accepted = await ingest.publish(update)
-            await self.desk.store.remember(update_id)  # the desk lists it, to edit or delete
-            return accepted.update
+            return (await ingest.publish(update)).update  # the desk lists it, to edit or delete
         if step.action == "edit":
             return (await ingest.edit(update_id, Changes.from_dict(step.fields))).update
         return (await ingest.delete(update_id)).update
