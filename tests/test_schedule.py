@@ -9,6 +9,7 @@ destination; the schedule's rules on its own below, on the test Valkey.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -117,6 +119,21 @@ async def test_an_update_a_dead_worker_claimed_goes_out_once_all_the_same(
     assert await client.xlen(KEYS.updates) == 1 and await client.hlen(KEYS.firing) == 0
 
 
+@contextlib.asynccontextmanager
+async def relay_run(cfg: Path, log: Path) -> AsyncIterator[None]:
+    """`relay run` with `cfg` for the body (its output to `log`), stopped with SIGTERM."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(  # noqa: ASYNC220 - started here, stopped below
+            [sys.executable, "-m", "relay.cli", "--config", str(cfg), "run"],
+            stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ),
+        )  # fmt: skip
+        try:
+            yield
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(proc.wait, 60)
+
+
 def _call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(f"{base}{path}", data=data, method=method,
@@ -134,12 +151,7 @@ async def test_through_the_api_and_the_cli_of_relay_run(tmp_path: Path, config: 
     channels = [{"destination": "console:desk", "topics": ["ukraine"]}]
     cfg = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url},
                        api={"enabled": True, "port": port}, channels=channels)  # fmt: skip
-    out = (tmp_path / "run.out").open("w")
-    proc = subprocess.Popen(  # noqa: ASYNC220 - started here, stopped below
-        [sys.executable, "-m", "relay.cli", "--config", str(cfg), "run"],
-        stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ),
-    )  # fmt: skip
-    try:
+    async with relay_run(cfg, tmp_path / "run.out"):
         async with asyncio.timeout(60):
             while True:
                 try:
@@ -189,10 +201,6 @@ async def test_through_the_api_and_the_cli_of_relay_run(tmp_path: Path, config: 
                 await asyncio.sleep(0.2)
         status, gone = await asyncio.to_thread(_call, base, "GET", "/v1/updates/at-x")
         assert status == 404, gone
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(proc.wait, 60)
-        out.close()
     printed = (tmp_path / "run.out").read_text()
     assert printed.count("Briefing moved to 1 pm") == 1, printed
     assert "Briefing at noon" not in printed and "Never sent" not in printed
@@ -209,19 +217,10 @@ async def test_an_update_whose_topic_left_the_config_is_a_dead_letter_to_retry(
     )
     without = [t for t in BASE_CONFIG["topics"] if t["slug"] != "climate"]
     cfg = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url}, topics=without)
-    out = (tmp_path / "run.out").open("w")
-    proc = subprocess.Popen(  # noqa: ASYNC220 - started here, stopped below
-        [sys.executable, "-m", "relay.cli", "--config", str(cfg), "run"],
-        stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ),
-    )  # fmt: skip
-    try:
+    async with relay_run(cfg, tmp_path / "run.out"):
         async with asyncio.timeout(60):
             while not await client.xlen(KEYS.dead_letters):  # noqa: ASYNC110 - state in Redis
                 await asyncio.sleep(0.1)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(proc.wait, 60)
-        out.close()
     assert await client.hlen(KEYS.firing) == 0 and await client.zcard(KEYS.scheduled) == 0
     assert await client.xlen(KEYS.updates) == 0
     listed = await asyncio.to_thread(relay_cmd, "--config", str(cfg), "dead-letters", "list")
