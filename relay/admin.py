@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
@@ -182,7 +183,8 @@ async def retry_dead_letters(
             outcome = f"queued again for {dest}"
         elif update.action is Action.PUBLISH and await registry.latest(update.id) is None:
             try:  # never published (a scheduled update that could not go): published now
-                await Ingest.from_config(client, config).publish(update)
+                now = datetime.now(UTC)
+                await Ingest.from_config(client, config).publish(replace(update, published_at=now))
             except InvalidUpdate as exc:
                 results.append((letter.id, f"kept: {exc}"))
                 continue

@@ -212,8 +212,9 @@ async def test_an_update_whose_topic_left_the_config_is_a_dead_letter_to_retry(
     """Scheduled for `climate`, then the config lost that topic: `relay run` keeps it as a dead
     letter saying why (it was accepted: never only a log line), and once the topic is back
     `relay dead-letters retry` publishes it, through ingest as any update."""
+    at = later(1)
     await Schedule(client, KEYS, Pipeline(client, config).ingest).add(
-        Update("s5", "climate", headline="Summit statement"), later(1)
+        Update("s5", "climate", headline="Summit statement"), at
     )
     without = [t for t in BASE_CONFIG["topics"] if t["slug"] != "climate"]
     cfg = write_config(tmp_path / "r.yaml", redis={"url": config.redis.url}, topics=without)
@@ -235,3 +236,4 @@ async def test_an_update_whose_topic_left_the_config_is_a_dead_letter_to_retry(
     assert await client.xlen(KEYS.dead_letters) == 0 and await client.xlen(KEYS.updates) == 1
     published = await Pipeline(client, config).ingest.latest("s5")
     assert published is not None and (published.revision, published.topic) == (1, "climate")
+    assert published.published_at > at  # when it went, not the time it was scheduled for
