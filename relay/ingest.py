@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
 from relay import model, redis_version
-from relay.changes import Changes
+from relay.changes import UNSET, Changes
 from relay.config import Config
 from relay.errors import InvalidUpdate, Overloaded, UnknownUpdate
 from relay.i18n import N_
@@ -160,6 +160,9 @@ class Ingest:
             raise InvalidUpdate("changes", N_("nothing to change"))
         if isinstance(changes.image, Image):
             await self.photos.hold(changes.image)
+        elif changes.image is UNSET and (prev := await self.latest(update_id)) is not None:
+            # The copies live on after this revision, and a Discord edit uploads the photo again
+            await self.photos.hold(prev.image, given=False)
         return await self._commit(
             update_id, lambda prev: changes.apply(self._existing(update_id, prev))
         )

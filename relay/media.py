@@ -151,16 +151,17 @@ class Photos:
         self.ttl_seconds = ttl_seconds
         self._hold = Script(client, _HOLD)
 
-    async def hold(self, image: Image | None, at: float | None = None) -> None:
-        """Keep `image`'s stored photo until `ttl_seconds` after `at` (now by default); raise
-        `InvalidUpdate` on `image.url` if it is no longer kept. Any other image passes."""
+    async def hold(self, image: Image | None, at: float | None = None, given: bool = True) -> None:
+        """Keep `image`'s stored photo until `ttl_seconds` after `at` (now by default). If it
+        is no longer kept, raise `InvalidUpdate` on `image.url` when the editor `given` it (not
+        when an edit keeps the update's photo). Any other image passes."""
         mid = stored_id(image.url) if image is not None else None
         if mid is None:
             return
         now = time.time()
         until = int((now if at is None else at) + (self.ttl_seconds or 0))
         keys = [self.keys.media_index, self.keys.media(mid), self.keys.media_sizes]
-        if not await self._hold(keys=keys, args=[mid, until, int(now)]):
+        if not await self._hold(keys=keys, args=[mid, until, int(now)]) and given:
             days = (self.ttl_seconds or 0) / 86400
             raise InvalidUpdate("image.url", GONE, days=days)
 

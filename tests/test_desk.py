@@ -477,6 +477,31 @@ async def test_a_photo_is_kept_as_long_as_its_scheduled_update_needs_it(
     assert await client.get(KEYS.media(mid)) == PNG
 
 
+async def test_an_edit_keeps_the_updates_photo_as_long_as_its_copies(
+    http: TestClient[Any, Any], client: aioredis.Redis
+) -> None:
+    """An edit that leaves the photo as it is keeps it another ledger's time, as the update
+    and its copies (a Discord edit uploads it again); one whose photo is gone all the same
+    (the store flushed) is not refused for it: the editor did not give it."""
+    week = 7 * 86400
+    await sign_in(http)
+    headers = {"X-CSRF-Token": await csrf(http)}
+    url = (await (await http.post("/desk/api/photos", data=PNG, headers=headers)).json())["url"]
+    key = KEYS.media(url.removeprefix("https://media.invalid/"))
+    body = {"topic": "ukraine", "headline": "Harbour", "image": {"url": url}}
+    created = await http.post("/desk/api/updates", json=body, headers=headers)
+    update_id = (await created.json())["id"]
+    await client.expire(key, 60)  # six days and more later
+    change = {"headline": "Harbour, later"}
+    edited = await http.patch(f"/desk/api/updates/{update_id}", json=change, headers=headers)
+    assert edited.status == 200, await edited.text()
+    assert week - 5 <= await client.ttl(key) <= week
+    await client.delete(key)
+    again = await http.patch(f"/desk/api/updates/{update_id}", json={"headline": "Harbour, 3"},
+                             headers=headers)  # fmt: skip
+    assert again.status == 200 and (await again.json())["revision"] == 3, await again.text()
+
+
 # --- scheduled from the desk -----------------------------------------------------------------
 
 
