@@ -146,6 +146,15 @@ def scenario(driver: webdriver.Chrome, demo: Demo) -> None:
     body = driver.find_element(By.TAG_NAME, "body")
     wait(driver, "the desk", lambda: body.get_attribute("data-ready") == "yes")
     assert driver.find_element(By.ID, "editor").text == "Signed in as Demo editor"
+    # One column in the frame, nothing wider than it (no sideways scrolling, Sign out in
+    # view), in a frame narrower too (a browser that shows scrollbars takes ~15 px of it).
+    overflow = "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    for width in ("360px", ""):  # then back as the page has it
+        in_page(driver)
+        driver.execute_script(f"document.getElementById('desk').style.width = '{width}'")
+        in_desk(driver)
+        wait(driver, f"the desk within a frame {width or 'as laid out'} wide",
+             lambda: driver.execute_script(overflow) == 0)  # fmt: skip
     wait(driver, "the sample blog listed",
          lambda: len(driver.find_elements(By.CSS_SELECTOR, "#updates li.update")) == 7)  # fmt: skip
     # The photos of recent updates are offered again; the sample blog's harbour photo is one.
