@@ -34,6 +34,19 @@ def decode(raw: bytes | str) -> Update:
         raise InvalidUpdate("update", f"cannot be read: {type(exc).__name__}: {exc}") from None
 
 
+def list_in(pipe: Any, key: str, update_id: str, cap: int) -> None:
+    """Queue, on `pipe`, the listing of `update_id` in the sorted set `key`, scored by when it
+    was first listed (µs: two in one millisecond keep their order); the newest `cap` stay."""
+    pipe.zadd(key, {update_id: int(time.time() * 1_000_000)}, nx=True)
+    pipe.zremrangebyrank(key, 0, -cap - 1)
+
+
+async def newest(client: aioredis.Redis, key: str, count: int) -> list[tuple[str, float]]:
+    """The newest `count` update ids a `list_in` set holds, with their times, newest first."""
+    found: Any = await client.zrevrange(key, 0, count - 1, withscores=True)
+    return [(as_str(update_id), float(at)) for update_id, at in found]
+
+
 @functools.lru_cache(maxsize=1024)
 def _decode(raw: bytes | str) -> Update:
     # Every destination of an update reads the same bytes: decode them once per revision.
@@ -94,15 +107,12 @@ class Registry:
         if self.ttl_seconds is not None:
             pipe.expire(key, self.ttl_seconds)
         if update.revision == 1:  # a publish, from any source: listed among the recent ones
-            pipe.zadd(self.keys.recent_updates, {update.id: int(time.time() * 1_000_000)}, nx=True)
-            pipe.zremrangebyrank(self.keys.recent_updates, 0, -RECENT - 1)
+            list_in(pipe, self.keys.recent_updates, update.id, RECENT)
 
     async def recent(self) -> list[tuple[str, float]]:
         """The newest publishes (their ids, and when they were accepted in µs), newest first;
         some may have expired from the registry since."""
-        found: Any = await self.client.zrevrange(self.keys.recent_updates, 0, RECENT - 1,
-                                            withscores=True)  # fmt: skip
-        return [(as_str(update_id), float(at)) for update_id, at in found]
+        return await newest(self.client, self.keys.recent_updates, RECENT)
 
     async def entry(self, update_id: str) -> str:
         """The stream entry id of the latest revision ("" before `set_entry`)."""

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
 
 from relay.keys import Keys, as_str
+from relay.registry import list_in, newest
 
 FAILURE_WINDOW = 60  # seconds over which sign-in attempts per name are counted
 RECENT_CAP = 50  # updates the desk lists
@@ -77,13 +76,10 @@ class DeskStore:
         """List `update_id`, scheduled from the desk, among its recent updates (the oldest
         beyond the cap drop): until it goes, no registry lists it."""
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.zadd(self.keys.desk_recent, {update_id: int(time.time() * 1_000_000)}, nx=True)
-            pipe.zremrangebyrank(self.keys.desk_recent, 0, -RECENT_CAP - 1)
+            list_in(pipe, self.keys.desk_recent, update_id, RECENT_CAP)
             await pipe.execute()
 
     async def recent(self) -> list[tuple[str, float]]:
         """The desk's recent update ids, and when it posted or scheduled them (µs), newest
         first."""
-        found: Any = await self.client.zrevrange(self.keys.desk_recent, 0, RECENT_CAP - 1,
-                                            withscores=True)  # fmt: skip
-        return [(as_str(update_id), float(at)) for update_id, at in found]
+        return await newest(self.client, self.keys.desk_recent, RECENT_CAP)
